@@ -1,0 +1,30 @@
+//! ferry's domain: what a service is, what a deployment changes, and which values are allowed.
+//!
+//! The types follow AWS App Runner's model (`CreateService` and the `Service` object) so that its users
+//! find the same names, defaults and limits. Everything here is plain data plus validation: no IO, no
+//! clock, no wire format. Values that come from users are parsed once, at the edge, into these types;
+//! past that point they are known to be valid.
+//!
+//! The serde derives are the storage encoding of a spec (the store keeps it as a JSON column). The API
+//! has its own request and response types and never serialises these directly.
+
+mod error;
+mod ids;
+mod image;
+mod instance;
+mod operation;
+mod resources;
+mod service;
+mod time;
+
+pub use error::ValidationError;
+pub use ids::{Arn, InstanceId, OperationId, ServiceId};
+pub use image::{ImageRef, RegistryCredentials};
+pub use instance::{Instance, InstanceState};
+pub use operation::{Operation, OperationEvent, OperationStatus, OperationType};
+pub use resources::{Cpu, HealthCheckConfiguration, HealthCheckProtocol, InstanceConfiguration, Memory};
+pub use service::{
+    EnvVars, ImageConfiguration, ImageSource, MAX_INSTANCES, Revision, Service, ServiceName, ServiceSpec,
+    ServiceStatus,
+};
+pub use time::Timestamp;

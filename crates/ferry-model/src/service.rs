@@ -1,0 +1,335 @@
+//! A service, its desired configuration, and the revisions a deployment makes of it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials, ServiceId, Timestamp,
+    ValidationError,
+};
+
+/// The most instances one service may run. App Runner's default `MaxSize` is 25.
+pub const MAX_INSTANCES: u32 = 25;
+
+/// A service name: 4 to 40 characters, `[A-Za-z0-9][A-Za-z0-9-_]{3,39}` (App Runner's rule).
+///
+/// Names are unique among live services regardless of case, because the name is also the host name
+/// (`<name>.<domain>`) the router serves, and host names are case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ServiceName(String);
+
+impl ServiceName {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let bytes = s.as_bytes();
+        let ok = (4..=40).contains(&bytes.len())
+            && bytes[0].is_ascii_alphanumeric()
+            && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ValidationError::new(
+                "name",
+                format!(
+                    "{s:?} is not a valid service name; use 4 to 40 letters, digits, '-' or '_', \
+                     starting with a letter or digit"
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The label this service answers to under the router's domain: the name in lower case.
+    pub fn host_label(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+impl TryFrom<String> for ServiceName {
+    type Error = ValidationError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ServiceName> for String {
+    fn from(n: ServiceName) -> String {
+        n.0
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// App Runner's six service statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServiceStatus {
+    CreateFailed,
+    Running,
+    Deleted,
+    DeleteFailed,
+    Paused,
+    OperationInProgress,
+}
+
+impl ServiceStatus {
+    pub const ALL: [ServiceStatus; 6] = [
+        Self::CreateFailed,
+        Self::Running,
+        Self::Deleted,
+        Self::DeleteFailed,
+        Self::Paused,
+        Self::OperationInProgress,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateFailed => "CREATE_FAILED",
+            Self::Running => "RUNNING",
+            Self::Deleted => "DELETED",
+            Self::DeleteFailed => "DELETE_FAILED",
+            Self::Paused => "PAUSED",
+            Self::OperationInProgress => "OPERATION_IN_PROGRESS",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for ServiceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Runtime environment variables, sorted by name. `PORT` is reserved: ferry always sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EnvVars(BTreeMap<String, String>);
+
+impl EnvVars {
+    pub const MAX_LEN: usize = 51_200;
+
+    pub fn new(vars: BTreeMap<String, String>) -> Result<Self, ValidationError> {
+        for (name, value) in &vars {
+            if name.is_empty() || name.len() > Self::MAX_LEN {
+                return Err(ValidationError::new("env", "variable names are 1 to 51200 characters"));
+            }
+            if name.contains('=') || name.contains('\0') {
+                return Err(ValidationError::new(
+                    format!("env.{name}"),
+                    "a variable name cannot contain '=' or NUL; pass NAME=VALUE with the name before the first '='",
+                ));
+            }
+            if name == "PORT" {
+                return Err(ValidationError::new(
+                    "env.PORT",
+                    "PORT is reserved: ferry sets it to the service's port; set the port instead",
+                ));
+            }
+            if value.len() > Self::MAX_LEN || value.contains('\0') {
+                return Err(ValidationError::new(
+                    format!("env.{name}"),
+                    "a value is at most 51200 characters and cannot contain NUL",
+                ));
+            }
+        }
+        Ok(Self(vars))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// How to run an image: App Runner's `ImageConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageConfiguration {
+    /// The port the app listens on, also given to it as `PORT`. Default 8080.
+    pub port: u16,
+    pub env: EnvVars,
+    /// Replaces the image's command (its `CMD`; the `ENTRYPOINT` stays), split as a shell would.
+    pub start_command: Option<String>,
+}
+
+impl Default for ImageConfiguration {
+    fn default() -> Self {
+        Self { port: 8080, env: EnvVars::default(), start_command: None }
+    }
+}
+
+impl ImageConfiguration {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.port == 0 {
+            return Err(ValidationError::new("port", "0 is not a port; use 1 to 65535"));
+        }
+        if let Some(command) = &self.start_command {
+            self.parse_start_command(command)?;
+        }
+        Ok(())
+    }
+
+    /// The start command as an argument vector, or `None` to keep the image's own.
+    pub fn start_argv(&self) -> Option<Vec<String>> {
+        self.start_command.as_deref().and_then(|c| self.parse_start_command(c).ok())
+    }
+
+    fn parse_start_command(&self, command: &str) -> Result<Vec<String>, ValidationError> {
+        if command.contains(['\n', '\r']) {
+            return Err(ValidationError::new("start_command", "the start command must be a single line"));
+        }
+        let argv = shell_words::split(command).map_err(|e| {
+            ValidationError::new("start_command", format!("{command:?} cannot be split into arguments: {e}"))
+        })?;
+        if argv.is_empty() {
+            return Err(ValidationError::new("start_command", "the start command is empty; leave it out instead"));
+        }
+        Ok(argv)
+    }
+}
+
+/// A container image to run, from any registry: App Runner's `ImageRepository`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSource {
+    pub image: ImageRef,
+    pub config: ImageConfiguration,
+    /// For a private registry. Never returned by the API.
+    pub credentials: Option<RegistryCredentials>,
+}
+
+/// Everything a user configures about a service; each deployment freezes one into a [`Revision`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    pub source: ImageSource,
+    pub instance: InstanceConfiguration,
+    pub health_check: HealthCheckConfiguration,
+    /// How many instances run, 1 to [`MAX_INSTANCES`].
+    pub instances: u32,
+}
+
+impl ServiceSpec {
+    /// A spec with App Runner's defaults for everything but the image.
+    pub fn for_image(image: ImageRef) -> Self {
+        Self {
+            source: ImageSource { image, config: ImageConfiguration::default(), credentials: None },
+            instance: InstanceConfiguration::default(),
+            health_check: HealthCheckConfiguration::default(),
+            instances: 1,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        self.source.config.validate().map_err(|e| e.under("source.image"))?;
+        self.health_check.validate().map_err(|e| e.under("health_check"))?;
+        if !(1..=MAX_INSTANCES).contains(&self.instances) {
+            return Err(ValidationError::new(
+                "instances",
+                format!("{} is out of range; use 1 to {MAX_INSTANCES}", self.instances),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One deployed version of a service: the spec as it was, and the image digest the tag resolved to.
+/// Revisions are numbered from 1 per service and never change once written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub service_id: ServiceId,
+    pub number: u32,
+    pub spec: ServiceSpec,
+    /// `sha256:…` of what runs, known once the image is pulled.
+    pub image_digest: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A service as stored: its identity, status, desired spec and the revision serving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub id: ServiceId,
+    pub name: ServiceName,
+    pub status: ServiceStatus,
+    pub spec: ServiceSpec,
+    /// The revision that serves traffic (or last did, when paused or failed).
+    pub active_revision: Option<u32>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub deleted_at: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names_follow_app_runner() {
+        for ok in ["web1", "my-app_2", "A123", &"a".repeat(40)] {
+            assert!(ServiceName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["web", "-web", "_web", "my.app", "my app", &"a".repeat(41), "wéb1"] {
+            let e = ServiceName::parse(bad).unwrap_err();
+            assert_eq!(e.field, "name");
+            assert!(e.message.contains("4 to 40"), "{}", e.message);
+        }
+        assert_eq!(ServiceName::parse("My-App").unwrap().host_label(), "my-app");
+    }
+
+    #[test]
+    fn port_is_reserved_and_env_names_are_checked() {
+        let mut vars = BTreeMap::new();
+        vars.insert("PORT".to_owned(), "1".to_owned());
+        assert_eq!(EnvVars::new(vars).unwrap_err().field, "env.PORT");
+        let mut vars = BTreeMap::new();
+        vars.insert(String::new(), "1".to_owned());
+        assert!(EnvVars::new(vars).is_err());
+        let mut vars = BTreeMap::new();
+        vars.insert("GREETING".to_owned(), "hello world".to_owned());
+        assert_eq!(EnvVars::new(vars).unwrap().get("GREETING"), Some("hello world"));
+    }
+
+    #[test]
+    fn spec_validation_names_the_nested_field() {
+        let mut spec = ServiceSpec::for_image(ImageRef::parse("web").unwrap());
+        assert!(spec.validate().is_ok());
+        spec.source.config.port = 0;
+        assert_eq!(spec.validate().unwrap_err().field, "source.image.port");
+        spec.source.config.port = 8080;
+        spec.source.config.start_command = Some("serve 'unclosed".into());
+        assert_eq!(spec.validate().unwrap_err().field, "source.image.start_command");
+        spec.source.config.start_command = Some("/bin/app --listen 0.0.0.0 'two words'".into());
+        assert_eq!(spec.source.config.start_argv().unwrap(), ["/bin/app", "--listen", "0.0.0.0", "two words"]);
+        spec.instances = 26;
+        assert_eq!(spec.validate().unwrap_err().field, "instances");
+    }
+
+    #[test]
+    fn status_strings_are_app_runners() {
+        for s in ServiceStatus::ALL {
+            assert_eq!(ServiceStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+}
