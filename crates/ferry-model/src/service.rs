@@ -261,8 +261,10 @@ pub struct Revision {
     pub service_id: ServiceId,
     pub number: u32,
     pub spec: ServiceSpec,
-    /// `sha256:…` of what runs, known once the image is pulled.
+    /// The registry's manifest digest (`sha256:…`) the tag resolved to, known once the image is pulled.
     pub image_digest: Option<String>,
+    /// The engine's id of the pulled image: exactly what the instances run.
+    pub image_id: Option<String>,
     pub created_at: Timestamp,
 }
 
