@@ -1,0 +1,69 @@
+//! Embedded, append-only migrations, tracked in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use crate::{Result, StoreError};
+
+/// Every migration, in order. The schema version is the number of migrations applied.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_initial", include_str!("../migrations/0001_initial.sql"))];
+
+pub(crate) fn run(conn: &mut Connection) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::NewerSchema { found, known });
+    }
+    for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(migration = name, "database migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    #[test]
+    fn opening_twice_keeps_the_data_and_the_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.db");
+        {
+            let store = Store::open(&path).unwrap();
+            assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+            store.insert_token("t1", "admin", "abc", ferry_model::Timestamp(1)).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert!(store.token_by_hash("abc").unwrap().is_some());
+    }
+
+    #[test]
+    fn every_migration_applies_on_top_of_the_previous_schema() {
+        // Apply migrations one by one, as upgrades across releases would, and check each step.
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (index, (name, sql)) in MIGRATIONS.iter().enumerate() {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap_or_else(|e| panic!("{name}: {e}"));
+            tx.pragma_update(None, "user_version", index as i64 + 1).unwrap();
+            tx.commit().unwrap();
+        }
+        // Running the migrator on an up-to-date database is a no-op.
+        run(&mut conn).unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = Store::open(&path).err().unwrap();
+        assert!(err.to_string().contains("newer than this ferry knows"), "{err}");
+    }
+}

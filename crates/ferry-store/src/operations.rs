@@ -1,0 +1,160 @@
+//! Operations and their event logs.
+
+use ferry_model::{Operation, OperationEvent, OperationId, OperationStatus, OperationType, ServiceId, ServiceStatus, Timestamp};
+use rusqlite::{OptionalExtension, Row, params};
+
+use crate::{Result, Store, corrupt};
+
+const COLUMNS: &str =
+    "id, service_id, type, status, revision, created_at, started_at, ended_at, updated_at, error";
+
+type RawOperation = (
+    String,
+    String,
+    String,
+    String,
+    Option<u32>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    Option<String>,
+);
+
+fn read(row: &Row<'_>) -> rusqlite::Result<RawOperation> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+    ))
+}
+
+fn decode(raw: RawOperation) -> Result<Operation> {
+    let (id, service_id, kind, status, revision, created_at, started_at, ended_at, updated_at, error) = raw;
+    Ok(Operation {
+        id: OperationId::parse(&id).map_err(|_| corrupt("operation id", &id))?,
+        service_id: ServiceId::parse(&service_id).map_err(|_| corrupt("service id", &service_id))?,
+        kind: OperationType::parse(&kind).ok_or_else(|| corrupt("operation type", &kind))?,
+        status: OperationStatus::parse(&status).ok_or_else(|| corrupt("operation status", &status))?,
+        revision,
+        created_at: Timestamp(created_at),
+        started_at: started_at.map(Timestamp),
+        ended_at: ended_at.map(Timestamp),
+        updated_at: Timestamp(updated_at),
+        error,
+    })
+}
+
+pub(crate) fn insert_operation(tx: &rusqlite::Transaction<'_>, op: &Operation) -> Result<()> {
+    tx.execute(
+        "INSERT INTO operations (id, service_id, type, status, revision, created_at, started_at, ended_at,
+                                 updated_at, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            op.id.as_str(),
+            op.service_id.as_str(),
+            op.kind.as_str(),
+            op.status.as_str(),
+            op.revision,
+            op.created_at.0,
+            op.started_at.map(|t| t.0),
+            op.ended_at.map(|t| t.0),
+            op.updated_at.0,
+            op.error,
+        ],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Queues an operation on an existing service, setting the service's status in the same transaction.
+    pub fn queue_operation(&self, op: &Operation, service_status: ServiceStatus) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        insert_operation(&tx, op)?;
+        tx.execute(
+            "UPDATE services SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            params![op.service_id.as_str(), service_status.as_str(), op.created_at.0],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn operation(&self, id: &OperationId) -> Result<Option<Operation>> {
+        let sql = format!("SELECT {COLUMNS} FROM operations WHERE id = ?1");
+        let raw = self.conn().query_row(&sql, [id.as_str()], read).optional()?;
+        raw.map(decode).transpose()
+    }
+
+    /// A service's operations, newest first.
+    pub fn operations(&self, service_id: &ServiceId, limit: usize) -> Result<Vec<Operation>> {
+        let sql = format!("SELECT {COLUMNS} FROM operations WHERE service_id = ?1 ORDER BY seq DESC LIMIT ?2");
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let raws = stmt.query_map(params![service_id.as_str(), limit as i64], read)?;
+        raws.map(|r| decode(r?)).collect()
+    }
+
+    /// The service's oldest operation that has not ended: the one to work on now.
+    pub fn current_operation(&self, service_id: &ServiceId) -> Result<Option<Operation>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM operations WHERE service_id = ?1
+             AND status NOT IN ('FAILED', 'SUCCEEDED', 'ROLLBACK_FAILED', 'ROLLBACK_SUCCEEDED')
+             ORDER BY seq LIMIT 1"
+        );
+        let raw = self.conn().query_row(&sql, [service_id.as_str()], read).optional()?;
+        raw.map(decode).transpose()
+    }
+
+    /// Writes an operation's status, times and error.
+    pub fn update_operation(&self, op: &Operation) -> Result<()> {
+        self.conn().execute(
+            "UPDATE operations SET status = ?2, revision = ?3, started_at = ?4, ended_at = ?5, updated_at = ?6,
+                                   error = ?7
+             WHERE id = ?1",
+            params![
+                op.id.as_str(),
+                op.status.as_str(),
+                op.revision,
+                op.started_at.map(|t| t.0),
+                op.ended_at.map(|t| t.0),
+                op.updated_at.0,
+                op.error,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Appends a line to an operation's log and returns its number.
+    pub fn append_event(&self, op: &OperationId, at: Timestamp, message: &str) -> Result<i64> {
+        let conn = self.conn();
+        let seq: i64 = conn.query_row(
+            "INSERT INTO operation_events (operation_id, seq, at, message)
+             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM operation_events WHERE operation_id = ?1), ?2, ?3)
+             RETURNING seq",
+            params![op.as_str(), at.0, message],
+            |r| r.get(0),
+        )?;
+        Ok(seq)
+    }
+
+    /// An operation's log lines numbered after `after`, oldest first, at most `limit`.
+    pub fn events(&self, op: &OperationId, after: i64, limit: usize) -> Result<Vec<OperationEvent>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT seq, at, message FROM operation_events WHERE operation_id = ?1 AND seq > ?2
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![op.as_str(), after, limit as i64], |r| {
+            Ok(OperationEvent { seq: r.get(0)?, at: Timestamp(r.get(1)?), message: r.get(2)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}

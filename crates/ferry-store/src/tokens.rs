@@ -1,0 +1,37 @@
+//! API tokens, kept as hashes only.
+
+use ferry_model::Timestamp;
+use rusqlite::{OptionalExtension, params};
+
+use crate::{Result, Store};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+impl Store {
+    pub fn token_count(&self) -> Result<i64> {
+        Ok(self.conn().query_row("SELECT COUNT(*) FROM api_tokens", [], |r| r.get(0))?)
+    }
+
+    /// Records a token by the hex SHA-256 of its secret.
+    pub fn insert_token(&self, id: &str, name: &str, hash: &str, now: Timestamp) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO api_tokens (id, name, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id, name, hash, now.0],
+        )?;
+        Ok(())
+    }
+
+    pub fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT id, name, created_at FROM api_tokens WHERE hash = ?1", [hash], |r| {
+                Ok(TokenRecord { id: r.get(0)?, name: r.get(1)?, created_at: Timestamp(r.get(2)?) })
+            })
+            .optional()?)
+    }
+}

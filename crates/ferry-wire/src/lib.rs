@@ -1,0 +1,281 @@
+//! The JSON shapes of ferry's native REST API under `/v1`.
+//!
+//! These are the wire contract: field names here are what clients depend on, so they change only by
+//! addition. The server converts between these and `ferry-model`'s types; nothing in the model is ever
+//! serialised to the wire directly. Times are RFC 3339 strings in UTC.
+//!
+//! Inputs are deliberately loose (optional fields, strings for sizes, wide integers for ports) so that a
+//! wrong value reaches the server's validation and gets an error that names the field and the allowed
+//! values, rather than a generic decoding error.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /v1/services`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceRequest {
+    /// 4 to 40 letters, digits, `-` or `_`, starting with a letter or digit. Also the host name label.
+    pub name: String,
+    pub source: SourceInput,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckInput>,
+    /// How many instances run (1 to 25). Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<i64>,
+}
+
+/// Where the service's code comes from. Exactly one member is set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSourceInput>,
+}
+
+/// A container image from any registry (App Runner's `ImageRepository` + `ImageConfiguration`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSourceInput {
+    /// An OCI reference: `[registry[:port]/]repository[:tag][@digest]`.
+    pub identifier: String,
+    /// The port the app listens on, 1 to 65535; also set as `PORT`. Default 8080.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+    /// Runtime environment variables. `PORT` is reserved.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Replaces the image's command; split as a shell would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_command: Option<String>,
+    /// Credentials for a private registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<RegistryCredentialsInput>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryCredentialsInput {
+    pub username: String,
+    pub password: String,
+}
+
+/// Instance size, in App Runner's spellings (`1 vCPU` or `1024`; `2 GB` or `2048`). Only App Runner's
+/// pairs are accepted; a missing value is filled from the other.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+}
+
+/// App Runner's `HealthCheckConfiguration`; every member optional, with App Runner's defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckInput {
+    /// `TCP` (default) or `HTTP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// HTTP only; default `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Seconds between checks, 1–20, default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<i64>,
+    /// Seconds per check, 1–20, default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    /// Passes in a row to become healthy, 1–20, default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_threshold: Option<i64>,
+    /// Failures in a row to become unhealthy, 1–20, default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_threshold: Option<i64>,
+}
+
+/// A service as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServiceView {
+    /// 32 hex digits.
+    pub id: String,
+    pub name: String,
+    pub arn: String,
+    /// `CREATE_FAILED`, `RUNNING`, `DELETED`, `DELETE_FAILED`, `PAUSED` or `OPERATION_IN_PROGRESS`.
+    pub status: String,
+    /// Where the router serves it, e.g. `http://web.localhost:8080`.
+    pub url: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    pub source: SourceView,
+    pub instance: InstanceSizeView,
+    pub health_check: HealthCheckView,
+    /// How many instances should run.
+    pub instances_desired: u32,
+    /// The revision serving traffic (or that last did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_revision: Option<u32>,
+    /// The image digest (`sha256:…`) the serving revision runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    /// The instances running now, with their state.
+    pub instances: Vec<InstanceView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_operation: Option<OperationView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SourceView {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSourceView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImageSourceView {
+    pub identifier: String,
+    pub port: u16,
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_command: Option<String>,
+    /// The user name of the registry credentials, if any. The password is never returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_username: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InstanceSizeView {
+    /// e.g. `1 vCPU`
+    pub cpu: String,
+    /// e.g. `2 GB`
+    pub memory: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HealthCheckView {
+    pub protocol: String,
+    pub path: String,
+    pub interval: u32,
+    pub timeout: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InstanceView {
+    pub id: String,
+    pub revision: u32,
+    /// `STARTING`, `READY`, `UNHEALTHY`, `EXITED` or `STOPPING`. Only `READY` instances get traffic.
+    pub state: String,
+    /// Where the router reaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    pub since: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServiceList {
+    pub services: Vec<ServiceSummary>,
+}
+
+/// One line of `GET /v1/services` (App Runner's `ServiceSummary`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServiceSummary {
+    pub id: String,
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    pub url: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The answer to a mutating call: the service as it is now, and the operation that will carry it out.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServiceOperation {
+    pub service: ServiceView,
+    pub operation_id: String,
+}
+
+/// An operation (App Runner's `OperationSummary`, plus its error).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OperationView {
+    /// A UUID.
+    pub id: String,
+    /// `CREATE_SERVICE`, `DELETE_SERVICE`, `START_DEPLOYMENT`, `UPDATE_SERVICE`, `PAUSE_SERVICE`, `RESUME_SERVICE`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `PENDING`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `ROLLBACK_IN_PROGRESS`, `ROLLBACK_SUCCEEDED`, `ROLLBACK_FAILED`.
+    pub status: String,
+    /// The service's ARN.
+    pub target_arn: String,
+    pub service_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    pub updated_at: String,
+    /// Why it failed, in one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OperationList {
+    /// Newest first.
+    pub operations: Vec<OperationView>,
+}
+
+/// `GET /v1/operations/{id}`: the operation and its log lines after `?after=`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OperationDetail {
+    pub operation: OperationView,
+    pub events: Vec<OperationEventView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OperationEventView {
+    /// Numbered from 1; pass the last one seen as `after` to get only newer lines.
+    pub seq: i64,
+    pub at: String,
+    pub message: String,
+}
+
+/// One line of a service's application log. `GET /v1/services/{name}/logs` streams these as
+/// newline-delimited JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LogLineView {
+    pub at: String,
+    pub instance: String,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    pub line: String,
+}
+
+/// Every error: a stable `code`, a message for people, and the input field at fault when there is one.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `InvalidRequest`, `Unauthorized`, `NotFound`, `Conflict`, `InvalidState` or `Internal`.
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
