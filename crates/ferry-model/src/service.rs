@@ -13,7 +13,11 @@ use crate::{
 /// The most instances one service may run. App Runner's default `MaxSize` is 25.
 pub const MAX_INSTANCES: u32 = 25;
 
-/// A service name: 4 to 40 characters, `[A-Za-z0-9][A-Za-z0-9-_]{3,39}` (App Runner's rule).
+/// A service name: 1 to 40 characters, `[A-Za-z0-9][A-Za-z0-9-_]{0,39}`.
+///
+/// This is App Runner's rule with one deliberate difference: App Runner wants at least 4 characters,
+/// ferry takes shorter names too, because the name is also the host name and `web` or `api` are the
+/// names people give their services.
 ///
 /// Names are unique among live services regardless of case, because the name is also the host name
 /// (`<name>.<domain>`) the router serves, and host names are case-insensitive.
@@ -24,7 +28,7 @@ pub struct ServiceName(String);
 impl ServiceName {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         let bytes = s.as_bytes();
-        let ok = (4..=40).contains(&bytes.len())
+        let ok = (1..=40).contains(&bytes.len())
             && bytes[0].is_ascii_alphanumeric()
             && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok {
@@ -33,7 +37,7 @@ impl ServiceName {
             Err(ValidationError::new(
                 "name",
                 format!(
-                    "{s:?} is not a valid service name; use 4 to 40 letters, digits, '-' or '_', \
+                    "{s:?} is not a valid service name; use 1 to 40 letters, digits, '-' or '_', \
                      starting with a letter or digit"
                 ),
             ))
@@ -288,13 +292,13 @@ mod tests {
 
     #[test]
     fn service_names_follow_app_runner() {
-        for ok in ["web1", "my-app_2", "A123", &"a".repeat(40)] {
+        for ok in ["web", "a", "web1", "my-app_2", "A123", &"a".repeat(40)] {
             assert!(ServiceName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["web", "-web", "_web", "my.app", "my app", &"a".repeat(41), "wéb1"] {
+        for bad in ["", "-web", "_web", "my.app", "my app", &"a".repeat(41), "wéb1", "web/x"] {
             let e = ServiceName::parse(bad).unwrap_err();
             assert_eq!(e.field, "name");
-            assert!(e.message.contains("4 to 40"), "{}", e.message);
+            assert!(e.message.contains("1 to 40"), "{}", e.message);
         }
         assert_eq!(ServiceName::parse("My-App").unwrap().host_label(), "my-app");
     }

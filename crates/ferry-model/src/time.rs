@@ -2,12 +2,19 @@ use serde::{Deserialize, Serialize};
 
 /// A point in time, in milliseconds since the Unix epoch (UTC).
 ///
-/// The model never reads the clock: callers pass `now` in, which keeps the planners deterministic.
+/// Decisions never read the clock: callers pass `now` in, which keeps the planners deterministic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// The wall clock now. Only the edges call this (API handlers, controllers); decisions take `now` as
+    /// a parameter.
+    pub fn now() -> Self {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Self(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+    }
+
     pub fn from_millis(ms: i64) -> Self {
         Self(ms)
     }

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceRequest {
-    /// 4 to 40 letters, digits, `-` or `_`, starting with a letter or digit. Also the host name label.
+    /// 1 to 40 letters, digits, `-` or `_`, starting with a letter or digit. Also the host name label.
     pub name: String,
     pub source: SourceInput,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,50 @@
+//! The OpenAPI document, generated from the handlers and the wire types so it cannot drift from them.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ferry",
+        description = "The native API of ferry, a self-hosted App Runner. Every call needs `Authorization: Bearer <token>`.",
+    ),
+    paths(
+        crate::services::create,
+        crate::services::list,
+        crate::services::describe,
+        crate::services::delete,
+        crate::operations::list,
+        crate::operations::detail,
+        crate::logs::stream,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "services", description = "Services: create, list, describe, delete"),
+        (name = "operations", description = "The record of every mutating call"),
+        (name = "logs", description = "Application logs"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as JSON.
+pub fn openapi_json() -> serde_json::Value {
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+}
+
+pub(crate) async fn serve() -> Json<serde_json::Value> {
+    Json(openapi_json())
+}

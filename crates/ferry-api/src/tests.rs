@@ -1,0 +1,234 @@
+//! The API through its router, with an in-memory store and a recording control plane.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use ferry_model::{Arn, ServiceId, Timestamp};
+use ferry_store::Store;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::{ApiConfig, AppLogLine, ControlPlane, PublicUrl, hash_token, router};
+
+#[derive(Default)]
+struct Recorder {
+    queued: Mutex<Vec<ServiceId>>,
+}
+
+impl ControlPlane for Recorder {
+    fn operation_queued(&self, service: &ServiceId) {
+        self.queued.lock().unwrap().push(service.clone());
+    }
+
+    fn logs(&self, _service: &ServiceId, tail: usize, _follow: bool) -> BoxStream<'static, AppLogLine> {
+        let lines: Vec<AppLogLine> = (0..tail.min(2))
+            .map(|i| AppLogLine {
+                at: Timestamp(i as i64),
+                instance: "0123456789abcdef".into(),
+                stream: "stdout".into(),
+                line: format!("line {i}"),
+            })
+            .collect();
+        stream::iter(lines).boxed()
+    }
+}
+
+const TOKEN: &str = "ferry_test_token";
+
+struct Api {
+    app: axum::Router,
+    recorder: Arc<Recorder>,
+}
+
+impl Api {
+    fn new() -> Self {
+        let store = Arc::new(Store::in_memory().unwrap());
+        store.insert_token("t1", "admin", &hash_token(TOKEN), Timestamp(0)).unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let config = ApiConfig {
+            arn: Arn { region: "local".into(), account: "000000000000".into() },
+            public: PublicUrl { scheme: "http".into(), domain: "localhost".into(), port: Some(8080) },
+        };
+        Self { app: router(store, recorder.clone(), config), recorder }
+    }
+
+    async fn call(&self, method: &str, uri: &str, body: Option<Value>, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let resp = self.app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
+    async fn authed(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(method, uri, body, Some(TOKEN)).await
+    }
+}
+
+fn web() -> Value {
+    json!({"name": "web", "source": {"image": {"identifier": "127.0.0.1:5000/web:v1"}}})
+}
+
+#[tokio::test]
+async fn every_v1_route_needs_a_valid_token() {
+    let api = Api::new();
+    for (method, uri) in [
+        ("GET", "/v1/services"),
+        ("POST", "/v1/services"),
+        ("GET", "/v1/services/web1"),
+        ("DELETE", "/v1/services/web1"),
+        ("GET", "/v1/services/web1/operations"),
+        ("GET", "/v1/services/web1/logs"),
+        ("GET", "/v1/openapi.json"),
+        ("GET", "/v1/nothing-here"),
+    ] {
+        let (status, body) = api.call(method, uri, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        assert_eq!(body["error"]["code"], "Unauthorized");
+        let (status, _) = api.call(method, uri, None, Some("wrong")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with a wrong token");
+    }
+    let (status, _) = api.call("GET", "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn create_describe_list_delete() {
+    let api = Api::new();
+    let mut req = web();
+    req["name"] = json!("web-app");
+    req["source"]["image"]["port"] = json!(3000);
+    req["source"]["image"]["env"] = json!({"GREETING": "hi"});
+    req["instance"] = json!({"cpu": "0.25 vCPU", "memory": "512"});
+    let (status, body) = api.authed("POST", "/v1/services", Some(req)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let svc = &body["service"];
+    assert_eq!(svc["name"], "web-app");
+    assert_eq!(svc["status"], "OPERATION_IN_PROGRESS");
+    assert_eq!(svc["url"], "http://web-app.localhost:8080");
+    assert_eq!(svc["instance"], json!({"cpu": "0.25 vCPU", "memory": "0.5 GB"}));
+    assert_eq!(svc["source"]["image"]["port"], 3000);
+    assert_eq!(svc["health_check"]["protocol"], "TCP");
+    assert_eq!(svc["health_check"]["unhealthy_threshold"], 5);
+    assert_eq!(svc["id"].as_str().unwrap().len(), 32);
+    let arn = svc["arn"].as_str().unwrap();
+    assert!(arn.starts_with("arn:aws:apprunner:local:000000000000:service/web-app/"), "{arn}");
+    let op_id = body["operation_id"].as_str().unwrap().to_owned();
+    assert_eq!(api.recorder.queued.lock().unwrap().len(), 1);
+
+    let (status, list) = api.authed("GET", "/v1/services", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["services"][0]["name"], "web-app");
+
+    let (status, described) = api.authed("GET", "/v1/services/WEB-APP", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(described["latest_operation"]["id"], op_id.as_str());
+    assert_eq!(described["latest_operation"]["type"], "CREATE_SERVICE");
+    assert_eq!(described["latest_operation"]["status"], "PENDING");
+
+    let (status, ops) = api.authed("GET", "/v1/services/web-app/operations", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ops["operations"].as_array().unwrap().len(), 1);
+
+    let (status, deleted) = api.authed("DELETE", "/v1/services/web-app", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let delete_op = deleted["operation_id"].as_str().unwrap().to_owned();
+    // A second delete returns the same operation rather than queueing another.
+    let (_, again) = api.authed("DELETE", "/v1/services/web-app", None).await;
+    assert_eq!(again["operation_id"], delete_op.as_str());
+    let (_, ops) = api.authed("GET", "/v1/services/web-app/operations", None).await;
+    let kinds: Vec<_> = ops["operations"].as_array().unwrap().iter().map(|o| o["type"].clone()).collect();
+    assert_eq!(kinds, [json!("DELETE_SERVICE"), json!("CREATE_SERVICE")], "newest first");
+
+    let (status, detail) = api.authed("GET", &format!("/v1/operations/{delete_op}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["operation"]["status"], "PENDING");
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_the_allowed_values() {
+    let api = Api::new();
+    let cases = [
+        (json!({"name": "-web", "source": {"image": {"identifier": "web"}}}), "name", "1 to 40"),
+        (json!({"name": "web1", "source": {}}), "source", "source.image"),
+        (json!({"name": "web1", "source": {"image": {"identifier": "Web:1"}}}), "source.image.identifier", "lower-case"),
+        (json!({"name": "web1", "source": {"image": {"identifier": "web", "port": 70000}}}), "source.image.port", "1 to 65535"),
+        (json!({"name": "web1", "source": {"image": {"identifier": "web", "env": {"PORT": "1"}}}}), "source.image.env.PORT", "reserved"),
+        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instance": {"cpu": "3 vCPU"}}), "instance.cpu", "0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU, 4 vCPU"),
+        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instance": {"cpu": "1 vCPU", "memory": "8 GB"}}), "instance.memory", "2 GB, 3 GB or 4 GB"),
+        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "health_check": {"interval": 0}}), "health_check.interval", "1 to 20"),
+        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "health_check": {"protocol": "UDP"}}), "health_check.protocol", "TCP or HTTP"),
+        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instances": 0}), "instances", "1 to 25"),
+    ];
+    for (body, field, hint) in cases {
+        let (status, resp) = api.authed("POST", "/v1/services", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(resp["error"]["code"], "InvalidRequest");
+        assert_eq!(resp["error"]["field"], field, "{body} -> {resp}");
+        let message = resp["error"]["message"].as_str().unwrap();
+        assert!(message.contains(hint), "{body}: {message}");
+    }
+    // Malformed JSON and unknown fields are refused with the decoder's pointer to the problem.
+    let (status, resp) = api.authed("POST", "/v1/services", Some(json!({"name": "web1", "source": {"image": {"identifier": "web", "prot": 1}}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(resp["error"]["message"].as_str().unwrap().contains("prot"), "{resp}");
+    assert!(api.recorder.queued.lock().unwrap().is_empty(), "nothing was queued");
+    let (_, list) = api.authed("GET", "/v1/services", None).await;
+    assert_eq!(list["services"], json!([]), "nothing was created");
+}
+
+#[tokio::test]
+async fn a_taken_name_is_a_conflict_and_unknown_names_are_not_found() {
+    let api = Api::new();
+    assert_eq!(api.authed("POST", "/v1/services", Some(web())).await.0, StatusCode::CREATED);
+    let mut again = web();
+    again["name"] = json!("WEB");
+    let (status, resp) = api.authed("POST", "/v1/services", Some(again)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(resp["error"]["field"], "name");
+    let (status, resp) = api.authed("GET", "/v1/services/nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(resp["error"]["message"].as_str().unwrap().contains("ferry service list"));
+    let (status, _) = api.authed("GET", "/v1/operations/not-a-uuid", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn logs_are_newline_delimited_json() {
+    let api = Api::new();
+    api.authed("POST", "/v1/services", Some(web())).await;
+    let (status, body) = api.authed("GET", "/v1/services/web/logs?tail=2", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["line"], "line 1");
+    assert_eq!(lines[1]["stream"], "stdout");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let api = Api::new();
+    let (status, doc) = api.authed("GET", "/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for p in ["/v1/services", "/v1/services/{name}", "/v1/services/{name}/operations", "/v1/services/{name}/logs", "/v1/operations/{id}"] {
+        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["schemas"]["CreateServiceRequest"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}

@@ -1,0 +1,125 @@
+//! From model values to response shapes.
+
+use ferry_model::{Instance, Operation, Revision, Service, ServiceSpec, Timestamp};
+use ferry_wire::{
+    HealthCheckView, ImageSourceView, InstanceSizeView, InstanceView, OperationView, ServiceSummary,
+    ServiceView, SourceView,
+};
+
+use crate::AppState;
+
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-26T12:00:00.123Z`.
+pub(crate) fn rfc3339(t: Timestamp) -> String {
+    let nanos = i128::from(t.millis()) * 1_000_000;
+    match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+        Ok(dt) => {
+            let (y, mo, d) = (dt.year(), u8::from(dt.month()), dt.day());
+            let (h, mi, s, ms) = (dt.hour(), dt.minute(), dt.second(), dt.millisecond());
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+        }
+        Err(_) => t.millis().to_string(),
+    }
+}
+
+impl AppState {
+    pub(crate) fn summary(&self, s: &Service) -> ServiceSummary {
+        ServiceSummary {
+            id: s.id.to_string(),
+            name: s.name.to_string(),
+            arn: self.config.arn.service(&s.name, &s.id),
+            status: s.status.to_string(),
+            url: self.config.public.service_url(&s.name),
+            created_at: rfc3339(s.created_at),
+            updated_at: rfc3339(s.updated_at),
+        }
+    }
+
+    pub(crate) fn service_view(
+        &self,
+        s: &Service,
+        active: Option<&Revision>,
+        instances: &[Instance],
+        latest: Option<&Operation>,
+    ) -> ServiceView {
+        ServiceView {
+            id: s.id.to_string(),
+            name: s.name.to_string(),
+            arn: self.config.arn.service(&s.name, &s.id),
+            status: s.status.to_string(),
+            url: self.config.public.service_url(&s.name),
+            created_at: rfc3339(s.created_at),
+            updated_at: rfc3339(s.updated_at),
+            deleted_at: s.deleted_at.map(rfc3339),
+            source: source_view(&s.spec),
+            instance: InstanceSizeView {
+                cpu: s.spec.instance.cpu().to_string(),
+                memory: s.spec.instance.memory().to_string(),
+            },
+            health_check: HealthCheckView {
+                protocol: s.spec.health_check.protocol.as_str().to_owned(),
+                path: s.spec.health_check.path.clone(),
+                interval: s.spec.health_check.interval,
+                timeout: s.spec.health_check.timeout,
+                healthy_threshold: s.spec.health_check.healthy_threshold,
+                unhealthy_threshold: s.spec.health_check.unhealthy_threshold,
+            },
+            instances_desired: s.spec.instances,
+            active_revision: s.active_revision,
+            image_digest: active.and_then(|r| r.image_digest.clone().or_else(|| r.image_id.clone())),
+            instances: instances.iter().map(instance_view).collect(),
+            latest_operation: latest.map(|o| self.operation_view(o, s)),
+        }
+    }
+
+    pub(crate) fn operation_view(&self, o: &Operation, s: &Service) -> OperationView {
+        OperationView {
+            id: o.id.to_string(),
+            kind: o.kind.to_string(),
+            status: o.status.to_string(),
+            target_arn: self.config.arn.service(&s.name, &s.id),
+            service_name: s.name.to_string(),
+            revision: o.revision,
+            created_at: rfc3339(o.created_at),
+            started_at: o.started_at.map(rfc3339),
+            ended_at: o.ended_at.map(rfc3339),
+            updated_at: rfc3339(o.updated_at),
+            error: o.error.clone(),
+        }
+    }
+}
+
+fn source_view(spec: &ServiceSpec) -> SourceView {
+    let src = &spec.source;
+    SourceView {
+        image: Some(ImageSourceView {
+            identifier: src.image.to_string(),
+            port: src.config.port,
+            env: src.config.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            start_command: src.config.start_command.clone(),
+            registry_username: src.credentials.as_ref().map(|c| c.username.clone()),
+        }),
+    }
+}
+
+fn instance_view(i: &Instance) -> InstanceView {
+    InstanceView {
+        id: i.id.to_string(),
+        revision: i.revision,
+        state: i.state.to_string(),
+        address: i.address.clone(),
+        container_id: i.container_id.clone(),
+        since: rfc3339(i.state_since),
+        detail: i.detail.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_millis() {
+        assert_eq!(rfc3339(Timestamp(0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(Timestamp(1_795_000_000_123)), "2026-11-18T11:06:40.123Z");
+    }
+}
