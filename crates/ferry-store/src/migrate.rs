@@ -5,7 +5,10 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// Every migration, in order. The schema version is the number of migrations applied.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("../migrations/0001_initial.sql")),
+    ("0002_settings", include_str!("../migrations/0002_settings.sql")),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
@@ -54,6 +57,25 @@ mod tests {
         }
         // Running the migrator on an up-to-date database is a no-op.
         run(&mut conn).unwrap();
+    }
+
+    #[test]
+    fn a_database_from_the_first_release_is_upgraded_with_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.db");
+        {
+            // A database as the first release left it: only migration 1 applied, one token in it.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0].1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute("INSERT INTO api_tokens (id, name, hash, created_at) VALUES ('t', 'admin', 'h', 1)", [])
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert!(store.token_by_hash("h").unwrap().is_some(), "data survives the upgrade");
+        store.set_setting("installation_id", "x").unwrap();
+        assert_eq!(store.setting("installation_id").unwrap().as_deref(), Some("x"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! API tokens, kept as hashes only.
+//! API tokens, kept as hashes only, and the installation's settings.
 
 use ferry_model::Timestamp;
 use rusqlite::{OptionalExtension, params};
@@ -33,5 +33,20 @@ impl Store {
                 Ok(TokenRecord { id: r.get(0)?, name: r.get(1)?, created_at: Timestamp(r.get(2)?) })
             })
             .optional()?)
+    }
+}
+
+impl Store {
+    /// A setting of this installation, if set.
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.conn().query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
     }
 }

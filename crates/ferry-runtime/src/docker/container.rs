@@ -1,0 +1,252 @@
+//! Container lifecycle: create and start, inspect, list, stop, remove; and image removal.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, HostConfigLogConfig,
+    PortBinding, PortMap, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptions, StartContainerOptions, StopContainerOptionsBuilder,
+};
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::error::{self, timed};
+use super::{DockerOptions, DockerRuntime};
+use crate::{ContainerInfo, ContainerSpec, Result, RuntimeError, labels};
+
+const NANOS_PER_CPU: i64 = 1_000_000_000;
+/// How many containers `list` inspects at once.
+const LIST_CONCURRENCY: usize = 8;
+
+impl DockerRuntime {
+    pub(super) async fn run_container(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
+        let name = labels::container_name(&spec.identity);
+        let nano_cpus = self.capped_nano_cpus(spec).await?;
+        let body = create_body(spec, nano_cpus, &self.options);
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let create = async { self.docker.create_container(Some(options), body).await.map_err(error::engine) };
+        let created = match timed(self.call_timeout(), "a container create", create).await {
+            Ok(created) => created,
+            Err(err @ RuntimeError::Unavailable(_)) => {
+                // The engine may have created it without answering in time; the name is ours alone.
+                self.discard(&name, &name).await;
+                return Err(err);
+            }
+            Err(err) => return Err(err),
+        };
+        for warning in &created.warnings {
+            tracing::warn!(container = %name, warning = %warning, "the docker engine warned about a new container");
+        }
+        let id = created.id;
+        let start = async {
+            self.docker.start_container(&id, None::<StartContainerOptions>).await.map_err(error::engine)
+        };
+        let started = match timed(self.call_timeout(), "a container start", start).await {
+            Ok(()) => self.inspect_container(&id).await.and_then(|info| {
+                info.ok_or_else(|| {
+                    RuntimeError::Engine(format!("container {name} was removed as it started"))
+                })
+            }),
+            Err(err) => Err(err),
+        };
+        match started {
+            Ok(info) => {
+                tracing::info!(
+                    container = %name, container_id = %id, image = %spec.image,
+                    address = ?info.address, "started a container"
+                );
+                Ok(info)
+            }
+            Err(err) => {
+                self.discard(&id, &name).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Removes what a failed `run` left behind; a failure here is only logged, the run's error wins.
+    async fn discard(&self, id: &str, name: &str) {
+        if let Err(err) = self.remove_container(id).await {
+            tracing::warn!(container = %name, error = %err, "cannot remove a container that failed to start");
+        }
+    }
+
+    /// The requested CPU limit, lowered to the host's CPU count: the engine refuses more than that.
+    async fn capped_nano_cpus(&self, spec: &ContainerSpec) -> Result<i64> {
+        if spec.nano_cpus <= NANOS_PER_CPU {
+            return Ok(spec.nano_cpus); // every host has at least one CPU
+        }
+        let cpus = self.host_cpus().await?;
+        let max = i64::from(cpus).saturating_mul(NANOS_PER_CPU);
+        if cpus > 0 && spec.nano_cpus > max {
+            tracing::warn!(
+                container = %labels::container_name(&spec.identity), requested_nano_cpus = spec.nano_cpus,
+                host_cpus = cpus, "the cpu limit is more than the host has; capped at the host's cpus"
+            );
+            return Ok(max);
+        }
+        Ok(spec.nano_cpus)
+    }
+
+    pub(super) async fn inspect_container(&self, id: &str) -> Result<Option<ContainerInfo>> {
+        let call = async {
+            match self.docker.inspect_container(id, None::<InspectContainerOptions>).await {
+                Ok(response) => Ok(Some(container_info(response))),
+                Err(e) if error::status(&e) == Some(404) => Ok(None),
+                Err(e) => Err(error::engine(e)),
+            }
+        };
+        timed(self.call_timeout(), "a container inspect", call).await
+    }
+
+    pub(super) async fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
+        let filters = HashMap::from([("label", labels::owner_filters(&self.options.owner))]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let call = async { self.docker.list_containers(Some(options)).await.map_err(error::engine) };
+        let summaries = timed(self.call_timeout(), "a container list", call).await?;
+        // The list's summaries lack exit codes and OOM kills: inspect each (one removed since is skipped).
+        let infos: Vec<Option<ContainerInfo>> =
+            futures_util::stream::iter(summaries.into_iter().filter_map(|s| s.id))
+                .map(|id| async move { self.inspect_container(&id).await })
+                .buffered(LIST_CONCURRENCY)
+                .try_collect()
+                .await?;
+        Ok(infos.into_iter().flatten().collect())
+    }
+
+    pub(super) async fn stop_container(&self, id: &str, grace: Duration) -> Result<()> {
+        // The engine takes whole seconds: round up so the app gets at least its grace.
+        let secs = grace.as_secs().saturating_add(u64::from(grace.subsec_nanos() > 0));
+        let options =
+            StopContainerOptionsBuilder::default().t(i32::try_from(secs).unwrap_or(i32::MAX)).build();
+        let call = async {
+            // An already stopped container is a 304, which bollard counts as success.
+            match self.docker.stop_container(id, Some(options)).await {
+                Ok(()) => Ok(()),
+                Err(e) if error::status(&e) == Some(404) => Ok(()),
+                Err(e) => Err(error::engine(e)),
+            }
+        };
+        timed(self.call_timeout().saturating_add(Duration::from_secs(secs)), "a container stop", call)
+            .await?;
+        tracing::debug!(container_id = %id, "stopped a container");
+        Ok(())
+    }
+
+    pub(super) async fn remove_container(&self, id: &str) -> Result<()> {
+        // `v` also removes the anonymous volumes an image's VOLUME lines made, which would pile up.
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let call = async {
+            match self.docker.remove_container(id, Some(options)).await {
+                Ok(()) => Ok(()),
+                Err(e) if error::status(&e) == Some(404) => Ok(()),
+                Err(e)
+                    if error::status(&e) == Some(409)
+                        && error::message(&e).contains("already in progress") =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(error::engine(e)),
+            }
+        };
+        timed(self.call_timeout(), "a container remove", call).await?;
+        tracing::debug!(container_id = %id, "removed a container");
+        Ok(())
+    }
+
+    pub(super) async fn remove_image_by_ref(&self, image: &str) -> Result<()> {
+        let call = async {
+            match self.docker.remove_image(image, None::<RemoveImageOptions>, None).await {
+                Ok(_) => Ok(()),
+                Err(e) if error::status(&e) == Some(404) => Ok(()),
+                Err(e) => Err(error::engine(e)),
+            }
+        };
+        timed(self.call_timeout(), "an image remove", call).await?;
+        tracing::debug!(image = %image, "removed an image");
+        Ok(())
+    }
+}
+
+/// The engine's view of a new container; each choice is explained beside it.
+fn create_body(spec: &ContainerSpec, nano_cpus: i64, options: &DockerOptions) -> ContainerCreateBody {
+    let port = format!("{}/tcp", spec.port);
+    // Loopback only, on a port the engine picks: the router is the only way in.
+    let binding =
+        PortBinding { host_ip: Some(Ipv4Addr::LOCALHOST.to_string()), host_port: Some(String::new()) };
+    let log_config = HashMap::from([
+        ("max-size".to_owned(), options.log_max_size.clone()),
+        ("max-file".to_owned(), options.log_max_files.to_string()),
+    ]);
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        cmd: spec.command.clone(),
+        labels: Some(labels::labels(&spec.identity, &options.owner)),
+        exposed_ports: Some(vec![port.clone()]),
+        host_config: Some(HostConfig {
+            port_bindings: Some(PortMap::from([(port, Some(vec![binding]))])),
+            nano_cpus: Some(nano_cpus),
+            memory: Some(spec.memory_bytes),
+            // Memory plus swap: the same as memory, so no swap at all.
+            memory_swap: Some(spec.memory_bytes),
+            // The engine's tini as PID 1: signals reach the app, zombies are reaped.
+            init: Some(true),
+            // ferry replaces failed instances itself.
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::NO),
+                maximum_retry_count: None,
+            }),
+            // json-file (Docker's default) named explicitly: ferry reads logs back, and the rotation
+            // options are json-file's.
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".to_owned()),
+                config: Some(log_config),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
+    let state = c.state.unwrap_or_default();
+    let running = state.running.unwrap_or(false);
+    let stopped = !running
+        && matches!(state.status, Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD));
+    let address = if running {
+        c.network_settings.and_then(|n| n.ports).and_then(|p| published_address(&p))
+    } else {
+        None
+    };
+    ContainerInfo {
+        id: c.id.unwrap_or_default(),
+        name: c.name.map(|n| n.trim_start_matches('/').to_owned()).unwrap_or_default(),
+        identity: c.config.and_then(|config| config.labels).as_ref().and_then(labels::identity),
+        running,
+        exit_code: if stopped { state.exit_code } else { None },
+        oom_killed: state.oom_killed.unwrap_or(false),
+        error: state.error.filter(|e| !e.is_empty()),
+        address,
+    }
+}
+
+/// The loopback address of the (one) published port; IPv6 bindings are skipped.
+fn published_address(ports: &PortMap) -> Option<SocketAddr> {
+    let mut keys: Vec<&String> = ports.keys().collect();
+    keys.sort();
+    keys.into_iter()
+        .filter_map(|k| ports.get(k)?.as_ref())
+        .flatten()
+        .filter(|b| matches!(b.host_ip.as_deref(), None | Some("" | "127.0.0.1" | "0.0.0.0")))
+        .find_map(|b| b.host_port.as_deref()?.parse::<u16>().ok().filter(|p| *p > 0))
+        .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+}
+
+#[cfg(test)]
+#[path = "container_tests.rs"]
+mod tests;

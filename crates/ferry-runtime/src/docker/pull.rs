@@ -1,0 +1,198 @@
+//! Pulls: the engine's per-layer progress folded into one human line, and the resulting image id and
+//! registry digest.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bollard::auth::DockerCredentials;
+use bollard::models::CreateImageInfo;
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use ferry_model::{ImageRef, RegistryCredentials};
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+use super::DockerRuntime;
+use super::error::{self, timed};
+use crate::{PulledImage, Result, RuntimeError};
+
+/// At most two progress lines a second (plus the final one).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+
+impl DockerRuntime {
+    pub(super) async fn pull_image(
+        &self,
+        image: &ImageRef,
+        credentials: Option<&RegistryCredentials>,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<PulledImage> {
+        let started = Instant::now();
+        // The engine takes a digest where the tag goes, and then names the image `name@digest`.
+        let options =
+            CreateImageOptionsBuilder::default().from_image(&image.name()).tag(image.pull_tag()).build();
+        let pulled_as = match image.digest() {
+            Some(digest) => format!("{}@{digest}", image.name()),
+            None => format!("{}:{}", image.name(), image.pull_tag()),
+        };
+        let credentials = credentials.map(|c| DockerCredentials {
+            username: Some(c.username.clone()),
+            password: Some(c.password.clone()),
+            serveraddress: Some(server_address(image)),
+            ..Default::default()
+        });
+        let mut state = PullProgress::new(image.to_string());
+        let mut last_line: Option<Instant> = None;
+        let mut stream = self.docker.create_image(Some(options), None, credentials);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| error::pull(image, e))?;
+            if state.update(&info) && last_line.is_none_or(|at| at.elapsed() >= PROGRESS_INTERVAL) {
+                progress(&state.line());
+                last_line = Some(Instant::now());
+            }
+        }
+        let inspect = async { self.docker.inspect_image(&pulled_as).await.map_err(error::engine) };
+        let inspected = timed(self.call_timeout(), "an image inspect", inspect).await?;
+        let image_id = inspected.id.ok_or_else(|| {
+            RuntimeError::Engine(format!("the engine reports no id for the pulled image {pulled_as}"))
+        })?;
+        let digest = repo_digest(image, inspected.repo_digests.as_deref().unwrap_or_default())
+            .or_else(|| image.digest().map(str::to_owned));
+        progress(&state.final_line());
+        tracing::info!(
+            image = %image, image_id = %image_id, digest = ?digest,
+            elapsed_ms = started.elapsed().as_millis() as u64, "pulled an image"
+        );
+        Ok(PulledImage { image_id, digest })
+    }
+}
+
+/// The `serveraddress` of the credentials: Docker Hub's historical address, or the registry host.
+fn server_address(image: &ImageRef) -> String {
+    match image.registry() {
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" => "https://index.docker.io/v1/".to_owned(),
+        host => host.to_owned(),
+    }
+}
+
+/// The digest in the `RepoDigests` entry (`name@sha256:…`) for the requested repository. The engine
+/// writes Docker Hub names in their short form (`nginx`), so both sides are shortened alike.
+fn repo_digest(image: &ImageRef, repo_digests: &[String]) -> Option<String> {
+    let name = image.name();
+    let wanted = familiar(&name);
+    repo_digests.iter().find_map(|entry| {
+        let (name, digest) = entry.rsplit_once('@')?;
+        (familiar(name) == wanted).then(|| digest.to_owned())
+    })
+}
+
+fn familiar(name: &str) -> &str {
+    let name =
+        name.strip_prefix("docker.io/").or_else(|| name.strip_prefix("index.docker.io/")).unwrap_or(name);
+    name.strip_prefix("library/").unwrap_or(name)
+}
+
+/// Per-layer state of a pull, from the engine's progress messages.
+#[derive(Debug)]
+struct PullProgress {
+    image: String,
+    layers: BTreeMap<String, Layer>,
+}
+
+#[derive(Debug, Default)]
+struct Layer {
+    current: u64,
+    total: u64,
+    /// The layer's bytes are here (downloaded, or already present).
+    downloaded: bool,
+    /// The layer is in place (extracted, or already present).
+    done: bool,
+    /// The layer was already present: nothing was downloaded for it.
+    existed: bool,
+}
+
+impl PullProgress {
+    fn new(image: String) -> Self {
+        Self { image, layers: BTreeMap::new() }
+    }
+
+    /// Folds one message in; whether it changed anything a line shows.
+    fn update(&mut self, info: &CreateImageInfo) -> bool {
+        let (Some(id), Some(status)) = (info.id.as_deref(), info.status.as_deref()) else {
+            return false;
+        };
+        let detail = info.progress_detail.as_ref();
+        let bytes = |v: Option<i64>| v.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        // Only layer statuses create a layer: "Pulling from <repo>" also carries an id (the tag).
+        let layer = match status {
+            "Pulling fs layer" | "Waiting" | "Downloading" | "Verifying Checksum" | "Download complete"
+            | "Extracting" | "Pull complete" | "Already exists" => {
+                self.layers.entry(id.to_owned()).or_default()
+            }
+            _ => return false,
+        };
+        match status {
+            "Downloading" => {
+                layer.current = bytes(detail.and_then(|d| d.current));
+                layer.total = bytes(detail.and_then(|d| d.total)).max(layer.total);
+            }
+            "Verifying Checksum" | "Download complete" | "Extracting" => {
+                layer.downloaded = true;
+                layer.current = layer.total;
+            }
+            "Pull complete" => {
+                layer.downloaded = true;
+                layer.done = true;
+                layer.current = layer.total;
+            }
+            "Already exists" => {
+                layer.downloaded = true;
+                layer.done = true;
+                layer.existed = true;
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// `pulling 127.0.0.1:5000/web:v1: 3 of 5 layers, 12.1 MB of 40.3 MB`
+    fn line(&self) -> String {
+        if self.layers.is_empty() {
+            return format!("pulling {}", self.image);
+        }
+        let done = self.layers.values().filter(|l| l.done).count();
+        let mut line = format!("pulling {}: {done} of {} layers", self.image, self.layers.len());
+        let total: u64 = self.layers.values().map(|l| l.total).sum();
+        if total > 0 {
+            let current: u64 = self.layers.values().map(|l| l.current).sum();
+            line.push_str(&format!(", {} of {}", human_bytes(current), human_bytes(total)));
+        }
+        line
+    }
+
+    /// `pulled 127.0.0.1:5000/web:v1: 5 layers, 40.3 MB downloaded`
+    fn final_line(&self) -> String {
+        if self.layers.is_empty() {
+            return format!("pulled {}: already up to date", self.image);
+        }
+        let downloaded: u64 = self.layers.values().filter(|l| !l.existed).map(|l| l.total).sum();
+        format!("pulled {}: {} layers, {} downloaded", self.image, self.layers.len(), human_bytes(downloaded))
+    }
+}
+
+/// Decimal units, as the Docker CLI shows them: `999 B`, `12.1 kB`, `40.3 MB`, `1.2 GB`.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+#[path = "pull_tests.rs"]
+mod tests;

@@ -1,0 +1,313 @@
+//! A recording fake [`Runtime`] for other crates' unit tests.
+//!
+//! Containers live in memory. Every trait call is recorded as a [`Call`]; outcomes can be scripted per
+//! image (a failing pull or run, an app that exits right after it starts) or played on a container (a
+//! death, log lines). Everything is deterministic: container ids are `fake-0001`, `fake-0002`, …;
+//! addresses are `127.0.0.1:32768`, `127.0.0.1:32769`, …; log lines are dated by a logical clock that
+//! starts at [`FAKE_EPOCH`] and moves one millisecond a line; image ids and digests are hashes of the
+//! reference ([`FakeRuntime::image_id`], [`FakeRuntime::digest`]).
+//!
+//! Like Docker, a stop or a kill is a death: `stop` ends a running container with exit code 143 (SIGTERM
+//! through the init process) and `remove` of a running one with 137; both emit [`RuntimeEvent::Died`].
+
+mod state;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferry_model::{ImageRef, RegistryCredentials, Timestamp};
+use futures_util::StreamExt;
+use futures_util::stream::{self, BoxStream};
+use tokio::sync::mpsc;
+
+use crate::{
+    ContainerInfo, ContainerSpec, EngineInfo, LogLine, LogStream, PulledImage, Result, Runtime, RuntimeError,
+    RuntimeEvent, labels,
+};
+use state::{FakeContainer, Script, State};
+
+/// When the fake's logical clock starts (2023-11-14T22:13:20Z), in milliseconds since the epoch.
+pub const FAKE_EPOCH: Timestamp = Timestamp(1_700_000_000_000);
+
+/// The exit code of a container stopped with SIGTERM, as the engine reports it.
+pub const EXIT_STOPPED: i64 = 143;
+/// The exit code of a container killed with SIGKILL (a forced remove, an out-of-memory kill).
+pub const EXIT_KILLED: i64 = 137;
+
+/// One call made to the fake through [`Runtime`], with what identifies its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Info,
+    /// The image reference as written (`127.0.0.1:5000/web:v1`).
+    Pull(String),
+    Run(ContainerSpec),
+    Inspect(String),
+    List,
+    /// A container id and the grace period.
+    Stop(String, Duration),
+    Remove(String),
+    RemoveImage(String),
+    TailLogs(String, usize),
+    FollowLogs(String, Option<Timestamp>),
+    Events,
+}
+
+/// See the [module docs](self).
+#[derive(Debug, Default)]
+pub struct FakeRuntime {
+    state: Mutex<State>,
+}
+
+impl FakeRuntime {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // --- what happened ---
+
+    /// Every call so far, oldest first.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// The calls so far, forgetting them.
+    pub fn take_calls(&self) -> Vec<Call> {
+        std::mem::take(&mut self.lock().calls)
+    }
+
+    /// Every container, running or not, in the order they were made (no call is recorded).
+    pub fn containers(&self) -> Vec<ContainerInfo> {
+        self.lock().containers.values().map(|c| c.info.clone()).collect()
+    }
+
+    /// The spec a container was run with.
+    pub fn spec(&self, container_id: &str) -> Option<ContainerSpec> {
+        self.lock().containers.get(container_id).map(|c| c.spec.clone())
+    }
+
+    /// The image id a pull of `reference` returns: `sha256:` and 64 hex digits derived from it.
+    pub fn image_id(reference: &str) -> String {
+        state::fake_sha256("id", reference)
+    }
+
+    /// The digest a pull of `reference` returns (unless it names one itself).
+    pub fn digest(reference: &str) -> String {
+        state::fake_sha256("digest", reference)
+    }
+
+    // --- scripts ---
+
+    /// Pulls of `image` (the reference as written) fail with `message`.
+    pub fn fail_pulls(&self, image: &str, message: &str) {
+        self.lock().pull_failures.insert(image.to_owned(), message.to_owned());
+    }
+
+    /// Runs of `image` (a reference, or its [`image_id`](Self::image_id)) fail with `message`, leaving
+    /// nothing behind, as when the engine cannot start a container.
+    pub fn fail_runs(&self, image: &str, message: &str) {
+        self.lock().scripts.push((image.to_owned(), Script::FailRun(message.to_owned())));
+    }
+
+    /// Containers of `image` (a reference, or its image id) write `lines` and exit with `exit_code`
+    /// right after they start: `run` succeeds but returns a stopped container, and a `Died` is sent.
+    pub fn exit_on_start(&self, image: &str, exit_code: i64, lines: &[(LogStream, &str)]) {
+        let lines = lines.iter().map(|(stream, line)| (*stream, (*line).to_owned())).collect();
+        self.lock().scripts.push((image.to_owned(), Script::ExitOnStart { exit_code, lines }));
+    }
+
+    /// Every call fails with [`RuntimeError::Unavailable`] and event streams end, until called with
+    /// `None`.
+    pub fn set_unavailable(&self, message: Option<&str>) {
+        let mut state = self.lock();
+        state.unavailable = message.map(str::to_owned);
+        if state.unavailable.is_some() {
+            state.subscribers.clear();
+        }
+    }
+
+    /// What `info` answers (4 CPUs and 8 GiB unless set).
+    pub fn set_info(&self, info: EngineInfo) {
+        self.lock().info = info;
+    }
+
+    // --- plays on containers ---
+
+    /// A running container exits with `exit_code`, as if the app ended; `false` if it was not running.
+    pub fn die(&self, container_id: &str, exit_code: i64) -> bool {
+        self.lock().stop(container_id, exit_code, false)
+    }
+
+    /// A running container is killed for exceeding its memory limit (exit code 137).
+    pub fn oom_kill(&self, container_id: &str) -> bool {
+        self.lock().stop(container_id, EXIT_KILLED, true)
+    }
+
+    /// A container writes `lines`; `false` if there is no such container.
+    pub fn write_logs(&self, container_id: &str, stream: LogStream, lines: &[&str]) -> bool {
+        let mut state = self.lock();
+        lines.iter().all(|line| state.write_log(container_id, stream, line))
+    }
+
+    /// A container that exists before the test starts (e.g. one to adopt after a restart), running or
+    /// exited with code 0; no call is recorded and no script applies.
+    pub fn add_container(&self, spec: &ContainerSpec, running: bool) -> ContainerInfo {
+        let mut state = self.lock();
+        let info = state.create(spec);
+        if !running {
+            state.stop(&info.id, 0, false);
+        }
+        state.containers.get(&info.id).map_or(info, |c| c.info.clone())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock has failed already; go on with the state as is.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records `call`, then fails if the engine is scripted as unavailable.
+    fn enter(&self, call: Call) -> Result<MutexGuard<'_, State>> {
+        let mut state = self.lock();
+        state.calls.push(call);
+        match &state.unavailable {
+            Some(message) => Err(RuntimeError::Unavailable(message.clone())),
+            None => Ok(state),
+        }
+    }
+}
+
+#[async_trait]
+impl Runtime for FakeRuntime {
+    async fn info(&self) -> Result<EngineInfo> {
+        Ok(self.enter(Call::Info)?.info.clone())
+    }
+
+    async fn pull(
+        &self,
+        image: &ImageRef,
+        _credentials: Option<&RegistryCredentials>,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<PulledImage> {
+        let reference = image.to_string();
+        let failure = self.enter(Call::Pull(reference.clone()))?.pull_failures.get(&reference).cloned();
+        if let Some(message) = failure {
+            return Err(RuntimeError::Pull { image: reference, message });
+        }
+        progress(&format!("pulling {reference}: 0 of 1 layers"));
+        progress(&format!("pulled {reference}: 1 layers, 1.0 MB downloaded"));
+        let digest = image.digest().map_or_else(|| Self::digest(&reference), str::to_owned);
+        Ok(PulledImage { image_id: Self::image_id(&reference), digest: Some(digest) })
+    }
+
+    async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
+        let mut state = self.enter(Call::Run(spec.clone()))?;
+        let name = labels::container_name(&spec.identity);
+        if state.containers.values().any(|c| c.info.name == name) {
+            return Err(RuntimeError::Engine(format!(
+                "Conflict. The container name \"/{name}\" is already in use by another container"
+            )));
+        }
+        let script = state.script_for(&spec.image);
+        if let Some(Script::FailRun(message)) = &script {
+            return Err(RuntimeError::Engine(message.clone()));
+        }
+        let info = state.create(spec);
+        if let Some(Script::ExitOnStart { exit_code, lines }) = script {
+            for (stream, line) in &lines {
+                state.write_log(&info.id, *stream, line);
+            }
+            state.stop(&info.id, exit_code, false);
+        }
+        Ok(state.containers.get(&info.id).map_or(info, |c| c.info.clone()))
+    }
+
+    async fn inspect(&self, container_id: &str) -> Result<Option<ContainerInfo>> {
+        let state = self.enter(Call::Inspect(container_id.to_owned()))?;
+        Ok(state.containers.get(container_id).map(|c| c.info.clone()))
+    }
+
+    async fn list(&self) -> Result<Vec<ContainerInfo>> {
+        let state = self.enter(Call::List)?;
+        Ok(state.containers.values().map(|c| c.info.clone()).collect())
+    }
+
+    async fn stop(&self, container_id: &str, grace: Duration) -> Result<()> {
+        self.enter(Call::Stop(container_id.to_owned(), grace))?.stop(container_id, EXIT_STOPPED, false);
+        Ok(())
+    }
+
+    async fn remove(&self, container_id: &str) -> Result<()> {
+        let mut state = self.enter(Call::Remove(container_id.to_owned()))?;
+        state.stop(container_id, EXIT_KILLED, false);
+        state.containers.remove(container_id);
+        Ok(())
+    }
+
+    async fn remove_image(&self, image: &str) -> Result<()> {
+        let state = self.enter(Call::RemoveImage(image.to_owned()))?;
+        match state.containers.values().find(|c| c.spec.image == image) {
+            Some(user) => Err(RuntimeError::Engine(format!(
+                "conflict: unable to remove repository reference \"{image}\" (must force) - container {} is \
+                 using its referenced image",
+                user.info.id
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    async fn tail_logs(&self, container_id: &str, lines: usize) -> Result<Vec<LogLine>> {
+        let state = self.enter(Call::TailLogs(container_id.to_owned(), lines))?;
+        let container = state
+            .containers
+            .get(container_id)
+            .ok_or_else(|| RuntimeError::NotFound(container_id.to_owned()))?;
+        Ok(container.logs[container.logs.len().saturating_sub(lines)..].to_vec())
+    }
+
+    fn follow_logs(
+        &self,
+        container_id: &str,
+        since: Option<Timestamp>,
+    ) -> BoxStream<'static, Result<LogLine>> {
+        let mut state = match self.enter(Call::FollowLogs(container_id.to_owned(), since)) {
+            Ok(state) => state,
+            Err(err) => return stream::once(async move { Err(err) }).boxed(),
+        };
+        let Some(FakeContainer { info, logs, .. }) = state.containers.get(container_id) else {
+            let err = RuntimeError::NotFound(container_id.to_owned());
+            return stream::once(async move { Err(err) }).boxed();
+        };
+        let past: Vec<Result<LogLine>> =
+            logs.iter().filter(|l| since.is_none_or(|since| l.at >= since)).cloned().map(Ok).collect();
+        let live = if info.running {
+            let (tx, rx) = mpsc::unbounded_channel();
+            state.followers.push((container_id.to_owned(), tx));
+            receiver_stream(rx).map(Ok).boxed()
+        } else {
+            stream::empty().boxed()
+        };
+        stream::iter(past).chain(live).boxed()
+    }
+
+    fn events(&self) -> BoxStream<'static, Result<RuntimeEvent>> {
+        let mut state = match self.enter(Call::Events) {
+            Ok(state) => state,
+            Err(err) => return stream::once(async move { Err(err) }).boxed(),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        state.subscribers.push(tx);
+        receiver_stream(rx)
+    }
+}
+
+fn receiver_stream<T: Send + 'static>(rx: mpsc::UnboundedReceiver<T>) -> BoxStream<'static, T> {
+    stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed()
+}
+
+fn fake_address(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+//! The fake's in-memory engine.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ferry_model::Timestamp;
+use tokio::sync::mpsc;
+
+use super::{FAKE_EPOCH, fake_address};
+use crate::{ContainerInfo, ContainerSpec, EngineInfo, LogLine, LogStream, Result, RuntimeEvent, labels};
+
+/// The first port the fake hands out, as Docker's ephemeral range starts.
+const FIRST_PORT: u16 = 32768;
+
+#[derive(Debug)]
+pub(super) struct State {
+    pub(super) calls: Vec<super::Call>,
+    pub(super) unavailable: Option<String>,
+    pub(super) info: EngineInfo,
+    /// Image reference → the message its pulls fail with.
+    pub(super) pull_failures: HashMap<String, String>,
+    /// (image, script), the latest first to match.
+    pub(super) scripts: Vec<(String, Script)>,
+    /// By id; ids sort in the order containers were made.
+    pub(super) containers: BTreeMap<String, FakeContainer>,
+    /// Open `follow_logs` streams, by container id.
+    pub(super) followers: Vec<(String, mpsc::UnboundedSender<LogLine>)>,
+    /// Open `events` streams.
+    pub(super) subscribers: Vec<mpsc::UnboundedSender<Result<RuntimeEvent>>>,
+    next_container: u32,
+    next_port: u16,
+    clock: Timestamp,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            calls: Vec::new(),
+            unavailable: None,
+            info: EngineInfo { version: "fake".to_owned(), cpus: 4, memory_bytes: 8 << 30 },
+            pull_failures: HashMap::new(),
+            scripts: Vec::new(),
+            containers: BTreeMap::new(),
+            followers: Vec::new(),
+            subscribers: Vec::new(),
+            next_container: 1,
+            next_port: FIRST_PORT,
+            clock: FAKE_EPOCH,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Script {
+    FailRun(String),
+    ExitOnStart { exit_code: i64, lines: Vec<(LogStream, String)> },
+}
+
+#[derive(Debug)]
+pub(super) struct FakeContainer {
+    pub(super) info: ContainerInfo,
+    pub(super) spec: ContainerSpec,
+    pub(super) logs: Vec<LogLine>,
+}
+
+impl State {
+    /// The latest script for an image given as a reference or as the id a pull of it returned.
+    pub(super) fn script_for(&self, image: &str) -> Option<Script> {
+        self.scripts
+            .iter()
+            .rev()
+            .find(|(key, _)| key == image || super::FakeRuntime::image_id(key) == image)
+            .map(|(_, script)| script.clone())
+    }
+
+    /// A new running container for `spec`.
+    pub(super) fn create(&mut self, spec: &ContainerSpec) -> ContainerInfo {
+        let id = format!("fake-{:04}", self.next_container);
+        self.next_container += 1;
+        let port = self.next_port;
+        self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_PORT);
+        let info = ContainerInfo {
+            id: id.clone(),
+            name: labels::container_name(&spec.identity),
+            identity: Some(spec.identity.clone()),
+            running: true,
+            exit_code: None,
+            oom_killed: false,
+            error: None,
+            address: Some(fake_address(port)),
+        };
+        self.containers
+            .insert(id, FakeContainer { info: info.clone(), spec: spec.clone(), logs: Vec::new() });
+        info
+    }
+
+    /// Ends a running container: its log streams end and every event stream hears of it. `false` if
+    /// it was not running.
+    pub(super) fn stop(&mut self, id: &str, exit_code: i64, oom_killed: bool) -> bool {
+        let Some(container) = self.containers.get_mut(id) else {
+            return false;
+        };
+        if !container.info.running {
+            return false;
+        }
+        let info = &mut container.info;
+        info.running = false;
+        info.exit_code = Some(exit_code);
+        info.oom_killed = oom_killed;
+        info.address = None;
+        let event = RuntimeEvent::Died {
+            container_id: id.to_owned(),
+            identity: info.identity.clone(),
+            exit_code: Some(exit_code),
+        };
+        self.followers.retain(|(follower, _)| follower != id);
+        self.subscribers.retain(|tx| tx.send(Ok(event.clone())).is_ok());
+        true
+    }
+
+    /// Appends a line to a container's log and to its followers; `false` if there is no such container.
+    pub(super) fn write_log(&mut self, id: &str, stream: LogStream, line: &str) -> bool {
+        let Some(container) = self.containers.get_mut(id) else {
+            return false;
+        };
+        let line = LogLine { at: self.clock, stream, line: line.to_owned() };
+        self.clock = self.clock.plus_millis(1);
+        container.logs.push(line.clone());
+        self.followers.retain(|(follower, tx)| follower != id || tx.send(line.clone()).is_ok());
+        true
+    }
+}
+
+/// `sha256:` and 64 hex digits, derived from `salt` and `text` (FNV-1a, chained; not a real hash of
+/// anything, only stable and distinct).
+pub(super) fn fake_sha256(salt: &str, text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut out = String::from("sha256:");
+    for round in 0..4u8 {
+        for byte in salt.bytes().chain([0, round]).chain(text.bytes()) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        out.push_str(&format!("{hash:016x}"));
+    }
+    out
+}

@@ -1,0 +1,180 @@
+//! The container runtime seam.
+//!
+//! ferry's control plane talks to containers only through [`Runtime`]. The Docker driver
+//! ([`docker::DockerRuntime`], on bollard) is the real implementation; [`fake::FakeRuntime`] records calls
+//! and plays scripted outcomes for unit tests. A distributed engine can be added later behind the same
+//! trait. Only this crate knows Docker's API, its label names and its error texts.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferry_model::{ImageRef, InstanceId, RegistryCredentials, ServiceId, ServiceName, Timestamp};
+use futures_util::stream::BoxStream;
+
+pub mod docker;
+pub mod fake;
+mod labels;
+
+/// Which instance of which service a container is. The driver writes it as labels on the container
+/// and reads it back when listing, which is how ferry adopts its containers after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InstanceIdentity {
+    pub service_name: ServiceName,
+    pub service_id: ServiceId,
+    pub revision: u32,
+    pub instance_id: InstanceId,
+}
+
+/// What to run. The driver publishes `port` on 127.0.0.1 only, on an ephemeral host port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub identity: InstanceIdentity,
+    /// The image to run: an image id (`sha256:…`) as returned by [`Runtime::pull`], or a reference.
+    pub image: String,
+    pub env: Vec<(String, String)>,
+    /// Replaces the image's `CMD` when set; the `ENTRYPOINT` stays.
+    pub command: Option<Vec<String>>,
+    /// The container port the app listens on.
+    pub port: u16,
+    /// CPU limit in billionths of a CPU.
+    pub nano_cpus: i64,
+    /// Memory limit in bytes (swap is not allowed beyond it).
+    pub memory_bytes: i64,
+}
+
+/// A container as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    /// `None` for containers without ferry's labels (never returned by [`Runtime::list`]).
+    pub identity: Option<InstanceIdentity>,
+    pub running: bool,
+    /// Set once the container has stopped.
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    /// The engine's error for a container that could not start, if any.
+    pub error: Option<String>,
+    /// Where the app's port is published: `127.0.0.1:<host port>`, while running.
+    pub address: Option<SocketAddr>,
+}
+
+/// The result of a pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledImage {
+    /// The engine's image id (`sha256:…` of the image config): what to run.
+    pub image_id: String,
+    /// The registry's manifest digest (`sha256:…`) for the requested repository, when the engine knows one.
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+impl LogStream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
+}
+
+/// One line a container wrote, without its trailing newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// When the engine received it.
+    pub at: Timestamp,
+    pub stream: LogStream,
+    pub line: String,
+}
+
+/// Something that happened to a ferry container, from the engine's event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeEvent {
+    /// The container stopped (by itself, by a kill, or by an out-of-memory kill).
+    Died { container_id: String, identity: Option<InstanceIdentity>, exit_code: Option<i64> },
+}
+
+/// Facts about the engine, for limits and the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub version: String,
+    pub cpus: u32,
+    pub memory_bytes: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("the container engine is not reachable: {0}")]
+    Unavailable(String),
+    #[error("image {image} could not be pulled: {message}")]
+    Pull { image: String, message: String },
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    #[error("the container engine refused: {0}")]
+    Engine(String),
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// A container engine.
+///
+/// Every call is bounded in time by the driver. Calls are idempotent where they can be: removing or
+/// stopping a container that is already gone succeeds.
+#[async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    async fn info(&self) -> Result<EngineInfo>;
+
+    /// Pulls `image` (with `credentials` for a private registry), calling `progress` with a short
+    /// human-readable line now and then (at most a few times a second).
+    ///
+    /// (`for<'a>` is spelled out: `async_trait` would otherwise tie the `&str` to the call's lifetime,
+    /// and an implementation could not pass a line it has just formatted.)
+    async fn pull(
+        &self,
+        image: &ImageRef,
+        credentials: Option<&RegistryCredentials>,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<PulledImage>;
+
+    /// Creates and starts a container. If it cannot start, nothing is left behind and the error carries
+    /// the engine's message.
+    async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo>;
+
+    async fn inspect(&self, container_id: &str) -> Result<Option<ContainerInfo>>;
+
+    /// Every container that carries ferry's labels, running or not.
+    async fn list(&self) -> Result<Vec<ContainerInfo>>;
+
+    /// Sends SIGTERM, then SIGKILL after `grace`.
+    async fn stop(&self, container_id: &str, grace: Duration) -> Result<()>;
+
+    /// Removes the container (killing it if it still runs).
+    async fn remove(&self, container_id: &str) -> Result<()>;
+
+    /// Removes an image (by id or reference) that no container uses any more, to free disk space.
+    /// Removing an image that is already gone succeeds; one still used by a container is an
+    /// [`RuntimeError::Engine`] error and stays.
+    async fn remove_image(&self, image: &str) -> Result<()>;
+
+    /// The last `lines` lines the container wrote, oldest first.
+    async fn tail_logs(&self, container_id: &str, lines: usize) -> Result<Vec<LogLine>>;
+
+    /// The container's output from `since` on (everything if `None`), following until it stops.
+    ///
+    /// A line is yielded when its `at` is at or after `since`; to go on after a line seen before, pass
+    /// its `at` plus one millisecond.
+    fn follow_logs(
+        &self,
+        container_id: &str,
+        since: Option<Timestamp>,
+    ) -> BoxStream<'static, Result<LogLine>>;
+
+    /// Events about ferry's containers, from now on. The stream ends if the engine goes away.
+    fn events(&self) -> BoxStream<'static, Result<RuntimeEvent>>;
+}

@@ -1,0 +1,367 @@
+//! The Docker driver against the real engine on /var/run/docker.sock, a local registry
+//! (`docker-registry`) and a test image built here from `testapp/app.c` (gcc -static, FROM scratch).
+
+mod support;
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use ferry_model::{ImageRef, RegistryCredentials};
+use ferry_runtime::docker::{DockerOptions, DockerRuntime};
+use ferry_runtime::{LogLine, LogStream, Runtime, RuntimeError, RuntimeEvent};
+use futures_util::StreamExt;
+use support::*;
+
+async fn runtime() -> DockerRuntime {
+    DockerRuntime::connect().await.expect("the docker engine runs on /var/run/docker.sock")
+}
+
+fn credentials() -> RegistryCredentials {
+    RegistryCredentials { username: REGISTRY_USER.to_owned(), password: REGISTRY_PASSWORD.to_owned() }
+}
+
+#[tokio::test]
+async fn connect_negotiates_the_engines_api_version() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    // The client speaks the engine's API version when that is older than bollard's own.
+    let server_api = docker(&["version", "--format", "{{.Server.APIVersion}}"])?;
+    let (major, minor) = server_api.split_once('.').context("an api version is major.minor")?;
+    let server = (major.parse::<usize>()?, minor.parse::<usize>()?);
+    let newest = bollard::API_DEFAULT_VERSION;
+    let expected = server.min((newest.major_version, newest.minor_version));
+    assert_eq!(rt.api_version(), format!("{}.{}", expected.0, expected.1));
+    let info = rt.info().await?;
+    assert_eq!(info.version, docker(&["version", "--format", "{{.Server.Version}}"])?);
+    assert!(info.cpus >= 1 && info.memory_bytes > 0, "{info:?}");
+
+    let options = DockerOptions { socket: "/nonexistent/docker.sock".into(), ..Default::default() };
+    let err = DockerRuntime::connect_with(options).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::Unavailable(_)), "{err}");
+    assert!(err.to_string().contains("start the docker engine"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn pull_from_a_private_registry_returns_the_image_id_and_digest() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let registry = Registry::start().await?;
+    let cleanup = Cleanup::default();
+    let reference = format!("{}/ferry-test/web:v1", registry.host);
+    let local = format!("ferry-runtime-test-pull:{}", ferry_model::InstanceId::generate());
+    cleanup.image(&local);
+    cleanup.image(&reference);
+    unique_image(&local)?;
+    let pushed_digest = registry.push(&local, &reference)?;
+    let expected_id = inspect_json(&local)?["Id"].as_str().context("no image id")?.to_owned();
+    // Forget the image locally, so that the pull downloads its own layer again.
+    docker(&["rmi", &local, &reference])?;
+
+    let image = ImageRef::parse(&reference)?;
+    let denied = rt.pull(&image, None, &|_| {}).await.unwrap_err();
+    match &denied {
+        RuntimeError::Pull { image, message } => {
+            assert_eq!(image, &reference);
+            assert!(message.contains("auth"), "{message}");
+        }
+        other => panic!("expected a pull error, got {other}"),
+    }
+
+    let lines = Mutex::new(Vec::new());
+    let pulled =
+        rt.pull(&image, Some(&credentials()), &|line| lines.lock().unwrap().push(line.to_owned())).await?;
+    assert_eq!(pulled.digest.as_deref(), Some(pushed_digest.as_str()));
+    assert_eq!(pulled.image_id, expected_id);
+    let lines = lines.into_inner().unwrap();
+    let (last, progress) = lines.split_last().context("no progress at all")?;
+    assert!(last.starts_with(&format!("pulled {reference}: 2 layers, ")), "{lines:?}");
+    assert!(progress.iter().all(|l| l.starts_with(&format!("pulling {reference}"))), "{lines:?}");
+    assert!(!progress.is_empty(), "progress before the end: {lines:?}");
+
+    // Pinned by digest: the same image, and the digest asked for.
+    let pinned = rt.pull(&image.with_digest(&pushed_digest), Some(&credentials()), &|_| {}).await?;
+    assert_eq!(pinned.image_id, expected_id);
+    assert_eq!(pinned.digest.as_deref(), Some(pushed_digest.as_str()));
+    cleanup.image(&format!("{}@{pushed_digest}", image.name()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn pull_of_a_missing_tag_is_a_pull_error_naming_the_image() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let registry = Registry::start().await?;
+    let reference = format!("{}/ferry-test/missing:nope", registry.host);
+    let err = rt.pull(&ImageRef::parse(&reference)?, Some(&credentials()), &|_| {}).await.unwrap_err();
+    match &err {
+        RuntimeError::Pull { image, message } => {
+            assert_eq!(image, &reference);
+            assert!(message.contains("not found") || message.contains("unknown"), "{message}");
+        }
+        other => panic!("expected a pull error, got {other}"),
+    }
+    assert!(err.to_string().contains(&reference), "{err}");
+
+    drop(registry);
+    let err = rt.pull(&ImageRef::parse(&reference)?, None, &|_| {}).await.unwrap_err();
+    assert!(matches!(&err, RuntimeError::Pull { message, .. } if message.contains("refused")), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn run_serves_http_on_a_loopback_port_with_env_and_command() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let mut spec = spec("Run-Http", &[("GREETING", "howdy")]);
+    spec.command = Some(vec!["serve".to_owned(), "--flag".to_owned()]);
+    let name = format!("ferry-run-http-{}", spec.identity.instance_id);
+    cleanup.container(&name);
+    let info = rt.run(&spec).await?;
+    assert_eq!(info.name, name);
+    assert!(info.running);
+    assert_eq!(info.identity.as_ref(), Some(&spec.identity));
+    let address = info.address.context("a running container has an address")?;
+    assert!(address.ip().is_loopback(), "{address}");
+
+    let response =
+        eventually("the app to answer", || async move { Ok(http_get(address, "/").await.ok()) }).await?;
+    assert!(response.ends_with("hello howdy args=serve,--flag"), "{response}");
+
+    let json = inspect_json(&info.id)?;
+    let bindings = &json["NetworkSettings"]["Ports"]["8080/tcp"];
+    let bindings = bindings.as_array().context("port 8080 is published")?;
+    assert!(!bindings.is_empty() && bindings.iter().all(|b| b["HostIp"] == "127.0.0.1"), "{bindings:?}");
+    assert_eq!(json["NetworkSettings"]["Ports"]["9999/tcp"], serde_json::Value::Null, "only the app port");
+    let host = &json["HostConfig"];
+    assert_eq!(host["PortBindings"]["8080/tcp"][0]["HostIp"], "127.0.0.1");
+    assert_eq!(host["Init"], true);
+    assert_eq!(host["RestartPolicy"]["Name"], "no");
+    assert_eq!(host["LogConfig"]["Type"], "json-file");
+    assert_eq!(host["LogConfig"]["Config"]["max-size"], "10m");
+    assert_eq!(host["LogConfig"]["Config"]["max-file"], "3");
+    assert_eq!(json["Config"]["Labels"]["ferry.managed"], "true");
+    assert_eq!(json["Config"]["Labels"]["ferry.service"], "Run-Http");
+    Ok(())
+}
+
+#[tokio::test]
+async fn limits_are_set_and_cpus_are_capped_at_the_host() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let spec = spec("limits", &[]);
+    let info = rt.run(&spec).await?;
+    cleanup.container(&info.id);
+    let host = inspect_json(&info.id)?["HostConfig"].clone();
+    assert_eq!(host["NanoCpus"], 500_000_000);
+    assert_eq!(host["Memory"], 64 << 20);
+
+    let cpus = i64::from(rt.info().await?.cpus);
+    let mut greedy = support::spec("limits-greedy", &[]);
+    greedy.nano_cpus = (cpus + 1) * 1_000_000_000;
+    let info = rt.run(&greedy).await?;
+    cleanup.container(&info.id);
+    assert_eq!(inspect_json(&info.id)?["HostConfig"]["NanoCpus"], cpus * 1_000_000_000);
+    Ok(())
+}
+
+#[tokio::test]
+async fn labels_round_trip_through_list_into_identity() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let (a, b) = (spec("listed", &[]), spec("listed", &[]));
+    let a_info = rt.run(&a).await?;
+    cleanup.container(&a_info.id);
+    let b_info = rt.run(&b).await?;
+    cleanup.container(&b_info.id);
+    rt.stop(&b_info.id, Duration::from_secs(5)).await?;
+    let stranger = format!("not-ferry-{}", ferry_model::InstanceId::generate());
+    cleanup.container(&stranger);
+    docker(&["create", "--name", &stranger, test_image()])?;
+
+    let listed = rt.list().await?;
+    let find = |id: &str| listed.iter().find(|c| c.id == id);
+    let a_listed = find(&a_info.id).context("a running ferry container is listed")?;
+    assert_eq!(a_listed.identity.as_ref(), Some(&a.identity));
+    assert!(a_listed.running && a_listed.address == a_info.address);
+    let b_listed = find(&b_info.id).context("a stopped ferry container is listed")?;
+    assert_eq!(b_listed.identity.as_ref(), Some(&b.identity));
+    assert!(!b_listed.running && b_listed.exit_code.is_some() && b_listed.address.is_none());
+    assert!(!listed.iter().any(|c| c.name == stranger), "only ferry's containers");
+    assert!(listed.iter().all(|c| c.identity.is_some()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn stop_and_remove_are_idempotent() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let info = rt.run(&spec("stopper", &[])).await?;
+    cleanup.container(&info.id);
+    let grace = Duration::from_secs(20);
+    let started = std::time::Instant::now();
+    rt.stop(&info.id, grace).await?;
+    // The init process passed SIGTERM on and the app died of it, well before the SIGKILL.
+    assert!(started.elapsed() < grace / 2, "stop took {:?}", started.elapsed());
+    let stopped = rt.inspect(&info.id).await?.context("a stopped container is still there")?;
+    assert_eq!((stopped.running, stopped.exit_code, stopped.address), (false, Some(143), None));
+
+    rt.stop(&info.id, grace).await?;
+    rt.remove(&info.id).await?;
+    rt.remove(&info.id).await?;
+    rt.stop(&info.id, grace).await?;
+    assert_eq!(rt.inspect(&info.id).await?, None);
+    assert!(matches!(rt.tail_logs(&info.id, 5).await, Err(RuntimeError::NotFound(id)) if id == info.id));
+
+    let running = rt.run(&spec("stopper", &[])).await?;
+    cleanup.container(&running.id);
+    rt.remove(&running.id).await?;
+    assert_eq!(rt.inspect(&running.id).await?, None, "remove kills a running container");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_exit_with_code_3_is_a_died_event_and_inspect_says_3() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let mut events = rt.events();
+    let spec = spec("exits", &[("EXIT_CODE", "3")]);
+    let info = rt.run(&spec).await?;
+    cleanup.container(&info.id);
+    let (identity, exit_code) = loop {
+        match next_within(&mut events, "a die event").await?.context("the event stream ended")?? {
+            RuntimeEvent::Died { container_id, identity, exit_code } if container_id == info.id => {
+                break (identity, exit_code);
+            }
+            RuntimeEvent::Died { .. } => {} // another test's container
+        }
+    };
+    assert_eq!(exit_code, Some(3));
+    assert_eq!(identity, Some(spec.identity.clone()));
+    let dead = rt.inspect(&info.id).await?.context("the container is still there")?;
+    assert_eq!((dead.running, dead.exit_code, dead.oom_killed), (false, Some(3), false));
+    Ok(())
+}
+
+#[tokio::test]
+async fn tail_logs_returns_stdout_and_stderr_lines_of_a_stopped_container() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let info = rt.run(&spec("tailed", &[("EXIT_CODE", "4")])).await?;
+    cleanup.container(&info.id);
+    let id = info.id.as_str();
+    let rt = &rt;
+    eventually(
+        "the app to exit",
+        || async move { Ok(rt.inspect(id).await?.filter(|c| !c.running).map(|_| ())) },
+    )
+    .await?;
+
+    let lines = rt.tail_logs(id, 10).await?;
+    let mut seen: Vec<(LogStream, &str)> = lines.iter().map(|l| (l.stream, l.line.as_str())).collect();
+    // stdout and stderr are separate pipes: their relative order is not defined.
+    seen.sort_by_key(|(stream, _)| stream.as_str());
+    assert_eq!(
+        seen,
+        [
+            (LogStream::Stderr, "app warming up"),
+            (LogStream::Stderr, "exiting with 4"),
+            (LogStream::Stdout, "app starting")
+        ]
+    );
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+    assert!(lines.iter().all(|l| (now - l.at.millis()).abs() < 10 * 60 * 1000), "{lines:?}");
+    assert!(lines.windows(2).all(|w| w[0].at <= w[1].at), "oldest first: {lines:?}");
+
+    let last = rt.tail_logs(id, 1).await?;
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0], lines[2]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn follow_logs_yields_lines_as_they_come_and_ends_when_the_container_stops() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let info = rt.run(&spec("followed", &[])).await?;
+    cleanup.container(&info.id);
+    let address = info.address.context("no address")?;
+    let mut follow = rt.follow_logs(&info.id, None);
+    let mut next_line = async |what: &str| -> anyhow::Result<LogLine> {
+        Ok(next_within(&mut follow, what)
+            .await?
+            .with_context(|| format!("the stream ended before {what}"))??)
+    };
+    // stdout and stderr are separate pipes: their relative order is not defined.
+    let mut start = Vec::new();
+    while !start.contains(&"listening".to_owned()) || start.len() < 3 {
+        start.push(next_line("the start").await?.line);
+    }
+    start.sort();
+    assert_eq!(start, ["app starting", "app warming up", "listening"]);
+
+    // Each line arrives while the app still runs, after the request that makes it.
+    http_get(address, "/out?first").await?;
+    let first = next_line("the first line").await?;
+    assert_eq!((first.stream, first.line.as_str()), (LogStream::Stdout, "first"));
+    http_get(address, "/err?second").await?;
+    let second = next_line("the second line").await?;
+    assert_eq!((second.stream, second.line.as_str()), (LogStream::Stderr, "second"));
+    // json-file splits lines over 16 KiB; they come back whole.
+    http_get(address, "/long?40000").await?;
+    let long = next_line("the long line").await?;
+    assert_eq!(long.line.len(), 40000);
+    assert!(long.line.bytes().all(|b| b == b'x'));
+
+    // The app exits after writing "bye" with no newline: it comes out, then the stream ends.
+    http_get(address, "/exit?0").await?;
+    assert_eq!(next_line("the last line").await?.line, "bye");
+    assert!(next_within(&mut follow, "the end of the stream").await?.is_none());
+
+    // From a time on: nothing older, even within the same second.
+    let again: Vec<String> = rt
+        .follow_logs(&info.id, Some(first.at))
+        .map(|l| l.map(|l| l.line))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    assert_eq!(again.first().map(String::as_str), Some("first"));
+    assert_eq!(again.last().map(String::as_str), Some("bye"));
+    assert_eq!(again.len(), 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_container_the_engine_refuses_leaves_nothing_behind() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let mut spec = spec("refused", &[]);
+    spec.memory_bytes = 1 << 20;
+    let name = format!("ferry-refused-{}", spec.identity.instance_id);
+    let cleanup = Cleanup::default();
+    cleanup.container(&name);
+    let err = rt.run(&spec).await.unwrap_err();
+    assert!(matches!(&err, RuntimeError::Engine(m) if m.contains("emory")), "{err}");
+    assert_eq!(docker(&["ps", "-aq", "--filter", &format!("name={name}")])?, "");
+    Ok(())
+}
+
+#[tokio::test]
+async fn remove_image_refuses_an_image_in_use_and_accepts_a_missing_one() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let tag = format!("ferry-runtime-test-rmi:{}", ferry_model::InstanceId::generate());
+    cleanup.image(&tag);
+    unique_image(&tag)?;
+    let mut spec = spec("rmi", &[("EXIT_CODE", "0")]);
+    spec.image = tag.clone();
+    let info = rt.run(&spec).await?;
+    cleanup.container(&info.id);
+
+    let err = rt.remove_image(&tag).await.unwrap_err();
+    assert!(matches!(&err, RuntimeError::Engine(m) if m.contains("is using")), "{err}");
+    assert!(docker(&["image", "inspect", &tag]).is_ok(), "the image stays");
+    rt.remove(&info.id).await?;
+    rt.remove_image(&tag).await?;
+    assert!(docker(&["image", "inspect", &tag]).is_err(), "the image is gone");
+    rt.remove_image(&tag).await?;
+    Ok(())
+}
