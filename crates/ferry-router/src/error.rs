@@ -1,0 +1,264 @@
+//! Proxy errors: where each came from, whether a retry is safe, and the response the client gets.
+//!
+//! After Pingora: an error knows its [`ErrorSource`] (so logs and metrics can tell a broken instance from a
+//! broken client) and whether retrying it on another instance is safe. The only safe retry is one where nothing
+//! reached the instance: the connection to it could not be made. Once any byte of a request is written, the
+//! instance may have acted on it, and a retry could apply a non-idempotent request twice.
+
+use std::error::Error as StdError;
+
+use http::StatusCode;
+
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Which side of the proxy an error came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// The instance: refused, reset, timed out or answered something that is not HTTP.
+    Upstream,
+    /// The client: a request the router cannot route, or a body it stopped sending.
+    Downstream,
+    /// The router itself or its configuration (a paused service, no ready instance).
+    Internal,
+}
+
+/// Why a request could not be proxied. The `Display` text is what the client reads after `ferry: `.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("the request has no host")]
+    MissingHost,
+    #[error("the request has more than one host or an invalid one")]
+    InvalidHost,
+    /// CONNECT, or a target that cannot be sent on in origin form.
+    #[error("the request target is not supported")]
+    InvalidTarget,
+    #[error("no service is configured for host {host}")]
+    UnknownHost { host: String },
+    #[error("service {service} is paused")]
+    Paused { service: String },
+    #[error("service {service} has no ready instance")]
+    NoInstance { service: String },
+    /// Connecting to the instance failed, so the request was not sent: safe to retry elsewhere.
+    #[error("the instance of service {service} failed to answer ({reason})")]
+    Connect {
+        service: String,
+        reason: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// The request was (maybe partly) sent and the instance did not answer properly: never retried.
+    #[error("the instance of service {service} failed to answer ({reason})")]
+    Upstream {
+        service: String,
+        reason: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// Reading the request body from the client failed while it was being sent on.
+    #[error("the request body could not be read from the client")]
+    Downstream {
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl ProxyError {
+    pub fn source_side(&self) -> ErrorSource {
+        match self {
+            ProxyError::MissingHost
+            | ProxyError::InvalidHost
+            | ProxyError::InvalidTarget
+            | ProxyError::UnknownHost { .. }
+            | ProxyError::Downstream { .. } => ErrorSource::Downstream,
+            ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => ErrorSource::Internal,
+            ProxyError::Connect { .. } | ProxyError::Upstream { .. } => ErrorSource::Upstream,
+        }
+    }
+
+    /// Whether the request may be sent to another instance: true only when none of it was sent.
+    pub fn retry_safe(&self) -> bool {
+        matches!(self, ProxyError::Connect { .. })
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::MissingHost
+            | ProxyError::InvalidHost
+            | ProxyError::InvalidTarget
+            | ProxyError::Downstream { .. } => StatusCode::BAD_REQUEST,
+            ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
+            ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// Classifies a failure of the upstream client (connect or exchange).
+    pub(crate) fn from_client(service: &str, err: hyper_util::client::legacy::Error) -> ProxyError {
+        let service = service.to_owned();
+        if err.is_connect() {
+            let reason = match find_io_kind(&err) {
+                Some(std::io::ErrorKind::ConnectionRefused) => "connection refused",
+                Some(std::io::ErrorKind::TimedOut) => "connect timed out",
+                _ => "connect failed",
+            };
+            return ProxyError::Connect { service, reason, source: err.into() };
+        }
+        // A "user" error with a cause is hyper's wrapper around an error of the request body it was sending, and
+        // that body is the client's: the client went away or sent a broken body.
+        if find::<hyper::Error>(&err).is_some_and(|e| e.is_user() && e.source().is_some()) {
+            return ProxyError::Downstream { source: err.into() };
+        }
+        let reason = upstream_reason(&err);
+        ProxyError::Upstream { service, reason, source: err.into() }
+    }
+
+    /// An instance misbehaving in a way the router itself noticed, such as a 101 nobody asked for.
+    pub(crate) fn upstream(service: &str, reason: &'static str, source: impl Into<BoxError>) -> ProxyError {
+        ProxyError::Upstream { service: service.to_owned(), reason, source: source.into() }
+    }
+}
+
+/// Displays an error and its sources, `: `-separated, for the one log line that records a failure.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(err) = next {
+            write!(f, ": {err}")?;
+            next = err.source();
+        }
+        Ok(())
+    }
+}
+
+/// A short, stable description of why an exchange with an instance failed.
+fn upstream_reason(err: &(dyn StdError + 'static)) -> &'static str {
+    if let Some(hyper_err) = find::<hyper::Error>(err) {
+        if hyper_err.is_parse() {
+            return "malformed response";
+        }
+        if hyper_err.is_timeout() {
+            return "timed out";
+        }
+        if hyper_err.is_incomplete_message() {
+            return "connection closed before the response";
+        }
+        if hyper_err.is_canceled() || hyper_err.is_closed() {
+            return "connection closed";
+        }
+    }
+    match find_io_kind(err) {
+        Some(std::io::ErrorKind::ConnectionReset) => "connection reset",
+        Some(std::io::ErrorKind::BrokenPipe) => "connection closed",
+        Some(std::io::ErrorKind::TimedOut) => "timed out",
+        _ => "upstream error",
+    }
+}
+
+/// The first error of type `T` in the chain starting at `err` (itself included).
+fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = err.source();
+    }
+    None
+}
+
+fn find_io_kind(err: &(dyn StdError + 'static)) -> Option<std::io::ErrorKind> {
+    find::<std::io::Error>(err).map(std::io::Error::kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> BoxError {
+        Box::new(std::io::Error::from(kind))
+    }
+
+    #[test]
+    fn statuses_sources_and_retry_safety() {
+        let service = || "web".to_owned();
+        let cases: Vec<(ProxyError, StatusCode, ErrorSource, bool, &str)> = vec![
+            (
+                ProxyError::MissingHost,
+                StatusCode::BAD_REQUEST,
+                ErrorSource::Downstream,
+                false,
+                "the request has no host",
+            ),
+            (
+                ProxyError::UnknownHost { host: "x.localhost".into() },
+                StatusCode::NOT_FOUND,
+                ErrorSource::Downstream,
+                false,
+                "no service is configured for host x.localhost",
+            ),
+            (
+                ProxyError::Paused { service: service() },
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorSource::Internal,
+                false,
+                "service web is paused",
+            ),
+            (
+                ProxyError::NoInstance { service: service() },
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorSource::Internal,
+                false,
+                "service web has no ready instance",
+            ),
+            (
+                ProxyError::Connect {
+                    service: service(),
+                    reason: "connection refused",
+                    source: io(std::io::ErrorKind::ConnectionRefused),
+                },
+                StatusCode::BAD_GATEWAY,
+                ErrorSource::Upstream,
+                true,
+                "the instance of service web failed to answer (connection refused)",
+            ),
+            (
+                ProxyError::upstream("web", "connection reset", io(std::io::ErrorKind::ConnectionReset)),
+                StatusCode::BAD_GATEWAY,
+                ErrorSource::Upstream,
+                false,
+                "the instance of service web failed to answer (connection reset)",
+            ),
+            (
+                ProxyError::Downstream { source: io(std::io::ErrorKind::UnexpectedEof) },
+                StatusCode::BAD_REQUEST,
+                ErrorSource::Downstream,
+                false,
+                "the request body could not be read from the client",
+            ),
+        ];
+        for (err, status, source, retry, message) in cases {
+            assert_eq!(err.status(), status, "{err:?}");
+            assert_eq!(err.source_side(), source, "{err:?}");
+            assert_eq!(err.retry_safe(), retry, "{err:?}");
+            assert_eq!(err.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn chain_shows_every_source() {
+        let err = ProxyError::upstream("web", "connection reset", io(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(
+            Chain(&err).to_string(),
+            "the instance of service web failed to answer (connection reset): connection reset"
+        );
+    }
+
+    #[test]
+    fn reasons_follow_the_io_error_in_the_chain() {
+        assert_eq!(upstream_reason(&*io(std::io::ErrorKind::ConnectionReset)), "connection reset");
+        assert_eq!(upstream_reason(&*io(std::io::ErrorKind::Other)), "upstream error");
+    }
+}

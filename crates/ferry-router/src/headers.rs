@@ -1,0 +1,289 @@
+//! Header rewriting between client and instance: hop-by-hop removal, `X-Forwarded-*` and `X-Request-Id`.
+//!
+//! Hop-by-hop headers describe one connection (RFC 9110 §7.6.1); a proxy must not pass them on. Everything else
+//! is forwarded untouched, including the client's `Host`, so an instance sees the name it was called by.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::balance::random_seed;
+
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Hop-by-hop headers that are always removed (besides those named by `Connection`).
+static HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Whether the message asks for a protocol upgrade: `Connection` lists `upgrade` and `Upgrade` is present.
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE) && connection_has_token(headers, "upgrade")
+}
+
+fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .any(|value| value.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
+}
+
+/// Removes hop-by-hop headers: `Connection`, every header it names, and the fixed list. When `keep_upgrade`, the
+/// message is an upgrade and leaves with exactly `Connection: upgrade` and its `Upgrade` header.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let upgrade = if keep_upgrade { headers.get(header::UPGRADE).cloned() } else { None };
+    // Most messages carry at most one `Connection` header: take it out whole, without collecting.
+    let mut connection = headers.get_all(header::CONNECTION).iter();
+    let single = connection.next().is_some() && connection.next().is_none();
+    if single {
+        if let Some(value) = headers.remove(header::CONNECTION) {
+            remove_named(headers, &value);
+        }
+    } else if let header::Entry::Occupied(entry) = headers.entry(header::CONNECTION) {
+        let values: Vec<HeaderValue> = entry.remove_entry_mult().1.collect();
+        for value in &values {
+            remove_named(headers, value);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    if let Some(upgrade) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, upgrade);
+    }
+}
+
+/// Removes the headers a `Connection` value names. Tokens that are not header names name nothing.
+fn remove_named(headers: &mut HeaderMap, connection: &HeaderValue) {
+    let Ok(value) = connection.to_str() else { return };
+    for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        // `&str` lookups lower-case on the stack and ignore invalid names.
+        headers.remove(token);
+    }
+}
+
+/// Sets the `X-Forwarded-*` headers: appends `client` to `X-Forwarded-For` (keeping what earlier proxies
+/// wrote), sets the scheme to `http` and `X-Forwarded-Host` to the host the client asked for.
+pub(crate) fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, host: &HeaderValue) {
+    let mut ip_buf = [0u8; 64];
+    let ip = format_ip(client, &mut ip_buf);
+    // A value that is not text cannot be a list of addresses: it is dropped rather than forwarded.
+    let mut earlier = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .peekable();
+    // The usual case at the edge, no earlier proxy, costs one allocation: the header value itself.
+    let value = if earlier.peek().is_none() {
+        HeaderValue::from_bytes(ip)
+    } else {
+        let mut list = Vec::with_capacity(64);
+        for value in earlier {
+            list.extend_from_slice(value.as_bytes());
+            list.extend_from_slice(b", ");
+        }
+        list.extend_from_slice(ip);
+        HeaderValue::from_bytes(&list)
+    };
+    // Address characters, plus text that was already a valid header value: this cannot fail.
+    if let Ok(value) = value {
+        headers.insert(&X_FORWARDED_FOR, value);
+    }
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(&X_FORWARDED_HOST, host.clone());
+}
+
+/// Formats `ip` into `buf` (an IPv6 address takes at most 45 bytes) without allocating. An IPv4-mapped IPv6
+/// peer (a dual-stack listener) is written as the IPv4 client it is.
+fn format_ip(ip: IpAddr, buf: &mut [u8; 64]) -> &[u8] {
+    use std::io::Write as _;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    };
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    // 64 bytes hold any address, so the write cannot run out of room.
+    let _ = write!(cursor, "{ip}");
+    let len = usize::try_from(cursor.position()).unwrap_or(0);
+    &buf[..len]
+}
+
+/// A request id the client sent that is safe to pass on and echo: 1–200 visible ASCII characters.
+pub(crate) fn is_sane_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= 200 && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// Generates request ids: 32 hex characters, unique within a router (a counter) and unlikely to collide
+/// across routers and restarts (a random seed mixed in).
+#[derive(Debug)]
+pub(crate) struct RequestIds {
+    seed: u64,
+    counter: AtomicU64,
+}
+
+impl RequestIds {
+    pub(crate) fn new() -> Self {
+        RequestIds { seed: random_seed(), counter: AtomicU64::new(0) }
+    }
+
+    pub(crate) fn next(&self) -> HeaderValue {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        // High half: the seed, scrambled by the counter so ids do not share a visible prefix; low half: the
+        // counter scrambled by a bijection, so two counters never give the same id for one seed.
+        let high = mix(self.seed ^ n.rotate_left(32));
+        let low = mix(n.wrapping_add(self.seed));
+        let mut buf = [0u8; 32];
+        hex(high, &mut buf[..16]);
+        hex(low, &mut buf[16..]);
+        // Hex digits are always a valid header value; the placeholder is unreachable.
+        HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("0"))
+    }
+}
+
+/// splitmix64's finaliser: a bijection on u64 that scatters consecutive inputs.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn hex(mut value: u64, out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in out.iter_mut().rev() {
+        *byte = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).expect("valid name"),
+                HeaderValue::from_str(value).expect("valid value"),
+            );
+        }
+        map
+    }
+
+    fn names(map: &HeaderMap) -> Vec<&str> {
+        let mut names: Vec<&str> = map.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named_headers() {
+        let mut map = headers(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("connection", "x-other"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-connection", "keep-alive"),
+            ("te", "trailers"),
+            ("trailer", "x-checksum"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("x-secret", "1"),
+            ("x-other", "2"),
+            ("x-kept", "3"),
+            ("host", "web.localhost"),
+        ]);
+        strip_hop_by_hop(&mut map, false);
+        assert_eq!(names(&map), ["host", "x-kept"]);
+    }
+
+    #[test]
+    fn single_connection_header_names_are_removed() {
+        let mut map = headers(&[("connection", "close, x-a"), ("x-a", "1"), ("x-b", "2")]);
+        strip_hop_by_hop(&mut map, false);
+        assert_eq!(names(&map), ["x-b"]);
+    }
+
+    #[test]
+    fn upgrade_keeps_connection_upgrade_and_upgrade() {
+        let mut map = headers(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+            ("keep-alive", "timeout=5"),
+            ("sec-websocket-key", "abc"),
+        ]);
+        assert!(is_upgrade(&map));
+        strip_hop_by_hop(&mut map, true);
+        assert_eq!(names(&map), ["connection", "sec-websocket-key", "upgrade"]);
+        assert_eq!(map[header::CONNECTION], "upgrade");
+        assert_eq!(map[header::UPGRADE], "websocket");
+    }
+
+    #[test]
+    fn upgrade_needs_both_headers() {
+        assert!(!is_upgrade(&headers(&[("upgrade", "websocket")])));
+        assert!(!is_upgrade(&headers(&[("connection", "upgrade")])));
+        assert!(is_upgrade(&headers(&[
+            ("connection", "close"),
+            ("connection", "UPGRADE"),
+            ("upgrade", "h2c")
+        ])));
+    }
+
+    #[test]
+    fn forwarded_headers_append_the_client() {
+        let host = HeaderValue::from_static("web.localhost:8080");
+        let mut map = headers(&[("x-forwarded-for", "10.0.0.1"), ("x-forwarded-for", "10.0.0.2, 10.0.0.3")]);
+        set_forwarded(&mut map, [192, 0, 2, 7].into(), &host);
+        assert_eq!(map[&X_FORWARDED_FOR], "10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.7");
+        assert_eq!(map[&X_FORWARDED_PROTO], "http");
+        assert_eq!(map[&X_FORWARDED_HOST], "web.localhost:8080");
+
+        let mut map = HeaderMap::new();
+        set_forwarded(&mut map, "::ffff:127.0.0.1".parse().expect("valid ip"), &host);
+        assert_eq!(map[&X_FORWARDED_FOR], "127.0.0.1");
+        let mut map = HeaderMap::new();
+        set_forwarded(&mut map, "::1".parse().expect("valid ip"), &host);
+        assert_eq!(map[&X_FORWARDED_FOR], "::1");
+    }
+
+    #[test]
+    fn sane_request_ids() {
+        let ok = |s: &str| is_sane_request_id(&HeaderValue::from_str(s).expect("valid value"));
+        assert!(ok("abc-123"));
+        assert!(ok(&"x".repeat(200)));
+        assert!(!ok(&"x".repeat(201)));
+        assert!(!ok(""));
+        assert!(!ok("has space"));
+        assert!(!is_sane_request_id(&HeaderValue::from_bytes(b"caf\xc3\xa9").expect("obs-text is allowed")));
+    }
+
+    #[test]
+    fn generated_request_ids_are_32_hex_and_unique() {
+        let ids = RequestIds::new();
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let id = ids.next();
+            assert_eq!(id.len(), 32);
+            assert!(id.as_bytes().iter().all(u8::is_ascii_hexdigit));
+            assert!(seen.insert(id), "duplicate id");
+        }
+        let other = RequestIds::new();
+        assert!(!seen.contains(&other.next()), "a second router starts elsewhere");
+    }
+}

@@ -1,0 +1,101 @@
+//! The [`Router`]: its configuration, the current route table and the pool of upstream connections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::body::RequestBody;
+use crate::headers::RequestIds;
+use crate::table::RouteTable;
+
+/// How long an idle pooled connection to an instance is kept. Below the usual 60–75 s keep-alive of app servers,
+/// so the router rarely picks a connection the instance is about to close.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// TCP keep-alive probes on upstream connections, to notice instances that vanished without a FIN.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Debug)]
+pub struct RouterConfig {
+    /// Upper bound on connecting to an instance.
+    pub connect_timeout: Duration,
+    /// Upper bound on reading a request's headers from a client (slow-client defence). It also bounds how long
+    /// an idle keep-alive connection waits for its next request.
+    pub header_read_timeout: Duration,
+    /// How long `serve` lets open connections finish after shutdown is requested.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            connect_timeout: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The reverse proxy. Cheap to share: one per process, behind an `Arc`, serving any number of listeners.
+pub struct Router {
+    pub(crate) config: RouterConfig,
+    /// The current routes. Read on every request with `load` (no lock, no refcount on the fast path); replaced
+    /// whole by `set_routes`.
+    routes: ArcSwap<RouteTable>,
+    /// Pooled HTTP/1.1 connections to instances, keyed by instance address.
+    pub(crate) client: Client<HttpConnector, RequestBody>,
+    pub(crate) request_ids: RequestIds,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("config", &self.config)
+            .field("routes", &self.routes.load().len())
+            .finish()
+    }
+}
+
+impl Router {
+    pub fn new(config: RouterConfig) -> Arc<Router> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_keepalive(Some(TCP_KEEPALIVE));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Arc::new(Router {
+            config,
+            routes: ArcSwap::from_pointee(RouteTable::new()),
+            client,
+            request_ids: RequestIds::new(),
+        })
+    }
+
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Atomically replaces the routes. In-flight requests and open keep-alive/upgraded connections are
+    /// unaffected: requests already routed hold their own `Arc<ServiceRoute>`, and a connection is not tied to
+    /// any table.
+    pub fn set_routes(&self, table: RouteTable) {
+        self.routes.store(Arc::new(table));
+    }
+
+    /// The current routes.
+    pub fn routes(&self) -> Arc<RouteTable> {
+        self.routes.load_full()
+    }
+
+    /// Reads the current table for the duration of `f` without touching its reference count.
+    pub(crate) fn with_routes<T>(&self, f: impl FnOnce(&RouteTable) -> T) -> T {
+        f(&self.routes.load())
+    }
+}

@@ -1,0 +1,225 @@
+//! The route table: which instances serve which host.
+//!
+//! The control plane builds a fresh [`RouteTable`] whenever a service's set of ready instances changes and
+//! hands it to [`Router::set_routes`](crate::Router::set_routes). A table is immutable once it is shared, so the
+//! request path reads it without a lock. What lives longer than one table is the [`Endpoint`]: the control plane
+//! keeps one `Arc<Endpoint>` per instance and puts the same `Arc` into every table it builds, so the in-flight
+//! count of an instance is not reset by a route change.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use http::uri::Authority;
+
+/// One instance the router can send requests to.
+#[derive(Debug)]
+pub struct Endpoint {
+    id: String,
+    addr: SocketAddr,
+    /// `addr` as a URI authority, built once so that the request path does not format the address.
+    authority: Authority,
+    /// Requests whose response body is still being sent, plus open upgraded connections. Incremented and
+    /// decremented only through [`InFlight`], so every increment has exactly one decrement.
+    in_flight: AtomicUsize,
+}
+
+impl Endpoint {
+    pub fn new(id: impl Into<String>, addr: SocketAddr) -> Arc<Endpoint> {
+        // A socket address always formats as a valid authority (`1.2.3.4:80`, `[::1]:80`, `[fe80::1%2]:80`), so
+        // the fallback is unreachable; were it reached, port 0 refuses every connection, which gives a 502 rather
+        // than a request sent somewhere else.
+        let authority =
+            Authority::try_from(addr.to_string()).unwrap_or_else(|_| Authority::from_static("127.0.0.1:0"));
+        Arc::new(Endpoint { id: id.into(), addr, authority, in_flight: AtomicUsize::new(0) })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests (and upgraded connections) currently using this endpoint.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn authority(&self) -> &Authority {
+        &self.authority
+    }
+}
+
+/// Counts one request (or upgraded connection) against an endpoint for as long as it lives.
+///
+/// Invariant: created only by [`InFlight::start`], which increments; dropping decrements. Moving the guard into
+/// the response body or the tunnel task is how the count follows the work.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    endpoint: Arc<Endpoint>,
+}
+
+impl InFlight {
+    pub(crate) fn start(endpoint: &Arc<Endpoint>) -> InFlight {
+        endpoint.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight { endpoint: Arc::clone(endpoint) }
+    }
+
+    pub(crate) fn endpoint(&self) -> &Arc<Endpoint> {
+        &self.endpoint
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.endpoint.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Whether a service takes traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteState {
+    Serving,
+    /// App Runner's paused service: requests get 503 until it is resumed.
+    Paused,
+}
+
+/// Where the requests for one service go.
+#[derive(Debug)]
+pub struct ServiceRoute {
+    /// The service's name, used in error responses and logs.
+    pub service: String,
+    pub state: RouteState,
+    /// The ready instances. Empty means the service is up but has nothing to serve with (503).
+    pub endpoints: Vec<Arc<Endpoint>>,
+}
+
+/// Host name → service route. Keys are normalised by [`normalize_host`] on insert and on lookup.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: HashMap<String, Arc<ServiceRoute>>,
+}
+
+impl RouteTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `host` is a full host name such as `web.localhost`; matched case-insensitively, port and trailing dot
+    /// ignored. A later insert for the same host replaces the earlier one.
+    pub fn insert(&mut self, host: &str, route: Arc<ServiceRoute>) {
+        self.routes.insert(normalize_host(host).into_owned(), route);
+    }
+
+    /// The route for `host`, normalised the same way as [`RouteTable::insert`].
+    pub fn get(&self, host: &str) -> Option<&Arc<ServiceRoute>> {
+        self.routes.get(normalize_host(host).as_ref())
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The (normalised) hosts and their routes, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<ServiceRoute>)> {
+        self.routes.iter().map(|(host, route)| (host.as_str(), route))
+    }
+}
+
+/// Lower-cases `host` and strips a `:port` and one trailing dot; borrows when nothing needs to change, which is
+/// the common case on the request path.
+///
+/// IPv6 literals keep their brackets: `[::1]:8080` → `[::1]`.
+pub(crate) fn normalize_host(host: &str) -> Cow<'_, str> {
+    let without_port = if host.starts_with('[') {
+        match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        }
+    } else {
+        match host.rfind(':') {
+            Some(colon) => &host[..colon],
+            None => host,
+        }
+    };
+    let trimmed = without_port.strip_suffix('.').unwrap_or(without_port);
+    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(trimmed.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(trimmed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_host_lowercases_and_strips_port_and_trailing_dot() {
+        let cases = [
+            ("web.localhost", "web.localhost"),
+            ("Web.LocalHost", "web.localhost"),
+            ("web.localhost:8080", "web.localhost"),
+            ("web.localhost.", "web.localhost"),
+            ("WEB.localhost.:80", "web.localhost"),
+            ("[::1]:8080", "[::1]"),
+            ("[::1]", "[::1]"),
+            ("127.0.0.1:3000", "127.0.0.1"),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize_host(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn normalize_host_borrows_when_already_normal() {
+        assert!(matches!(normalize_host("web.localhost:80"), Cow::Borrowed("web.localhost")));
+        assert!(matches!(normalize_host("Web.localhost"), Cow::Owned(_)));
+    }
+
+    #[test]
+    fn table_matches_case_insensitively_and_ignores_port() {
+        let mut table = RouteTable::new();
+        assert!(table.is_empty());
+        let route =
+            Arc::new(ServiceRoute { service: "web".into(), state: RouteState::Serving, endpoints: vec![] });
+        table.insert("Web.Localhost.", Arc::clone(&route));
+        assert_eq!(table.len(), 1);
+        let found = table.get("web.localhost:9000").expect("route is found");
+        assert!(Arc::ptr_eq(found, &route));
+        assert!(table.get("WEB.LOCALHOST").is_some());
+        assert!(table.get("api.localhost").is_none());
+        assert_eq!(table.iter().map(|(host, _)| host).collect::<Vec<_>>(), ["web.localhost"]);
+    }
+
+    #[test]
+    fn in_flight_guard_counts_up_and_down() {
+        let endpoint = Endpoint::new("i-1", "127.0.0.1:1".parse().expect("valid address"));
+        assert_eq!(endpoint.authority().as_str(), "127.0.0.1:1");
+        let first = InFlight::start(&endpoint);
+        let second = InFlight::start(&endpoint);
+        assert_eq!(endpoint.in_flight(), 2);
+        drop(first);
+        assert_eq!(endpoint.in_flight(), 1);
+        drop(second);
+        assert_eq!(endpoint.in_flight(), 0);
+    }
+
+    #[test]
+    fn endpoint_authority_brackets_ipv6() {
+        let endpoint = Endpoint::new("i-6", "[::1]:8080".parse().expect("valid address"));
+        assert_eq!(endpoint.authority().as_str(), "[::1]:8080");
+        let scoped = Endpoint::new("i-7", "[fe80::1%2]:8080".parse().expect("valid address"));
+        assert_eq!(scoped.authority().as_str(), "[fe80::1%2]:8080");
+        assert_eq!(endpoint.id(), "i-6");
+    }
+}

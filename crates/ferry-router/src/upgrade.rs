@@ -1,0 +1,59 @@
+//! Upgraded connections (WebSocket and any other protocol): after a 101, the client's connection and the
+//! instance's are joined byte for byte until either side closes.
+//!
+//! LIFECYCLE: the client asks to upgrade → the request is forwarded with `Connection: upgrade` and `Upgrade` →
+//! the instance answers 101 → a tunnel task is spawned holding both pending upgrades and the endpoint's
+//! `InFlight` guard → hyper writes the 101 to the client and hands over both connections → bytes are copied both
+//! ways → either side closes (or shutdown's grace runs out) → the guard is dropped.
+
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+
+use crate::error::BoxError;
+use crate::table::InFlight;
+
+/// Where tunnels run: tracked with the connections of the same `serve` call, so shutdown waits for them during
+/// its grace period, and closed by `force` when that runs out.
+#[derive(Clone, Debug)]
+pub(crate) struct Tunnels {
+    pub(crate) tracker: TaskTracker,
+    pub(crate) force: CancellationToken,
+}
+
+impl Tunnels {
+    pub(crate) fn spawn(&self, client: OnUpgrade, upstream: OnUpgrade, in_flight: InFlight) {
+        // A child token: the tunnel polls it on every wake-up, and its lock should be the tunnel's own.
+        let force = self.force.child_token();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                result = join(client, upstream) => match result {
+                    Ok((to_upstream, to_client)) => debug!(
+                        endpoint = in_flight.endpoint().id(),
+                        to_upstream,
+                        to_client,
+                        "upgraded connection closed"
+                    ),
+                    Err(err) => debug!(
+                        endpoint = in_flight.endpoint().id(),
+                        error = %crate::error::Chain(&*err),
+                        "upgraded connection failed"
+                    ),
+                },
+                () = force.cancelled() => debug!("upgraded connection closed by shutdown"),
+            }
+            drop(in_flight);
+        });
+    }
+}
+
+/// Waits for both sides to hand over their connections, then copies until both directions are done.
+/// Returns the bytes sent to the instance and to the client.
+async fn join(client: OnUpgrade, upstream: OnUpgrade) -> Result<(u64, u64), BoxError> {
+    let (client, upstream) = tokio::try_join!(client, upstream)?;
+    let mut client = TokioIo::new(client);
+    let mut upstream = TokioIo::new(upstream);
+    Ok(tokio::io::copy_bidirectional(&mut client, &mut upstream).await?)
+}

@@ -1,0 +1,16 @@
+//! The router over real HTTP on 127.0.0.1: one test binary, one module per behaviour.
+
+// clippy's allow-unwrap-in-tests covers `#[test]` bodies only, not the harness and the handlers they pass to
+// backends; in a test, a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod balance;
+mod headers;
+mod retry;
+mod routing;
+mod shutdown;
+mod streaming;
+mod support;
+mod swap;
+mod upgrade;
+mod upstream;

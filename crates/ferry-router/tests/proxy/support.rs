@@ -1,0 +1,322 @@
+//! Test harness: a router on 127.0.0.1:0, small hyper backends it proxies to, and clients.
+//!
+//! Nothing here sleeps to synchronise: tests wait on channels or poll a condition with a deadline.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferry_router::{Endpoint, RouteState, RouteTable, Router, RouterConfig, ServiceRoute};
+use http::header::HOST;
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type TestBody = BoxBody<Bytes, BoxError>;
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn full(bytes: impl Into<Bytes>) -> TestBody {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+pub fn empty() -> TestBody {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// A body fed by the test through the returned sender; dropping the sender ends it.
+pub fn channel_body() -> (http_body_util::channel::Sender<Bytes, BoxError>, TestBody) {
+    let (tx, body) = http_body_util::channel::Channel::<Bytes, BoxError>::new(4);
+    (tx, body.boxed())
+}
+
+/// Awaits `future`, failing the test if it takes longer than [`WAIT`].
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(WAIT, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// Polls `condition` until it holds, failing the test after [`WAIT`].
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A router serving on a fresh local port.
+pub struct Proxy {
+    pub router: Arc<Router>,
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Proxy {
+    pub async fn start() -> Proxy {
+        Proxy::with_config(RouterConfig::default()).await
+    }
+
+    pub async fn with_config(config: RouterConfig) -> Proxy {
+        let router = Router::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(Arc::clone(&router).serve(listener, shutdown.clone()));
+        Proxy { router, addr, shutdown, task: Some(task) }
+    }
+
+    /// Replaces the routes with `routes`.
+    pub fn set(&self, routes: &[(&str, Arc<ServiceRoute>)]) {
+        self.router.set_routes(table(routes));
+    }
+
+    /// Requests shutdown; returns the serve task to await.
+    pub fn begin_shutdown(&mut self) -> JoinHandle<std::io::Result<()>> {
+        self.shutdown.cancel();
+        self.task.take().expect("shut down once")
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn table(routes: &[(&str, Arc<ServiceRoute>)]) -> RouteTable {
+    let mut table = RouteTable::new();
+    for (host, route) in routes {
+        table.insert(host, Arc::clone(route));
+    }
+    table
+}
+
+pub fn route(service: &str, state: RouteState, endpoints: &[&Arc<Endpoint>]) -> Arc<ServiceRoute> {
+    Arc::new(ServiceRoute {
+        service: service.to_owned(),
+        state,
+        endpoints: endpoints.iter().map(|e| Arc::clone(e)).collect(),
+    })
+}
+
+pub fn serving(service: &str, endpoints: &[&Arc<Endpoint>]) -> Arc<ServiceRoute> {
+    route(service, RouteState::Serving, endpoints)
+}
+
+/// What a backend received, minus the body.
+#[derive(Debug)]
+pub struct Seen {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: HeaderMap,
+}
+
+/// A hyper HTTP/1.1 server standing in for an instance.
+pub struct Backend {
+    pub endpoint: Arc<Endpoint>,
+    hits: Arc<AtomicUsize>,
+    seen: mpsc::UnboundedReceiver<Seen>,
+    task: JoinHandle<()>,
+}
+
+impl Backend {
+    /// A backend whose every answer is `200` with its id as the body.
+    pub async fn hello(id: &str) -> Backend {
+        let body = id.to_owned();
+        Backend::start(id, move |_req| {
+            let body = body.clone();
+            async move { Response::new(full(body)) }
+        })
+        .await
+    }
+
+    pub async fn start<H, F>(id: &str, handler: H) -> Backend
+    where
+        H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+        F: Future<Output = Response<TestBody>> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = Endpoint::new(id, listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (seen_tx, seen) = mpsc::unbounded_channel();
+        let handler = Arc::new(handler);
+        let task_hits = Arc::clone(&hits);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let (handler, hits, seen_tx) =
+                    (Arc::clone(&handler), Arc::clone(&task_hits), seen_tx.clone());
+                let service = service_fn(move |req: Request<Incoming>| {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let _ = seen_tx.send(Seen {
+                        method: req.method().clone(),
+                        uri: req.uri().clone(),
+                        version: req.version(),
+                        headers: req.headers().clone(),
+                    });
+                    let response = handler(req);
+                    async move { Ok::<_, Infallible>(response.await) }
+                });
+                tokio::spawn(async move {
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades();
+                    let _ = conn.await;
+                });
+            }
+        });
+        Backend { endpoint, hits, seen, task }
+    }
+
+    /// Requests received so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// The next request this backend received, waiting for it if needed.
+    pub async fn next_seen(&mut self) -> Seen {
+        within("the backend to receive a request", self.seen.recv()).await.expect("backend is running")
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A TCP server that handles each connection with `behaviour`: for instances that do not speak HTTP properly.
+pub async fn raw_backend<H, F>(id: &str, behaviour: H) -> (Arc<Endpoint>, JoinHandle<()>)
+where
+    H: Fn(TcpStream) -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = Endpoint::new(id, listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(behaviour(stream));
+        }
+    });
+    (endpoint, task)
+}
+
+/// Reads from `stream` until the end of a request head (`\r\n\r\n`) and returns it.
+pub async fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = within("a message head", stream.read(&mut byte)).await.unwrap();
+        assert_eq!(n, 1, "connection closed inside a head: {:?}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// An address nothing listens on: bound, then released.
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// One HTTP/1.1 client connection to the router; every request on it reuses the same TCP connection.
+pub struct Conn {
+    sender: hyper::client::conn::http1::SendRequest<TestBody>,
+}
+
+impl Conn {
+    pub async fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(conn.with_upgrades());
+        Conn { sender }
+    }
+
+    pub async fn send(&mut self, req: Request<TestBody>) -> Response<Incoming> {
+        self.try_send(req).await.unwrap()
+    }
+
+    pub async fn try_send(&mut self, req: Request<TestBody>) -> hyper::Result<Response<Incoming>> {
+        within("the connection to be ready", self.sender.ready()).await?;
+        within("a response", self.sender.send_request(req)).await
+    }
+
+    pub async fn get(&mut self, host: &str, path: &str) -> Reply {
+        Reply::read(self.send(get(host, path)).await).await
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
+pub fn get(host: &str, path: &str) -> Request<TestBody> {
+    Request::get(path).header(HOST, host).body(empty()).unwrap()
+}
+
+/// `GET path` with `Host: host` on a fresh connection.
+pub async fn fetch(addr: SocketAddr, host: &str, path: &str) -> Reply {
+    Conn::open(addr).await.get(host, path).await
+}
+
+/// A whole response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub async fn read(response: Response<Incoming>) -> Reply {
+        let (parts, body) = response.into_parts();
+        let body = within("a response body", body.collect()).await.unwrap().to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    /// The request id the router put on this response.
+    pub fn request_id(&self) -> &str {
+        self.header("x-request-id").expect("every response carries x-request-id")
+    }
+}
+
+pub fn is_generated_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Writes `request` on a fresh connection and reads until the router closes it.
+pub async fn raw(addr: SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    within("the router to close the connection", stream.read_to_end(&mut out)).await.unwrap();
+    String::from_utf8(out).unwrap()
+}

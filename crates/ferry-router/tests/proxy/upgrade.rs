@@ -1,0 +1,93 @@
+//! Behaviour 7: upgrades are forwarded and, on 101, the two connections are joined.
+
+use http::header::{CONNECTION, UPGRADE};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::*;
+
+/// Answers an upgrade request with 101 and then echoes every byte; anything else gets a plain 200.
+async fn echo_on_upgrade(mut req: Request<Incoming>) -> Response<TestBody> {
+    if !req.headers().contains_key(UPGRADE) {
+        return Response::new(full("no upgrade"));
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let upgraded = on_upgrade.await.unwrap();
+        let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
+        let _ = tokio::io::copy(&mut reader, &mut writer).await;
+        let _ = writer.shutdown().await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(CONNECTION, "upgrade")
+        .header(UPGRADE, "echo")
+        .body(empty())
+        .unwrap()
+}
+
+async fn echo_round_trip(stream: &mut TcpStream, message: &[u8]) {
+    stream.write_all(message).await.unwrap();
+    let mut back = vec![0u8; message.len()];
+    within("the echo", stream.read_exact(&mut back)).await.unwrap();
+    assert_eq!(back, message);
+}
+
+#[tokio::test]
+async fn an_upgraded_connection_tunnels_raw_bytes_both_ways() {
+    let proxy = Proxy::start().await;
+    let mut backend = Backend::start("ws", echo_on_upgrade).await;
+    let endpoint = backend.endpoint.clone();
+    proxy.set(&[("web.localhost", serving("web", &[&endpoint]))]);
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET /chat HTTP/1.1\r\nHost: web.localhost\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101 switching protocols\r\n"), "{head}");
+    assert!(head.contains("\r\nupgrade: echo\r\n"), "{head}");
+    assert!(head.contains("\r\nconnection: upgrade\r\n"), "{head}");
+    assert!(head.contains("\r\nx-request-id: "), "{head}");
+
+    let seen = backend.next_seen().await;
+    assert_eq!(seen.headers["connection"], "upgrade");
+    assert_eq!(seen.headers["upgrade"], "echo");
+
+    echo_round_trip(&mut stream, b"ping").await;
+    assert_eq!(endpoint.in_flight(), 1, "an open tunnel counts as in flight");
+
+    // Removing the route does not touch the open tunnel.
+    proxy.set(&[]);
+    echo_round_trip(&mut stream, &[0, 1, 2, 255, b'\r', b'\n']).await;
+
+    // Closing our side closes the tunnel both ways.
+    stream.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    within("the tunnel to close", stream.read_to_end(&mut rest)).await.unwrap();
+    assert!(rest.is_empty());
+    eventually("the tunnel to stop counting", || endpoint.in_flight() == 0).await;
+}
+
+#[tokio::test]
+async fn an_upgrade_the_instance_declines_is_a_plain_response() {
+    let proxy = Proxy::start().await;
+    let backend = Backend::start("plain", |_req| async move { Response::new(full("no upgrade here")) }).await;
+    proxy.set(&[("web.localhost", serving("web", &[&backend.endpoint]))]);
+
+    let mut conn = Conn::open(proxy.addr).await;
+    let req = Request::get("/")
+        .header("host", "web.localhost")
+        .header(CONNECTION, "upgrade")
+        .header(UPGRADE, "echo")
+        .body(empty())
+        .unwrap();
+    let reply = Reply::read(conn.send(req).await).await;
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "no upgrade here"));
+    assert_eq!(conn.get("web.localhost", "/").await.status, 200, "the connection is still usable");
+    assert_eq!(backend.endpoint.in_flight(), 0);
+}

@@ -1,0 +1,106 @@
+//! Behaviour 2: an instance that fails to answer is a 502 naming the service and a short reason.
+
+use std::time::Duration;
+
+use ferry_router::{Endpoint, RouterConfig};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::support::*;
+
+fn bad_gateway(reason: &str) -> String {
+    format!("ferry: the instance of service web failed to answer ({reason})\n")
+}
+
+#[tokio::test]
+async fn refused_connection_is_502() {
+    let proxy = Proxy::start().await;
+    let dead = Endpoint::new("dead", closed_port().await);
+    proxy.set(&[("web.localhost", serving("web", &[&dead]))]);
+
+    let reply = fetch(proxy.addr, "web.localhost", "/").await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.body, bad_gateway("connection refused"));
+    assert!(is_generated_id(reply.request_id()));
+    assert_eq!(dead.in_flight(), 0);
+}
+
+#[tokio::test]
+async fn malformed_response_is_502() {
+    let proxy = Proxy::start().await;
+    let (endpoint, _task) = raw_backend("garbage", |mut stream: TcpStream| async move {
+        read_head(&mut stream).await;
+        let _ = stream.write_all(b"this is not http\r\n\r\n").await;
+    })
+    .await;
+    proxy.set(&[("web.localhost", serving("web", &[&endpoint]))]);
+
+    let reply = fetch(proxy.addr, "web.localhost", "/").await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.body, bad_gateway("malformed response"));
+    assert_eq!(endpoint.in_flight(), 0);
+}
+
+#[tokio::test]
+async fn connection_closed_before_the_response_is_502() {
+    let proxy = Proxy::start().await;
+    let (endpoint, _task) = raw_backend("closer", |mut stream: TcpStream| async move {
+        read_head(&mut stream).await;
+        drop(stream);
+    })
+    .await;
+    proxy.set(&[("web.localhost", serving("web", &[&endpoint]))]);
+
+    let reply = fetch(proxy.addr, "web.localhost", "/").await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.body, bad_gateway("connection closed before the response"));
+}
+
+#[tokio::test]
+async fn reset_connection_is_502() {
+    let proxy = Proxy::start().await;
+    let (endpoint, _task) = raw_backend("resetter", |mut stream: TcpStream| async move {
+        read_head(&mut stream).await;
+        // Linger 0: closing sends RST instead of FIN.
+        let _ = stream.set_zero_linger();
+        drop(stream);
+    })
+    .await;
+    proxy.set(&[("web.localhost", serving("web", &[&endpoint]))]);
+
+    let reply = fetch(proxy.addr, "web.localhost", "/").await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.body, bad_gateway("connection reset"));
+}
+
+#[tokio::test]
+async fn connect_timeout_is_502() {
+    // A listener that never accepts, with its backlog filled: the kernel drops further SYNs, so a connect
+    // hangs until the router's connect timeout.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            Ok(Err(err)) => panic!("filling the backlog failed: {err}"),
+            Err(_) => break,
+        }
+        assert!(fillers.len() < 64, "the backlog never filled");
+    }
+
+    let proxy = Proxy::with_config(RouterConfig {
+        connect_timeout: Duration::from_millis(300),
+        ..RouterConfig::default()
+    })
+    .await;
+    let endpoint = Endpoint::new("stuck", addr);
+    proxy.set(&[("web.localhost", serving("web", &[&endpoint]))]);
+
+    let reply = fetch(proxy.addr, "web.localhost", "/").await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.body, bad_gateway("connect timed out"));
+    drop(listener);
+}
