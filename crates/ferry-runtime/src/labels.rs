@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn missing_or_invalid_labels_give_no_identity() {
-        let good = labels(&sample());
+        let good = labels(&sample(), "test");
         for (key, bad) in [
             ("ferry.managed", Some("false")),
             ("ferry.service", Some("-bad name")),

@@ -5,7 +5,8 @@ use rusqlite::{Row, params};
 
 use crate::{Result, Store, corrupt};
 
-const COLUMNS: &str = "id, service_id, revision, state, container_id, address, created_at, state_since, detail";
+const COLUMNS: &str =
+    "id, service_id, revision, state, container_id, address, created_at, state_since, detail";
 
 type RawInstance = (String, String, u32, String, Option<String>, Option<String>, i64, i64, Option<String>);
 
@@ -94,7 +95,8 @@ impl Store {
     }
 
     pub fn set_log_cursor(&self, id: &InstanceId, at: Timestamp) -> Result<()> {
-        self.conn().execute("UPDATE instances SET log_cursor = ?2 WHERE id = ?1", params![id.as_str(), at.0])?;
+        self.conn()
+            .execute("UPDATE instances SET log_cursor = ?2 WHERE id = ?1", params![id.as_str(), at.0])?;
         Ok(())
     }
 }

@@ -34,7 +34,9 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("a live service is already named {0:?}")]
     NameTaken(String),
-    #[error("the database's schema version is {found}, newer than this ferry knows ({known}); run a newer ferry")]
+    #[error(
+        "the database's schema version is {found}, newer than this ferry knows ({known}); run a newer ferry"
+    )]
     NewerSchema { found: i64, known: i64 },
     #[error("stored row is unreadable: {0}")]
     Corrupt(String),

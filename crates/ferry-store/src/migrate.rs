@@ -68,8 +68,11 @@ mod tests {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(MIGRATIONS[0].1).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
-            conn.execute("INSERT INTO api_tokens (id, name, hash, created_at) VALUES ('t', 'admin', 'h', 1)", [])
-                .unwrap();
+            conn.execute(
+                "INSERT INTO api_tokens (id, name, hash, created_at) VALUES ('t', 'admin', 'h', 1)",
+                [],
+            )
+            .unwrap();
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);

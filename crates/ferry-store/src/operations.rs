@@ -1,6 +1,9 @@
 //! Operations and their event logs.
 
-use ferry_model::{Operation, OperationEvent, OperationId, OperationStatus, OperationType, ServiceId, ServiceStatus, Timestamp};
+use ferry_model::{
+    Operation, OperationEvent, OperationId, OperationStatus, OperationType, ServiceId, ServiceStatus,
+    Timestamp,
+};
 use rusqlite::{OptionalExtension, Row, params};
 
 use crate::{Result, Store, corrupt};
@@ -8,18 +11,8 @@ use crate::{Result, Store, corrupt};
 const COLUMNS: &str =
     "id, service_id, type, status, revision, created_at, started_at, ended_at, updated_at, error";
 
-type RawOperation = (
-    String,
-    String,
-    String,
-    String,
-    Option<u32>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    Option<String>,
-);
+type RawOperation =
+    (String, String, String, String, Option<u32>, i64, Option<i64>, Option<i64>, i64, Option<String>);
 
 fn read(row: &Row<'_>) -> rusqlite::Result<RawOperation> {
     Ok((
@@ -95,7 +88,8 @@ impl Store {
 
     /// A service's operations, newest first.
     pub fn operations(&self, service_id: &ServiceId, limit: usize) -> Result<Vec<Operation>> {
-        let sql = format!("SELECT {COLUMNS} FROM operations WHERE service_id = ?1 ORDER BY seq DESC LIMIT ?2");
+        let sql =
+            format!("SELECT {COLUMNS} FROM operations WHERE service_id = ?1 ORDER BY seq DESC LIMIT ?2");
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql)?;
         let raws = stmt.query_map(params![service_id.as_str(), limit as i64], read)?;

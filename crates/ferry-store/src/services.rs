@@ -7,8 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use crate::{Result, Store, StoreError, corrupt};
 
-const SERVICE_COLUMNS: &str =
-    "id, name, status, spec, active_revision, created_at, updated_at, deleted_at";
+const SERVICE_COLUMNS: &str = "id, name, status, spec, active_revision, created_at, updated_at, deleted_at";
 
 struct ServiceRow {
     id: String,
@@ -39,7 +38,8 @@ impl ServiceRow {
         Ok(Service {
             id: ServiceId::parse(&self.id).map_err(|_| corrupt("service id", &self.id))?,
             name: ServiceName::parse(&self.name).map_err(|_| corrupt("service name", &self.name))?,
-            status: ServiceStatus::parse(&self.status).ok_or_else(|| corrupt("service status", &self.status))?,
+            status: ServiceStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("service status", &self.status))?,
             spec: decode_spec(&self.spec)?,
             active_revision: self.active_revision,
             created_at: Timestamp(self.created_at),
@@ -59,7 +59,12 @@ pub(crate) fn decode_spec(json: &str) -> Result<ServiceSpec> {
 
 impl Store {
     /// Records a new service with its first revision and the operation that will deploy it, atomically.
-    pub fn create_service(&self, service: &Service, revision: &Revision, operation: &Operation) -> Result<()> {
+    pub fn create_service(
+        &self,
+        service: &Service,
+        revision: &Revision,
+        operation: &Operation,
+    ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let taken: bool = tx.query_row(
@@ -92,7 +97,8 @@ impl Store {
 
     /// The live (not deleted) service with this name, in any case.
     pub fn service_by_name(&self, name: &str) -> Result<Option<Service>> {
-        let sql = format!("SELECT {SERVICE_COLUMNS} FROM services WHERE name_key = ?1 AND deleted_at IS NULL");
+        let sql =
+            format!("SELECT {SERVICE_COLUMNS} FROM services WHERE name_key = ?1 AND deleted_at IS NULL");
         let row = self.conn().query_row(&sql, [name.to_ascii_lowercase()], ServiceRow::read).optional()?;
         row.map(ServiceRow::into_service).transpose()
     }

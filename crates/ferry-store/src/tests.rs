@@ -16,8 +16,14 @@ fn service(name: &str) -> (Service, Revision, Operation) {
         updated_at: now,
         deleted_at: None,
     };
-    let revision =
-        Revision { service_id: id.clone(), number: 1, spec, image_digest: None, image_id: None, created_at: now };
+    let revision = Revision {
+        service_id: id.clone(),
+        number: 1,
+        spec,
+        image_digest: None,
+        image_id: None,
+        created_at: now,
+    };
     let op = Operation {
         id: OperationId::generate(),
         service_id: id,
