@@ -7,7 +7,11 @@ use axum::response::Response;
 
 use crate::{ApiError, AppState, ErrorKind, hash_token};
 
-pub(crate) async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+pub(crate) async fn require_token(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let token = match header.and_then(|h| h.strip_prefix("Bearer ")) {
         Some(t) if !t.trim().is_empty() => t.trim(),

@@ -6,11 +6,14 @@ use ferry_model::{
 };
 use ferry_wire::{CreateServiceRequest, HealthCheckInput, ImageSourceInput};
 
-pub(crate) fn create_request(req: CreateServiceRequest) -> Result<(ServiceName, ServiceSpec), ValidationError> {
+pub(crate) fn create_request(
+    req: CreateServiceRequest,
+) -> Result<(ServiceName, ServiceSpec), ValidationError> {
     let name = ServiceName::parse(&req.name)?;
-    let image = req.source.image.ok_or_else(|| {
-        ValidationError::new("source", "give a source: source.image with the image to run")
-    })?;
+    let image = req
+        .source
+        .image
+        .ok_or_else(|| ValidationError::new("source", "give a source: source.image with the image to run"))?;
     let source = image_source(image).map_err(|e| e.under("source.image"))?;
     let instance = match &req.instance {
         Some(i) => InstanceConfiguration::parse(i.cpu.as_deref(), i.memory.as_deref())
@@ -35,9 +38,10 @@ fn image_source(input: ImageSourceInput) -> Result<ImageSource, ValidationError>
     let image = ImageRef::parse(&input.identifier).map_err(|e| e.under("identifier"))?;
     let port = match input.port {
         None => 8080,
-        Some(p) => u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(|| {
-            ValidationError::new("port", format!("{p} is not a port; use 1 to 65535"))
-        })?,
+        Some(p) => u16::try_from(p)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| ValidationError::new("port", format!("{p} is not a port; use 1 to 65535")))?,
     };
     let env = EnvVars::new(input.env)?;
     let start_command = input.start_command.filter(|c| !c.trim().is_empty());

@@ -88,7 +88,11 @@ impl From<ferry_store::StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.kind.code().to_owned(), message: self.message, field: self.field },
+            error: ErrorDetail {
+                code: self.kind.code().to_owned(),
+                message: self.message,
+                field: self.field,
+            },
         };
         (self.kind.status(), Json(body)).into_response()
     }

@@ -17,7 +17,10 @@ use crate::{ApiError, AppState, ErrorKind};
     responses((status = 200, body = OperationList), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
 )]
-pub(crate) async fn list(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<OperationList>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<OperationList>, ApiError> {
     let service = find(&state, name).await?;
     let id = service.id.clone();
     let ops = state.db(move |store| Ok(store.operations(&id, 100)?)).await?;

@@ -39,7 +39,10 @@ impl AppState {
 }
 
 pub(crate) fn json_error(rejection: JsonRejection) -> ApiError {
-    ApiError::new(ErrorKind::InvalidRequest, format!("the request body is not what this call takes: {}", rejection.body_text()))
+    ApiError::new(
+        ErrorKind::InvalidRequest,
+        format!("the request body is not what this call takes: {}", rejection.body_text()),
+    )
 }
 
 /// Creates a service and starts its first deployment.
@@ -106,7 +109,10 @@ pub(crate) async fn create(
     tracing::info!(service = %service.name, id = %service.id, operation = %operation.id, "service created");
     state.control.operation_queued(&service.id);
     let view = state.view_of(service).await?;
-    Ok((StatusCode::CREATED, Json(ServiceOperation { service: view, operation_id: operation.id.to_string() })))
+    Ok((
+        StatusCode::CREATED,
+        Json(ServiceOperation { service: view, operation_id: operation.id.to_string() }),
+    ))
 }
 
 /// Lists live services, oldest first.
@@ -158,9 +164,10 @@ pub(crate) async fn delete(
     let svc = service.clone();
     let (operation_id, queued) = state
         .db(move |store| {
-            let pending = store.operations(&svc.id, 20)?.into_iter().find(|o| {
-                o.kind == OperationType::DeleteService && !o.status.is_terminal()
-            });
+            let pending = store
+                .operations(&svc.id, 20)?
+                .into_iter()
+                .find(|o| o.kind == OperationType::DeleteService && !o.status.is_terminal());
             if let Some(op) = pending {
                 return Ok((op.id, false));
             }
@@ -188,5 +195,8 @@ pub(crate) async fn delete(
     let id = service.id.clone();
     let service = state.db(move |store| Ok(store.service(&id)?)).await?.unwrap_or(service);
     let view = state.view_of(service).await?;
-    Ok((StatusCode::ACCEPTED, Json(ServiceOperation { service: view, operation_id: operation_id.to_string() })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ServiceOperation { service: view, operation_id: operation_id.to_string() }),
+    ))
 }

@@ -55,7 +55,13 @@ impl Api {
         Self { app: router(store, recorder.clone(), config), recorder }
     }
 
-    async fn call(&self, method: &str, uri: &str, body: Option<Value>, token: Option<&str>) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -70,7 +76,8 @@ impl Api {
         let resp = self.app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, value)
     }
 
@@ -165,14 +172,46 @@ async fn bad_input_names_the_field_and_the_allowed_values() {
     let cases = [
         (json!({"name": "-web", "source": {"image": {"identifier": "web"}}}), "name", "1 to 40"),
         (json!({"name": "web1", "source": {}}), "source", "source.image"),
-        (json!({"name": "web1", "source": {"image": {"identifier": "Web:1"}}}), "source.image.identifier", "lower-case"),
-        (json!({"name": "web1", "source": {"image": {"identifier": "web", "port": 70000}}}), "source.image.port", "1 to 65535"),
-        (json!({"name": "web1", "source": {"image": {"identifier": "web", "env": {"PORT": "1"}}}}), "source.image.env.PORT", "reserved"),
-        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instance": {"cpu": "3 vCPU"}}), "instance.cpu", "0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU, 4 vCPU"),
-        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instance": {"cpu": "1 vCPU", "memory": "8 GB"}}), "instance.memory", "2 GB, 3 GB or 4 GB"),
-        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "health_check": {"interval": 0}}), "health_check.interval", "1 to 20"),
-        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "health_check": {"protocol": "UDP"}}), "health_check.protocol", "TCP or HTTP"),
-        (json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instances": 0}), "instances", "1 to 25"),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "Web:1"}}}),
+            "source.image.identifier",
+            "lower-case",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web", "port": 70000}}}),
+            "source.image.port",
+            "1 to 65535",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web", "env": {"PORT": "1"}}}}),
+            "source.image.env.PORT",
+            "reserved",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instance": {"cpu": "3 vCPU"}}),
+            "instance.cpu",
+            "0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU, 4 vCPU",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instance": {"cpu": "1 vCPU", "memory": "8 GB"}}),
+            "instance.memory",
+            "2 GB, 3 GB or 4 GB",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "health_check": {"interval": 0}}),
+            "health_check.interval",
+            "1 to 20",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "health_check": {"protocol": "UDP"}}),
+            "health_check.protocol",
+            "TCP or HTTP",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instances": 0}),
+            "instances",
+            "1 to 25",
+        ),
     ];
     for (body, field, hint) in cases {
         let (status, resp) = api.authed("POST", "/v1/services", Some(body.clone())).await;
@@ -183,7 +222,13 @@ async fn bad_input_names_the_field_and_the_allowed_values() {
         assert!(message.contains(hint), "{body}: {message}");
     }
     // Malformed JSON and unknown fields are refused with the decoder's pointer to the problem.
-    let (status, resp) = api.authed("POST", "/v1/services", Some(json!({"name": "web1", "source": {"image": {"identifier": "web", "prot": 1}}}))).await;
+    let (status, resp) = api
+        .authed(
+            "POST",
+            "/v1/services",
+            Some(json!({"name": "web1", "source": {"image": {"identifier": "web", "prot": 1}}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(resp["error"]["message"].as_str().unwrap().contains("prot"), "{resp}");
     assert!(api.recorder.queued.lock().unwrap().is_empty(), "nothing was queued");
@@ -226,7 +271,13 @@ async fn the_openapi_document_describes_every_route() {
     let (status, doc) = api.authed("GET", "/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
-    for p in ["/v1/services", "/v1/services/{name}", "/v1/services/{name}/operations", "/v1/services/{name}/logs", "/v1/operations/{id}"] {
+    for p in [
+        "/v1/services",
+        "/v1/services/{name}",
+        "/v1/services/{name}/operations",
+        "/v1/services/{name}/logs",
+        "/v1/operations/{id}",
+    ] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["CreateServiceRequest"].is_object());

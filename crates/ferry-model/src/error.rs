@@ -17,7 +17,8 @@ impl ValidationError {
 
     /// The same error, with its field placed under `prefix` (`port` becomes `source.image.port`).
     pub fn under(mut self, prefix: &str) -> Self {
-        self.field = if self.field.is_empty() { prefix.to_owned() } else { format!("{prefix}.{}", self.field) };
+        self.field =
+            if self.field.is_empty() { prefix.to_owned() } else { format!("{prefix}.{}", self.field) };
         self
     }
 }

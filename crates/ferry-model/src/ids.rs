@@ -180,7 +180,10 @@ mod tests {
         let name = ServiceName::parse("web-app").unwrap();
         let id = ServiceId::parse("8fe1e10304f84fd2b0df550fe98a71fa").unwrap();
         let s = arn.service(&name, &id);
-        assert_eq!(s, "arn:aws:apprunner:local:000000000000:service/web-app/8fe1e10304f84fd2b0df550fe98a71fa");
+        assert_eq!(
+            s,
+            "arn:aws:apprunner:local:000000000000:service/web-app/8fe1e10304f84fd2b0df550fe98a71fa"
+        );
         assert_eq!(arn.parse_service(&s), Some(("web-app", Some("8fe1e10304f84fd2b0df550fe98a71fa"))));
         assert_eq!(arn.parse_service("arn:aws:apprunner:other:000000000000:service/x/y"), None);
     }

@@ -250,7 +250,10 @@ pub struct RegistryCredentials {
 
 impl fmt::Debug for RegistryCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegistryCredentials").field("username", &self.username).field("password", &"***").finish()
+        f.debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
     }
 }
 
@@ -268,7 +271,13 @@ mod tests {
             ("localhost/app", "localhost", "app", None, None),
             ("ghcr.io/org/team/app:sha-1a2b", "ghcr.io", "org/team/app", Some("sha-1a2b"), None),
             ("[::1]:5000/web:v2", "[::1]:5000", "web", Some("v2"), None),
-            ("123456789012.dkr.ecr.us-east-1.amazonaws.com/my_app__x", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "my_app__x", None, None),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/my_app__x",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                "my_app__x",
+                None,
+                None,
+            ),
         ];
         for (input, registry, repository, tag, digest) in cases {
             let r = ImageRef::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));

@@ -158,9 +158,9 @@ impl Memory {
     /// Accepts `2 GB`, `2gb` and `2048` alike.
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         let norm = s.trim().to_ascii_lowercase().replace(' ', "");
-        let found = Memory::ALL.into_iter().find(|m| {
-            norm == m.mib().to_string() || norm == m.label().to_ascii_lowercase().replace(' ', "")
-        });
+        let found = Memory::ALL
+            .into_iter()
+            .find(|m| norm == m.mib().to_string() || norm == m.label().to_ascii_lowercase().replace(' ', ""));
         found.ok_or_else(|| {
             ValidationError::new(
                 "memory",
@@ -214,8 +214,7 @@ impl InstanceConfiguration {
             (Some(c), None) => {
                 let cpu = Cpu::parse(c)?;
                 let default = Self::default();
-                let memory =
-                    if cpu == default.cpu { default.memory } else { cpu.memory_options()[0] };
+                let memory = if cpu == default.cpu { default.memory } else { cpu.memory_options()[0] };
                 Self::new(cpu, memory)
             }
             (None, Some(m)) => {
@@ -265,7 +264,10 @@ impl HealthCheckProtocol {
         match s.trim().to_ascii_uppercase().as_str() {
             "TCP" => Ok(Self::Tcp),
             "HTTP" => Ok(Self::Http),
-            _ => Err(ValidationError::new("protocol", format!("{s:?} is not a health check protocol; use TCP or HTTP"))),
+            _ => Err(ValidationError::new(
+                "protocol",
+                format!("{s:?} is not a health check protocol; use TCP or HTTP"),
+            )),
         }
     }
 
@@ -324,7 +326,10 @@ impl HealthCheckConfiguration {
         if !path_ok {
             return Err(ValidationError::new(
                 "path",
-                format!("{:?} is not a usable health check path; use an absolute path such as /healthz", self.path),
+                format!(
+                    "{:?} is not a usable health check path; use an absolute path such as /healthz",
+                    self.path
+                ),
             ));
         }
         Ok(())

@@ -209,7 +209,10 @@ impl ImageConfiguration {
             ValidationError::new("start_command", format!("{command:?} cannot be split into arguments: {e}"))
         })?;
         if argv.is_empty() {
-            return Err(ValidationError::new("start_command", "the start command is empty; leave it out instead"));
+            return Err(ValidationError::new(
+                "start_command",
+                "the start command is empty; leave it out instead",
+            ));
         }
         Ok(argv)
     }
@@ -326,7 +329,10 @@ mod tests {
         spec.source.config.start_command = Some("serve 'unclosed".into());
         assert_eq!(spec.validate().unwrap_err().field, "source.image.start_command");
         spec.source.config.start_command = Some("/bin/app --listen 0.0.0.0 'two words'".into());
-        assert_eq!(spec.source.config.start_argv().unwrap(), ["/bin/app", "--listen", "0.0.0.0", "two words"]);
+        assert_eq!(
+            spec.source.config.start_argv().unwrap(),
+            ["/bin/app", "--listen", "0.0.0.0", "two words"]
+        );
         spec.instances = 26;
         assert_eq!(spec.validate().unwrap_err().field, "instances");
     }

@@ -11,7 +11,8 @@ impl Timestamp {
     /// The wall clock now. Only the edges call this (API handlers, controllers); decisions take `now` as
     /// a parameter.
     pub fn now() -> Self {
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let since_epoch =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         Self(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
     }
 

@@ -1,0 +1,221 @@
+//! The control loop: one controller task per service, fed by API calls, health verdicts, container
+//! events and a periodic resync.
+//!
+//! Each service's controller owns that service's instances (their state, health tasks, log followers and
+//! router endpoints) and is the only writer of its instances' rows. It works level-triggered: whatever
+//! woke it, it reads the desired state from the store, compares it with what runs, and asks
+//! `ferry_plan::plan` what to do. Start-up after a crash goes through the same path: [`Controller::start`]
+//! adopts the containers that still run and hands them to the controllers, which carry on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_api::{AppLogLine, ControlPlane};
+use ferry_model::{InstanceId, ServiceId, ServiceStatus};
+use ferry_plan::HealthVerdict;
+use ferry_runtime::{ContainerInfo, Runtime, RuntimeEvent};
+use ferry_store::Store;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::logs::LogHub;
+use crate::routes::RouteBook;
+
+mod instance;
+mod service;
+
+use service::ServiceController;
+
+/// Messages to a service's controller. Every message also makes it reconcile.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    /// Something about the service may have changed (an API call, a resync).
+    Nudge,
+    /// An instance's health verdict changed.
+    Health { instance: InstanceId, verdict: HealthVerdict, detail: String },
+    /// An instance's container stopped.
+    Exited { instance: InstanceId, exit_code: Option<i64> },
+    /// A stop that the controller started has finished.
+    Stopped { instance: InstanceId, result: Result<(), String> },
+}
+
+/// Settings the controllers need.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub domain: String,
+    pub deploy_timeout: Duration,
+    pub stop_grace: Duration,
+    /// How often a controller re-checks its containers even when nothing woke it.
+    pub resync: Duration,
+}
+
+/// What every service controller shares.
+pub(crate) struct Shared {
+    pub store: Arc<Store>,
+    pub runtime: Arc<dyn Runtime>,
+    pub routes: RouteBook,
+    pub logs: LogHub,
+    pub settings: Settings,
+    pub shutdown: CancellationToken,
+}
+
+const INBOX: usize = 256;
+
+pub struct Controller {
+    shared: Arc<Shared>,
+    inboxes: Mutex<HashMap<ServiceId, mpsc::Sender<Msg>>>,
+}
+
+impl Controller {
+    pub(crate) fn new(shared: Shared) -> Arc<Self> {
+        Arc::new(Self { shared: Arc::new(shared), inboxes: Mutex::new(HashMap::new()) })
+    }
+
+    /// Adopts what runs and starts a controller for every live service. Routes of adopted ready instances
+    /// are published before this returns, so the router serves them as soon as it listens.
+    pub(crate) async fn start(self: &Arc<Self>) -> Result<(), crate::Error> {
+        let containers = self.shared.runtime.list().await?;
+        let store = self.shared.store.clone();
+        let (services, rows) = tokio::task::spawn_blocking(move || {
+            Ok::<_, ferry_store::StoreError>((store.list_services()?, store.all_instances()?))
+        })
+        .await
+        .map_err(|e| crate::Error::Internal(e.to_string()))??;
+
+        let mut by_instance: HashMap<InstanceId, ContainerInfo> = HashMap::new();
+        for c in containers {
+            let known = c.identity.as_ref().is_some_and(|id| rows.iter().any(|r| r.id == id.instance_id));
+            match &c.identity {
+                Some(identity) if known => {
+                    by_instance.insert(identity.instance_id.clone(), c);
+                }
+                _ => {
+                    // A container ferry does not know: its start was cut short, or its service is gone.
+                    tracing::info!(container = %c.name, "removing a container no service owns");
+                    if let Err(e) = self.shared.runtime.remove(&c.id).await {
+                        tracing::warn!(container = %c.name, error = %e, "cannot remove an orphaned container");
+                    }
+                }
+            }
+        }
+        for service in services {
+            if service.status == ServiceStatus::Deleted {
+                continue;
+            }
+            let mine: Vec<_> = rows.iter().filter(|r| r.service_id == service.id).cloned().collect();
+            let adopted = mine
+                .into_iter()
+                .map(|row| {
+                    let container = by_instance.remove(&row.id);
+                    (row, container)
+                })
+                .collect();
+            self.spawn(service.id.clone(), adopted).await;
+        }
+        Ok(())
+    }
+
+    /// Starts a service's controller with the instances it adopts.
+    async fn spawn(
+        self: &Arc<Self>,
+        id: ServiceId,
+        adopted: Vec<(ferry_model::Instance, Option<ContainerInfo>)>,
+    ) -> mpsc::Sender<Msg> {
+        let (tx, rx) = mpsc::channel(INBOX);
+        self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), tx.clone());
+        let controller =
+            ServiceController::adopt(id.clone(), self.shared.clone(), tx.clone(), rx, adopted).await;
+        let this = self.clone();
+        tokio::spawn(async move {
+            controller.run().await;
+            let mut inboxes = this.inboxes.lock().unwrap_or_else(|p| p.into_inner());
+            // Remove only our own inbox: a new controller may already have replaced it.
+            if inboxes.get(&id).is_some_and(|t| t.is_closed()) {
+                inboxes.remove(&id);
+            }
+        });
+        tx
+    }
+
+    /// Sends a message to a service's controller, starting one if it has none (a new service, or one
+    /// whose controller ended).
+    pub(crate) fn send(self: &Arc<Self>, id: &ServiceId, msg: Msg) {
+        let existing = self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+        match existing {
+            Some(tx) if !tx.is_closed() => match tx.try_send(msg) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => {
+                    // A full inbox means the controller has plenty to wake it; only messages that carry
+                    // facts must not be lost, so those wait for room.
+                    if !matches!(msg, Msg::Nudge) {
+                        tokio::spawn(async move {
+                            let _ = tx.send(msg).await;
+                        });
+                    }
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => self.respawn(id),
+            },
+            _ => self.respawn(id),
+        }
+    }
+
+    fn respawn(self: &Arc<Self>, id: &ServiceId) {
+        let this = self.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            this.spawn(id, Vec::new()).await;
+        });
+    }
+
+    /// Feeds the engine's events to the controllers, reconnecting with back-off when the stream ends.
+    pub(crate) async fn watch_events(self: Arc<Self>) {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let mut events = self.shared.runtime.events();
+            loop {
+                tokio::select! {
+                    _ = self.shared.shutdown.cancelled() => return,
+                    next = events.next() => match next {
+                        Some(Ok(RuntimeEvent::Died { identity: Some(identity), exit_code, .. })) => {
+                            backoff = Duration::from_millis(500);
+                            self.send(&identity.service_id, Msg::Exited { instance: identity.instance_id, exit_code });
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "the engine's event stream failed");
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            // Events may have been missed: let every controller look again.
+            let ids: Vec<ServiceId> =
+                self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+            for id in ids {
+                self.send(&id, Msg::Nudge);
+            }
+            tokio::select! {
+                _ = self.shared.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+}
+
+/// The API's handle on the controllers.
+pub(crate) struct ControlHandle(pub Arc<Controller>);
+
+impl ControlPlane for ControlHandle {
+    fn operation_queued(&self, service: &ServiceId) {
+        self.0.send(service, Msg::Nudge);
+    }
+
+    fn logs(&self, service: &ServiceId, tail: usize, follow: bool) -> BoxStream<'static, AppLogLine> {
+        self.0.shared.logs.read(service, tail, follow)
+    }
+}

@@ -1,0 +1,167 @@
+//! ferry's server: the composition root.
+//!
+//! [`run`] validates nothing itself (that is [`config`]'s job) and then, in order: opens the store,
+//! makes the admin token on first start, connects to the container engine, adopts the containers that
+//! still run and publishes their routes, binds the router and the API, and runs until the shutdown token
+//! is cancelled. Shutdown stops accepting, lets open requests finish within the grace period, and leaves
+//! every app container running: the next start adopts them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_api::{ApiConfig, PublicUrl};
+use ferry_model::Arn;
+use ferry_router::{Router, RouterConfig};
+use ferry_runtime::Runtime;
+use ferry_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub mod config;
+mod controller;
+mod health;
+mod logs;
+mod routes;
+mod token;
+
+pub use config::{ConfigError, RawConfig, ServerConfig};
+pub use token::ADMIN_TOKEN_FILE;
+
+use controller::{ControlHandle, Controller, Settings, Shared};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] ferry_store::StoreError),
+    #[error(transparent)]
+    Runtime(#[from] ferry_runtime::RuntimeError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+}
+
+/// Runs the server with the Docker engine until `shutdown` is cancelled.
+pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> Result<(), Error> {
+    let store = open_state(&config)?;
+    let owner = installation_id(&store)?;
+    println!("ferry: installation {owner}");
+    let options = ferry_runtime::docker::DockerOptions { owner, ..Default::default() };
+    let runtime = ferry_runtime::docker::DockerRuntime::connect_with(options).await?;
+    serve(config, store, Arc::new(runtime), shutdown).await
+}
+
+/// Creates the data directory, opens the store, and makes the admin token on the first start.
+pub fn open_state(config: &ServerConfig) -> Result<Arc<Store>, Error> {
+    create_private_dir(&config.data_dir)?;
+    let store = Arc::new(Store::open(&config.data_dir.join("ferry.db"))?);
+    if token::bootstrap(&store, &config.data_dir)? {
+        eprintln!("ferry: admin token written to {}", config.data_dir.join(ADMIN_TOKEN_FILE).display());
+    }
+    Ok(store)
+}
+
+/// This installation's id, made on the first start: the engine label that tells its containers from
+/// those of other ferry servers sharing the engine.
+pub fn installation_id(store: &Store) -> Result<String, Error> {
+    if let Some(id) = store.setting("installation_id")? {
+        return Ok(id);
+    }
+    let id = format!("ferry-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    store.set_setting("installation_id", &id)?;
+    Ok(id)
+}
+
+/// Serves with the given store and engine until `shutdown` is cancelled.
+pub async fn serve(
+    config: ServerConfig,
+    store: Arc<Store>,
+    runtime: Arc<dyn Runtime>,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let engine = runtime.info().await?;
+    tracing::info!(version = %engine.version, cpus = engine.cpus, "container engine connected");
+
+    let router = Router::new(RouterConfig::default());
+    let logs = logs::LogHub::new(config.data_dir.join("logs"))
+        .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.join("logs").display()), e))?;
+    let controller = Controller::new(Shared {
+        store: store.clone(),
+        runtime,
+        routes: routes::RouteBook::new(router.clone()),
+        logs,
+        settings: Settings {
+            domain: config.domain.clone(),
+            deploy_timeout: config.deploy_timeout,
+            stop_grace: config.stop_grace,
+            resync: Duration::from_secs(15),
+        },
+        shutdown: shutdown.clone(),
+    });
+    // Adopt first: the routes of what still runs are in the router before it accepts a connection.
+    controller.start().await?;
+
+    let http = TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {} (--http-listen)", config.http_listen), e))?;
+    let api_listener = TcpListener::bind(config.api_listen)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {} (--api-listen)", config.api_listen), e))?;
+    let http_addr = http.local_addr().map_err(|e| Error::io("cannot read the router's address", e))?;
+    let api_addr = api_listener.local_addr().map_err(|e| Error::io("cannot read the API's address", e))?;
+
+    let router_task = tokio::spawn(router.clone().serve(http, shutdown.clone()));
+    tokio::spawn(controller.clone().watch_events());
+
+    let public_port = if config.http_listen.port() == 0 { http_addr.port() } else { config.public_port };
+    let api = ferry_api::router(
+        store,
+        Arc::new(ControlHandle(controller)),
+        ApiConfig {
+            arn: Arn { region: config.region.clone(), account: config.account.clone() },
+            public: PublicUrl {
+                scheme: "http".to_owned(),
+                domain: config.domain.clone(),
+                port: (public_port != 80).then_some(public_port),
+            },
+        },
+    );
+    tracing::info!(api = %api_addr, router = %http_addr, domain = %config.domain, "ferry is serving");
+    // One line on stdout that scripts (and tests) can wait for.
+    println!("ferry: api on http://{api_addr}, apps on http://*.{}:{}", config.domain, http_addr.port());
+
+    let stop = shutdown.clone();
+    axum::serve(api_listener, api)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+        .map_err(|e| Error::io("the API server failed", e))?;
+    match router_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Error::io("the router failed", e)),
+        Err(e) => return Err(Error::Internal(format!("the router task ended abnormally: {e}"))),
+    }
+    tracing::info!("ferry stopped; app containers keep running");
+    Ok(())
+}
+
+fn create_private_dir(dir: &std::path::Path) -> Result<(), Error> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(format!("cannot create the data directory {}", dir.display()), e))?;
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), "the data directory is readable by others; it holds secrets");
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! The command line, as clap sees it. One subcommand per module under `cmd`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "A self-hosted App Runner: from a container image to a served URL"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The API to talk to [default: from `ferry login`, else http://127.0.0.1:7700]
+    #[arg(long, global = true, env = "FERRY_API_URL")]
+    pub api_url: Option<String>,
+    /// The API token [default: from `ferry login`, else the local server's admin-token file]
+    #[arg(long, global = true, env = "FERRY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format: `human` for people, `json` for scripts
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the ferry server: API, controllers and router, in one process
+    Server(ServerArgs),
+    /// Create, list, describe and delete services
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// List a service's operations (newest first), or show one with its log
+    Operations(OperationsArgs),
+    /// Show a service's application log (its instances' stdout and stderr)
+    Logs(LogsArgs),
+    /// Save the API URL and token for later commands
+    Login(LoginArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Where ferry keeps its state [default: /var/lib/ferry as root, else ~/.local/share/ferry]
+    #[arg(long, env = "FERRY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the API
+    #[arg(long, env = "FERRY_API_LISTEN", default_value = "127.0.0.1:7700")]
+    pub api_listen: String,
+    /// Address of the router that serves the apps
+    #[arg(long, env = "FERRY_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub http_listen: String,
+    /// Apps are served at <service>.<domain>
+    #[arg(long, env = "FERRY_DOMAIN", default_value = "localhost")]
+    pub domain: String,
+    /// The port in service URLs, when clients reach the router on another port than it listens on
+    #[arg(long, env = "FERRY_PUBLIC_PORT")]
+    pub public_port: Option<u16>,
+    /// The region in ARNs
+    #[arg(long, env = "FERRY_REGION", default_value = "local")]
+    pub region: String,
+    /// The 12-digit account id in ARNs
+    #[arg(long, env = "FERRY_ACCOUNT", default_value = "000000000000")]
+    pub account: String,
+    /// Seconds a deployment may take to become healthy
+    #[arg(long, env = "FERRY_DEPLOY_TIMEOUT", default_value_t = 300)]
+    pub deploy_timeout: u64,
+    /// Seconds an instance gets to drain and stop before it is killed
+    #[arg(long, env = "FERRY_STOP_GRACE", default_value_t = 10)]
+    pub stop_grace: u64,
+    /// Log filter, e.g. `info` or `ferry_server=debug`
+    #[arg(long, env = "FERRY_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Create a service from a container image and deploy it
+    Create(Box<CreateArgs>),
+    /// List services
+    List,
+    /// Show a service: status, URL, image digest, instances
+    Describe { name: String },
+    /// Delete a service and everything it runs
+    Delete {
+        name: String,
+        /// Wait until the deletion has finished
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// 1 to 40 letters, digits, '-' or '_'; the service is served at <name>.<domain>
+    pub name: String,
+    /// The image to run, from any registry, e.g. 127.0.0.1:5000/web:v1
+    #[arg(long)]
+    pub image: String,
+    /// The port the app listens on (also set as PORT) [default: 8080]
+    #[arg(long)]
+    pub port: Option<i64>,
+    /// An environment variable, NAME=VALUE (repeatable)
+    #[arg(long = "env", short = 'e', value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Replaces the image's command
+    #[arg(long)]
+    pub start_command: Option<String>,
+    /// vCPUs per instance: 0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU, 4 vCPU [default: 1 vCPU]
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// Memory per instance, e.g. 2 GB (only App Runner's pairs with --cpu) [default: 2 GB]
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// How many instances run [default: 1]
+    #[arg(long)]
+    pub instances: Option<i64>,
+    /// Health check protocol: tcp or http [default: tcp]
+    #[arg(long)]
+    pub health_protocol: Option<String>,
+    /// Path of an HTTP health check [default: /]
+    #[arg(long)]
+    pub health_path: Option<String>,
+    /// Seconds between health checks, 1-20 [default: 5]
+    #[arg(long)]
+    pub health_interval: Option<i64>,
+    /// Seconds a health check may take, 1-20 [default: 2]
+    #[arg(long)]
+    pub health_timeout: Option<i64>,
+    /// Passes in a row that make an instance healthy, 1-20 [default: 1]
+    #[arg(long)]
+    pub healthy_threshold: Option<i64>,
+    /// Failures in a row that make an instance unhealthy, 1-20 [default: 5]
+    #[arg(long)]
+    pub unhealthy_threshold: Option<i64>,
+    /// User name for a private registry
+    #[arg(long, requires = "registry_password")]
+    pub registry_username: Option<String>,
+    /// Password or token for a private registry
+    #[arg(long, env = "FERRY_REGISTRY_PASSWORD", hide_env_values = true, requires = "registry_username")]
+    pub registry_password: Option<String>,
+    /// Show the deployment's progress and wait until it ends; exit non-zero if it failed
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OperationsArgs {
+    /// The service
+    pub name: String,
+    /// Show this operation with its log instead of the list
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The service
+    pub name: String,
+    /// Keep printing new lines as they are written
+    #[arg(short, long)]
+    pub follow: bool,
+    /// How many earlier lines to show
+    #[arg(long, default_value_t = 100)]
+    pub tail: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The API's URL
+    #[arg(long = "url", default_value = "http://127.0.0.1:7700")]
+    pub url: String,
+    /// A file holding the token, e.g. the server's DATA_DIR/admin-token (else --token or FERRY_TOKEN)
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}

@@ -1,0 +1,5 @@
+pub mod login;
+pub mod logs;
+pub mod operations;
+pub mod server;
+pub mod service;

@@ -1,0 +1,77 @@
+//! ferry: one binary. `ferry server` runs the platform; every other command is its client.
+//!
+//! Exit codes: 0 success; 1 an operation ran and failed; 2 the request or the command line was refused
+//! (invalid input, unknown service, name taken); 3 the server could not be reached or refused the
+//! token; 4 anything else.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferry_client::ClientError;
+
+mod cli;
+mod cmd;
+mod context;
+mod output;
+mod wait;
+
+use cli::{Cli, Command};
+
+/// An operation that ended without doing what was asked.
+#[derive(Debug)]
+pub struct OperationFailed {
+    pub operation: String,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+impl std::fmt::Display for OperationFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "operation {} ended {}", self.operation, self.status)?;
+        if let Some(e) = &self.error {
+            write!(f, ": {e}")?;
+        }
+        write!(f, " (`ferry operations <service> --id {}` shows its log)", self.operation)
+    }
+}
+
+impl std::error::Error for OperationFailed {}
+
+fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<OperationFailed>().is_some() {
+        return 1;
+    }
+    if err.downcast_ref::<ferry_server::ConfigError>().is_some() {
+        return 2;
+    }
+    match err.downcast_ref::<ClientError>() {
+        Some(ClientError::Api { status, .. }) if *status < 500 => 2,
+        Some(
+            ClientError::Unreachable { .. } | ClientError::Unauthorized { .. } | ClientError::InvalidUrl(_),
+        ) => 3,
+        _ => 4,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Server(args) => cmd::server::run(args),
+        Command::Service(c) => client_command(cmd::service::run(&cli.global, c)),
+        Command::Operations(a) => client_command(cmd::operations::run(&cli.global, a)),
+        Command::Logs(a) => client_command(cmd::logs::run(&cli.global, a)),
+        Command::Login(a) => client_command(cmd::login::run(&cli.global, a)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// Runs a client command on a single-threaded runtime.
+fn client_command(work: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(work)
+}

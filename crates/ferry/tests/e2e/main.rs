@@ -1,0 +1,9 @@
+//! End-to-end tests: the `ferry` binary against a real Docker engine, a real registry on 127.0.0.1 and
+//! the test app image, exactly as a user runs it. `scripts/setup` installs and starts what they need.
+
+mod support;
+
+mod failures;
+mod restart;
+mod routing;
+mod services;

@@ -1,0 +1,69 @@
+//! The router: unknown hosts, no ready instance, health-gated traffic, upgrades.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::support::{Server, poll, testapp_image};
+
+#[test]
+fn unknown_hosts_get_404_and_a_starting_service_503_until_healthy() {
+    let server = Server::start();
+    let r = server.get("nothing-here", "/");
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("no service is configured for host nothing-here.localhost"), "{}", r.body);
+
+    // The app takes 1.5 s to listen: until its health check passes, the router says so instead of
+    // sending it traffic.
+    server.ferry_ok(&[
+        "service",
+        "create",
+        "slow",
+        "--image",
+        &testapp_image(),
+        "-e",
+        "TESTAPP_START_DELAY_MS=1500",
+    ]);
+    let early = poll("the service's route", Duration::from_secs(20), || {
+        let r = server.get("slow", "/");
+        (r.status != 404).then_some(r)
+    });
+    assert!(early.status == 503 || early.status == 200, "{early:?}");
+    if early.status == 503 {
+        assert!(early.body.contains("has no ready instance"), "{}", early.body);
+    }
+    let mut statuses = Vec::new();
+    poll("the service to answer", Duration::from_secs(30), || {
+        let r = server.get("slow", "/");
+        statuses.push(r.status);
+        (r.status == 200).then_some(())
+    });
+    assert!(
+        statuses.iter().all(|s| *s == 503 || *s == 200),
+        "no request reached an unready instance: {statuses:?}"
+    );
+}
+
+#[test]
+fn upgraded_connections_pass_through_the_router() {
+    let server = Server::start();
+    server.ferry_ok(&["service", "create", "ws", "--image", &testapp_image(), "--wait"]);
+    let mut s = TcpStream::connect(server.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nHost: ws.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for message in [&b"ping"[..], b"and more bytes"] {
+        s.write_all(message).unwrap();
+        let mut echoed = vec![0u8; message.len()];
+        s.read_exact(&mut echoed).unwrap();
+        assert_eq!(echoed, message);
+    }
+}

@@ -1,0 +1,312 @@
+//! The end-to-end harness: a real `ferry server` process on a real Docker engine, a real registry on
+//! 127.0.0.1, and the test app image built offline from `tests/testapp`.
+//!
+//! Each test starts its own server with its own data directory and ports picked by the kernel; its
+//! containers carry its own installation label, so tests running side by side never touch each other's
+//! containers. Dropping the harness kills the server and removes its containers.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// The registry the tests push to and ferry pulls from (`FERRY_TEST_REGISTRY`, default 127.0.0.1:5000).
+pub fn registry() -> String {
+    std::env::var("FERRY_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_owned())
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `limit`.
+pub fn poll<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        #[allow(clippy::disallowed_methods)] // the pause between two polls of a deadline-bounded wait
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// The test app's image in the registry, built and pushed once per version of its source (the tag is a
+/// hash of it). Concurrent test processes serialise on a lock file; later ones find it pushed.
+pub fn testapp_image() -> String {
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE.get_or_init(build_testapp).clone()
+}
+
+fn build_testapp() -> String {
+    let root = repo_root();
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut dirs = vec![root.join("tests/testapp")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read testapp dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    // FNV-1a over paths and contents: stable across runs and machines.
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for f in &files {
+        let bytes = [
+            f.strip_prefix(&root).unwrap_or(f).to_string_lossy().as_bytes().to_vec(),
+            std::fs::read(f).expect("read"),
+        ]
+        .concat();
+        for b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x100000001b3);
+        }
+    }
+    let tag = format!("{hash:016x}");
+    let image = format!("{}/ferry-testapp:{tag}", registry());
+    let manifest = format!("http://{}/v2/ferry-testapp/manifests/{tag}", registry());
+    let script = format!(
+        "curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' {manifest} \
+         || {}/scripts/build-image ferry-testapp {image} --push",
+        root.display()
+    );
+    let lock = std::env::temp_dir().join("ferry-testapp-image.lock");
+    let out = run(Command::new("flock").arg(&lock).args(["sh", "-c", &script]));
+    assert!(
+        out.status.success(),
+        "building the test app image failed (is the registry up? scripts/setup starts it):\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    image
+}
+
+/// A running `ferry server`.
+pub struct Server {
+    child: Option<Child>,
+    pub data_dir: tempfile::TempDir,
+    pub api: SocketAddr,
+    pub http: SocketAddr,
+    pub installation: String,
+    pub token: String,
+    log: PathBuf,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut server = Self {
+            child: None,
+            api: "127.0.0.1:0".parse().expect("addr"),
+            http: "127.0.0.1:0".parse().expect("addr"),
+            installation: String::new(),
+            token: String::new(),
+            log: data_dir.path().join("server.log"),
+            data_dir,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Starts the server process (again), on the same ports once they are known.
+    fn spawn(&mut self) {
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let mut child = Command::new(FERRY)
+            .args(["server", "--data-dir"])
+            .arg(self.data_dir.path())
+            .args(["--api-listen", &self.api.to_string(), "--http-listen", &self.http.to_string()])
+            .args(["--stop-grace", "2", "--log", "info,ferry_server=debug"])
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn ferry server");
+        let stdout = child.stdout.take().expect("stdout");
+        self.child = Some(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("the server did not start:\n{}", self.log_text()));
+            if let Some(id) = line.strip_prefix("ferry: installation ") {
+                self.installation = id.trim().to_owned();
+            }
+            if let Some(rest) = line.strip_prefix("ferry: api on http://") {
+                // "ferry: api on http://127.0.0.1:PORT, apps on http://*.localhost:PORT"
+                let (api, apps) = rest.split_once(", apps on http://*.localhost:").expect("ready line");
+                self.api = api.parse().expect("api addr");
+                self.http = SocketAddr::from(([127, 0, 0, 1], apps.trim().parse().expect("router port")));
+                break;
+            }
+        }
+        self.token = std::fs::read_to_string(self.data_dir.path().join("admin-token"))
+            .expect("admin token")
+            .trim()
+            .to_owned();
+    }
+
+    /// `kill -9`, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs the CLI against this server.
+    pub fn ferry(&self, args: &[&str]) -> Output {
+        run(Command::new(FERRY)
+            .args(args)
+            .env("FERRY_API_URL", format!("http://{}", self.api))
+            .env("FERRY_TOKEN", &self.token)
+            .env("HOME", self.data_dir.path()))
+    }
+
+    /// Runs the CLI and returns its stdout, panicking with its output if it failed.
+    pub fn ferry_ok(&self, args: &[&str]) -> String {
+        let out = self.ferry(args);
+        assert!(
+            out.status.success(),
+            "ferry {args:?} failed ({}):\n{}\n{}\nserver log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log_text()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn describe(&self, name: &str) -> Value {
+        serde_json::from_str(&self.ferry_ok(&["service", "describe", name, "-o", "json"]))
+            .expect("describe json")
+    }
+
+    /// A request through the router for `<service>.localhost`.
+    pub fn get(&self, service: &str, path: &str) -> Response {
+        http(self.http, "GET", &format!("{service}.localhost"), path, &[], b"")
+    }
+
+    /// The ids of this server's containers, running or not.
+    pub fn containers(&self, all: bool) -> Vec<String> {
+        let filter = format!("label=ferry.owner={}", self.installation);
+        let mut cmd = Command::new("docker");
+        cmd.args(["ps", "-q", "--no-trunc", "--filter", &filter]);
+        if all {
+            cmd.arg("-a");
+        }
+        let out = run(&mut cmd);
+        let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+        ids.sort();
+        ids
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        if !self.installation.is_empty() {
+            for id in self.containers(true) {
+                let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on its own connection (`Connection: close`), read to the end. Status 0 means
+/// the connection failed.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let attempt = || -> std::io::Result<Response> {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes())?;
+        s.write_all(body)?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)?;
+        Ok(parse_response(&raw))
+    };
+    attempt().unwrap_or(Response { status: 0, headers: Vec::new(), body: String::new() })
+}
+
+fn parse_response(raw: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status =
+        lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
+        .collect();
+    let chunked =
+        headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    Response { status, headers, body }
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
