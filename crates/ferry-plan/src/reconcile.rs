@@ -117,7 +117,9 @@ fn plan_run(
     let count = count as usize;
 
     if let Some(deploy) = deploy {
-        if let Some(bad) = mine.iter().find(|i| matches!(i.state, InstanceState::Exited | InstanceState::Unhealthy)) {
+        if let Some(bad) =
+            mine.iter().find(|i| matches!(i.state, InstanceState::Exited | InstanceState::Unhealthy))
+        {
             let reason = match (&bad.state, &bad.detail) {
                 (InstanceState::Exited, Some(d)) => format!("an instance stopped: {d}"),
                 (InstanceState::Exited, None) => "an instance stopped".to_owned(),
@@ -134,7 +136,9 @@ fn plan_run(
         }
         if now >= deploy.deadline {
             return vec![Action::DeployFailed {
-                reason: format!("{ready} of {count} instances became healthy before the deployment timed out"),
+                reason: format!(
+                    "{ready} of {count} instances became healthy before the deployment timed out"
+                ),
             }];
         }
         actions.extend((live..count).map(|_| Action::Start { revision }));

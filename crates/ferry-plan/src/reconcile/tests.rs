@@ -42,7 +42,10 @@ fn a_deployment_succeeds_when_all_are_ready_and_only_then_retires_the_old_revisi
     let actions = plan(&deploying(2, 2), &[old.clone(), inst(1, 2, Ready), inst(2, 2, Starting)], NOW);
     assert_eq!(actions, [Action::WakeAt(Timestamp(5_000))], "old keeps serving while new starts");
     let actions = plan(&deploying(2, 2), &[old, inst(1, 2, Ready), inst(2, 2, Ready)], NOW);
-    assert_eq!(actions, [Action::DeploySucceeded, Action::Stop { id: id(9), reason: StopReason::Superseded }]);
+    assert_eq!(
+        actions,
+        [Action::DeploySucceeded, Action::Stop { id: id(9), reason: StopReason::Superseded }]
+    );
 }
 
 #[test]
@@ -67,11 +70,17 @@ fn a_deployment_fails_on_exit_unhealthy_or_timeout() {
 #[test]
 fn steady_state_replaces_failed_instances_and_respects_back_off() {
     let actions = plan(&steady(1, 2), &[inst(1, 1, Ready), inst(2, 1, Exited)], NOW);
-    assert_eq!(actions, [Action::Stop { id: id(2), reason: StopReason::Failed }, Action::Start { revision: 1 }]);
+    assert_eq!(
+        actions,
+        [Action::Stop { id: id(2), reason: StopReason::Failed }, Action::Start { revision: 1 }]
+    );
 
     let held = Goal::Run { revision: 1, count: 1, deploy: None, start_not_before: Some(Timestamp(2_000)) };
     let actions = plan(&held, &[inst(2, 1, Unhealthy)], NOW);
-    assert_eq!(actions, [Action::Stop { id: id(2), reason: StopReason::Failed }, Action::WakeAt(Timestamp(2_000))]);
+    assert_eq!(
+        actions,
+        [Action::Stop { id: id(2), reason: StopReason::Failed }, Action::WakeAt(Timestamp(2_000))]
+    );
     let actions = plan(&held, &[], Timestamp(2_000));
     assert_eq!(actions, [Action::Start { revision: 1 }]);
 }
