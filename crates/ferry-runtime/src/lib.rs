@@ -58,6 +58,10 @@ pub struct ContainerInfo {
     pub error: Option<String>,
     /// Where the app's port is published: `127.0.0.1:<host port>`, while running.
     pub address: Option<SocketAddr>,
+    /// The container's own address and the app's port on the engine's network, while running. Health
+    /// checks use it: a userland port proxy (the engine's default) accepts connections on the published
+    /// port even when the app does not listen, which would make every TCP check pass.
+    pub network_address: Option<SocketAddr>,
 }
 
 /// The result of a pull.

@@ -125,6 +125,12 @@ async fn run_serves_http_on_a_loopback_port_with_env_and_command() -> anyhow::Re
     let response =
         eventually("the app to answer", || async move { Ok(http_get(address, "/").await.ok()) }).await?;
     assert!(response.ends_with("hello howdy args=serve,--flag"), "{response}");
+    // The container's own address on its network reaches the same app, without the port mapping.
+    let own = info.network_address.context("a running container has a network address")?;
+    assert_eq!(own.port(), 8080, "{own}");
+    assert!(!own.ip().is_loopback(), "{own}");
+    let direct = http_get(own, "/").await?;
+    assert!(direct.ends_with("hello howdy args=serve,--flag"), "{direct}");
 
     let json = inspect_json(&info.id)?;
     let bindings = &json["NetworkSettings"]["Ports"]["8080/tcp"];

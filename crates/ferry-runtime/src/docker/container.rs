@@ -218,10 +218,12 @@ fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
     let running = state.running.unwrap_or(false);
     let stopped = !running
         && matches!(state.status, Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD));
-    let address = if running {
-        c.network_settings.and_then(|n| n.ports).and_then(|p| published_address(&p))
-    } else {
-        None
+    let (address, network_address) = match (running, c.network_settings) {
+        (true, Some(n)) => {
+            let ports = n.ports.unwrap_or_default();
+            (published_address(&ports), network_address(&ports, n.networks.unwrap_or_default()))
+        }
+        _ => (None, None),
     };
     ContainerInfo {
         id: c.id.unwrap_or_default(),
@@ -232,7 +234,24 @@ fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
         oom_killed: state.oom_killed.unwrap_or(false),
         error: state.error.filter(|e| !e.is_empty()),
         address,
+        network_address,
     }
+}
+
+/// The container's own address on its network and the app's port (the key of the published port,
+/// `8080/tcp`): reachable from the engine's host without the port mapping.
+fn network_address(
+    ports: &PortMap,
+    networks: HashMap<String, bollard::models::EndpointSettings>,
+) -> Option<SocketAddr> {
+    let port = ports.keys().filter_map(|k| k.strip_suffix("/tcp")?.parse::<u16>().ok()).min()?;
+    let mut names: Vec<&String> = networks.keys().collect();
+    names.sort();
+    let ip = names
+        .into_iter()
+        .filter_map(|n| networks.get(n)?.ip_address.as_deref())
+        .find_map(|ip| ip.parse::<std::net::IpAddr>().ok())?;
+    Some(SocketAddr::new(ip, port))
 }
 
 /// The loopback address of the (one) published port; IPv6 bindings are skipped.

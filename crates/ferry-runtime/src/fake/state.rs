@@ -87,6 +87,7 @@ impl State {
             oom_killed: false,
             error: None,
             address: Some(fake_address(port)),
+            network_address: Some(fake_address(port)),
         };
         self.containers
             .insert(id, FakeContainer { info: info.clone(), spec: spec.clone(), logs: Vec::new() });
@@ -107,6 +108,7 @@ impl State {
         info.exit_code = Some(exit_code);
         info.oom_killed = oom_killed;
         info.address = None;
+        info.network_address = None;
         let event = RuntimeEvent::Died {
             container_id: id.to_owned(),
             identity: info.identity.clone(),

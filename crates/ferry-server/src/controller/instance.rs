@@ -23,13 +23,16 @@ pub(crate) struct Live {
     pub endpoint: Option<Arc<Endpoint>>,
     health: Option<AbortHandle>,
     logs: Option<AbortHandle>,
+    /// Where health checks go: the container's own address when the engine reports one (see
+    /// `ContainerInfo::network_address`), else the published one.
+    probe: Option<SocketAddr>,
     /// A stop task is running for it.
     stopping: bool,
 }
 
 impl Live {
     fn new(record: Instance) -> Self {
-        Self { record, endpoint: None, health: None, logs: None, stopping: false }
+        Self { record, endpoint: None, health: None, logs: None, probe: None, stopping: false }
     }
 
     pub(super) fn view(&self) -> InstanceView {
@@ -128,6 +131,7 @@ impl ServiceController {
         let _ = self.shared.store.put_instance(&row);
         let state = row.state;
         let mut live = Live::new(row);
+        live.probe = container.as_ref().and_then(|c| c.network_address);
         if container.as_ref().is_some_and(|c| c.running) && state.is_live() {
             let resume = (state == InstanceState::Ready).then_some(HealthVerdict::Healthy);
             self.watch(&mut live, resume);
@@ -188,8 +192,10 @@ impl ServiceController {
             cfg.instance.memory(),
             cfg.source.config.port
         ));
+        let mut probe = None;
         match self.shared.runtime.run(&spec).await {
             Ok(info) => {
+                probe = info.network_address;
                 record.container_id = Some(info.id.clone());
                 record.address = info.address.map(|a| a.to_string());
                 if info.address.is_none() {
@@ -204,6 +210,7 @@ impl ServiceController {
         }
         self.shared.store.put_instance(&record)?;
         let mut live = Live::new(record);
+        live.probe = probe;
         if live.record.state == InstanceState::Starting {
             let check = &cfg.health_check;
             let target = match check.protocol {

@@ -113,21 +113,24 @@ impl Controller {
                     (row, container)
                 })
                 .collect();
-            self.spawn(service.id.clone(), adopted).await;
+            self.spawn(service.id.clone(), adopted);
         }
         Ok(())
     }
 
-    /// Starts a service's controller with the instances it adopts.
-    async fn spawn(
-        self: &Arc<Self>,
-        id: ServiceId,
-        adopted: Vec<(ferry_model::Instance, Option<ContainerInfo>)>,
-    ) -> mpsc::Sender<Msg> {
-        let (tx, rx) = mpsc::channel(INBOX);
-        self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), tx.clone());
-        let controller =
-            ServiceController::adopt(id.clone(), self.shared.clone(), tx.clone(), rx, adopted).await;
+    /// Starts a service's controller with the instances it adopts, unless one runs already. The inbox is
+    /// registered under the lock before anything else happens, so a service never has two controllers.
+    fn spawn(self: &Arc<Self>, id: ServiceId, adopted: Vec<(ferry_model::Instance, Option<ContainerInfo>)>) {
+        let (tx, rx) = {
+            let mut inboxes = self.inboxes.lock().unwrap_or_else(|p| p.into_inner());
+            if inboxes.get(&id).is_some_and(|tx| !tx.is_closed()) {
+                return;
+            }
+            let (tx, rx) = mpsc::channel(INBOX);
+            inboxes.insert(id.clone(), tx.clone());
+            (tx, rx)
+        };
+        let controller = ServiceController::adopt(id.clone(), self.shared.clone(), tx, rx, adopted);
         let this = self.clone();
         tokio::spawn(async move {
             controller.run().await;
@@ -137,37 +140,33 @@ impl Controller {
                 inboxes.remove(&id);
             }
         });
-        tx
     }
 
     /// Sends a message to a service's controller, starting one if it has none (a new service, or one
     /// whose controller ended).
     pub(crate) fn send(self: &Arc<Self>, id: &ServiceId, msg: Msg) {
         let existing = self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
-        match existing {
-            Some(tx) if !tx.is_closed() => match tx.try_send(msg) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(msg)) => {
-                    // A full inbox means the controller has plenty to wake it; only messages that carry
-                    // facts must not be lost, so those wait for room.
-                    if !matches!(msg, Msg::Nudge) {
-                        tokio::spawn(async move {
-                            let _ = tx.send(msg).await;
-                        });
-                    }
+        let tx = match existing {
+            Some(tx) if !tx.is_closed() => tx,
+            _ => {
+                self.spawn(id.clone(), Vec::new());
+                match self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned() {
+                    Some(tx) => tx,
+                    None => return,
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => self.respawn(id),
-            },
-            _ => self.respawn(id),
+            }
+        };
+        match tx.try_send(msg) {
+            Ok(()) => {}
+            // A full inbox means the controller has plenty to wake it; only messages that carry facts
+            // must not be lost, so those wait for room.
+            Err(mpsc::error::TrySendError::Full(msg)) if !matches!(msg, Msg::Nudge) => {
+                tokio::spawn(async move {
+                    let _ = tx.send(msg).await;
+                });
+            }
+            Err(_) => {}
         }
-    }
-
-    fn respawn(self: &Arc<Self>, id: &ServiceId) {
-        let this = self.clone();
-        let id = id.clone();
-        tokio::spawn(async move {
-            this.spawn(id, Vec::new()).await;
-        });
     }
 
     /// Feeds the engine's events to the controllers, reconnecting with back-off when the stream ends.

@@ -58,7 +58,7 @@ pub(crate) struct ServiceController {
 }
 
 impl ServiceController {
-    pub(super) async fn adopt(
+    pub(super) fn adopt(
         id: ServiceId,
         shared: Arc<Shared>,
         tx: mpsc::Sender<Msg>,
