@@ -117,6 +117,11 @@ fn close(reader: &mut BufReader<TimedReader>, writer: &BufWriter<TcpStream>) {
 }
 
 fn log(method: &str, target: &str, status: u16, started: Instant) {
+    // `TESTAPP_QUIET=1` silences the per-request line (benchmarks measure the proxy, not log shipping).
+    static QUIET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *QUIET.get_or_init(|| std::env::var_os("TESTAPP_QUIET").is_some_and(|v| v == "1")) {
+        return;
+    }
     println!("{method} {target} {status} {:.1}ms", ms(started));
 }
 

@@ -7,6 +7,7 @@
 //! - `TESTAPP_EXIT_CODE=N`: print a line to stdout and one to stderr, then exit with N at once.
 //! - `TESTAPP_START_DELAY_MS=N`: wait N ms before listening.
 //! - `TESTAPP_UNHEALTHY=1`: `/healthz` answers 500.
+//! - `TESTAPP_QUIET=1`: no log line per request.
 //!
 //! Paths:
 //! - `GET /` → `testapp message=<MESSAGE> instance=<HOSTNAME> port=<PORT>`
