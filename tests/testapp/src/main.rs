@@ -12,6 +12,7 @@
 //! Paths:
 //! - `GET /` → `testapp message=<MESSAGE> instance=<HOSTNAME> port=<PORT>`
 //! - `GET /healthz` → `200 ok`, or `500` when unhealthy
+//! - `POST /healthz/fail` → from then on, `/healthz` answers 500 (an app that turns unhealthy)
 //! - `GET /headers` → the request's headers, one `name: value` per line, names lower-case
 //! - `ANY /status/<code>` → that status (200-599), body `status <code>`
 //! - `GET /slow?ms=N` → waits N ms (default 0), then `slow <N>`
@@ -101,7 +102,7 @@ fn main() -> ExitCode {
         message: config.message,
         instance: hostname(),
         port: bound.port(),
-        unhealthy: config.unhealthy,
+        unhealthy: std::sync::atomic::AtomicBool::new(config.unhealthy),
     });
     println!("testapp listening on {bound}");
     eprintln!("testapp stderr check");

@@ -14,7 +14,8 @@ pub struct App {
     pub message: String,
     pub instance: String,
     pub port: u16,
-    pub unhealthy: bool,
+    /// `/healthz` answers 500 while set; `POST /healthz/fail` sets it.
+    pub unhealthy: std::sync::atomic::AtomicBool,
 }
 
 /// Request body bytes read and dropped after an answer to keep the connection; past that, close.
@@ -22,7 +23,8 @@ const DRAIN_LIMIT: u64 = 1 << 20;
 const MAX_WAIT_MS: u64 = 10 * 60 * 1000;
 const MAX_CHUNKS: u64 = 100_000;
 const BUF_SIZE: usize = 64 * 1024;
-const KNOWN_PATHS: [&str; 8] = ["/", "/healthz", "/headers", "/slow", "/stream", "/bytes", "/echo", "/exit"];
+const KNOWN_PATHS: [&str; 9] =
+    ["/", "/healthz", "/healthz/fail", "/headers", "/slow", "/stream", "/bytes", "/echo", "/exit"];
 
 pub fn handle<R: BufRead, W: Write>(app: &App, req: &Request, reader: &mut R, w: &mut W) -> Outcome {
     let mut reply = Reply::new(w, req);
@@ -60,7 +62,13 @@ fn route<R: BufRead, W: Write>(
             200,
             &format!("testapp message={} instance={} port={}\n", app.message, app.instance, app.port),
         )),
-        "/healthz" if get && app.unhealthy => Ok(reply.text(500, "unhealthy\n")),
+        "/healthz" if get && app.unhealthy.load(std::sync::atomic::Ordering::Relaxed) => {
+            Ok(reply.text(500, "unhealthy\n"))
+        }
+        "/healthz/fail" if req.method == "POST" => {
+            app.unhealthy.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(reply.text(200, "from now on /healthz answers 500\n"))
+        }
         "/healthz" if get => Ok(reply.text(200, "ok")),
         "/headers" if get => {
             let text: String = req.headers.iter().map(|(name, value)| format!("{name}: {value}\n")).collect();

@@ -67,3 +67,52 @@ fn upgraded_connections_pass_through_the_router() {
         assert_eq!(echoed, message);
     }
 }
+
+#[test]
+fn an_instance_that_turns_unhealthy_leaves_the_pool_and_is_replaced() {
+    let server = Server::start();
+    server.ferry_ok(&[
+        "service",
+        "create",
+        "flaky",
+        "--image",
+        &testapp_image(),
+        "--instances",
+        "2",
+        "--health-protocol",
+        "http",
+        "--health-path",
+        "/healthz",
+        "--health-interval",
+        "1",
+        "--unhealthy-threshold",
+        "2",
+        "--wait",
+    ]);
+    let d = server.describe("flaky");
+    let sick = &d["instances"][0];
+    let sick_container = sick["container_id"].as_str().unwrap().to_owned();
+    let sick_host = sick_container[..12].to_owned(); // the app's instance name is its container's hostname
+    let address = sick["address"].as_str().unwrap().parse().unwrap();
+    // Straight to that one instance, not through the router.
+    let r = crate::support::http(address, "POST", "flaky.localhost", "/healthz/fail", &[], b"");
+    assert_eq!(r.status, 200, "{r:?}");
+
+    poll("the unhealthy instance to be replaced", Duration::from_secs(30), || {
+        let d = server.describe("flaky");
+        let instances = d["instances"].as_array()?;
+        let ready = instances.iter().filter(|i| i["state"] == "READY").count();
+        let gone = instances.iter().all(|i| i["container_id"] != sick_container.as_str());
+        (ready == 2 && gone).then_some(())
+    });
+    assert!(!server.containers(true).contains(&sick_container), "the unhealthy container was removed");
+    for _ in 0..20 {
+        let r = server.get("flaky", "/");
+        assert_eq!(r.status, 200);
+        assert!(
+            !r.body.contains(&format!("instance={sick_host}")),
+            "the unhealthy instance got traffic: {}",
+            r.body
+        );
+    }
+}

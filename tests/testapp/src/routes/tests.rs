@@ -2,7 +2,12 @@ use super::*;
 use crate::head::read_request;
 
 fn app(unhealthy: bool) -> App {
-    App { message: "hi there".to_owned(), instance: "box-1".to_owned(), port: 8080, unhealthy }
+    App {
+        message: "hi there".to_owned(),
+        instance: "box-1".to_owned(),
+        port: 8080,
+        unhealthy: std::sync::atomic::AtomicBool::new(unhealthy),
+    }
 }
 
 /// Runs one request (head and body) through the routes; returns the outcome, the raw answer
@@ -38,6 +43,11 @@ fn healthz_follows_configuration() {
     assert_eq!(body(&answer), "ok");
     let (outcome, _, _) = run_with(&app(true), b"GET /healthz HTTP/1.1\r\n\r\n");
     assert_eq!(outcome.status, 500);
+    let healthy = app(false);
+    let (outcome, _, _) = run_with(&healthy, b"POST /healthz/fail HTTP/1.1\r\n\r\n");
+    assert_eq!(outcome.status, 200);
+    let (outcome, _, _) = run_with(&healthy, b"GET /healthz HTTP/1.1\r\n\r\n");
+    assert_eq!(outcome.status, 500, "it stays unhealthy");
 }
 
 #[test]
