@@ -97,6 +97,11 @@ fn a_container_that_exits_fails_the_create_with_its_output() {
         server.containers(true).is_empty().then_some(())
     });
     assert_eq!(server.get("crashy", "/").status, 503, "a failed service has no instance to serve");
+
+    // A failed service can be deleted, and its name used again.
+    server.ferry_ok(&["service", "delete", "crashy", "--wait"]);
+    server.ferry_ok(&["service", "create", "crashy", "--image", &testapp_image(), "--wait"]);
+    assert_eq!(server.get("crashy", "/").status, 200);
 }
 
 #[test]

@@ -64,3 +64,15 @@ fn a_killed_server_serves_the_same_containers_after_a_restart() {
         (ready == 2).then_some(())
     });
 }
+
+#[test]
+fn a_server_stopped_by_sigterm_leaves_apps_running_and_adopts_them_again() {
+    let mut server = Server::start();
+    server.ferry_ok(&["service", "create", "calm", "--image", &testapp_image(), "--wait"]);
+    let before = server.containers(false);
+    server.terminate();
+    assert_eq!(server.containers(false), before, "a clean shutdown leaves the apps running");
+    server.restart();
+    assert_eq!(server.get("calm", "/").status, 200);
+    assert_eq!(server.containers(false), before);
+}

@@ -172,6 +172,15 @@ impl Server {
         }
     }
 
+    /// SIGTERM, and wait for the process to exit by itself.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let status = c.wait().expect("wait for the server");
+            assert!(status.success(), "a SIGTERM'd server exits cleanly: {status}\n{}", self.log_text());
+        }
+    }
+
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
