@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use ferry_model::{Arn, ServiceId, ServiceName, Timestamp};
 use ferry_store::Store;
 use futures_util::stream::BoxStream;
@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 mod auth;
 mod convert;
+mod deployments;
 mod error;
 mod logs;
 mod openapi;
@@ -87,7 +88,15 @@ pub fn router(store: Arc<Store>, control: Arc<dyn ControlPlane>, config: ApiConf
     let state = AppState { store, control, config: Arc::new(config) };
     let v1 = Router::new()
         .route("/v1/services", get(services::list).post(services::create))
-        .route("/v1/services/{name}", get(services::describe).delete(services::delete))
+        .route(
+            "/v1/services/{name}",
+            get(services::describe).delete(services::delete).patch(deployments::update),
+        )
+        .route("/v1/services/{name}/deployments", post(deployments::deploy))
+        .route("/v1/services/{name}/rollback", post(deployments::rollback))
+        .route("/v1/services/{name}/pause", post(deployments::pause))
+        .route("/v1/services/{name}/resume", post(deployments::resume))
+        .route("/v1/services/{name}/revisions", get(deployments::revisions))
         .route("/v1/services/{name}/operations", get(operations::list))
         .route("/v1/services/{name}/logs", get(logs::stream))
         .route("/v1/operations/{id}", get(operations::detail))

@@ -15,6 +15,12 @@ use utoipa::{Modify, OpenApi};
         crate::services::list,
         crate::services::describe,
         crate::services::delete,
+        crate::deployments::update,
+        crate::deployments::deploy,
+        crate::deployments::rollback,
+        crate::deployments::pause,
+        crate::deployments::resume,
+        crate::deployments::revisions,
         crate::operations::list,
         crate::operations::detail,
         crate::logs::stream,
@@ -22,6 +28,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "services", description = "Services: create, list, describe, delete"),
+        (name = "deployments", description = "Revisions: update, deploy, roll back, pause, resume"),
         (name = "operations", description = "The record of every mutating call"),
         (name = "logs", description = "Application logs"),
     )

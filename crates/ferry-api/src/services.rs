@@ -4,10 +4,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use ferry_model::{
-    Operation, OperationId, OperationStatus, OperationType, Revision, Service, ServiceId, ServiceStatus,
-    Timestamp,
-};
+use ferry_model::{Operation, OperationType, Revision, Service, ServiceId, ServiceStatus, Timestamp};
 use ferry_store::{Store, StoreError};
 use ferry_wire::{CreateServiceRequest, ErrorBody, ServiceList, ServiceOperation, ServiceView};
 
@@ -80,19 +77,11 @@ pub(crate) async fn create(
         image_digest: None,
         image_id: None,
         created_at: now,
+        activated_at: None,
+        image_pruned: false,
     };
-    let operation = Operation {
-        id: OperationId::generate(),
-        service_id: service.id.clone(),
-        kind: OperationType::CreateService,
-        status: OperationStatus::Pending,
-        revision: Some(1),
-        created_at: now,
-        started_at: None,
-        ended_at: None,
-        updated_at: now,
-        error: None,
-    };
+    let operation =
+        Operation::queued(service.id.clone(), OperationType::CreateService, Some(1), "SERVICE_CREATE", now);
     let (svc, op) = (service.clone(), operation.clone());
     state
         .db(move |store| match store.create_service(&svc, &revision, &op) {
@@ -171,19 +160,13 @@ pub(crate) async fn delete(
             if let Some(op) = pending {
                 return Ok((op.id, false));
             }
-            let now = Timestamp::now();
-            let op = Operation {
-                id: OperationId::generate(),
-                service_id: svc.id.clone(),
-                kind: OperationType::DeleteService,
-                status: OperationStatus::Pending,
-                revision: None,
-                created_at: now,
-                started_at: None,
-                ended_at: None,
-                updated_at: now,
-                error: None,
-            };
+            let op = Operation::queued(
+                svc.id.clone(),
+                OperationType::DeleteService,
+                None,
+                "SERVICE_DELETE",
+                Timestamp::now(),
+            );
             store.queue_operation(&op, ServiceStatus::OperationInProgress)?;
             Ok((op.id, true))
         })

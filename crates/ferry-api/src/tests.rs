@@ -283,3 +283,64 @@ async fn the_openapi_document_describes_every_route() {
     assert!(doc["components"]["schemas"]["CreateServiceRequest"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test]
+async fn updates_merge_into_the_current_spec_as_a_new_revision() {
+    let api = Api::new();
+    let mut req = web();
+    req["source"]["image"]["env"] = json!({"A": "1", "B": "2"});
+    api.authed("POST", "/v1/services", Some(req)).await;
+    let patch = json!({"image": {"env": {"B": "3", "C": "4"}, "env_remove": ["A"], "port": 9000},
+                       "instance": {"cpu": "2 vCPU"}, "health_check": {"grace_period": 30}});
+    let (status, body) = api.authed("PATCH", "/v1/services/web", Some(patch)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let image = &body["service"]["source"]["image"];
+    assert_eq!(image["env"], json!({"B": "3", "C": "4"}));
+    assert_eq!(image["port"], 9000);
+    assert_eq!(image["identifier"], "127.0.0.1:5000/web:v1", "unchanged members stay");
+    assert_eq!(body["service"]["instance"], json!({"cpu": "2 vCPU", "memory": "4 GB"}));
+    assert_eq!(body["service"]["health_check"]["grace_period"], 30);
+    assert_eq!(body["service"]["status"], "OPERATION_IN_PROGRESS");
+
+    let (_, revisions) = api.authed("GET", "/v1/services/web/revisions", None).await;
+    let numbers: Vec<_> =
+        revisions["revisions"].as_array().unwrap().iter().map(|r| r["number"].clone()).collect();
+    assert_eq!(numbers, [json!(2), json!(1)]);
+    let (_, ops) = api.authed("GET", "/v1/services/web/operations", None).await;
+    assert_eq!(ops["operations"][0]["type"], "UPDATE_SERVICE");
+    assert_eq!(ops["operations"][0]["status"], "PENDING", "queued behind the create");
+    assert_eq!(ops["operations"][0]["trigger"], "SERVICE_UPDATE");
+
+    let (status, resp) =
+        api.authed("PATCH", "/v1/services/web", Some(json!({"image": {"env": {"PORT": "1"}}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(resp["error"]["field"], "image.env.PORT");
+    let (status, resp) =
+        api.authed("PATCH", "/v1/services/web", Some(json!({"health_check": {"grace_period": 4000}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(resp["error"]["field"], "health_check.grace_period");
+}
+
+#[tokio::test]
+async fn illegal_transitions_are_refused_with_the_reason() {
+    let api = Api::new();
+    api.authed("POST", "/v1/services", Some(web())).await;
+    // Nothing has served yet: nothing to pause, nothing to roll back to, nothing to resume.
+    let (status, resp) = api.authed("POST", "/v1/services/web/pause", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(resp["error"]["code"], "InvalidState");
+    assert!(resp["error"]["message"].as_str().unwrap().contains("nothing running to pause"), "{resp}");
+    let (status, resp) = api.authed("POST", "/v1/services/web/rollback", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(resp["error"]["message"].as_str().unwrap().contains("no earlier revision"), "{resp}");
+    let (status, _) = api.authed("POST", "/v1/services/web/resume", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, resp) = api.authed("POST", "/v1/services/web/rollback", Some(json!({"revision": 7}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(resp["error"]["field"], "revision");
+    // A queued delete refuses everything else.
+    api.authed("DELETE", "/v1/services/web", None).await;
+    let (status, resp) = api.authed("POST", "/v1/services/web/deployments", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(resp["error"]["message"].as_str().unwrap().contains("being deleted"), "{resp}");
+}

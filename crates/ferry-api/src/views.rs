@@ -2,8 +2,8 @@
 
 use ferry_model::{Instance, Operation, Revision, Service, ServiceSpec, Timestamp};
 use ferry_wire::{
-    HealthCheckView, ImageSourceView, InstanceSizeView, InstanceView, OperationView, ServiceSummary,
-    ServiceView, SourceView,
+    HealthCheckView, ImageSourceView, InstanceSizeView, InstanceView, OperationView, RevisionView,
+    ServiceSummary, ServiceView, SourceView,
 };
 
 use crate::AppState;
@@ -62,6 +62,7 @@ impl AppState {
                 timeout: s.spec.health_check.timeout,
                 healthy_threshold: s.spec.health_check.healthy_threshold,
                 unhealthy_threshold: s.spec.health_check.unhealthy_threshold,
+                grace_period: s.spec.health_check.grace_period,
             },
             instances_desired: s.spec.instances,
             active_revision: s.active_revision,
@@ -84,7 +85,27 @@ impl AppState {
             ended_at: o.ended_at.map(rfc3339),
             updated_at: rfc3339(o.updated_at),
             error: o.error.clone(),
+            trigger: o.trigger.clone(),
         }
+    }
+}
+
+pub(crate) fn revision_view(r: &Revision, serving: bool) -> RevisionView {
+    let config = &r.spec.source.config;
+    RevisionView {
+        number: r.number,
+        image: r.spec.source.image.to_string(),
+        image_digest: r.image_digest.clone().or_else(|| r.image_id.clone()),
+        created_at: rfc3339(r.created_at),
+        activated_at: r.activated_at.map(rfc3339),
+        serving,
+        image_pruned: r.image_pruned,
+        port: config.port,
+        cpu: r.spec.instance.cpu().to_string(),
+        memory: r.spec.instance.memory().to_string(),
+        instances: r.spec.instances,
+        env: config.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        start_command: config.start_command.clone(),
     }
 }
 

@@ -143,6 +143,38 @@ impl Client {
         self.call(Method::DELETE, &format!("/v1/services/{}", segment(name)), None).await
     }
 
+    /// Changes the configuration and deploys it as a new revision.
+    pub async fn update_service(&self, name: &str, req: &UpdateServiceRequest) -> Result<ServiceOperation> {
+        let body = serde_json::to_vec(req).map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.call(Method::PATCH, &format!("/v1/services/{}", segment(name)), Some(body)).await
+    }
+
+    /// Deploys the current configuration again, resolving the image tag anew.
+    pub async fn deploy_service(&self, name: &str) -> Result<ServiceOperation> {
+        self.call(Method::POST, &format!("/v1/services/{}/deployments", segment(name)), Some(b"{}".to_vec()))
+            .await
+    }
+
+    /// Goes back to `revision`, or to the one that served before the current one.
+    pub async fn rollback_service(&self, name: &str, revision: Option<u32>) -> Result<ServiceOperation> {
+        let body = serde_json::to_vec(&RollbackRequest { revision })
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.call(Method::POST, &format!("/v1/services/{}/rollback", segment(name)), Some(body)).await
+    }
+
+    pub async fn pause_service(&self, name: &str) -> Result<ServiceOperation> {
+        self.call(Method::POST, &format!("/v1/services/{}/pause", segment(name)), Some(b"{}".to_vec())).await
+    }
+
+    pub async fn resume_service(&self, name: &str) -> Result<ServiceOperation> {
+        self.call(Method::POST, &format!("/v1/services/{}/resume", segment(name)), Some(b"{}".to_vec())).await
+    }
+
+    /// A service's revisions, newest first.
+    pub async fn revisions(&self, name: &str) -> Result<RevisionList> {
+        self.call(Method::GET, &format!("/v1/services/{}/revisions", segment(name)), None).await
+    }
+
     pub async fn operations(&self, name: &str) -> Result<OperationList> {
         self.call(Method::GET, &format!("/v1/services/{}/operations", segment(name)), None).await
     }

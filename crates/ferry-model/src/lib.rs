@@ -22,7 +22,9 @@ pub use ids::{Arn, InstanceId, OperationId, ServiceId};
 pub use image::{ImageRef, RegistryCredentials};
 pub use instance::{Instance, InstanceState};
 pub use operation::{Operation, OperationEvent, OperationStatus, OperationType};
-pub use resources::{Cpu, HealthCheckConfiguration, HealthCheckProtocol, InstanceConfiguration, Memory};
+pub use resources::{
+    Cpu, HealthCheckConfiguration, HealthCheckProtocol, InstanceConfiguration, MAX_GRACE_PERIOD, Memory,
+};
 pub use service::{
     EnvVars, ImageConfiguration, ImageSource, MAX_INSTANCES, Revision, Service, ServiceName, ServiceSpec,
     ServiceStatus,

@@ -120,6 +120,44 @@ pub struct Operation {
     pub updated_at: Timestamp,
     /// Why it failed, in one line; the events carry the details.
     pub error: Option<String>,
+    /// What started it, in App Runner's words for deployments (`SERVICE_CREATE`, `ROLLBACK`, …).
+    pub trigger: Option<String>,
+}
+
+impl Operation {
+    /// A new operation, waiting its turn.
+    pub fn queued(
+        service_id: ServiceId,
+        kind: OperationType,
+        revision: Option<u32>,
+        trigger: &str,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: OperationId::generate(),
+            service_id,
+            kind,
+            status: OperationStatus::Pending,
+            revision,
+            created_at: now,
+            started_at: None,
+            ended_at: None,
+            updated_at: now,
+            error: None,
+            trigger: Some(trigger.to_owned()),
+        }
+    }
+
+    /// Whether it brings up a revision (and so may fail into a rollback).
+    pub fn deploys(&self) -> bool {
+        matches!(
+            self.kind,
+            OperationType::CreateService
+                | OperationType::UpdateService
+                | OperationType::StartDeployment
+                | OperationType::ResumeService
+        )
+    }
 }
 
 /// A line of an operation's log, numbered from 1 so a follower can ask for what came after.

@@ -279,6 +279,9 @@ impl HealthCheckProtocol {
     }
 }
 
+/// The longest health-check grace period, in seconds.
+pub const MAX_GRACE_PERIOD: u32 = 3600;
+
 /// How ferry decides an instance may take traffic: App Runner's `HealthCheckConfiguration`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthCheckConfiguration {
@@ -293,6 +296,10 @@ pub struct HealthCheckConfiguration {
     pub healthy_threshold: u32,
     /// Consecutive failures that make an instance unhealthy, 1–20.
     pub unhealthy_threshold: u32,
+    /// Seconds after an instance starts during which failed checks do not count, 0–3600 (ferry's
+    /// addition: App Runner has none, and slow starters failed their deployments).
+    #[serde(default)]
+    pub grace_period: u32,
 }
 
 impl Default for HealthCheckConfiguration {
@@ -304,6 +311,7 @@ impl Default for HealthCheckConfiguration {
             timeout: 2,
             healthy_threshold: 1,
             unhealthy_threshold: 5,
+            grace_period: 0,
         }
     }
 }
@@ -319,6 +327,12 @@ impl HealthCheckConfiguration {
             if !(1..=20).contains(&value) {
                 return Err(ValidationError::new(field, format!("{value} is out of range; use 1 to 20")));
             }
+        }
+        if self.grace_period > MAX_GRACE_PERIOD {
+            return Err(ValidationError::new(
+                "grace_period",
+                format!("{} is out of range; use 0 to {MAX_GRACE_PERIOD} seconds", self.grace_period),
+            ));
         }
         let path_ok = self.path.starts_with('/')
             && self.path.len() <= 1024
@@ -401,5 +415,7 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err().field, "unhealthy_threshold");
         let bad = HealthCheckConfiguration { path: "healthz".into(), ..Default::default() };
         assert_eq!(bad.validate().unwrap_err().field, "path");
+        let bad = HealthCheckConfiguration { grace_period: 3601, ..Default::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "grace_period");
     }
 }

@@ -273,6 +273,10 @@ pub struct Revision {
     /// The engine's id of the pulled image: exactly what the instances run.
     pub image_id: Option<String>,
     pub created_at: Timestamp,
+    /// When it last became the revision serving traffic; `None` if it never did.
+    pub activated_at: Option<Timestamp>,
+    /// Its image was removed from the engine to save disk; a rollback to it pulls it again by digest.
+    pub image_pruned: bool,
 }
 
 /// A service as stored: its identity, status, desired spec and the revision serving it.

@@ -6,6 +6,7 @@
 //! simulations, and keeps start-up, crash recovery and every change on one code path: the controller
 //! observes, asks [`reconcile::plan`], and carries the actions out.
 
+pub mod admission;
 pub mod health;
 pub mod reconcile;
 

@@ -166,6 +166,10 @@ pub trait Runtime: Send + Sync + 'static {
     /// [`RuntimeError::Engine`] error and stays.
     async fn remove_image(&self, image: &str) -> Result<()>;
 
+    /// Whether the engine has the image (by id or reference), i.e. a container could start from it
+    /// without a pull.
+    async fn image_exists(&self, image: &str) -> Result<bool>;
+
     /// The last `lines` lines the container wrote, oldest first.
     async fn tail_logs(&self, container_id: &str, lines: usize) -> Result<Vec<LogLine>>;
 

@@ -365,9 +365,11 @@ async fn remove_image_refuses_an_image_in_use_and_accepts_a_missing_one() -> any
     let err = rt.remove_image(&tag).await.unwrap_err();
     assert!(matches!(&err, RuntimeError::Engine(m) if m.contains("is using")), "{err}");
     assert!(docker(&["image", "inspect", &tag]).is_ok(), "the image stays");
+    assert!(rt.image_exists(&tag).await?);
     rt.remove(&info.id).await?;
     rt.remove_image(&tag).await?;
     assert!(docker(&["image", "inspect", &tag]).is_err(), "the image is gone");
+    assert!(!rt.image_exists(&tag).await?);
     rt.remove_image(&tag).await?;
     Ok(())
 }

@@ -21,6 +21,8 @@ pub struct RawConfig {
     pub account: String,
     pub deploy_timeout_secs: u64,
     pub stop_grace_secs: u64,
+    pub drain_timeout_secs: u64,
+    pub keep_revisions: u32,
 }
 
 impl Default for RawConfig {
@@ -35,6 +37,8 @@ impl Default for RawConfig {
             account: "000000000000".to_owned(),
             deploy_timeout_secs: 300,
             stop_grace_secs: 10,
+            drain_timeout_secs: 30,
+            keep_revisions: 5,
         }
     }
 }
@@ -52,6 +56,10 @@ pub struct ServerConfig {
     pub deploy_timeout: Duration,
     /// How long an instance gets between SIGTERM and SIGKILL when ferry stops it.
     pub stop_grace: Duration,
+    /// How long a retiring instance gets to finish its requests and close its WebSockets.
+    pub drain_timeout: Duration,
+    /// How many of each service's newest revisions keep their images on the engine.
+    pub keep_revisions: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +128,12 @@ impl RawConfig {
         if self.stop_grace_secs > 600 {
             return Err(err("stop-grace", "use 0 to 600 seconds"));
         }
+        if self.drain_timeout_secs > 3600 {
+            return Err(err("drain-timeout", "use 0 to 3600 seconds"));
+        }
+        if !(1..=1000).contains(&self.keep_revisions) {
+            return Err(err("keep-revisions", "use 1 to 1000"));
+        }
         let public_port = self.public_port.unwrap_or(http_listen.port());
         Ok(ServerConfig {
             data_dir: self.data_dir.unwrap_or_else(default_data_dir),
@@ -131,6 +145,8 @@ impl RawConfig {
             account: self.account,
             deploy_timeout: Duration::from_secs(self.deploy_timeout_secs),
             stop_grace: Duration::from_secs(self.stop_grace_secs),
+            drain_timeout: Duration::from_secs(self.drain_timeout_secs),
+            keep_revisions: self.keep_revisions,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! listens, but a failed probe counts only once per configured interval: the time an app gets to start
 //! is the same as App Runner's (`UnhealthyThreshold × Interval`), while a fast app is ready in
 //! milliseconds instead of one interval. Once the instance has a verdict, probes run every interval.
+//! During the check's grace period (from the instance's start) failed probes do not count at all.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -81,13 +82,19 @@ pub(crate) async fn watch(
         None => HealthTracker::new(check.healthy_threshold, check.unhealthy_threshold),
     };
     let interval = Duration::from_secs(u64::from(check.interval));
+    // The grace period runs from the instance's start; an adopted instance is past it.
+    let grace =
+        if resume.is_some() { Duration::ZERO } else { Duration::from_secs(u64::from(check.grace_period)) };
+    let grace_until = Instant::now() + grace;
     let mut last_counted_failure: Option<Instant> = None;
     loop {
         let result = probe(addr, &check).await;
         let passed = result.is_ok();
+        let in_grace = Instant::now() < grace_until;
         let counts = passed
-            || tracker.verdict().is_some()
-            || last_counted_failure.is_none_or(|t| t.elapsed() >= interval);
+            || (!in_grace
+                && (tracker.verdict().is_some()
+                    || last_counted_failure.is_none_or(|t| t.elapsed() >= interval)));
         if counts {
             if !passed {
                 last_counted_failure = Some(Instant::now());

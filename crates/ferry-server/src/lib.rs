@@ -102,6 +102,8 @@ pub async fn serve(
             domain: config.domain.clone(),
             deploy_timeout: config.deploy_timeout,
             stop_grace: config.stop_grace,
+            drain_timeout: config.drain_timeout,
+            keep_revisions: config.keep_revisions,
             resync: Duration::from_secs(15),
         },
         shutdown: shutdown.clone(),

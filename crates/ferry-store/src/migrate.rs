@@ -8,6 +8,7 @@ use crate::{Result, StoreError};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../migrations/0001_initial.sql")),
     ("0002_settings", include_str!("../migrations/0002_settings.sql")),
+    ("0003_deployments", include_str!("../migrations/0003_deployments.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

@@ -9,47 +9,61 @@ use rusqlite::{OptionalExtension, Row, params};
 use crate::{Result, Store, corrupt};
 
 const COLUMNS: &str =
-    "id, service_id, type, status, revision, created_at, started_at, ended_at, updated_at, error";
+    "id, service_id, type, status, revision, created_at, started_at, ended_at, updated_at, error, trigger";
 
-type RawOperation =
-    (String, String, String, String, Option<u32>, i64, Option<i64>, Option<i64>, i64, Option<String>);
+/// An operation's row as stored, before its values are checked.
+struct RawOperation {
+    id: String,
+    service_id: String,
+    kind: String,
+    status: String,
+    revision: Option<u32>,
+    created_at: i64,
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+    updated_at: i64,
+    error: Option<String>,
+    trigger: Option<String>,
+}
 
 fn read(row: &Row<'_>) -> rusqlite::Result<RawOperation> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-    ))
+    Ok(RawOperation {
+        id: row.get(0)?,
+        service_id: row.get(1)?,
+        kind: row.get(2)?,
+        status: row.get(3)?,
+        revision: row.get(4)?,
+        created_at: row.get(5)?,
+        started_at: row.get(6)?,
+        ended_at: row.get(7)?,
+        updated_at: row.get(8)?,
+        error: row.get(9)?,
+        trigger: row.get(10)?,
+    })
 }
 
 fn decode(raw: RawOperation) -> Result<Operation> {
-    let (id, service_id, kind, status, revision, created_at, started_at, ended_at, updated_at, error) = raw;
     Ok(Operation {
-        id: OperationId::parse(&id).map_err(|_| corrupt("operation id", &id))?,
-        service_id: ServiceId::parse(&service_id).map_err(|_| corrupt("service id", &service_id))?,
-        kind: OperationType::parse(&kind).ok_or_else(|| corrupt("operation type", &kind))?,
-        status: OperationStatus::parse(&status).ok_or_else(|| corrupt("operation status", &status))?,
-        revision,
-        created_at: Timestamp(created_at),
-        started_at: started_at.map(Timestamp),
-        ended_at: ended_at.map(Timestamp),
-        updated_at: Timestamp(updated_at),
-        error,
+        id: OperationId::parse(&raw.id).map_err(|_| corrupt("operation id", &raw.id))?,
+        service_id: ServiceId::parse(&raw.service_id).map_err(|_| corrupt("service id", &raw.service_id))?,
+        kind: OperationType::parse(&raw.kind).ok_or_else(|| corrupt("operation type", &raw.kind))?,
+        status: OperationStatus::parse(&raw.status)
+            .ok_or_else(|| corrupt("operation status", &raw.status))?,
+        revision: raw.revision,
+        created_at: Timestamp(raw.created_at),
+        started_at: raw.started_at.map(Timestamp),
+        ended_at: raw.ended_at.map(Timestamp),
+        updated_at: Timestamp(raw.updated_at),
+        error: raw.error,
+        trigger: raw.trigger,
     })
 }
 
 pub(crate) fn insert_operation(tx: &rusqlite::Transaction<'_>, op: &Operation) -> Result<()> {
     tx.execute(
         "INSERT INTO operations (id, service_id, type, status, revision, created_at, started_at, ended_at,
-                                 updated_at, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                 updated_at, error, trigger)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             op.id.as_str(),
             op.service_id.as_str(),
@@ -61,6 +75,7 @@ pub(crate) fn insert_operation(tx: &rusqlite::Transaction<'_>, op: &Operation) -
             op.ended_at.map(|t| t.0),
             op.updated_at.0,
             op.error,
+            op.trigger,
         ],
     )?;
     Ok(())
@@ -69,8 +84,26 @@ pub(crate) fn insert_operation(tx: &rusqlite::Transaction<'_>, op: &Operation) -
 impl Store {
     /// Queues an operation on an existing service, setting the service's status in the same transaction.
     pub fn queue_operation(&self, op: &Operation, service_status: ServiceStatus) -> Result<()> {
+        self.queue_deployment(op, service_status, None)
+    }
+
+    /// Queues an operation that deploys a new revision: the revision is recorded and becomes the service's
+    /// desired spec, all in one transaction with the operation.
+    pub fn queue_deployment(
+        &self,
+        op: &Operation,
+        service_status: ServiceStatus,
+        revision: Option<&ferry_model::Revision>,
+    ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        if let Some(r) = revision {
+            crate::services::insert_revision(&tx, r)?;
+            tx.execute(
+                "UPDATE services SET spec = ?2 WHERE id = ?1",
+                params![r.service_id.as_str(), crate::services::encode_spec(&r.spec)?],
+            )?;
+        }
         insert_operation(&tx, op)?;
         tx.execute(
             "UPDATE services SET status = ?2, updated_at = ?3 WHERE id = ?1",

@@ -147,34 +147,107 @@ impl Store {
     }
 
     pub fn revision(&self, service_id: &ServiceId, number: u32) -> Result<Option<Revision>> {
+        let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE service_id = ?1 AND number = ?2");
         let row = self
             .conn()
-            .query_row(
-                "SELECT number, spec, image_digest, image_id, created_at FROM revisions
-                 WHERE service_id = ?1 AND number = ?2",
-                params![service_id.as_str(), number],
-                |r| {
-                    Ok((
-                        r.get::<_, u32>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, i64>(4)?,
-                    ))
-                },
-            )
+            .query_row(&sql, params![service_id.as_str(), number], RevisionRow::read)
             .optional()?;
-        row.map(|(number, spec, image_digest, image_id, created_at)| {
-            Ok(Revision {
-                service_id: service_id.clone(),
-                number,
-                spec: decode_spec(&spec)?,
-                image_digest,
-                image_id,
-                created_at: Timestamp(created_at),
-            })
-        })
-        .transpose()
+        row.map(RevisionRow::into_revision).transpose()
+    }
+
+    /// A service's revisions, newest first.
+    pub fn revisions(&self, service_id: &ServiceId) -> Result<Vec<Revision>> {
+        let sql =
+            format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE service_id = ?1 ORDER BY number DESC");
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map([service_id.as_str()], RevisionRow::read)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(RevisionRow::into_revision).collect()
+    }
+
+    /// The number the service's next revision gets.
+    pub fn next_revision_number(&self, service_id: &ServiceId) -> Result<u32> {
+        Ok(self.conn().query_row(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service_id = ?1",
+            [service_id.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Makes `number` the revision that serves: the service's active revision and desired spec, with the
+    /// time it was activated.
+    pub fn activate_revision(&self, service_id: &ServiceId, number: u32, now: Timestamp) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE revisions SET activated_at = ?3 WHERE service_id = ?1 AND number = ?2",
+            params![service_id.as_str(), number, now.0],
+        )?;
+        tx.execute(
+            "UPDATE services SET active_revision = ?2, updated_at = ?3,
+                 spec = (SELECT spec FROM revisions WHERE service_id = ?1 AND number = ?2)
+             WHERE id = ?1",
+            params![service_id.as_str(), number, now.0],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets the desired spec back to what a revision runs (after a deployment of a newer one failed).
+    pub fn reset_spec_to(&self, service_id: &ServiceId, number: u32) -> Result<()> {
+        self.conn().execute(
+            "UPDATE services SET spec = (SELECT spec FROM revisions WHERE service_id = ?1 AND number = ?2)
+             WHERE id = ?1 AND EXISTS (SELECT 1 FROM revisions WHERE service_id = ?1 AND number = ?2)",
+            params![service_id.as_str(), number],
+        )?;
+        Ok(())
+    }
+
+    /// Images that no revision worth keeping uses any more: those of revisions older than the newest `keep`
+    /// of their service, not the active one, not named by an unfinished operation, and not shared with a
+    /// revision that is kept. Deleted services keep nothing.
+    pub fn prunable_images(&self, keep: u32) -> Result<Vec<(ServiceId, u32, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "WITH ranked AS (
+                 SELECT r.service_id, r.number, r.image_id, r.image_pruned, s.active_revision, s.deleted_at,
+                        ROW_NUMBER() OVER (PARTITION BY r.service_id ORDER BY r.number DESC) AS rn
+                 FROM revisions r JOIN services s ON s.id = r.service_id
+                 WHERE r.image_id IS NOT NULL
+             ),
+             kept AS (
+                 SELECT image_id FROM ranked
+                 WHERE deleted_at IS NULL AND (rn <= ?1 OR number = active_revision)
+                 UNION
+                 SELECT r.image_id FROM revisions r
+                 JOIN operations o ON o.service_id = r.service_id AND o.revision = r.number
+                 WHERE r.image_id IS NOT NULL
+                   AND o.status NOT IN ('FAILED', 'SUCCEEDED', 'ROLLBACK_FAILED', 'ROLLBACK_SUCCEEDED')
+             )
+             SELECT service_id, number, image_id FROM ranked
+             WHERE image_pruned = 0 AND image_id NOT IN (SELECT image_id FROM kept)
+             ORDER BY service_id, number",
+        )?;
+        let rows = stmt.query_map([keep], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, number, image) = row?;
+            out.push((ServiceId::parse(&id).map_err(|_| corrupt("service id", &id))?, number, image));
+        }
+        Ok(out)
+    }
+
+    /// Records that a revision's image was removed from the engine (or is back, with `false`).
+    pub fn set_image_pruned(&self, service_id: &ServiceId, number: u32, pruned: bool) -> Result<()> {
+        self.conn().execute(
+            "UPDATE revisions SET image_pruned = ?3 WHERE service_id = ?1 AND number = ?2",
+            params![service_id.as_str(), number, pruned],
+        )?;
+        Ok(())
     }
 
     /// Records what a revision's image resolved to when it was pulled.
@@ -193,10 +266,11 @@ impl Store {
     }
 }
 
-fn insert_revision(tx: &rusqlite::Transaction<'_>, revision: &Revision) -> Result<()> {
+pub(crate) fn insert_revision(tx: &rusqlite::Transaction<'_>, revision: &Revision) -> Result<()> {
     tx.execute(
-        "INSERT INTO revisions (service_id, number, spec, image_digest, image_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO revisions (service_id, number, spec, image_digest, image_id, created_at, activated_at,
+                                image_pruned)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             revision.service_id.as_str(),
             revision.number,
@@ -204,7 +278,52 @@ fn insert_revision(tx: &rusqlite::Transaction<'_>, revision: &Revision) -> Resul
             revision.image_digest,
             revision.image_id,
             revision.created_at.0,
+            revision.activated_at.map(|t| t.0),
+            revision.image_pruned,
         ],
     )?;
     Ok(())
+}
+
+const REVISION_COLUMNS: &str =
+    "service_id, number, spec, image_digest, image_id, created_at, activated_at, image_pruned";
+
+struct RevisionRow {
+    service_id: String,
+    number: u32,
+    spec: String,
+    image_digest: Option<String>,
+    image_id: Option<String>,
+    created_at: i64,
+    activated_at: Option<i64>,
+    image_pruned: bool,
+}
+
+impl RevisionRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            service_id: row.get(0)?,
+            number: row.get(1)?,
+            spec: row.get(2)?,
+            image_digest: row.get(3)?,
+            image_id: row.get(4)?,
+            created_at: row.get(5)?,
+            activated_at: row.get(6)?,
+            image_pruned: row.get(7)?,
+        })
+    }
+
+    fn into_revision(self) -> Result<Revision> {
+        Ok(Revision {
+            service_id: ServiceId::parse(&self.service_id)
+                .map_err(|_| corrupt("service id", &self.service_id))?,
+            number: self.number,
+            spec: decode_spec(&self.spec)?,
+            image_digest: self.image_digest,
+            image_id: self.image_id,
+            created_at: Timestamp(self.created_at),
+            activated_at: self.activated_at.map(Timestamp),
+            image_pruned: self.image_pruned,
+        })
+    }
 }

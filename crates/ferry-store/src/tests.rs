@@ -23,6 +23,8 @@ fn service(name: &str) -> (Service, Revision, Operation) {
         image_digest: None,
         image_id: None,
         created_at: now,
+        activated_at: None,
+        image_pruned: false,
     };
     let op = Operation {
         id: OperationId::generate(),
@@ -35,6 +37,7 @@ fn service(name: &str) -> (Service, Revision, Operation) {
         ended_at: None,
         updated_at: now,
         error: None,
+        trigger: Some("SERVICE_CREATE".to_owned()),
     };
     (service, revision, op)
 }
@@ -136,4 +139,76 @@ fn instances_round_trip_and_keep_a_log_cursor() {
     assert_eq!(store.log_cursor(&inst.id).unwrap(), Some(Timestamp(42)));
     store.delete_instance(&inst.id).unwrap();
     assert!(store.all_instances().unwrap().is_empty());
+}
+
+fn add_revision(store: &Store, base: &Revision, number: u32, image: &str) -> Revision {
+    let r = Revision { number, image_id: Some(image.to_owned()), ..base.clone() };
+    let op = Operation {
+        id: OperationId::generate(),
+        service_id: base.service_id.clone(),
+        kind: OperationType::UpdateService,
+        status: OperationStatus::Succeeded,
+        revision: Some(number),
+        created_at: Timestamp(number as i64),
+        started_at: None,
+        ended_at: None,
+        updated_at: Timestamp(number as i64),
+        error: None,
+        trigger: None,
+    };
+    store.queue_deployment(&op, ServiceStatus::Running, Some(&r)).unwrap();
+    r
+}
+
+#[test]
+fn revisions_list_newest_first_and_activation_sets_the_serving_spec() {
+    let store = Store::in_memory().unwrap();
+    let (svc, rev, op) = service("web-app");
+    store.create_service(&svc, &rev, &op).unwrap();
+    assert_eq!(store.next_revision_number(&svc.id).unwrap(), 2);
+    let mut second = rev.clone();
+    second.spec.source.config.port = 9090;
+    let second = add_revision(&store, &second, 2, "sha256:b");
+    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec.source.config.port, 9090, "desired spec moved");
+    let numbers: Vec<u32> = store.revisions(&svc.id).unwrap().iter().map(|r| r.number).collect();
+    assert_eq!(numbers, [2, 1]);
+
+    store.activate_revision(&svc.id, 1, Timestamp(50)).unwrap();
+    let s = store.service(&svc.id).unwrap().unwrap();
+    assert_eq!((s.active_revision, s.spec.source.config.port), (Some(1), 8080));
+    assert_eq!(store.revision(&svc.id, 1).unwrap().unwrap().activated_at, Some(Timestamp(50)));
+    assert_eq!(store.revision(&svc.id, 2).unwrap().unwrap(), second);
+
+    store.reset_spec_to(&svc.id, 2).unwrap();
+    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec.source.config.port, 9090);
+}
+
+#[test]
+fn prunable_images_spare_kept_active_pending_and_shared_ones() {
+    let store = Store::in_memory().unwrap();
+    let (svc, rev, op) = service("web-app");
+    store.create_service(&svc, &rev, &op).unwrap();
+    store.set_revision_image(&svc.id, 1, None, "sha256:one").unwrap();
+    let base = store.revision(&svc.id, 1).unwrap().unwrap();
+    add_revision(&store, &base, 2, "sha256:two");
+    add_revision(&store, &base, 3, "sha256:three");
+    add_revision(&store, &base, 4, "sha256:one"); // the same image as revision 1
+    add_revision(&store, &base, 5, "sha256:five");
+    store.activate_revision(&svc.id, 2, Timestamp(9)).unwrap();
+
+    // Keep the newest 2 (4 and 5) and the active one (2): 3 goes; 1 shares its image with 4 and stays.
+    let prunable: Vec<(u32, String)> =
+        store.prunable_images(2).unwrap().into_iter().map(|(_, n, i)| (n, i)).collect();
+    assert_eq!(prunable, [(3, "sha256:three".to_owned())]);
+    store.set_image_pruned(&svc.id, 3, true).unwrap();
+    assert!(store.prunable_images(2).unwrap().is_empty(), "pruned once");
+    assert!(store.revision(&svc.id, 3).unwrap().unwrap().image_pruned);
+
+    // A deleted service keeps nothing (once its operations have ended).
+    let mut create = op.clone();
+    create.status = OperationStatus::Succeeded;
+    store.update_operation(&create).unwrap();
+    store.mark_deleted(&svc.id, Timestamp(99)).unwrap();
+    let prunable: Vec<u32> = store.prunable_images(2).unwrap().into_iter().map(|(_, n, _)| n).collect();
+    assert_eq!(prunable, [1, 2, 4, 5]);
 }

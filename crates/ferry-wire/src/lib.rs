@@ -97,6 +97,85 @@ pub struct HealthCheckInput {
     /// Failures in a row to become unhealthy, 1–20, default 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unhealthy_threshold: Option<i64>,
+    /// Seconds after an instance starts during which failed checks do not count, 0–3600, default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period: Option<i64>,
+}
+
+/// `PATCH /v1/services/{name}`: changes the configuration and deploys it as a new revision. Only the
+/// members given change; everything else stays as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServiceRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageUpdate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceInput>,
+    /// Members given replace the current ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<i64>,
+}
+
+/// Changes to the image source. `env` sets (adds or replaces) variables, `env_remove` removes them;
+/// an empty `start_command` goes back to the image's own command.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_remove: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<RegistryCredentialsInput>,
+}
+
+/// `POST /v1/services/{name}/rollback`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The revision to go back to; default: the one that served before the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
+}
+
+/// One deployed version of a service.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevisionView {
+    pub number: u32,
+    /// The image reference as given (tag).
+    pub image: String,
+    /// What the tag resolved to when it was deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    pub created_at: String,
+    /// When it last started serving; absent if it never did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<String>,
+    /// It serves traffic now.
+    pub serving: bool,
+    /// Its image was removed from the engine to save disk (a rollback pulls it again by digest).
+    pub image_pruned: bool,
+    pub port: u16,
+    pub cpu: String,
+    pub memory: String,
+    pub instances: u32,
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_command: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevisionList {
+    /// Newest first.
+    pub revisions: Vec<RevisionView>,
 }
 
 /// A service as the API shows it.
@@ -165,6 +244,7 @@ pub struct HealthCheckView {
     pub timeout: u32,
     pub healthy_threshold: u32,
     pub unhealthy_threshold: u32,
+    pub grace_period: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -231,6 +311,9 @@ pub struct OperationView {
     /// Why it failed, in one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What started it: `SERVICE_CREATE`, `SERVICE_UPDATE`, `START_DEPLOYMENT`, `ROLLBACK`, ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -45,6 +45,11 @@ pub enum Command {
     Service(ServiceCommand),
     /// List a service's operations (newest first), or show one with its log
     Operations(OperationsArgs),
+    /// List a service's revisions (newest first) and the one serving
+    Revisions {
+        /// The service
+        name: String,
+    },
     /// Show a service's application log (its instances' stdout and stderr)
     Logs(LogsArgs),
     /// Save the API URL and token for later commands
@@ -77,9 +82,15 @@ pub struct ServerArgs {
     /// Seconds a deployment may take to become healthy
     #[arg(long, env = "FERRY_DEPLOY_TIMEOUT", default_value_t = 300)]
     pub deploy_timeout: u64,
-    /// Seconds an instance gets to drain and stop before it is killed
+    /// Seconds an instance gets between SIGTERM and SIGKILL when ferry stops it
     #[arg(long, env = "FERRY_STOP_GRACE", default_value_t = 10)]
     pub stop_grace: u64,
+    /// Seconds a retiring instance gets to finish its requests and close its WebSockets
+    #[arg(long, env = "FERRY_DRAIN_TIMEOUT", default_value_t = 30)]
+    pub drain_timeout: u64,
+    /// How many of each service's newest revisions keep their images on the engine
+    #[arg(long, env = "FERRY_KEEP_REVISIONS", default_value_t = 5)]
+    pub keep_revisions: u32,
     /// Log filter, e.g. `info` or `ferry_server=debug`
     #[arg(long, env = "FERRY_LOG", default_value = "info")]
     pub log: String,
@@ -93,6 +104,36 @@ pub enum ServiceCommand {
     List,
     /// Show a service: status, URL, image digest, instances
     Describe { name: String },
+    /// Change a service's configuration and deploy it as a new revision
+    Update(Box<UpdateArgs>),
+    /// Deploy the current configuration again, resolving the image tag anew
+    Deploy {
+        name: String,
+        /// Wait until the deployment ends; exit non-zero if it failed or rolled back
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Go back to the previous revision (or the one given), without a rebuild
+    Rollback {
+        name: String,
+        /// The revision to go back to
+        #[arg(long = "to", value_name = "REVISION")]
+        to: Option<u32>,
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Stop every instance; the URL answers 503 until the service is resumed
+    Pause {
+        name: String,
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Bring a paused service back on the revision it last served
+    Resume {
+        name: String,
+        #[arg(long)]
+        wait: bool,
+    },
     /// Delete a service and everything it runs
     Delete {
         name: String,
@@ -127,6 +168,22 @@ pub struct CreateArgs {
     /// How many instances run [default: 1]
     #[arg(long)]
     pub instances: Option<i64>,
+    #[command(flatten)]
+    pub health: HealthArgs,
+    /// User name for a private registry
+    #[arg(long, requires = "registry_password")]
+    pub registry_username: Option<String>,
+    /// Password or token for a private registry
+    #[arg(long, env = "FERRY_REGISTRY_PASSWORD", hide_env_values = true, requires = "registry_username")]
+    pub registry_password: Option<String>,
+    /// Show the deployment's progress and wait until it ends; exit non-zero if it failed
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// Health check settings, App Runner's, plus a grace period.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
     /// Health check protocol: tcp or http [default: tcp]
     #[arg(long)]
     pub health_protocol: Option<String>,
@@ -145,13 +202,41 @@ pub struct CreateArgs {
     /// Failures in a row that make an instance unhealthy, 1-20 [default: 5]
     #[arg(long)]
     pub unhealthy_threshold: Option<i64>,
-    /// User name for a private registry
+    /// Seconds after an instance starts during which failed checks do not count, 0-3600 [default: 0]
+    #[arg(long)]
+    pub health_grace_period: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub name: String,
+    /// A new image reference (the tag is resolved when the revision deploys)
+    #[arg(long)]
+    pub image: Option<String>,
+    #[arg(long)]
+    pub port: Option<i64>,
+    /// Set an environment variable, NAME=VALUE (repeatable); others are kept
+    #[arg(long = "env", short = 'e', value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Remove an environment variable (repeatable)
+    #[arg(long = "unset-env", value_name = "NAME")]
+    pub unset_env: Vec<String>,
+    /// Replace the image's command ("" goes back to the image's own)
+    #[arg(long)]
+    pub start_command: Option<String>,
+    #[arg(long)]
+    pub cpu: Option<String>,
+    #[arg(long)]
+    pub memory: Option<String>,
+    #[arg(long)]
+    pub instances: Option<i64>,
+    #[command(flatten)]
+    pub health: HealthArgs,
     #[arg(long, requires = "registry_password")]
     pub registry_username: Option<String>,
-    /// Password or token for a private registry
     #[arg(long, env = "FERRY_REGISTRY_PASSWORD", hide_env_values = true, requires = "registry_username")]
     pub registry_password: Option<String>,
-    /// Show the deployment's progress and wait until it ends; exit non-zero if it failed
+    /// Show the deployment's progress and wait until it ends; exit non-zero if it failed or rolled back
     #[arg(long)]
     pub wait: bool,
 }

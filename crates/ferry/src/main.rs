@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         Command::Server(args) => cmd::server::run(args),
         Command::Service(c) => client_command(cmd::service::run(&cli.global, c)),
         Command::Operations(a) => client_command(cmd::operations::run(&cli.global, a)),
+        Command::Revisions { name } => client_command(cmd::revisions::run(&cli.global, &name)),
         Command::Logs(a) => client_command(cmd::logs::run(&cli.global, a)),
         Command::Login(a) => client_command(cmd::login::run(&cli.global, a)),
     };

@@ -198,3 +198,84 @@ mod simulation {
         }
     }
 }
+
+/// A seeded simulation of a whole deployment as the controller drives it: deploy revision 2 beside a
+/// serving revision 1 while instances of both fail at random; on `DeployFailed` the goal goes back to
+/// revision 1 (the rollback), on `DeploySucceeded` revision 2 becomes the steady goal. Whatever happens,
+/// the plan never retires a healthy revision-1 instance before revision 2 succeeded, a rollback removes
+/// every revision-2 instance, and the service ends with the wanted count of ready instances.
+mod rollout_simulation {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Phase {
+        Deploying,
+        RolledBack,
+        Succeeded,
+    }
+
+    proptest! {
+        #[test]
+        fn deploy_or_roll_back_and_converge(
+            events in proptest::collection::vec((0u8..6, 0usize..16), 0..80),
+            count in 1u32..4,
+        ) {
+            let mut instances: Vec<InstanceView> = (0..count).map(|k| inst(100 + k as u8, 1, Ready)).collect();
+            let mut next = 0u8;
+            let mut phase = Phase::Deploying;
+            let mut now = Timestamp(0);
+            let step = |instances: &mut Vec<InstanceView>, phase: &mut Phase, now: Timestamp, next: &mut u8| -> Result<(), TestCaseError> {
+                let goal = match phase {
+                    Phase::Deploying => Goal::Run { revision: 2, count, deploy: Some(Deploy { deadline: Timestamp(1_000_000) }), start_not_before: None },
+                    Phase::RolledBack => steady(1, count),
+                    Phase::Succeeded => steady(2, count),
+                };
+                let actions = plan(&goal, instances, now);
+                let succeeded = actions.contains(&Action::DeploySucceeded);
+                for a in &actions {
+                    match a {
+                        Action::Start { revision } => {
+                            *next = next.wrapping_add(1);
+                            let mut i = inst(*next, *revision, Starting);
+                            i.created_at = now;
+                            instances.push(i);
+                        }
+                        Action::Stop { id, reason } => {
+                            let victim = instances.iter().find(|i| &i.id == id).cloned();
+                            if let Some(v) = &victim && *phase == Phase::Deploying && v.revision == 1 && v.state == Ready {
+                                prop_assert!(succeeded, "a ready old instance was stopped ({reason:?}) before the new revision succeeded");
+                            }
+                            instances.retain(|i| &i.id != id);
+                        }
+                        Action::DeployFailed { .. } => *phase = Phase::RolledBack,
+                        Action::DeploySucceeded => *phase = Phase::Succeeded,
+                        _ => {}
+                    }
+                }
+                Ok(())
+            };
+            for (kind, which) in events {
+                now = now.plus_millis(100);
+                step(&mut instances, &mut phase, now, &mut next)?;
+                if instances.is_empty() { continue; }
+                let n = which % instances.len();
+                instances[n].state = match kind {
+                    0..=2 => Ready,
+                    3 => Exited,
+                    4 => Unhealthy,
+                    _ => instances[n].state,
+                };
+            }
+            // Failures stop: what starts turns ready.
+            for _ in 0..6 {
+                now = now.plus_millis(100);
+                step(&mut instances, &mut phase, now, &mut next)?;
+                for i in instances.iter_mut() { if i.state == Starting { i.state = Ready; } }
+            }
+            let serving = match phase { Phase::Succeeded => 2, _ => 1 };
+            prop_assert!(instances.iter().all(|i| i.revision == serving), "{phase:?}: {instances:?}");
+            prop_assert_eq!(instances.iter().filter(|i| i.state == Ready).count(), count as usize);
+        }
+    }
+}

@@ -170,6 +170,17 @@ impl DockerRuntime {
         tracing::debug!(image = %image, "removed an image");
         Ok(())
     }
+
+    pub(super) async fn image_is_present(&self, image: &str) -> Result<bool> {
+        let call = async {
+            match self.docker.inspect_image(image).await {
+                Ok(_) => Ok(true),
+                Err(e) if error::status(&e) == Some(404) => Ok(false),
+                Err(e) => Err(error::engine(e)),
+            }
+        };
+        timed(self.call_timeout(), "an image inspect", call).await
+    }
 }
 
 /// The engine's view of a new container; each choice is explained beside it.

@@ -164,6 +164,10 @@ impl Runtime for DockerRuntime {
         self.remove_image_by_ref(image).await
     }
 
+    async fn image_exists(&self, image: &str) -> Result<bool> {
+        self.image_is_present(image).await
+    }
+
     async fn tail_logs(&self, container_id: &str, lines: usize) -> Result<Vec<LogLine>> {
         self.tail_container_logs(container_id, lines).await
     }

@@ -49,6 +49,7 @@ pub enum Call {
     Stop(String, Duration),
     Remove(String),
     RemoveImage(String),
+    ImageExists(String),
     TailLogs(String, usize),
     FollowLogs(String, Option<Timestamp>),
     Events,
@@ -197,7 +198,9 @@ impl Runtime for FakeRuntime {
         progress(&format!("pulling {reference}: 0 of 1 layers"));
         progress(&format!("pulled {reference}: 1 layers, 1.0 MB downloaded"));
         let digest = image.digest().map_or_else(|| Self::digest(&reference), str::to_owned);
-        Ok(PulledImage { image_id: Self::image_id(&reference), digest: Some(digest) })
+        let image_id = Self::image_id(&reference);
+        self.lock().removed_images.remove(&image_id);
+        Ok(PulledImage { image_id, digest: Some(digest) })
     }
 
     async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
@@ -252,8 +255,17 @@ impl Runtime for FakeRuntime {
                  using its referenced image",
                 user.info.id
             ))),
-            None => Ok(()),
+            None => {
+                let mut state = state;
+                state.removed_images.insert(image.to_owned());
+                Ok(())
+            }
         }
+    }
+
+    async fn image_exists(&self, image: &str) -> Result<bool> {
+        let state = self.enter(Call::ImageExists(image.to_owned()))?;
+        Ok(!state.removed_images.contains(image))
     }
 
     async fn tail_logs(&self, container_id: &str, lines: usize) -> Result<Vec<LogLine>> {

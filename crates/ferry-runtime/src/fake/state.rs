@@ -24,6 +24,8 @@ pub(super) struct State {
     pub(super) containers: BTreeMap<String, FakeContainer>,
     /// Open `follow_logs` streams, by container id.
     pub(super) followers: Vec<(String, mpsc::UnboundedSender<LogLine>)>,
+    /// Images removed with `remove_image` (and not pulled again since).
+    pub(super) removed_images: std::collections::HashSet<String>,
     /// Open `events` streams.
     pub(super) subscribers: Vec<mpsc::UnboundedSender<Result<RuntimeEvent>>>,
     next_container: u32,
@@ -44,6 +46,7 @@ impl Default for State {
             subscribers: Vec::new(),
             next_container: 1,
             next_port: FIRST_PORT,
+            removed_images: Default::default(),
             clock: FAKE_EPOCH,
         }
     }

@@ -238,10 +238,12 @@ impl ServiceController {
 
     /// Takes an instance out of the pool and stops it in the background, after its requests drain.
     pub(super) fn stop_instance(&mut self, id: &InstanceId, reason: StopReason) {
-        let drain = self.shared.settings.stop_grace;
+        let (drain, grace) = (self.shared.settings.drain_timeout, self.shared.settings.stop_grace);
         let endpoint = self.instances.get(id).and_then(|l| l.endpoint.clone());
         let detail = self.instances.get(id).and_then(|l| l.record.detail.clone());
         self.set_state(id, InstanceState::Stopping, detail);
+        // Out of the router's table before draining starts, so no new request can pick it.
+        self.publish();
         let Some(live) = self.instances.get_mut(id) else { return };
         if let Some(h) = live.health.take() {
             h.abort();
@@ -255,7 +257,7 @@ impl ServiceController {
                 drained(&endpoint, drain).await;
             }
             let result = match container {
-                Some(c) => match runtime.stop(&c, drain).await {
+                Some(c) => match runtime.stop(&c, grace).await {
                     Ok(()) => runtime.remove(&c).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 },
@@ -346,6 +348,8 @@ impl ServiceController {
                     if let Err(e) = self.shared.store.delete_instance(&instance) {
                         tracing::warn!(instance = %instance, error = %e, "cannot delete an instance's row");
                     }
+                    // Its container held its image; a retired revision's image may go now.
+                    self.prune_images().await;
                 }
                 Err(e) => {
                     tracing::warn!(instance = %instance, error = %e, "stopping an instance failed; will retry");
@@ -366,9 +370,12 @@ fn exit_detail(exit_code: Option<i64>, oom_killed: bool) -> String {
     }
 }
 
-/// Waits until nothing uses the endpoint any more, or `limit` passes.
+/// Waits until nothing uses the endpoint any more, or `limit` passes. A request that read the table just
+/// before the endpoint left it counts itself in a moment later: the short settle covers it.
 async fn drained(endpoint: &Endpoint, limit: Duration) {
-    let deadline = tokio::time::Instant::now() + limit;
+    const SETTLE: Duration = Duration::from_millis(50);
+    let deadline = tokio::time::Instant::now() + limit.max(SETTLE);
+    tokio::time::sleep(SETTLE).await;
     while endpoint.in_flight() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

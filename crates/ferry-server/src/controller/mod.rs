@@ -25,6 +25,7 @@ use crate::logs::LogHub;
 use crate::routes::RouteBook;
 
 mod instance;
+mod operation;
 mod service;
 
 use service::ServiceController;
@@ -48,6 +49,11 @@ pub(crate) struct Settings {
     pub domain: String,
     pub deploy_timeout: Duration,
     pub stop_grace: Duration,
+    /// How long a retiring instance gets to finish its requests (and close its WebSockets) before it is
+    /// stopped.
+    pub drain_timeout: Duration,
+    /// How many of a service's newest revisions keep their images on the engine.
+    pub keep_revisions: u32,
     /// How often a controller re-checks its containers even when nothing woke it.
     pub resync: Duration,
 }

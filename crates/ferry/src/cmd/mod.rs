@@ -1,5 +1,6 @@
 pub mod login;
 pub mod logs;
 pub mod operations;
+pub mod revisions;
 pub mod server;
 pub mod service;

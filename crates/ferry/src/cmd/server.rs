@@ -21,6 +21,8 @@ pub fn run(args: ServerArgs) -> Result<()> {
         account: args.account,
         deploy_timeout_secs: args.deploy_timeout,
         stop_grace_secs: args.stop_grace,
+        drain_timeout_secs: args.drain_timeout,
+        keep_revisions: args.keep_revisions,
     };
     // Validated before anything is bound or written.
     let config = raw.validate()?;

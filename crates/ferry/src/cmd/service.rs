@@ -1,15 +1,16 @@
-//! `ferry service create | list | describe | delete`.
+//! `ferry service create | list | describe | update | deploy | rollback | pause | resume | delete`.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
+use ferry_client::Client;
 use ferry_wire::{
-    CreateServiceRequest, HealthCheckInput, ImageSourceInput, InstanceInput, RegistryCredentialsInput,
-    ServiceView, SourceInput,
+    CreateServiceRequest, HealthCheckInput, ImageSourceInput, ImageUpdate, InstanceInput,
+    RegistryCredentialsInput, ServiceOperation, ServiceView, SourceInput, UpdateServiceRequest,
 };
 
 use crate::OperationFailed;
-use crate::cli::{CreateArgs, Global, Output, ServiceCommand};
+use crate::cli::{CreateArgs, Global, HealthArgs, Output, ServiceCommand, UpdateArgs};
 use crate::context::client;
 use crate::output::{json, short_time, table};
 use crate::wait::follow;
@@ -19,8 +20,126 @@ pub async fn run(global: &Global, command: ServiceCommand) -> Result<()> {
         ServiceCommand::Create(args) => create(global, *args).await,
         ServiceCommand::List => list(global).await,
         ServiceCommand::Describe { name } => describe(global, &name).await,
+        ServiceCommand::Update(args) => update(global, *args).await,
+        ServiceCommand::Deploy { name, wait } => {
+            let c = client(global)?;
+            let queued = c.deploy_service(&name).await?;
+            finish(global, &c, &name, queued, wait, "deploying").await
+        }
+        ServiceCommand::Rollback { name, to, wait } => {
+            let c = client(global)?;
+            let queued = c.rollback_service(&name, to).await?;
+            finish(global, &c, &name, queued, wait, "rolling back").await
+        }
+        ServiceCommand::Pause { name, wait } => {
+            let c = client(global)?;
+            let queued = c.pause_service(&name).await?;
+            finish(global, &c, &name, queued, wait, "pausing").await
+        }
+        ServiceCommand::Resume { name, wait } => {
+            let c = client(global)?;
+            let queued = c.resume_service(&name).await?;
+            finish(global, &c, &name, queued, wait, "resuming").await
+        }
         ServiceCommand::Delete { name, wait } => delete(global, &name, wait).await,
     }
+}
+
+fn health_input(h: HealthArgs) -> Option<HealthCheckInput> {
+    let input = HealthCheckInput {
+        protocol: h.health_protocol,
+        path: h.health_path,
+        interval: h.health_interval,
+        timeout: h.health_timeout,
+        healthy_threshold: h.healthy_threshold,
+        unhealthy_threshold: h.unhealthy_threshold,
+        grace_period: h.health_grace_period,
+    };
+    let any = input.protocol.is_some()
+        || input.path.is_some()
+        || input.interval.is_some()
+        || input.timeout.is_some()
+        || input.healthy_threshold.is_some()
+        || input.unhealthy_threshold.is_some()
+        || input.grace_period.is_some();
+    any.then_some(input)
+}
+
+fn credentials(username: Option<String>, password: Option<String>) -> Option<RegistryCredentialsInput> {
+    match (username, password) {
+        (Some(username), Some(password)) => Some(RegistryCredentialsInput { username, password }),
+        _ => None,
+    }
+}
+
+/// After a mutating call: print what was queued, or with `wait`, follow the operation to its end and
+/// fail unless it succeeded.
+async fn finish(
+    global: &Global,
+    client: &Client,
+    name: &str,
+    queued: ServiceOperation,
+    wait: bool,
+    doing: &str,
+) -> Result<()> {
+    if !wait {
+        return match global.output {
+            Output::Json => json(&queued),
+            Output::Human => {
+                println!(
+                    "{doing} {name} (operation {}); `ferry operations {name}` follows it",
+                    queued.operation_id
+                );
+                Ok(())
+            }
+        };
+    }
+    if global.output == Output::Human {
+        eprintln!("{doing} {name} (operation {})", queued.operation_id);
+    }
+    let op = follow(client, &queued.operation_id, global.output).await?;
+    let service = client.describe_service(name).await?;
+    if global.output == Output::Json {
+        json(&service)?;
+    }
+    if op.status != "SUCCEEDED" {
+        return Err(OperationFailed { operation: op.id, status: op.status, error: op.error }.into());
+    }
+    if global.output == Output::Human {
+        let revision = service.active_revision.map(|r| format!(" on revision {r}")).unwrap_or_default();
+        println!("{} is {}{revision} at {}", service.name, service.status, service.url);
+    }
+    Ok(())
+}
+
+async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
+    let c = client(global)?;
+    let image_changes = args.image.is_some()
+        || args.port.is_some()
+        || !args.env.is_empty()
+        || !args.unset_env.is_empty()
+        || args.start_command.is_some()
+        || args.registry_username.is_some();
+    let req = UpdateServiceRequest {
+        image: image_changes
+            .then(|| -> Result<ImageUpdate> {
+                Ok(ImageUpdate {
+                    identifier: args.image,
+                    port: args.port,
+                    env: parse_env(&args.env)?,
+                    env_remove: args.unset_env,
+                    start_command: args.start_command,
+                    credentials: credentials(args.registry_username, args.registry_password),
+                })
+            })
+            .transpose()?,
+        instance: (args.cpu.is_some() || args.memory.is_some())
+            .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
+        health_check: health_input(args.health),
+        instances: args.instances,
+    };
+    let queued = c.update_service(&args.name, &req).await?;
+    finish(global, &c, &args.name, queued, args.wait, "updating").await
 }
 
 fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
@@ -36,20 +155,6 @@ fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 
 async fn create(global: &Global, args: CreateArgs) -> Result<()> {
     let client = client(global)?;
-    let health = HealthCheckInput {
-        protocol: args.health_protocol,
-        path: args.health_path,
-        interval: args.health_interval,
-        timeout: args.health_timeout,
-        healthy_threshold: args.healthy_threshold,
-        unhealthy_threshold: args.unhealthy_threshold,
-    };
-    let any_health = health.protocol.is_some()
-        || health.path.is_some()
-        || health.interval.is_some()
-        || health.timeout.is_some()
-        || health.healthy_threshold.is_some()
-        || health.unhealthy_threshold.is_some();
     let req = CreateServiceRequest {
         name: args.name.clone(),
         source: SourceInput {
@@ -58,21 +163,15 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
                 port: args.port,
                 env: parse_env(&args.env)?,
                 start_command: args.start_command,
-                credentials: match (args.registry_username, args.registry_password) {
-                    (Some(username), Some(password)) => Some(RegistryCredentialsInput { username, password }),
-                    _ => None,
-                },
+                credentials: credentials(args.registry_username, args.registry_password),
             }),
         },
         instance: (args.cpu.is_some() || args.memory.is_some())
             .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
-        health_check: any_health.then_some(health),
+        health_check: health_input(args.health),
         instances: args.instances,
     };
     let created = client.create_service(&req).await?;
-    if global.output == Output::Human {
-        eprintln!("Creating {} (operation {})", created.service.name, created.operation_id);
-    }
     if !args.wait {
         return match global.output {
             Output::Json => json(&created),
@@ -82,18 +181,7 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
             }
         };
     }
-    let op = follow(&client, &created.operation_id, global.output).await?;
-    let service = client.describe_service(&args.name).await?;
-    if global.output == Output::Json {
-        json(&service)?;
-    }
-    if op.status != "SUCCEEDED" {
-        return Err(OperationFailed { operation: op.id, status: op.status, error: op.error }.into());
-    }
-    if global.output == Output::Human {
-        println!("{} is {} at {}", service.name, service.status, service.url);
-    }
-    Ok(())
+    finish(global, &client, &args.name, created, true, "creating").await
 }
 
 async fn list(global: &Global) -> Result<()> {
@@ -143,8 +231,13 @@ fn print_service(s: &ServiceView) {
     field(
         "Health check",
         &format!(
-            "{}{target} every {}s, timeout {}s, healthy after {}, unhealthy after {}",
-            h.protocol, h.interval, h.timeout, h.healthy_threshold, h.unhealthy_threshold
+            "{}{target} every {}s, timeout {}s, healthy after {}, unhealthy after {}{}",
+            h.protocol,
+            h.interval,
+            h.timeout,
+            h.healthy_threshold,
+            h.unhealthy_threshold,
+            if h.grace_period > 0 { format!(", grace {}s", h.grace_period) } else { String::new() }
         ),
     );
     field("Created", &short_time(&s.created_at));

@@ -1,8 +1,12 @@
 //! End-to-end tests: the `ferry` binary against a real Docker engine, a real registry on 127.0.0.1 and
 //! the test app image, exactly as a user runs it. `scripts/setup` installs and starts what they need.
 
+// Helpers outside #[test] functions unwrap too: in a test, a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
+mod deployments;
 mod failures;
 mod restart;
 mod routing;

@@ -26,7 +26,7 @@ fn create_serve_describe_log_and_delete_a_service() {
         "1 GB",
         "--wait",
     ]);
-    assert!(out.contains("web is RUNNING at http://web.localhost:"), "{out}");
+    assert!(out.contains("web is RUNNING on revision 1 at http://web.localhost:"), "{out}");
 
     // Through ferry's router, by Host.
     let r = server.get("web", "/");

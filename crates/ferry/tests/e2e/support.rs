@@ -103,10 +103,16 @@ pub struct Server {
     pub installation: String,
     pub token: String,
     log: PathBuf,
+    extra: Vec<String>,
 }
 
 impl Server {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra `ferry server` flags.
+    pub fn start_with(extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut server = Self {
             child: None,
@@ -116,6 +122,7 @@ impl Server {
             token: String::new(),
             log: data_dir.path().join("server.log"),
             data_dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         server.spawn();
         server
@@ -129,6 +136,7 @@ impl Server {
             .arg(self.data_dir.path())
             .args(["--api-listen", &self.api.to_string(), "--http-listen", &self.http.to_string()])
             .args(["--stop-grace", "2", "--log", "info,ferry_server=debug"])
+            .args(&self.extra)
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -318,4 +326,111 @@ fn dechunk(mut rest: &str) -> String {
         rest = after[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+/// Constant load through the router: threads sending `GET /` one after another until stopped, counting
+/// every answer by the message the app gave (`TESTAPP_MESSAGE`) and keeping every failure.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<LoadReport>>,
+}
+
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub total: usize,
+    /// Answers other than 200, with their body.
+    pub failures: Vec<(u16, String)>,
+    /// Messages in the order they were first seen, with how often.
+    pub seen: Vec<(String, usize)>,
+}
+
+impl LoadReport {
+    fn count(&mut self, message: &str) {
+        match self.seen.iter_mut().find(|(m, _)| m == message) {
+            Some((_, n)) => *n += 1,
+            None => self.seen.push((message.to_owned(), 1)),
+        }
+    }
+
+    fn merge(&mut self, other: LoadReport) {
+        self.total += other.total;
+        self.failures.extend(other.failures);
+        for (m, n) in other.seen {
+            for _ in 0..n {
+                self.count(&m);
+            }
+        }
+    }
+
+    pub fn saw(&self, message: &str) -> bool {
+        self.seen.iter().any(|(m, _)| m == message)
+    }
+}
+
+/// The `message=` the test app put in a body.
+pub fn message_of(body: &str) -> String {
+    body.split("message=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("").to_owned()
+}
+
+impl Load {
+    pub fn start(router: SocketAddr, service: &str, threads: usize) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let host = format!("{service}.localhost");
+        let threads = (0..threads)
+            .map(|_| {
+                let (stop, host) = (stop.clone(), host.clone());
+                std::thread::spawn(move || {
+                    let mut report = LoadReport::default();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let r = http(router, "GET", &host, "/", &[], b"");
+                        report.total += 1;
+                        if r.status == 200 {
+                            report.count(&message_of(&r.body));
+                        } else {
+                            report.failures.push((r.status, r.body));
+                        }
+                    }
+                    report
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+
+    pub fn stop(self) -> LoadReport {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut all = LoadReport::default();
+        for t in self.threads {
+            all.merge(t.join().expect("load thread"));
+        }
+        all
+    }
+}
+
+/// A copy of the test app's image that differs only by a label, so it has its own id and digest; built
+/// and pushed once per variant name and app version.
+pub fn testapp_variant(variant: &str) -> String {
+    let base = testapp_image();
+    let tag = base.rsplit(':').next().unwrap_or("latest");
+    let image = format!("{}/ferry-testapp-variant:{variant}-{tag}", registry());
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {base}\nLABEL ferry.test.variant={variant}\n"),
+    )
+    .expect("Dockerfile");
+    let script = format!(
+        "docker image inspect {image} >/dev/null 2>&1 && docker push {image} >/dev/null \
+         || (DOCKER_BUILDKIT=0 docker build -q -t {image} {dir} >/dev/null && docker push {image} >/dev/null)",
+        dir = dir.path().display()
+    );
+    let lock = std::env::temp_dir().join("ferry-testapp-image.lock");
+    let out = run(Command::new("flock").arg(&lock).args(["sh", "-c", &script]));
+    assert!(out.status.success(), "building {image} failed: {}", String::from_utf8_lossy(&out.stderr));
+    image
+}
+
+/// Whether the engine has an image, by id or reference.
+pub fn engine_has_image(image: &str) -> bool {
+    run(Command::new("docker").args(["image", "inspect", image])).status.success()
 }
