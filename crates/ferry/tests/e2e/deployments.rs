@@ -284,3 +284,36 @@ fn a_grace_period_lets_a_slow_starter_deploy() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(server.get("patient", "/").status, 200);
 }
+
+#[test]
+fn an_open_websocket_keeps_working_while_its_old_instance_drains() {
+    use std::io::{Read, Write};
+    let server = Server::start_with(&["--drain-timeout", "4"]);
+    server.ferry_ok(&["service", "create", "ws", "--image", &testapp_image(), "-e", "TESTAPP_MESSAGE=v1", "--wait"]);
+    let mut ws = std::net::TcpStream::connect(server.http).unwrap();
+    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    ws.write_all(b"GET /ws HTTP/1.1\r\nHost: ws.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        ws.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let echo = |ws: &mut std::net::TcpStream, msg: &[u8]| -> bool {
+        let mut back = vec![0u8; msg.len()];
+        ws.write_all(msg).is_ok() && ws.read_exact(&mut back).is_ok() && back == msg
+    };
+    assert!(echo(&mut ws, b"before"));
+
+    let started = std::time::Instant::now();
+    server.ferry_ok(&["service", "update", "ws", "-e", "TESTAPP_MESSAGE=v2", "--wait"]);
+    serves(&server, "ws", "v2");
+    // New requests go to v2, and the WebSocket opened on v1 still works while v1 drains.
+    assert!(echo(&mut ws, b"during the drain"), "the upgraded connection was cut by the rollout");
+    // The drain ends at its timeout: the old instance stops and its connections close.
+    let mut buf = [0u8; 16];
+    let closed = matches!(ws.read(&mut buf), Ok(0) | Err(_));
+    assert!(closed, "the old instance's connection closes when the drain times out");
+    assert!(started.elapsed() >= Duration::from_secs(4), "not before the drain timeout: {:?}", started.elapsed());
+}
