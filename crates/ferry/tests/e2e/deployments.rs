@@ -289,10 +289,20 @@ fn a_grace_period_lets_a_slow_starter_deploy() {
 fn an_open_websocket_keeps_working_while_its_old_instance_drains() {
     use std::io::{Read, Write};
     let server = Server::start_with(&["--drain-timeout", "4"]);
-    server.ferry_ok(&["service", "create", "ws", "--image", &testapp_image(), "-e", "TESTAPP_MESSAGE=v1", "--wait"]);
+    server.ferry_ok(&[
+        "service",
+        "create",
+        "ws",
+        "--image",
+        &testapp_image(),
+        "-e",
+        "TESTAPP_MESSAGE=v1",
+        "--wait",
+    ]);
     let mut ws = std::net::TcpStream::connect(server.http).unwrap();
     ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    ws.write_all(b"GET /ws HTTP/1.1\r\nHost: ws.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n").unwrap();
+    ws.write_all(b"GET /ws HTTP/1.1\r\nHost: ws.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .unwrap();
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -315,5 +325,9 @@ fn an_open_websocket_keeps_working_while_its_old_instance_drains() {
     let mut buf = [0u8; 16];
     let closed = matches!(ws.read(&mut buf), Ok(0) | Err(_));
     assert!(closed, "the old instance's connection closes when the drain times out");
-    assert!(started.elapsed() >= Duration::from_secs(4), "not before the drain timeout: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "not before the drain timeout: {:?}",
+        started.elapsed()
+    );
 }
