@@ -8,6 +8,7 @@
 //! The serde derives are the storage encoding of a spec (the store keeps it as a JSON column). The API
 //! has its own request and response types and never serialises these directly.
 
+mod code;
 mod error;
 mod ids;
 mod image;
@@ -17,6 +18,7 @@ mod resources;
 mod service;
 mod time;
 
+pub use code::{Builder, CodeConfiguration, CodeSource, GitCredentials, Runtime, normalize_directory};
 pub use error::ValidationError;
 pub use ids::{Arn, InstanceId, OperationId, ServiceId};
 pub use image::{ImageRef, RegistryCredentials};
@@ -26,7 +28,7 @@ pub use resources::{
     Cpu, HealthCheckConfiguration, HealthCheckProtocol, InstanceConfiguration, MAX_GRACE_PERIOD, Memory,
 };
 pub use service::{
-    EnvVars, ImageConfiguration, ImageSource, MAX_INSTANCES, Revision, Service, ServiceName, ServiceSpec,
-    ServiceStatus,
+    Build, EnvVars, ImageConfiguration, ImageSource, MAX_INSTANCES, Revision, Service, ServiceName, ServiceSpec,
+    ServiceStatus, Source,
 };
 pub use time::Timestamp;

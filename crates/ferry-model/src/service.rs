@@ -6,8 +6,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials, ServiceId, Timestamp,
-    ValidationError,
+    CodeSource, HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials, ServiceId,
+    Timestamp, ValidationError,
 };
 
 /// The most instances one service may run. App Runner's default `MaxSize` is 25.
@@ -227,10 +227,57 @@ pub struct ImageSource {
     pub credentials: Option<RegistryCredentials>,
 }
 
+/// Where a service's code comes from: App Runner's `SourceConfiguration`, exactly one of the two.
+/// A service cannot switch from one kind to the other (App Runner's rule too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Source {
+    Image(ImageSource),
+    Code(CodeSource),
+}
+
+impl Source {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Image(_) => "image",
+            Source::Code(_) => "code repository",
+        }
+    }
+
+    /// The port, environment and start command as configured (for code, before the build reads the
+    /// repository's own settings).
+    pub fn config(&self) -> &ImageConfiguration {
+        match self {
+            Source::Image(i) => &i.config,
+            Source::Code(c) => &c.config,
+        }
+    }
+
+    pub fn config_mut(&mut self) -> &mut ImageConfiguration {
+        match self {
+            Source::Image(i) => &mut i.config,
+            Source::Code(c) => &mut c.config,
+        }
+    }
+
+    pub fn image(&self) -> Option<&ImageSource> {
+        match self {
+            Source::Image(i) => Some(i),
+            Source::Code(_) => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&CodeSource> {
+        match self {
+            Source::Code(c) => Some(c),
+            Source::Image(_) => None,
+        }
+    }
+}
+
 /// Everything a user configures about a service; each deployment freezes one into a [`Revision`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceSpec {
-    pub source: ImageSource,
+    pub source: Source,
     pub instance: InstanceConfiguration,
     pub health_check: HealthCheckConfiguration,
     /// How many instances run, 1 to [`MAX_INSTANCES`].
@@ -241,7 +288,7 @@ impl ServiceSpec {
     /// A spec with App Runner's defaults for everything but the image.
     pub fn for_image(image: ImageRef) -> Self {
         Self {
-            source: ImageSource { image, config: ImageConfiguration::default(), credentials: None },
+            source: Source::Image(ImageSource { image, config: ImageConfiguration::default(), credentials: None }),
             instance: InstanceConfiguration::default(),
             health_check: HealthCheckConfiguration::default(),
             instances: 1,
@@ -249,7 +296,10 @@ impl ServiceSpec {
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {
-        self.source.config.validate().map_err(|e| e.under("source.image"))?;
+        match &self.source {
+            Source::Image(i) => i.config.validate().map_err(|e| e.under("source.image"))?,
+            Source::Code(c) => c.validate().map_err(|e| e.under("source.code_repository"))?,
+        }
         self.health_check.validate().map_err(|e| e.under("health_check"))?;
         if !(1..=MAX_INSTANCES).contains(&self.instances) {
             return Err(ValidationError::new(
@@ -277,6 +327,32 @@ pub struct Revision {
     pub activated_at: Option<Timestamp>,
     /// Its image was removed from the engine to save disk; a rollback to it pulls it again by digest.
     pub image_pruned: bool,
+    /// For a code source: what its build made, once built.
+    pub build: Option<Build>,
+}
+
+impl Revision {
+    /// How its instances run: the image source's configuration, or what the build resolved for code
+    /// (`None` for code not built yet).
+    pub fn run_config(&self) -> Option<&ImageConfiguration> {
+        match &self.spec.source {
+            Source::Image(i) => Some(&i.config),
+            Source::Code(_) => self.build.as_ref().map(|b| &b.run),
+        }
+    }
+}
+
+/// What building a revision's code made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    /// The commit built (40 hex digits).
+    pub commit: String,
+    /// The image it was tagged as (`ferry-build/<service>:<commit>`, or in the build registry).
+    pub image: String,
+    /// What built it, for people: `apprunner.yaml (python311, revised build)`, `Dockerfile`, `detected: python`.
+    pub builder: String,
+    /// The port, environment and start command the instances get.
+    pub run: ImageConfiguration,
 }
 
 /// A service as stored: its identity, status, desired spec and the revision serving it.
@@ -327,14 +403,14 @@ mod tests {
     fn spec_validation_names_the_nested_field() {
         let mut spec = ServiceSpec::for_image(ImageRef::parse("web").unwrap());
         assert!(spec.validate().is_ok());
-        spec.source.config.port = 0;
+        spec.source.config_mut().port = 0;
         assert_eq!(spec.validate().unwrap_err().field, "source.image.port");
-        spec.source.config.port = 8080;
-        spec.source.config.start_command = Some("serve 'unclosed".into());
+        spec.source.config_mut().port = 8080;
+        spec.source.config_mut().start_command = Some("serve 'unclosed".into());
         assert_eq!(spec.validate().unwrap_err().field, "source.image.start_command");
-        spec.source.config.start_command = Some("/bin/app --listen 0.0.0.0 'two words'".into());
+        spec.source.config_mut().start_command = Some("/bin/app --listen 0.0.0.0 'two words'".into());
         assert_eq!(
-            spec.source.config.start_argv().unwrap(),
+            spec.source.config().start_argv().unwrap(),
             ["/bin/app", "--listen", "0.0.0.0", "two words"]
         );
         spec.instances = 26;

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../migrations/0001_initial.sql")),
     ("0002_settings", include_str!("../migrations/0002_settings.sql")),
     ("0003_deployments", include_str!("../migrations/0003_deployments.sql")),
+    ("0004_code_sources", include_str!("../migrations/0004_code_sources.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {
@@ -80,6 +81,43 @@ mod tests {
         assert!(store.token_by_hash("h").unwrap().is_some(), "data survives the upgrade");
         store.set_setting("installation_id", "x").unwrap();
         assert_eq!(store.setting("installation_id").unwrap().as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn image_sources_stored_before_code_sources_existed_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.db");
+        let old_spec = r#"{"source":{"image":"127.0.0.1:5000/web:v1","config":{"port":8080,"env":{"A":"1"},"start_command":null},"credentials":null},"instance":{"cpu":"1 vCPU","memory":"2 GB"},"health_check":{"protocol":"TCP","path":"/","interval":5,"timeout":2,"healthy_threshold":1,"unhealthy_threshold":5},"instances":1}"#;
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            for (i, (_, sql)) in MIGRATIONS[..3].iter().enumerate() {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+                tx.commit().unwrap();
+            }
+            conn.execute(
+                "INSERT INTO services (id, name, name_key, status, spec, created_at, updated_at)
+                 VALUES ('8fe1e10304f84fd2b0df550fe98a71fa', 'web', 'web', 'RUNNING', ?1, 1, 1)",
+                [old_spec],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO revisions (service_id, number, spec, created_at) VALUES ('8fe1e10304f84fd2b0df550fe98a71fa', 1, ?1, 1)",
+                [old_spec],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let id = ferry_model::ServiceId::parse("8fe1e10304f84fd2b0df550fe98a71fa").unwrap();
+        let service = store.service(&id).unwrap().unwrap();
+        let image = service.spec.source.image().expect("an image source");
+        assert_eq!(image.image.to_string(), "127.0.0.1:5000/web:v1");
+        assert_eq!(image.config.env.get("A"), Some("1"));
+        assert_eq!(service.spec.health_check.grace_period, 0, "a field added later takes its default");
+        let revision = store.revision(&id, 1).unwrap().unwrap();
+        assert_eq!(revision.spec, service.spec);
+        assert_eq!(revision.build, None);
     }
 
     #[test]

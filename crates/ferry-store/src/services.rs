@@ -1,7 +1,7 @@
 //! Services and their revisions.
 
 use ferry_model::{
-    Operation, Revision, Service, ServiceId, ServiceName, ServiceSpec, ServiceStatus, Timestamp,
+    Build, Operation, Revision, Service, ServiceId, ServiceName, ServiceSpec, ServiceStatus, Timestamp,
 };
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -51,6 +51,10 @@ impl ServiceRow {
 
 pub(crate) fn encode_spec(spec: &ServiceSpec) -> Result<String> {
     serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(format!("spec cannot be encoded: {e}")))
+}
+
+fn encode_build(build: &Build) -> Result<String> {
+    serde_json::to_string(build).map_err(|e| StoreError::Corrupt(format!("build cannot be encoded: {e}")))
 }
 
 pub(crate) fn decode_spec(json: &str) -> Result<ServiceSpec> {
@@ -241,6 +245,15 @@ impl Store {
         Ok(out)
     }
 
+    /// Records what building a revision's code made, and the engine's id of the image.
+    pub fn set_revision_build(&self, service_id: &ServiceId, number: u32, build: &Build, image_id: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE revisions SET build = ?3, image_id = ?4 WHERE service_id = ?1 AND number = ?2",
+            params![service_id.as_str(), number, encode_build(build)?, image_id],
+        )?;
+        Ok(())
+    }
+
     /// Records that a revision's image was removed from the engine (or is back, with `false`).
     pub fn set_image_pruned(&self, service_id: &ServiceId, number: u32, pruned: bool) -> Result<()> {
         self.conn().execute(
@@ -269,8 +282,8 @@ impl Store {
 pub(crate) fn insert_revision(tx: &rusqlite::Transaction<'_>, revision: &Revision) -> Result<()> {
     tx.execute(
         "INSERT INTO revisions (service_id, number, spec, image_digest, image_id, created_at, activated_at,
-                                image_pruned)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                image_pruned, build)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             revision.service_id.as_str(),
             revision.number,
@@ -280,13 +293,14 @@ pub(crate) fn insert_revision(tx: &rusqlite::Transaction<'_>, revision: &Revisio
             revision.created_at.0,
             revision.activated_at.map(|t| t.0),
             revision.image_pruned,
+            revision.build.as_ref().map(encode_build).transpose()?,
         ],
     )?;
     Ok(())
 }
 
 const REVISION_COLUMNS: &str =
-    "service_id, number, spec, image_digest, image_id, created_at, activated_at, image_pruned";
+    "service_id, number, spec, image_digest, image_id, created_at, activated_at, image_pruned, build";
 
 struct RevisionRow {
     service_id: String,
@@ -297,6 +311,7 @@ struct RevisionRow {
     created_at: i64,
     activated_at: Option<i64>,
     image_pruned: bool,
+    build: Option<String>,
 }
 
 impl RevisionRow {
@@ -310,6 +325,7 @@ impl RevisionRow {
             created_at: row.get(5)?,
             activated_at: row.get(6)?,
             image_pruned: row.get(7)?,
+            build: row.get(8)?,
         })
     }
 
@@ -324,6 +340,10 @@ impl RevisionRow {
             created_at: Timestamp(self.created_at),
             activated_at: self.activated_at.map(Timestamp),
             image_pruned: self.image_pruned,
+            build: self
+                .build
+                .map(|b| serde_json::from_str(&b).map_err(|e| StoreError::Corrupt(format!("stored build: {e}"))))
+                .transpose()?,
         })
     }
 }

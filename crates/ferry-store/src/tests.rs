@@ -25,6 +25,7 @@ fn service(name: &str) -> (Service, Revision, Operation) {
         created_at: now,
         activated_at: None,
         image_pruned: false,
+        build: None,
     };
     let op = Operation {
         id: OperationId::generate(),
@@ -167,20 +168,20 @@ fn revisions_list_newest_first_and_activation_sets_the_serving_spec() {
     store.create_service(&svc, &rev, &op).unwrap();
     assert_eq!(store.next_revision_number(&svc.id).unwrap(), 2);
     let mut second = rev.clone();
-    second.spec.source.config.port = 9090;
+    second.spec.source.config_mut().port = 9090;
     let second = add_revision(&store, &second, 2, "sha256:b");
-    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec.source.config.port, 9090, "desired spec moved");
+    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec.source.config().port, 9090, "desired spec moved");
     let numbers: Vec<u32> = store.revisions(&svc.id).unwrap().iter().map(|r| r.number).collect();
     assert_eq!(numbers, [2, 1]);
 
     store.activate_revision(&svc.id, 1, Timestamp(50)).unwrap();
     let s = store.service(&svc.id).unwrap().unwrap();
-    assert_eq!((s.active_revision, s.spec.source.config.port), (Some(1), 8080));
+    assert_eq!((s.active_revision, s.spec.source.config().port), (Some(1), 8080));
     assert_eq!(store.revision(&svc.id, 1).unwrap().unwrap().activated_at, Some(Timestamp(50)));
     assert_eq!(store.revision(&svc.id, 2).unwrap().unwrap(), second);
 
     store.reset_spec_to(&svc.id, 2).unwrap();
-    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec.source.config.port, 9090);
+    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec.source.config().port, 9090);
 }
 
 #[test]

@@ -1,0 +1,339 @@
+//! Source code as a service's source: App Runner's `CodeRepository`, from any git host.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ImageConfiguration, ValidationError};
+
+/// A git repository to build from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSource {
+    /// `https://…`, `http://…`, `ssh://…`, `user@host:path`, `file://…`, or an absolute local path.
+    pub repository: String,
+    /// The branch whose latest commit each deployment builds (App Runner's `SourceCodeVersion`).
+    pub branch: String,
+    /// The directory inside the repository to build (monorepos), relative to its root; `None` for the root.
+    pub source_directory: Option<String>,
+    pub configuration: CodeConfiguration,
+    /// Port, environment and start command when the repository's own files do not set them (a
+    /// Dockerfile, a detected language, or API values); `apprunner.yaml` overrides them.
+    pub config: ImageConfiguration,
+    /// Never returned by the API.
+    pub credentials: Option<GitCredentials>,
+}
+
+/// Where the build and run settings come from: App Runner's `ConfigurationSource`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CodeConfiguration {
+    /// Read the repository: `apprunner.yaml`, else a `Dockerfile`, else detect the language; or use the
+    /// builder named.
+    Repository { builder: Builder },
+    /// Use these values and ignore `apprunner.yaml` (App Runner's `CodeConfigurationValues`).
+    Api { runtime: Runtime, build_command: Option<String> },
+}
+
+/// How a repository is built when ferry reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Builder {
+    /// `apprunner.yaml`, else `Dockerfile`, else the first language detected (see `ferry-build`).
+    Auto,
+    AppRunner,
+    Dockerfile,
+    Python,
+    Nodejs,
+    Go,
+    Rust,
+    Ruby,
+    Php,
+    Static,
+}
+
+impl Builder {
+    pub const ALL: [Builder; 10] = [
+        Builder::Auto,
+        Builder::AppRunner,
+        Builder::Dockerfile,
+        Builder::Python,
+        Builder::Nodejs,
+        Builder::Go,
+        Builder::Rust,
+        Builder::Ruby,
+        Builder::Php,
+        Builder::Static,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Builder::Auto => "auto",
+            Builder::AppRunner => "apprunner",
+            Builder::Dockerfile => "dockerfile",
+            Builder::Python => "python",
+            Builder::Nodejs => "nodejs",
+            Builder::Go => "go",
+            Builder::Rust => "rust",
+            Builder::Ruby => "ruby",
+            Builder::Php => "php",
+            Builder::Static => "static",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let norm = s.trim().to_ascii_lowercase();
+        Builder::ALL.into_iter().find(|b| b.as_str() == norm).ok_or_else(|| {
+            let all: Vec<&str> = Builder::ALL.iter().map(|b| b.as_str()).collect();
+            ValidationError::new("builder", format!("{s:?} is not a builder; use one of {}", all.join(", ")))
+        })
+    }
+}
+
+impl fmt::Display for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// App Runner's managed runtimes. Each maps to a base image in the server's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Runtime {
+    Python3,
+    Python311,
+    Nodejs12,
+    Nodejs14,
+    Nodejs16,
+    Nodejs18,
+    Nodejs22,
+    Corretto8,
+    Corretto11,
+    Dotnet6,
+    Php81,
+    Ruby31,
+    Go1,
+}
+
+impl Runtime {
+    pub const ALL: [Runtime; 13] = [
+        Runtime::Python3,
+        Runtime::Python311,
+        Runtime::Nodejs12,
+        Runtime::Nodejs14,
+        Runtime::Nodejs16,
+        Runtime::Nodejs18,
+        Runtime::Nodejs22,
+        Runtime::Corretto8,
+        Runtime::Corretto11,
+        Runtime::Dotnet6,
+        Runtime::Php81,
+        Runtime::Ruby31,
+        Runtime::Go1,
+    ];
+
+    /// The name in `apprunner.yaml` (`python311`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Python3 => "python3",
+            Runtime::Python311 => "python311",
+            Runtime::Nodejs12 => "nodejs12",
+            Runtime::Nodejs14 => "nodejs14",
+            Runtime::Nodejs16 => "nodejs16",
+            Runtime::Nodejs18 => "nodejs18",
+            Runtime::Nodejs22 => "nodejs22",
+            Runtime::Corretto8 => "corretto8",
+            Runtime::Corretto11 => "corretto11",
+            Runtime::Dotnet6 => "dotnet6",
+            Runtime::Php81 => "php81",
+            Runtime::Ruby31 => "ruby31",
+            Runtime::Go1 => "go1",
+        }
+    }
+
+    /// The name in App Runner's API (`PYTHON_311`).
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Runtime::Python3 => "PYTHON_3",
+            Runtime::Python311 => "PYTHON_311",
+            Runtime::Nodejs12 => "NODEJS_12",
+            Runtime::Nodejs14 => "NODEJS_14",
+            Runtime::Nodejs16 => "NODEJS_16",
+            Runtime::Nodejs18 => "NODEJS_18",
+            Runtime::Nodejs22 => "NODEJS_22",
+            Runtime::Corretto8 => "CORRETTO_8",
+            Runtime::Corretto11 => "CORRETTO_11",
+            Runtime::Dotnet6 => "DOTNET_6",
+            Runtime::Php81 => "PHP_81",
+            Runtime::Ruby31 => "RUBY_31",
+            Runtime::Go1 => "GO_1",
+        }
+    }
+
+    /// Whether App Runner builds it the revised way (a build stage, then a run stage that copies `/app`
+    /// and runs `pre-run`), rather than the original one.
+    pub fn revised_build(self) -> bool {
+        matches!(self, Runtime::Python311 | Runtime::Nodejs18 | Runtime::Nodejs22)
+    }
+
+    /// Accepts either spelling, any case.
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let t = s.trim();
+        Runtime::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(t) || r.api_name().eq_ignore_ascii_case(t)).ok_or_else(|| {
+            let all: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
+            ValidationError::new("runtime", format!("{s:?} is not an App Runner runtime; use one of {}", all.join(", ")))
+        })
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to authenticate to a git host.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GitCredentials {
+    /// HTTPS with a user name and a password or access token.
+    Basic { username: String, password: String },
+    /// SSH with a private key (PEM/OpenSSH text).
+    SshKey { private_key: String },
+}
+
+impl fmt::Debug for GitCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Basic { username, .. } => f.debug_struct("Basic").field("username", username).finish_non_exhaustive(),
+            Self::SshKey { .. } => f.write_str("SshKey(***)"),
+        }
+    }
+}
+
+impl CodeSource {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        check_repository(&self.repository)?;
+        check_branch(&self.branch)?;
+        if let Some(dir) = &self.source_directory {
+            normalize_directory(dir)?;
+        }
+        if let CodeConfiguration::Api { build_command: Some(c), .. } = &self.configuration
+            && c.contains(['\n', '\r'])
+        {
+            return Err(ValidationError::new("build_command", "the build command must be a single line"));
+        }
+        self.config.validate()
+    }
+}
+
+/// Refuses what git would misread: options (`-…`), relative paths, spaces, control characters.
+pub fn check_repository(url: &str) -> Result<(), ValidationError> {
+    let bad = |why: &str| {
+        ValidationError::new(
+            "repository",
+            format!(
+                "{url:?} is not a repository git can fetch: {why}; use https://host/owner/repo.git, \
+                 git@host:owner/repo.git, ssh://…, file:///path or an absolute path"
+            ),
+        )
+    };
+    if url.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if url.starts_with('-') {
+        return Err(bad("it starts with '-'"));
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad("it contains white space or control characters"));
+    }
+    let scheme_ok = ["https://", "http://", "ssh://", "git://", "file://"].iter().any(|s| url.starts_with(s));
+    let scp_like = !url.contains("://") && url.split_once(':').is_some_and(|(host, _)| host.contains('@'));
+    if scheme_ok || scp_like || url.starts_with('/') {
+        Ok(())
+    } else {
+        Err(bad("it is neither a URL nor an absolute path"))
+    }
+}
+
+/// Git's rules for a branch name, the ones that matter here.
+pub fn check_branch(branch: &str) -> Result<(), ValidationError> {
+    let ok = !branch.is_empty()
+        && branch.len() <= 255
+        && !branch.starts_with(['-', '/', '.'])
+        && !branch.ends_with(['/', '.'])
+        && !branch.ends_with(".lock")
+        && !branch.contains("..")
+        && !branch.contains("//")
+        && !branch.contains("@{")
+        && !branch.chars().any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("branch", format!("{branch:?} is not a valid git branch name")))
+    }
+}
+
+/// `services/api`, `/services/api/` and `./services/api` all become `services/api`; `..` is refused.
+pub fn normalize_directory(dir: &str) -> Result<Option<String>, ValidationError> {
+    let mut parts = Vec::new();
+    for part in dir.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(ValidationError::new(
+                    "source_directory",
+                    format!("{dir:?} leaves the repository; give a directory inside it, e.g. services/api"),
+                ));
+            }
+            p if p.chars().any(|c| c.is_control() || c == '\0') => {
+                return Err(ValidationError::new("source_directory", format!("{dir:?} contains control characters")));
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok((!parts.is_empty()).then(|| parts.join("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_from_any_host_and_nothing_git_would_misread() {
+        for ok in [
+            "https://github.com/o/r.git",
+            "http://127.0.0.1:3000/o/r",
+            "git@gitlab.com:o/r.git",
+            "ssh://git@host:2222/o/r",
+            "file:///srv/git/r",
+            "/srv/git/r",
+        ] {
+            assert!(check_repository(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-uhttps://x", "relative/path", "https://x y", "ftp://x"] {
+            assert_eq!(check_repository(bad).unwrap_err().field, "repository", "{bad}");
+        }
+    }
+
+    #[test]
+    fn branches_and_directories() {
+        for ok in ["main", "release/1.2", "feature_x-1"] {
+            assert!(check_branch(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", "a..b", "a b", "x.lock", "a:b", "/x", "x/"] {
+            assert!(check_branch(bad).is_err(), "{bad}");
+        }
+        assert_eq!(normalize_directory("/services/api/").unwrap().as_deref(), Some("services/api"));
+        assert_eq!(normalize_directory("./a/./b").unwrap().as_deref(), Some("a/b"));
+        assert_eq!(normalize_directory("/").unwrap(), None);
+        assert_eq!(normalize_directory("a/../../etc").unwrap_err().field, "source_directory");
+    }
+
+    #[test]
+    fn runtimes_parse_in_both_spellings_and_know_their_build() {
+        assert_eq!(Runtime::parse("PYTHON_311").unwrap(), Runtime::Python311);
+        assert_eq!(Runtime::parse("nodejs22").unwrap(), Runtime::Nodejs22);
+        assert!(Runtime::Nodejs18.revised_build() && !Runtime::Nodejs16.revised_build());
+        let e = Runtime::parse("python2").unwrap_err();
+        assert!(e.message.contains("python3, python311"), "{}", e.message);
+        assert_eq!(Builder::parse("Dockerfile").unwrap(), Builder::Dockerfile);
+        assert!(Builder::parse("make").unwrap_err().message.contains("auto, apprunner"));
+    }
+}
