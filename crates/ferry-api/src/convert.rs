@@ -1,22 +1,37 @@
 //! From request shapes to validated model values. Every error names the field, in the request's terms.
 
 use ferry_model::{
-    EnvVars, HealthCheckConfiguration, HealthCheckProtocol, ImageConfiguration, ImageRef, ImageSource,
-    InstanceConfiguration, RegistryCredentials, ServiceName, ServiceSpec, ValidationError,
+    Builder, CodeConfiguration, CodeSource, EnvVars, GitCredentials, HealthCheckConfiguration,
+    HealthCheckProtocol, ImageConfiguration, ImageRef, ImageSource, InstanceConfiguration,
+    RegistryCredentials, Runtime, ServiceName, ServiceSpec, Source, ValidationError, normalize_directory,
 };
 use std::collections::BTreeMap;
 
-use ferry_wire::{CreateServiceRequest, HealthCheckInput, ImageSourceInput, UpdateServiceRequest};
+use ferry_wire::{
+    CodeRepositoryInput, CodeUpdate, CreateServiceRequest, GitCredentialsInput, HealthCheckInput,
+    ImageSourceInput, UpdateServiceRequest,
+};
 
 pub(crate) fn create_request(
     req: CreateServiceRequest,
 ) -> Result<(ServiceName, ServiceSpec), ValidationError> {
     let name = ServiceName::parse(&req.name)?;
-    let image = req
-        .source
-        .image
-        .ok_or_else(|| ValidationError::new("source", "give a source: source.image with the image to run"))?;
-    let source = image_source(image).map_err(|e| e.under("source.image"))?;
+    let source = match (req.source.image, req.source.code_repository) {
+        (Some(image), None) => Source::Image(image_source(image).map_err(|e| e.under("source.image"))?),
+        (None, Some(code)) => Source::Code(code_source(code).map_err(|e| e.under("source.code_repository"))?),
+        (None, None) => {
+            return Err(ValidationError::new(
+                "source",
+                "give a source: source.image (an image to run) or source.code_repository (a git repository to build)",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(ValidationError::new(
+                "source",
+                "give one source: source.image or source.code_repository, not both",
+            ));
+        }
+    };
     let instance = match &req.instance {
         Some(i) => InstanceConfiguration::parse(i.cpu.as_deref(), i.memory.as_deref())
             .map_err(|e| e.under("instance"))?,
@@ -37,6 +52,147 @@ pub(crate) fn create_request(
     Ok((name, spec))
 }
 
+fn port(p: i64) -> Result<u16, ValidationError> {
+    u16::try_from(p)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| ValidationError::new("port", format!("{p} is not a port; use 1 to 65535")))
+}
+
+fn git_credentials(c: GitCredentialsInput) -> Result<GitCredentials, ValidationError> {
+    match (c.username, c.password, c.ssh_private_key) {
+        (Some(username), Some(password), None) if !username.is_empty() => {
+            Ok(GitCredentials::Basic { username, password })
+        }
+        (None, None, Some(key)) if !key.trim().is_empty() => Ok(GitCredentials::SshKey { private_key: key }),
+        _ => Err(ValidationError::new(
+            "credentials",
+            "give either username and password (or an access token as password) for HTTPS, or ssh_private_key for SSH",
+        )),
+    }
+}
+
+/// The configuration source from its parts: API when asked or when a runtime is given, else REPOSITORY.
+fn code_configuration(
+    source: Option<&str>,
+    builder: Option<&str>,
+    runtime: Option<&str>,
+    build_command: Option<String>,
+) -> Result<CodeConfiguration, ValidationError> {
+    let source = source.map(|s| s.trim().to_ascii_uppercase());
+    let api = match source.as_deref() {
+        Some("API") => true,
+        Some("REPOSITORY") => false,
+        None => runtime.is_some(),
+        Some(other) => {
+            return Err(ValidationError::new(
+                "configuration_source",
+                format!("{other:?} is not a configuration source; use REPOSITORY or API"),
+            ));
+        }
+    };
+    if api {
+        if builder.is_some() {
+            return Err(ValidationError::new(
+                "builder",
+                "a builder applies to configuration_source REPOSITORY, not API",
+            ));
+        }
+        let runtime = runtime.ok_or_else(|| {
+            ValidationError::new("runtime", "configuration_source API needs a runtime, e.g. python311")
+        })?;
+        let build_command = build_command.filter(|c| !c.trim().is_empty());
+        return Ok(CodeConfiguration::Api { runtime: Runtime::parse(runtime)?, build_command });
+    }
+    if runtime.is_some() || build_command.is_some() {
+        return Err(ValidationError::new(
+            "runtime",
+            "runtime and build_command apply to configuration_source API; with REPOSITORY they come from the repository",
+        ));
+    }
+    Ok(CodeConfiguration::Repository { builder: Builder::parse(builder.unwrap_or("auto"))? })
+}
+
+fn code_source(input: CodeRepositoryInput) -> Result<CodeSource, ValidationError> {
+    let configuration = code_configuration(
+        input.configuration_source.as_deref(),
+        input.builder.as_deref(),
+        input.runtime.as_deref(),
+        input.build_command,
+    )?;
+    let config = ImageConfiguration {
+        port: input.port.map(port).transpose()?.unwrap_or(8080),
+        env: EnvVars::new(input.env)?,
+        start_command: input.start_command.filter(|c| !c.trim().is_empty()),
+    };
+    let source = CodeSource {
+        repository: input.repository_url.trim().to_owned(),
+        branch: input.branch.unwrap_or_else(|| "main".to_owned()),
+        source_directory: input.source_directory.as_deref().map(normalize_directory).transpose()?.flatten(),
+        configuration,
+        config,
+        credentials: input.credentials.map(git_credentials).transpose()?,
+    };
+    source.validate()?;
+    Ok(source)
+}
+
+fn apply_code_update(code: &mut CodeSource, u: CodeUpdate) -> Result<(), ValidationError> {
+    if let Some(url) = u.repository_url {
+        code.repository = url.trim().to_owned();
+    }
+    if let Some(branch) = u.branch {
+        code.branch = branch;
+    }
+    if let Some(dir) = u.source_directory {
+        code.source_directory = normalize_directory(&dir)?;
+    }
+    if u.configuration_source.is_some()
+        || u.builder.is_some()
+        || u.runtime.is_some()
+        || u.build_command.is_some()
+    {
+        // Start from what is set, then apply the changes, so `--runtime` alone keeps the build command.
+        let (cur_source, cur_builder, cur_runtime, cur_build) = match &code.configuration {
+            CodeConfiguration::Repository { builder } => ("REPOSITORY", Some(builder.as_str()), None, None),
+            CodeConfiguration::Api { runtime, build_command } => {
+                ("API", None, Some(runtime.name()), build_command.clone())
+            }
+        };
+        let source = u.configuration_source.as_deref().or(if u.runtime.is_some() {
+            Some("API")
+        } else if u.builder.is_some() {
+            Some("REPOSITORY")
+        } else {
+            Some(cur_source)
+        });
+        let api = source.is_some_and(|s| s.eq_ignore_ascii_case("API"));
+        let builder = if api { None } else { u.builder.as_deref().or(cur_builder) };
+        let runtime = if api { u.runtime.as_deref().or(cur_runtime) } else { u.runtime.as_deref() };
+        let build_command = if api { u.build_command.or(cur_build) } else { u.build_command };
+        code.configuration = code_configuration(source, builder, runtime, build_command)?;
+    }
+    if let Some(command) = u.start_command {
+        code.config.start_command = Some(command).filter(|c| !c.trim().is_empty());
+    }
+    if let Some(p) = u.port {
+        code.config.port = port(p)?;
+    }
+    if !u.env.is_empty() || !u.env_remove.is_empty() {
+        let mut env: BTreeMap<String, String> =
+            code.config.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        for name in &u.env_remove {
+            env.remove(name);
+        }
+        env.extend(u.env);
+        code.config.env = EnvVars::new(env)?;
+    }
+    if let Some(c) = u.credentials {
+        code.credentials = Some(git_credentials(c)?);
+    }
+    code.validate()
+}
+
 fn instance_count(n: i64) -> Result<u32, ValidationError> {
     u32::try_from(n)
         .map_err(|_| ValidationError::new("instances", format!("{n} is out of range; use 1 to 25")))
@@ -48,8 +204,22 @@ pub(crate) fn update_request(
     req: UpdateServiceRequest,
 ) -> Result<ServiceSpec, ValidationError> {
     let mut spec = current.clone();
+    if let Some(code) = req.code {
+        let Source::Code(src) = &mut spec.source else {
+            return Err(ValidationError::new(
+                "code",
+                "this service runs an image; it cannot switch to a code repository (App Runner's rule too): update `image`, or create a new service",
+            ));
+        };
+        apply_code_update(src, code).map_err(|e| e.under("code"))?;
+    }
     if let Some(image) = req.image {
-        let src = &mut spec.source;
+        let Source::Image(src) = &mut spec.source else {
+            return Err(ValidationError::new(
+                "image",
+                "this service is built from a code repository; it cannot switch to an image source (App Runner's rule too): update `code`, or create a new service",
+            ));
+        };
         let err = |e: ValidationError| e.under("image");
         if let Some(identifier) = image.identifier {
             src.image = ImageRef::parse(&identifier).map_err(|e| err(e.under("identifier")))?;

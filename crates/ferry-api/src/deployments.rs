@@ -63,6 +63,7 @@ fn next_revision(
         created_at: now,
         activated_at: None,
         image_pruned: false,
+        build: None,
     })
 }
 

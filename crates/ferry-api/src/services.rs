@@ -79,6 +79,7 @@ pub(crate) async fn create(
         created_at: now,
         activated_at: None,
         image_pruned: false,
+        build: None,
     };
     let operation =
         Operation::queued(service.id.clone(), OperationType::CreateService, Some(1), "SERVICE_CREATE", now);

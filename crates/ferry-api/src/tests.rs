@@ -344,3 +344,78 @@ async fn illegal_transitions_are_refused_with_the_reason() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(resp["error"]["message"].as_str().unwrap().contains("being deleted"), "{resp}");
 }
+
+#[tokio::test]
+async fn code_repository_sources_are_validated_and_shown_without_secrets() {
+    let api = Api::new();
+    let req = json!({"name": "src", "source": {"code_repository": {
+        "repository_url": "/srv/git/app", "source_directory": "/services/api/",
+        "env": {"A": "1"}, "credentials": {"username": "bot", "password": "s3cret"}}}});
+    let (status, body) = api.authed("POST", "/v1/services", Some(req)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let code = &body["service"]["source"]["code_repository"];
+    assert_eq!(code["branch"], "main");
+    assert_eq!(code["source_directory"], "services/api");
+    assert_eq!(code["configuration_source"], "REPOSITORY");
+    assert_eq!(code["builder"], "auto");
+    assert_eq!(code["credentials"], "basic");
+    assert!(!body.to_string().contains("s3cret"), "the password is never returned");
+
+    let req = json!({"name": "api-mode", "source": {"code_repository": {
+        "repository_url": "https://git.example.com/o/r.git", "runtime": "PYTHON_311",
+        "build_command": "pip install -r requirements.txt", "start_command": "python3 app.py"}}});
+    let (status, body) = api.authed("POST", "/v1/services", Some(req)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["service"]["source"]["code_repository"]["configuration_source"], "API");
+    assert_eq!(body["service"]["source"]["code_repository"]["runtime"], "python311");
+
+    let code = |extra: Value| {
+        let mut c = json!({"repository_url": "/srv/git/app"});
+        c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json!({"name": "bad", "source": {"code_repository": c}})
+    };
+    let cases = [
+        (
+            json!({"name": "bad", "source": {"code_repository": {"repository_url": "-u evil"}}}),
+            "source.code_repository.repository",
+            "starts with '-'",
+        ),
+        (code(json!({"branch": "a..b"})), "source.code_repository.branch", "not a valid git branch"),
+        (
+            code(json!({"source_directory": "../x"})),
+            "source.code_repository.source_directory",
+            "leaves the repository",
+        ),
+        (code(json!({"runtime": "python2"})), "source.code_repository.runtime", "python3, python311"),
+        (code(json!({"configuration_source": "API"})), "source.code_repository.runtime", "needs a runtime"),
+        (code(json!({"builder": "make"})), "source.code_repository.builder", "auto, apprunner"),
+        (
+            code(json!({"credentials": {"username": "x"}})),
+            "source.code_repository.credentials",
+            "ssh_private_key",
+        ),
+        (
+            json!({"name": "bad", "source": {"image": {"identifier": "web"}, "code_repository": {"repository_url": "/x"}}}),
+            "source",
+            "not both",
+        ),
+    ];
+    for (body, field, hint) in cases {
+        let (status, resp) = api.authed("POST", "/v1/services", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(resp["error"]["field"], field, "{body} -> {resp}");
+        assert!(resp["error"]["message"].as_str().unwrap().contains(hint), "{body}: {resp}");
+    }
+
+    // A code service cannot switch to an image, and the reverse.
+    let (status, resp) =
+        api.authed("PATCH", "/v1/services/src", Some(json!({"image": {"identifier": "web"}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(resp["error"]["message"].as_str().unwrap().contains("cannot switch"), "{resp}");
+    let (status, body) = api
+        .authed("PATCH", "/v1/services/src", Some(json!({"code": {"branch": "dev", "env": {"B": "2"}}})))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["service"]["source"]["code_repository"]["branch"], "dev");
+    assert_eq!(body["service"]["source"]["code_repository"]["env"], json!({"A": "1", "B": "2"}));
+}

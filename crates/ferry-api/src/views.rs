@@ -1,9 +1,11 @@
 //! From model values to response shapes.
 
-use ferry_model::{Instance, Operation, Revision, Service, ServiceSpec, Timestamp};
+use ferry_model::{
+    CodeConfiguration, GitCredentials, Instance, Operation, Revision, Service, ServiceSpec, Source, Timestamp,
+};
 use ferry_wire::{
-    HealthCheckView, ImageSourceView, InstanceSizeView, InstanceView, OperationView, RevisionView,
-    ServiceSummary, ServiceView, SourceView,
+    CodeSourceView, HealthCheckView, ImageSourceView, InstanceSizeView, InstanceView, OperationView,
+    RevisionView, ServiceSummary, ServiceView, SourceView,
 };
 
 use crate::AppState;
@@ -91,10 +93,15 @@ impl AppState {
 }
 
 pub(crate) fn revision_view(r: &Revision, serving: bool) -> RevisionView {
-    let config = &r.spec.source.config;
+    let config = r.run_config().unwrap_or_else(|| r.spec.source.config());
+    let image = match (&r.spec.source, &r.build) {
+        (Source::Image(i), _) => i.image.to_string(),
+        (Source::Code(_), Some(b)) => b.image.clone(),
+        (Source::Code(c), None) => format!("{} ({})", c.repository, c.branch),
+    };
     RevisionView {
         number: r.number,
-        image: r.spec.source.image.to_string(),
+        image,
         image_digest: r.image_digest.clone().or_else(|| r.image_id.clone()),
         created_at: rfc3339(r.created_at),
         activated_at: r.activated_at.map(rfc3339),
@@ -104,21 +111,58 @@ pub(crate) fn revision_view(r: &Revision, serving: bool) -> RevisionView {
         cpu: r.spec.instance.cpu().to_string(),
         memory: r.spec.instance.memory().to_string(),
         instances: r.spec.instances,
-        env: config.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        env: env_map(&config.env),
         start_command: config.start_command.clone(),
+        commit: r.build.as_ref().map(|b| b.commit.clone()),
+        builder: r.build.as_ref().map(|b| b.builder.clone()),
     }
 }
 
+fn env_map(env: &ferry_model::EnvVars) -> std::collections::BTreeMap<String, String> {
+    env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
 fn source_view(spec: &ServiceSpec) -> SourceView {
-    let src = &spec.source;
-    SourceView {
-        image: Some(ImageSourceView {
-            identifier: src.image.to_string(),
-            port: src.config.port,
-            env: src.config.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-            start_command: src.config.start_command.clone(),
-            registry_username: src.credentials.as_ref().map(|c| c.username.clone()),
-        }),
+    match &spec.source {
+        Source::Image(src) => SourceView {
+            image: Some(ImageSourceView {
+                identifier: src.image.to_string(),
+                port: src.config.port,
+                env: env_map(&src.config.env),
+                start_command: src.config.start_command.clone(),
+                registry_username: src.credentials.as_ref().map(|c| c.username.clone()),
+            }),
+            code_repository: None,
+        },
+        Source::Code(code) => {
+            let (configuration_source, builder, runtime, build_command) = match &code.configuration {
+                CodeConfiguration::Repository { builder } => {
+                    ("REPOSITORY", Some(builder.to_string()), None, None)
+                }
+                CodeConfiguration::Api { runtime, build_command } => {
+                    ("API", None, Some(runtime.name().to_owned()), build_command.clone())
+                }
+            };
+            SourceView {
+                image: None,
+                code_repository: Some(CodeSourceView {
+                    repository_url: code.repository.clone(),
+                    branch: code.branch.clone(),
+                    source_directory: code.source_directory.clone(),
+                    configuration_source: configuration_source.to_owned(),
+                    builder,
+                    runtime,
+                    build_command,
+                    start_command: code.config.start_command.clone(),
+                    port: code.config.port,
+                    env: env_map(&code.config.env),
+                    credentials: code.credentials.as_ref().map(|c| match c {
+                        GitCredentials::Basic { .. } => "basic".to_owned(),
+                        GitCredentials::SshKey { .. } => "ssh".to_owned(),
+                    }),
+                }),
+            }
+        }
     }
 }
 

@@ -176,10 +176,16 @@ impl Runtime {
     /// Accepts either spelling, any case.
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         let t = s.trim();
-        Runtime::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(t) || r.api_name().eq_ignore_ascii_case(t)).ok_or_else(|| {
-            let all: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
-            ValidationError::new("runtime", format!("{s:?} is not an App Runner runtime; use one of {}", all.join(", ")))
-        })
+        Runtime::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(t) || r.api_name().eq_ignore_ascii_case(t))
+            .ok_or_else(|| {
+                let all: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
+                ValidationError::new(
+                    "runtime",
+                    format!("{s:?} is not an App Runner runtime; use one of {}", all.join(", ")),
+                )
+            })
     }
 }
 
@@ -201,7 +207,9 @@ pub enum GitCredentials {
 impl fmt::Debug for GitCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Basic { username, .. } => f.debug_struct("Basic").field("username", username).finish_non_exhaustive(),
+            Self::Basic { username, .. } => {
+                f.debug_struct("Basic").field("username", username).finish_non_exhaustive()
+            }
             Self::SshKey { .. } => f.write_str("SshKey(***)"),
         }
     }
@@ -283,7 +291,10 @@ pub fn normalize_directory(dir: &str) -> Result<Option<String>, ValidationError>
                 ));
             }
             p if p.chars().any(|c| c.is_control() || c == '\0') => {
-                return Err(ValidationError::new("source_directory", format!("{dir:?} contains control characters")));
+                return Err(ValidationError::new(
+                    "source_directory",
+                    format!("{dir:?} contains control characters"),
+                ));
             }
             p => parts.push(p),
         }

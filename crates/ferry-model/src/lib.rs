@@ -28,7 +28,7 @@ pub use resources::{
     Cpu, HealthCheckConfiguration, HealthCheckProtocol, InstanceConfiguration, MAX_GRACE_PERIOD, Memory,
 };
 pub use service::{
-    Build, EnvVars, ImageConfiguration, ImageSource, MAX_INSTANCES, Revision, Service, ServiceName, ServiceSpec,
-    ServiceStatus, Source,
+    Build, EnvVars, ImageConfiguration, ImageSource, MAX_INSTANCES, Revision, Service, ServiceName,
+    ServiceSpec, ServiceStatus, Source,
 };
 pub use time::Timestamp;

@@ -288,7 +288,11 @@ impl ServiceSpec {
     /// A spec with App Runner's defaults for everything but the image.
     pub fn for_image(image: ImageRef) -> Self {
         Self {
-            source: Source::Image(ImageSource { image, config: ImageConfiguration::default(), credentials: None }),
+            source: Source::Image(ImageSource {
+                image,
+                config: ImageConfiguration::default(),
+                credentials: None,
+            }),
             instance: InstanceConfiguration::default(),
             health_check: HealthCheckConfiguration::default(),
             instances: 1,

@@ -118,6 +118,20 @@ pub enum RuntimeError {
     Unavailable(String),
     #[error("image {image} could not be pulled: {message}")]
     Pull { image: String, message: String },
+    #[error("image {image} could not be pushed: {message}")]
+    Push { image: String, message: String },
+    /// An image build that the builder ended with an error: a failing command, a Dockerfile it could not
+    /// read, a base image it could not get.
+    #[error("the build failed: {message}")]
+    Build {
+        /// The builder's message, as it gave it.
+        message: String,
+        /// The command that failed, when the builder says (`pip install -r requirements.txt`), without the
+        /// shell it ran in.
+        command: Option<String>,
+        /// The failed command's exit code, when the builder says.
+        exit_code: Option<i64>,
+    },
     #[error("container {0} does not exist")]
     NotFound(String),
     #[error("the container engine refused: {0}")]
@@ -145,6 +159,32 @@ pub trait Runtime: Send + Sync + 'static {
         credentials: Option<&RegistryCredentials>,
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
     ) -> Result<PulledImage>;
+
+    /// Builds an image with the engine's (classic) builder from a tar build context, tags it `tag`, and
+    /// returns the engine's image id (`sha256:…`). `progress` gets each line of the builder's output as it
+    /// comes (without trailing newline).
+    ///
+    /// The driver puts no time limit on a build: the caller bounds it. Dropping the future ends the build
+    /// (the engine stops a build whose client went away, and removes its containers).
+    async fn build_image(
+        &self,
+        context: Vec<u8>,
+        dockerfile: &str,
+        tag: &str,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<String>;
+
+    /// Pushes a local tag (`127.0.0.1:5000/web:v1`) to its registry, with `credentials` for a private one,
+    /// calling `progress` with a short line now and then (at most a few times a second, plus a final
+    /// one). Returns the manifest digest (`sha256:…`) the registry reported, when it reported one.
+    ///
+    /// Like a pull, a push has no time limit in the driver: the caller bounds it.
+    async fn push_image(
+        &self,
+        tag: &str,
+        credentials: Option<&RegistryCredentials>,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<Option<String>>;
 
     /// Creates and starts a container. If it cannot start, nothing is left behind and the error carries
     /// the engine's message.

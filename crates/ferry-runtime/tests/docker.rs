@@ -1,6 +1,10 @@
 //! The Docker driver against the real engine on /var/run/docker.sock, a local registry
 //! (`docker-registry`) and a test image built here from `testapp/app.c` (gcc -static, FROM scratch).
+//! Builds and pushes are in `docker/build.rs`; builds that need a shell use the image of
+//! `scripts/build-runtime-image`.
 
+#[path = "docker/build.rs"]
+mod build;
 mod support;
 
 use std::sync::Mutex;

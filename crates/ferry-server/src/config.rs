@@ -1,45 +1,78 @@
-//! The server's configuration: raw values from flags and environment, validated into [`ServerConfig`]
-//! before any port is bound or file touched.
+//! The server's configuration: raw values from a file, the environment and flags, validated into
+//! [`ServerConfig`] before any port is bound or file touched.
 //!
-//! Precedence: a command-line flag, else its `FERRY_*` environment variable, else the default below
-//! (the binary's clap definitions carry the flag and variable names).
+//! Precedence, lowest first: the defaults below; the config file (`--config FILE`, TOML, keys as the
+//! flags with `_` for `-`, runtime images under `[runtime_images]`); the `FERRY_*` environment variables;
+//! the command-line flags. (The binary's clap definitions carry the flag and variable names and fold the
+//! last two together.)
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Values as given, before validation.
-#[derive(Debug, Clone)]
+use ferry_build::RuntimeImages;
+use serde::Deserialize;
+
+/// Values as given, before validation. Every field of the file is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub data_dir: Option<PathBuf>,
-    pub api_listen: String,
-    pub http_listen: String,
-    pub domain: String,
+    pub api_listen: Option<String>,
+    pub http_listen: Option<String>,
+    pub domain: Option<String>,
     /// The port in service URLs, when it differs from the router's (behind a port forward).
     pub public_port: Option<u16>,
-    pub region: String,
-    pub account: String,
-    pub deploy_timeout_secs: u64,
-    pub stop_grace_secs: u64,
-    pub drain_timeout_secs: u64,
-    pub keep_revisions: u32,
+    pub region: Option<String>,
+    pub account: Option<String>,
+    pub deploy_timeout: Option<u64>,
+    pub stop_grace: Option<u64>,
+    pub drain_timeout: Option<u64>,
+    pub keep_revisions: Option<u32>,
+    pub build_timeout: Option<u64>,
+    pub max_builds: Option<usize>,
+    /// Where built images are pushed (`registry/prefix`); none keeps them on the engine only.
+    pub build_registry: Option<String>,
+    /// Runtime name → image, on top of the defaults.
+    #[serde(default)]
+    pub runtime_images: BTreeMap<String, String>,
+    pub log: Option<String>,
 }
 
-impl Default for RawConfig {
-    fn default() -> Self {
-        Self {
-            data_dir: None,
-            api_listen: "127.0.0.1:7700".to_owned(),
-            http_listen: "127.0.0.1:8080".to_owned(),
-            domain: "localhost".to_owned(),
-            public_port: None,
-            region: "local".to_owned(),
-            account: "000000000000".to_owned(),
-            deploy_timeout_secs: 300,
-            stop_grace_secs: 10,
-            drain_timeout_secs: 30,
-            keep_revisions: 5,
+impl RawConfig {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err("config", format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text)
+            .map_err(|e| err("config", format!("{} is not a valid config file: {e}", path.display())))
+    }
+
+    /// `other`'s values where it has them, else ours (runtime images merge, `other` winning per key).
+    pub fn overlay(mut self, other: RawConfig) -> Self {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
+        take!(
+            data_dir,
+            api_listen,
+            http_listen,
+            domain,
+            public_port,
+            region,
+            account,
+            deploy_timeout,
+            stop_grace,
+            drain_timeout,
+            keep_revisions,
+            build_timeout,
+            max_builds,
+            build_registry,
+            log
+        );
+        self.runtime_images.extend(other.runtime_images);
+        self
     }
 }
 
@@ -52,14 +85,21 @@ pub struct ServerConfig {
     pub public_port: u16,
     pub region: String,
     pub account: String,
-    /// How long a deployment may take to become healthy (App Runner allows 5 minutes).
+    /// How long a deployment may take to become healthy (App Runner allows 5 minutes). Default 300 s.
     pub deploy_timeout: Duration,
-    /// How long an instance gets between SIGTERM and SIGKILL when ferry stops it.
+    /// How long an instance gets between SIGTERM and SIGKILL when ferry stops it. Default 10 s.
     pub stop_grace: Duration,
-    /// How long a retiring instance gets to finish its requests and close its WebSockets.
+    /// How long a retiring instance gets to finish its requests and close its WebSockets. Default 30 s.
     pub drain_timeout: Duration,
-    /// How many of each service's newest revisions keep their images on the engine.
+    /// How many of each service's newest revisions keep their images on the engine. Default 5.
     pub keep_revisions: u32,
+    /// How long one build may take, fetch included. Default 20 minutes.
+    pub build_timeout: Duration,
+    /// How many builds run at once; more wait their turn. Default 2.
+    pub max_builds: usize,
+    pub build_registry: Option<String>,
+    pub runtime_images: RuntimeImages,
+    pub log: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,15 +132,30 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
+fn within(
+    field: &'static str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+    unit: &str,
+) -> Result<u64, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(err(field, format!("{value} is out of range; use {} to {} {unit}", range.start(), range.end())))
+    }
+}
+
 impl RawConfig {
     pub fn validate(self) -> Result<ServerConfig, ConfigError> {
-        let addr = |field: &'static str, v: &str| -> Result<SocketAddr, ConfigError> {
+        let addr = |field: &'static str, v: Option<&str>, default: &str| -> Result<SocketAddr, ConfigError> {
+            let v = v.unwrap_or(default);
             v.parse()
                 .map_err(|_| err(field, format!("{v:?} is not an address; use IP:PORT, e.g. 127.0.0.1:8080")))
         };
-        let api_listen = addr("api-listen", &self.api_listen)?;
-        let http_listen = addr("http-listen", &self.http_listen)?;
-        let domain = self.domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let api_listen = addr("api-listen", self.api_listen.as_deref(), "127.0.0.1:7700")?;
+        let http_listen = addr("http-listen", self.http_listen.as_deref(), "127.0.0.1:8080")?;
+        let given_domain = self.domain.unwrap_or_else(|| "localhost".to_owned());
+        let domain = given_domain.trim().trim_end_matches('.').to_ascii_lowercase();
         let domain_ok = !domain.is_empty()
             && domain.len() <= 200
             && domain.split('.').all(|l| {
@@ -111,29 +166,43 @@ impl RawConfig {
         if !domain_ok {
             return Err(err(
                 "domain",
-                format!("{:?} is not a domain name; use e.g. localhost or apps.example.com", self.domain),
+                format!("{given_domain:?} is not a domain name; use e.g. localhost or apps.example.com"),
             ));
         }
-        if self.region.is_empty()
-            || !self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        let region = self.region.unwrap_or_else(|| "local".to_owned());
+        if region.is_empty()
+            || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             return Err(err("region", "use lower-case letters, digits and '-', e.g. local or eu-west-1"));
         }
-        if self.account.len() != 12 || !self.account.bytes().all(|b| b.is_ascii_digit()) {
+        let account = self.account.unwrap_or_else(|| "000000000000".to_owned());
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err("account", "an account id is 12 digits, e.g. 000000000000"));
         }
-        if !(10..=3600).contains(&self.deploy_timeout_secs) {
-            return Err(err("deploy-timeout", "use 10 to 3600 seconds"));
+        let secs = Duration::from_secs;
+        let deploy_timeout =
+            within("deploy-timeout", self.deploy_timeout.unwrap_or(300), 10..=3600, "seconds")?;
+        let stop_grace = within("stop-grace", self.stop_grace.unwrap_or(10), 0..=600, "seconds")?;
+        let drain_timeout = within("drain-timeout", self.drain_timeout.unwrap_or(30), 0..=3600, "seconds")?;
+        let keep_revisions =
+            within("keep-revisions", u64::from(self.keep_revisions.unwrap_or(5)), 1..=1000, "")?;
+        let build_timeout =
+            within("build-timeout", self.build_timeout.unwrap_or(1200), 10..=86_400, "seconds")?;
+        let max_builds = within("max-builds", self.max_builds.unwrap_or(2) as u64, 1..=64, "")?;
+        let build_registry = match self.build_registry.map(|r| r.trim().trim_end_matches('/').to_owned()) {
+            Some(r) if ferry_model::ImageRef::parse(&format!("{r}/service:tag")).is_err() || r.is_empty() => {
+                return Err(err(
+                    "build-registry",
+                    format!("{r:?} is not a registry path; use e.g. 127.0.0.1:5000/ferry-builds"),
+                ));
+            }
+            other => other,
+        };
+        let mut runtime_images = RuntimeImages::defaults();
+        for (key, image) in &self.runtime_images {
+            runtime_images.set(key, image).map_err(|e| err("runtime-image", e.message))?;
         }
-        if self.stop_grace_secs > 600 {
-            return Err(err("stop-grace", "use 0 to 600 seconds"));
-        }
-        if self.drain_timeout_secs > 3600 {
-            return Err(err("drain-timeout", "use 0 to 3600 seconds"));
-        }
-        if !(1..=1000).contains(&self.keep_revisions) {
-            return Err(err("keep-revisions", "use 1 to 1000"));
-        }
+        let log = self.log.unwrap_or_else(|| "info".to_owned());
         let public_port = self.public_port.unwrap_or(http_listen.port());
         Ok(ServerConfig {
             data_dir: self.data_dir.unwrap_or_else(default_data_dir),
@@ -141,12 +210,17 @@ impl RawConfig {
             http_listen,
             domain,
             public_port,
-            region: self.region,
-            account: self.account,
-            deploy_timeout: Duration::from_secs(self.deploy_timeout_secs),
-            stop_grace: Duration::from_secs(self.stop_grace_secs),
-            drain_timeout: Duration::from_secs(self.drain_timeout_secs),
-            keep_revisions: self.keep_revisions,
+            region,
+            account,
+            deploy_timeout: secs(deploy_timeout),
+            stop_grace: secs(stop_grace),
+            drain_timeout: secs(drain_timeout),
+            keep_revisions: keep_revisions as u32,
+            build_timeout: secs(build_timeout),
+            max_builds: max_builds as usize,
+            build_registry,
+            runtime_images,
+            log,
         })
     }
 }
@@ -155,19 +229,57 @@ impl RawConfig {
 mod tests {
     use super::*;
 
+    fn raw() -> RawConfig {
+        RawConfig { data_dir: Some("/tmp/x".into()), ..Default::default() }
+    }
+
     #[test]
     fn defaults_validate_and_bad_values_name_the_flag() {
-        let c = RawConfig { data_dir: Some("/tmp/x".into()), ..Default::default() }.validate().unwrap();
+        let c = raw().validate().unwrap();
         assert_eq!(c.http_listen.port(), 8080);
         assert_eq!(c.public_port, 8080);
         assert_eq!(c.domain, "localhost");
-        let e = RawConfig { http_listen: "8080".into(), ..Default::default() }.validate().unwrap_err();
+        assert_eq!(c.deploy_timeout, Duration::from_secs(300));
+        assert_eq!(c.runtime_images.get("python311"), Some("python:3.11-slim"));
+        let e = RawConfig { http_listen: Some("8080".into()), ..raw() }.validate().unwrap_err();
         assert_eq!(e.field, "http-listen");
-        let e = RawConfig { domain: "bad domain".into(), ..Default::default() }.validate().unwrap_err();
+        let e = RawConfig { domain: Some("bad domain".into()), ..raw() }.validate().unwrap_err();
         assert_eq!(e.field, "domain");
-        let e = RawConfig { account: "123".into(), ..Default::default() }.validate().unwrap_err();
+        let e = RawConfig { account: Some("123".into()), ..raw() }.validate().unwrap_err();
         assert_eq!(e.field, "account");
-        let c = RawConfig { domain: "Apps.Example.COM.".into(), ..Default::default() }.validate().unwrap();
+        let e = RawConfig { deploy_timeout: Some(5), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.to_string(), "deploy-timeout: 5 is out of range; use 10 to 3600 seconds");
+        let e = RawConfig { runtime_images: BTreeMap::from([("cobol".into(), "x".into())]), ..raw() }
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field, "runtime-image");
+        let c = RawConfig { domain: Some("Apps.Example.COM.".into()), ..raw() }.validate().unwrap();
         assert_eq!(c.domain, "apps.example.com");
+    }
+
+    #[test]
+    fn the_file_sits_under_the_environment_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(
+            &path,
+            "domain = \"apps.example.com\"\nkeep_revisions = 3\n[runtime_images]\npython311 = \"registry.local/python:3.11\"\nnodejs22 = \"registry.local/node:22\"\n",
+        )
+        .unwrap();
+        let file = RawConfig::from_file(&path).unwrap();
+        let flags = RawConfig {
+            keep_revisions: Some(7),
+            runtime_images: BTreeMap::from([("nodejs22".into(), "other/node:22".into())]),
+            ..Default::default()
+        };
+        let c = raw().overlay(file).overlay(flags).validate().unwrap();
+        assert_eq!(c.domain, "apps.example.com", "from the file");
+        assert_eq!(c.keep_revisions, 7, "the flag wins");
+        assert_eq!(c.runtime_images.get("python311"), Some("registry.local/python:3.11"));
+        assert_eq!(c.runtime_images.get("nodejs22"), Some("other/node:22"));
+
+        std::fs::write(&path, "domian = \"typo\"\n").unwrap();
+        let e = RawConfig::from_file(&path).unwrap_err();
+        assert!(e.message.contains("domian"), "{e}");
     }
 }

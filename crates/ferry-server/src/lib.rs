@@ -104,9 +104,14 @@ pub async fn serve(
             stop_grace: config.stop_grace,
             drain_timeout: config.drain_timeout,
             keep_revisions: config.keep_revisions,
+            data_dir: config.data_dir.clone(),
+            runtime_images: config.runtime_images.clone(),
+            build_registry: config.build_registry.clone(),
+            build_timeout: config.build_timeout,
             resync: Duration::from_secs(15),
         },
         shutdown: shutdown.clone(),
+        builds: tokio::sync::Semaphore::new(config.max_builds),
     });
     // Adopt first: the routes of what still runs are in the router before it accepts a connection.
     controller.start().await?;

@@ -246,7 +246,13 @@ impl Store {
     }
 
     /// Records what building a revision's code made, and the engine's id of the image.
-    pub fn set_revision_build(&self, service_id: &ServiceId, number: u32, build: &Build, image_id: &str) -> Result<()> {
+    pub fn set_revision_build(
+        &self,
+        service_id: &ServiceId,
+        number: u32,
+        build: &Build,
+        image_id: &str,
+    ) -> Result<()> {
         self.conn().execute(
             "UPDATE revisions SET build = ?3, image_id = ?4 WHERE service_id = ?1 AND number = ?2",
             params![service_id.as_str(), number, encode_build(build)?, image_id],
@@ -342,7 +348,9 @@ impl RevisionRow {
             image_pruned: self.image_pruned,
             build: self
                 .build
-                .map(|b| serde_json::from_str(&b).map_err(|e| StoreError::Corrupt(format!("stored build: {e}"))))
+                .map(|b| {
+                    serde_json::from_str(&b).map_err(|e| StoreError::Corrupt(format!("stored build: {e}")))
+                })
                 .transpose()?,
         })
     }

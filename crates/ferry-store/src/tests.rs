@@ -170,7 +170,11 @@ fn revisions_list_newest_first_and_activation_sets_the_serving_spec() {
     let mut second = rev.clone();
     second.spec.source.config_mut().port = 9090;
     let second = add_revision(&store, &second, 2, "sha256:b");
-    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec.source.config().port, 9090, "desired spec moved");
+    assert_eq!(
+        store.service(&svc.id).unwrap().unwrap().spec.source.config().port,
+        9090,
+        "desired spec moved"
+    );
     let numbers: Vec<u32> = store.revisions(&svc.id).unwrap().iter().map(|r| r.number).collect();
     assert_eq!(numbers, [2, 1]);
 

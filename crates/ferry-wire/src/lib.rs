@@ -35,6 +35,58 @@ pub struct CreateServiceRequest {
 pub struct SourceInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageSourceInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_repository: Option<CodeRepositoryInput>,
+}
+
+/// A git repository to build from, on any host (App Runner's `CodeRepository`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRepositoryInput {
+    /// `https://…`, `ssh://…`, `git@host:path`, `file://…` or an absolute path on the server.
+    pub repository_url: String,
+    /// The branch each deployment builds the latest commit of. Default `main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The directory to build, for monorepos. Default: the repository's root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_directory: Option<String>,
+    /// `REPOSITORY` (read apprunner.yaml, a Dockerfile, or detect; the default) or `API` (use `runtime`,
+    /// `build_command` and `start_command`; the default when `runtime` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration_source: Option<String>,
+    /// With `REPOSITORY`: force a builder (`auto`, `apprunner`, `dockerfile`, `python`, `nodejs`, `go`,
+    /// `rust`, `ruby`, `php`, `static`). Default `auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<String>,
+    /// With `API`: an App Runner runtime (`python311` or `PYTHON_311`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_command: Option<String>,
+    /// Overrides the start command of whatever builds the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_command: Option<String>,
+    /// The port the app listens on, unless apprunner.yaml says. Default 8080.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+    /// Runtime environment variables (on top of apprunner.yaml's `run.env`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<GitCredentialsInput>,
+}
+
+/// Either `username` and `password` (or an access token) for HTTPS, or `ssh_private_key` for SSH.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitCredentialsInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_private_key: Option<String>,
 }
 
 /// A container image from any registry (App Runner's `ImageRepository` + `ImageConfiguration`).
@@ -107,8 +159,12 @@ pub struct HealthCheckInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateServiceRequest {
+    /// For a service built from an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageUpdate>,
+    /// For a service built from a code repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeUpdate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<InstanceInput>,
     /// Members given replace the current ones.
@@ -135,6 +191,37 @@ pub struct ImageUpdate {
     pub start_command: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<RegistryCredentialsInput>,
+}
+
+/// Changes to a code repository source; members left out stay. An empty `start_command` or
+/// `build_command` clears it; an empty `source_directory` means the repository's root.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_directory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_remove: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<GitCredentialsInput>,
 }
 
 /// `POST /v1/services/{name}/rollback`
@@ -170,6 +257,12 @@ pub struct RevisionView {
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_command: Option<String>,
+    /// For a code source: the commit built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// For a code source: what built it (`apprunner.yaml (python311, revised build)`, `Dockerfile`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -214,6 +307,33 @@ pub struct ServiceView {
 pub struct SourceView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageSourceView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_repository: Option<CodeSourceView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CodeSourceView {
+    pub repository_url: String,
+    pub branch: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_directory: Option<String>,
+    /// `REPOSITORY` or `API`.
+    pub configuration_source: String,
+    /// With `REPOSITORY`: the builder (`auto` unless forced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<String>,
+    /// With `API`: the runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_command: Option<String>,
+    pub port: u16,
+    pub env: BTreeMap<String, String>,
+    /// `basic` or `ssh`, if credentials are set; they are never returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -39,7 +39,7 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the ferry server: API, controllers and router, in one process
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Create, list, describe and delete services
     #[command(subcommand)]
     Service(ServiceCommand),
@@ -56,44 +56,68 @@ pub enum Command {
     Login(LoginArgs),
 }
 
+/// `ferry server` flags. Each also comes from a `FERRY_*` environment variable and from the config file;
+/// a flag beats the variable, which beats the file, which beats the default shown.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
+    /// A TOML file with any of these settings (keys as the flags, `_` for `-`; runtime images under
+    /// `[runtime_images]`)
+    #[arg(long, env = "FERRY_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Where ferry keeps its state [default: /var/lib/ferry as root, else ~/.local/share/ferry]
     #[arg(long, env = "FERRY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Address of the API
-    #[arg(long, env = "FERRY_API_LISTEN", default_value = "127.0.0.1:7700")]
-    pub api_listen: String,
-    /// Address of the router that serves the apps
-    #[arg(long, env = "FERRY_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
-    pub http_listen: String,
-    /// Apps are served at <service>.<domain>
-    #[arg(long, env = "FERRY_DOMAIN", default_value = "localhost")]
-    pub domain: String,
+    /// Address of the API [default: 127.0.0.1:7700]
+    #[arg(long, env = "FERRY_API_LISTEN")]
+    pub api_listen: Option<String>,
+    /// Address of the router that serves the apps [default: 127.0.0.1:8080]
+    #[arg(long, env = "FERRY_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
+    /// Apps are served at <service>.<domain> [default: localhost]
+    #[arg(long, env = "FERRY_DOMAIN")]
+    pub domain: Option<String>,
     /// The port in service URLs, when clients reach the router on another port than it listens on
     #[arg(long, env = "FERRY_PUBLIC_PORT")]
     pub public_port: Option<u16>,
-    /// The region in ARNs
-    #[arg(long, env = "FERRY_REGION", default_value = "local")]
-    pub region: String,
-    /// The 12-digit account id in ARNs
-    #[arg(long, env = "FERRY_ACCOUNT", default_value = "000000000000")]
-    pub account: String,
-    /// Seconds a deployment may take to become healthy
-    #[arg(long, env = "FERRY_DEPLOY_TIMEOUT", default_value_t = 300)]
-    pub deploy_timeout: u64,
-    /// Seconds an instance gets between SIGTERM and SIGKILL when ferry stops it
-    #[arg(long, env = "FERRY_STOP_GRACE", default_value_t = 10)]
-    pub stop_grace: u64,
-    /// Seconds a retiring instance gets to finish its requests and close its WebSockets
-    #[arg(long, env = "FERRY_DRAIN_TIMEOUT", default_value_t = 30)]
-    pub drain_timeout: u64,
-    /// How many of each service's newest revisions keep their images on the engine
-    #[arg(long, env = "FERRY_KEEP_REVISIONS", default_value_t = 5)]
-    pub keep_revisions: u32,
-    /// Log filter, e.g. `info` or `ferry_server=debug`
-    #[arg(long, env = "FERRY_LOG", default_value = "info")]
-    pub log: String,
+    /// The region in ARNs [default: local]
+    #[arg(long, env = "FERRY_REGION")]
+    pub region: Option<String>,
+    /// The 12-digit account id in ARNs [default: 000000000000]
+    #[arg(long, env = "FERRY_ACCOUNT")]
+    pub account: Option<String>,
+    /// Seconds a deployment may take to become healthy [default: 300]
+    #[arg(long, env = "FERRY_DEPLOY_TIMEOUT")]
+    pub deploy_timeout: Option<u64>,
+    /// Seconds an instance gets between SIGTERM and SIGKILL when ferry stops it [default: 10]
+    #[arg(long, env = "FERRY_STOP_GRACE")]
+    pub stop_grace: Option<u64>,
+    /// Seconds a retiring instance gets to finish its requests and close its WebSockets [default: 30]
+    #[arg(long, env = "FERRY_DRAIN_TIMEOUT")]
+    pub drain_timeout: Option<u64>,
+    /// How many of each service's newest revisions keep their images on the engine [default: 5]
+    #[arg(long, env = "FERRY_KEEP_REVISIONS")]
+    pub keep_revisions: Option<u32>,
+    /// The base image of a runtime, NAME=IMAGE, e.g. python311=registry.local/python:3.11 (repeatable;
+    /// names: the App Runner runtimes, plus rust and static)
+    #[arg(
+        long = "runtime-image",
+        value_name = "NAME=IMAGE",
+        env = "FERRY_RUNTIME_IMAGES",
+        value_delimiter = ','
+    )]
+    pub runtime_images: Vec<String>,
+    /// Push built images to this registry path too, e.g. 127.0.0.1:5000/ferry-builds [default: keep them on the engine only]
+    #[arg(long, env = "FERRY_BUILD_REGISTRY")]
+    pub build_registry: Option<String>,
+    /// Seconds one build may take, fetch included [default: 1200]
+    #[arg(long, env = "FERRY_BUILD_TIMEOUT")]
+    pub build_timeout: Option<u64>,
+    /// How many builds run at once [default: 2]
+    #[arg(long, env = "FERRY_MAX_BUILDS")]
+    pub max_builds: Option<usize>,
+    /// Log filter, e.g. `info` or `info,ferry_server=debug` [default: info]
+    #[arg(long, env = "FERRY_LOG")]
+    pub log: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,8 +172,10 @@ pub struct CreateArgs {
     /// 1 to 40 letters, digits, '-' or '_'; the service is served at <name>.<domain>
     pub name: String,
     /// The image to run, from any registry, e.g. 127.0.0.1:5000/web:v1
-    #[arg(long)]
-    pub image: String,
+    #[arg(long, required_unless_present = "repo", conflicts_with = "repo")]
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub code: CodeArgs,
     /// The port the app listens on (also set as PORT) [default: 8080]
     #[arg(long)]
     pub port: Option<i64>,
@@ -179,6 +205,40 @@ pub struct CreateArgs {
     /// Show the deployment's progress and wait until it ends; exit non-zero if it failed
     #[arg(long)]
     pub wait: bool,
+}
+
+/// A code repository source (App Runner's CodeRepository, from any git host).
+#[derive(Debug, Args)]
+pub struct CodeArgs {
+    /// Build from this git repository: https://…, git@host:path, ssh://…, file://… or an absolute path
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// The branch to build [default: main]
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// The directory inside the repository to build (monorepos)
+    #[arg(long)]
+    pub source_dir: Option<String>,
+    /// How to build: auto (apprunner.yaml, else Dockerfile, else detect), apprunner, dockerfile, python,
+    /// nodejs, go, rust, ruby, php, static [default: auto]
+    #[arg(long)]
+    pub builder: Option<String>,
+    /// Build with these values instead of the repository's files (App Runner's API configuration):
+    /// an App Runner runtime, e.g. python311
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// With --runtime: the build command
+    #[arg(long)]
+    pub build_command: Option<String>,
+    /// User name for an HTTPS git host
+    #[arg(long, requires = "git_password")]
+    pub git_username: Option<String>,
+    /// Password or access token for an HTTPS git host
+    #[arg(long, env = "FERRY_GIT_PASSWORD", hide_env_values = true, requires = "git_username")]
+    pub git_password: Option<String>,
+    /// A file with the SSH private key for the git host
+    #[arg(long, conflicts_with = "git_username")]
+    pub git_ssh_key: Option<PathBuf>,
 }
 
 /// Health check settings, App Runner's, plus a grace period.
@@ -213,6 +273,8 @@ pub struct UpdateArgs {
     /// A new image reference (the tag is resolved when the revision deploys)
     #[arg(long)]
     pub image: Option<String>,
+    #[command(flatten)]
+    pub code: CodeArgs,
     #[arg(long)]
     pub port: Option<i64>,
     /// Set an environment variable, NAME=VALUE (repeatable); others are kept
@@ -254,6 +316,9 @@ pub struct OperationsArgs {
 pub struct LogsArgs {
     /// The service
     pub name: String,
+    /// Show the output of the latest build instead (what `--wait` shows as [Build] lines)
+    #[arg(long)]
+    pub build: bool,
     /// Keep printing new lines as they are written
     #[arg(short, long)]
     pub follow: bool,

@@ -56,7 +56,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Server(args) => cmd::server::run(args),
+        Command::Server(args) => cmd::server::run(*args),
         Command::Service(c) => client_command(cmd::service::run(&cli.global, c)),
         Command::Operations(a) => client_command(cmd::operations::run(&cli.global, a)),
         Command::Revisions { name } => client_command(cmd::revisions::run(&cli.global, &name)),

@@ -3,13 +3,15 @@
 //! Every call is bounded by [`DockerOptions::call_timeout`] here, not by bollard: bollard's own timeout
 //! only covers the wait for response headers and is shared by all calls (a stop with a long grace would
 //! trip it), so it is set out of the way. Pulls are bounded by their caller; log and event streams run
-//! as long as they are read.
+//! as long as they are read. Builds and pushes are bounded by their caller too.
 
+mod build;
 mod container;
 mod error;
 mod events;
 mod logs;
 mod pull;
+mod push;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,7 +34,8 @@ use error::timed;
 pub struct DockerOptions {
     /// The engine's unix socket.
     pub socket: PathBuf,
-    /// The bound on each call to the engine (a stop gets its grace period on top; pulls are unbounded).
+    /// The bound on each call to the engine (a stop gets its grace period on top; pulls, builds and
+    /// pushes are bounded by their callers).
     pub call_timeout: Duration,
     /// Containers log through Docker's default json-file driver, rotated at this size (Docker's syntax).
     pub log_max_size: String,
@@ -138,6 +141,25 @@ impl Runtime for DockerRuntime {
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
     ) -> Result<PulledImage> {
         self.pull_image(image, credentials, progress).await
+    }
+
+    async fn build_image(
+        &self,
+        context: Vec<u8>,
+        dockerfile: &str,
+        tag: &str,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<String> {
+        self.build_from_context(context, dockerfile, tag, progress).await
+    }
+
+    async fn push_image(
+        &self,
+        tag: &str,
+        credentials: Option<&RegistryCredentials>,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<Option<String>> {
+        self.push_tag(tag, credentials, progress).await
     }
 
     async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {

@@ -66,7 +66,7 @@ impl DockerRuntime {
 }
 
 /// The `serveraddress` of the credentials: Docker Hub's historical address, or the registry host.
-fn server_address(image: &ImageRef) -> String {
+pub(super) fn server_address(image: &ImageRef) -> String {
     match image.registry() {
         "docker.io" | "index.docker.io" | "registry-1.docker.io" => "https://index.docker.io/v1/".to_owned(),
         host => host.to_owned(),
@@ -75,7 +75,7 @@ fn server_address(image: &ImageRef) -> String {
 
 /// The digest in the `RepoDigests` entry (`name@sha256:…`) for the requested repository. The engine
 /// writes Docker Hub names in their short form (`nginx`), so both sides are shortened alike.
-fn repo_digest(image: &ImageRef, repo_digests: &[String]) -> Option<String> {
+pub(super) fn repo_digest(image: &ImageRef, repo_digests: &[String]) -> Option<String> {
     let name = image.name();
     let wanted = familiar(&name);
     repo_digests.iter().find_map(|entry| {

@@ -5,11 +5,13 @@
 //! death, log lines). Everything is deterministic: container ids are `fake-0001`, `fake-0002`, …;
 //! addresses are `127.0.0.1:32768`, `127.0.0.1:32769`, …; log lines are dated by a logical clock that
 //! starts at [`FAKE_EPOCH`] and moves one millisecond a line; image ids and digests are hashes of the
-//! reference ([`FakeRuntime::image_id`], [`FakeRuntime::digest`]).
+//! reference ([`FakeRuntime::image_id`], [`FakeRuntime::digest`]); a build's image id is a hash of its
+//! tag and context ([`FakeRuntime::built_image_id`]), and a push returns [`FakeRuntime::digest`] of the tag.
 //!
 //! Like Docker, a stop or a kill is a death: `stop` ends a running container with exit code 143 (SIGTERM
 //! through the init process) and `remove` of a running one with 137; both emit [`RuntimeEvent::Died`].
 
+mod images;
 mod state;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -42,6 +44,17 @@ pub enum Call {
     Info,
     /// The image reference as written (`127.0.0.1:5000/web:v1`).
     Pull(String),
+    /// A build: the Dockerfile's path in the context, the tag, and the context's size in bytes.
+    BuildImage {
+        dockerfile: String,
+        tag: String,
+        context_len: usize,
+    },
+    /// A push of a tag, with or without credentials.
+    PushImage {
+        tag: String,
+        with_credentials: bool,
+    },
     Run(ContainerSpec),
     Inspect(String),
     List,
@@ -201,6 +214,25 @@ impl Runtime for FakeRuntime {
         let image_id = Self::image_id(&reference);
         self.lock().removed_images.remove(&image_id);
         Ok(PulledImage { image_id, digest: Some(digest) })
+    }
+
+    async fn build_image(
+        &self,
+        context: Vec<u8>,
+        dockerfile: &str,
+        tag: &str,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<String> {
+        self.build(&context, dockerfile, tag, progress)
+    }
+
+    async fn push_image(
+        &self,
+        tag: &str,
+        credentials: Option<&RegistryCredentials>,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<Option<String>> {
+        self.push(tag, credentials.is_some(), progress)
     }
 
     async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {

@@ -18,6 +18,10 @@ pub(super) struct State {
     pub(super) info: EngineInfo,
     /// Image reference → the message its pulls fail with.
     pub(super) pull_failures: HashMap<String, String>,
+    /// (tag prefix, failure) for builds, the latest first to match.
+    pub(super) build_failures: Vec<(String, BuildFailure)>,
+    /// Tag → the message its pushes fail with.
+    pub(super) push_failures: HashMap<String, String>,
     /// (image, script), the latest first to match.
     pub(super) scripts: Vec<(String, Script)>,
     /// By id; ids sort in the order containers were made.
@@ -40,6 +44,8 @@ impl Default for State {
             unavailable: None,
             info: EngineInfo { version: "fake".to_owned(), cpus: 4, memory_bytes: 8 << 30 },
             pull_failures: HashMap::new(),
+            build_failures: Vec::new(),
+            push_failures: HashMap::new(),
             scripts: Vec::new(),
             containers: BTreeMap::new(),
             followers: Vec::new(),
@@ -56,6 +62,14 @@ impl Default for State {
 pub(super) enum Script {
     FailRun(String),
     ExitOnStart { exit_code: i64, lines: Vec<(LogStream, String)> },
+}
+
+/// How a scripted build fails: the lines it writes first, the command and its exit code.
+#[derive(Debug, Clone)]
+pub(super) struct BuildFailure {
+    pub(super) command: String,
+    pub(super) exit_code: i64,
+    pub(super) lines: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -138,10 +152,22 @@ impl State {
 /// `sha256:` and 64 hex digits, derived from `salt` and `text` (FNV-1a, chained; not a real hash of
 /// anything, only stable and distinct).
 pub(super) fn fake_sha256(salt: &str, text: &str) -> String {
+    fake_sha256_of(salt, &[text.as_bytes()])
+}
+
+/// [`fake_sha256`] of several byte strings, a zero byte between each two (one string hashes as
+/// `fake_sha256` of it).
+pub(super) fn fake_sha256_of(salt: &str, parts: &[&[u8]]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut out = String::from("sha256:");
+    let text = || {
+        parts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, part)| (i > 0).then_some(0).into_iter().chain(part.iter().copied()))
+    };
     for round in 0..4u8 {
-        for byte in salt.bytes().chain([0, round]).chain(text.bytes()) {
+        for byte in salt.bytes().chain([0, round]).chain(text()) {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }

@@ -121,3 +121,86 @@ async fn deaths_end_log_streams_and_reach_every_subscriber() {
     assert_eq!((adopted.running, adopted.exit_code), (false, Some(0)));
     assert!(!fake.calls().iter().any(|c| matches!(c, Call::Run(s) if s.image == "web:v0")));
 }
+
+#[tokio::test]
+async fn builds_and_pushes_are_recorded_and_answer_stable_ids() {
+    let fake = FakeRuntime::new();
+    let lines = std::sync::Mutex::new(Vec::new());
+    let record = |line: &str| lines.lock().unwrap().push(line.to_owned());
+    let id =
+        fake.build_image(b"context".to_vec(), "Dockerfile", "ferry-build/web:abc-r1", &record).await.unwrap();
+    assert_eq!(id, FakeRuntime::built_image_id("ferry-build/web:abc-r1", b"context"));
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    assert_ne!(id, FakeRuntime::built_image_id("ferry-build/web:abc-r1", b"other context"));
+    assert_ne!(id, FakeRuntime::built_image_id("ferry-build/web:abc-r2", b"context"));
+    let again = fake.build_image(b"context".to_vec(), "Dockerfile", "ferry-build/web:abc-r1", &|_| {}).await;
+    assert_eq!(again.unwrap(), id, "the same build gives the same id");
+    let lines = lines.into_inner().unwrap();
+    assert!(lines[0].starts_with("Step 1/2 : "), "{lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some("Successfully tagged ferry-build/web:abc-r1"));
+    assert!(fake.image_exists(&id).await.unwrap());
+
+    let pushed = fake.push_image("127.0.0.1:5000/web:abc-r1", None, &|_| {}).await.unwrap();
+    assert_eq!(pushed, Some(FakeRuntime::digest("127.0.0.1:5000/web:abc-r1")));
+    fake.fail_pushes("127.0.0.1:5000/web:denied", "unauthorized: authentication required");
+    let credentials = RegistryCredentials { username: "u".to_owned(), password: "p".to_owned() };
+    let err = fake.push_image("127.0.0.1:5000/web:denied", Some(&credentials), &|_| {}).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "image 127.0.0.1:5000/web:denied could not be pushed: unauthorized: authentication required"
+    );
+
+    let calls = fake.calls();
+    assert_eq!(
+        calls[0],
+        Call::BuildImage {
+            dockerfile: "Dockerfile".to_owned(),
+            tag: "ferry-build/web:abc-r1".to_owned(),
+            context_len: 7
+        }
+    );
+    assert_eq!(
+        calls[calls.len() - 2..],
+        [
+            Call::PushImage { tag: "127.0.0.1:5000/web:abc-r1".to_owned(), with_credentials: false },
+            Call::PushImage { tag: "127.0.0.1:5000/web:denied".to_owned(), with_credentials: true },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn scripted_build_failures_name_the_command_and_write_their_lines() {
+    let fake = FakeRuntime::new();
+    fake.fail_builds(
+        "ferry-build/web:",
+        "pip install -r requirements.txt",
+        1,
+        &["ERROR: No matching distribution"],
+    );
+    let lines = std::sync::Mutex::new(Vec::new());
+    let record = |line: &str| lines.lock().unwrap().push(line.to_owned());
+    let err =
+        fake.build_image(vec![0; 10], "Dockerfile", "ferry-build/web:abc-r1", &record).await.unwrap_err();
+    match &err {
+        RuntimeError::Build { message, command, exit_code } => {
+            assert_eq!(command.as_deref(), Some("pip install -r requirements.txt"));
+            assert_eq!(*exit_code, Some(1));
+            assert!(message.starts_with("The command '/bin/sh -c pip install"), "{message}");
+        }
+        other => panic!("expected a build error, got {other:?}"),
+    }
+    assert_eq!(
+        lines.into_inner().unwrap().last().map(String::as_str),
+        Some("ERROR: No matching distribution")
+    );
+    // Other tags build; the latest matching script wins.
+    assert!(fake.build_image(vec![], "Dockerfile", "ferry-build/api:abc-r1", &|_| {}).await.is_ok());
+    fake.fail_builds("ferry-build/web:abc", "npm ci", 127, &[]);
+    let err = fake.build_image(vec![], "Dockerfile", "ferry-build/web:abc-r2", &|_| {}).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::Build { exit_code: Some(127), .. }), "{err:?}");
+
+    fake.set_unavailable(Some("engine down"));
+    let err = fake.build_image(vec![], "Dockerfile", "ferry-build/api:abc-r1", &|_| {}).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::Unavailable(_)));
+    assert!(matches!(fake.calls().last(), Some(Call::BuildImage { .. })), "a refused call is still recorded");
+}

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -81,6 +82,52 @@ fn build_test_image() -> anyhow::Result<String> {
     }
     docker(&["build", "-q", "-t", &tag, &dir.path().display().to_string()])?;
     Ok(tag)
+}
+
+/// The offline runtime image (Debian with a shell, python3 and node) from `scripts/build-runtime-image`,
+/// for builds that need a shell. The engine may have it already; if not, the script builds it (about
+/// two minutes: it needs root and Debian's mirror) unless the registry has it, and then it is pulled.
+pub fn runtime_image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        runtime_image_here().expect("the runtime image is there (see scripts/build-runtime-image --help)")
+    })
+}
+
+fn runtime_image_here() -> anyhow::Result<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-runtime-image");
+    let run = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new(&script).args(args).stdin(Stdio::null()).output()?;
+        if !out.status.success() {
+            bail!("{} {}: {}", script.display(), args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let reference = run(&["--print"])?;
+    if docker(&["image", "inspect", &reference]).is_err() {
+        run(&[])?;
+        if docker(&["image", "inspect", &reference]).is_err() {
+            docker(&["pull", &reference])?;
+        }
+    }
+    Ok(reference)
+}
+
+/// A build context: `files` (path, content) in a tar, as the engine takes it.
+pub fn tar_context(files: &[(&str, &str)]) -> anyhow::Result<Vec<u8>> {
+    let dir = tempfile::tempdir()?;
+    for (path, content) in files {
+        let path = dir.path().join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, content)?;
+    }
+    let out = Command::new("tar").arg("-C").arg(dir.path()).args(["-cf", "-", "."]).output()?;
+    if !out.status.success() {
+        bail!("tar: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(out.stdout)
 }
 
 /// An image of its own (the test image plus a layer no other image has), tagged `tag`: pulling it
@@ -159,6 +206,7 @@ impl Drop for Cleanup {
 /// A registry on 127.0.0.1 with basic auth, stopped when dropped.
 pub struct Registry {
     child: Child,
+    /// `127.0.0.1:<port>`.
     pub host: String,
     /// The docker CLI's configuration for it (logged in), apart from the user's.
     cli_config: String,
@@ -211,6 +259,28 @@ impl Registry {
             Some(REGISTRY_PASSWORD),
         )?;
         Ok(registry)
+    }
+
+    /// The digest the registry has for `repository:tag` (its `Docker-Content-Digest` for the schema 2
+    /// manifest), asked with curl.
+    pub fn manifest_digest(&self, repository: &str, tag: &str) -> anyhow::Result<String> {
+        let url = format!("http://{}/v2/{repository}/manifests/{tag}", self.host);
+        let out = Command::new("curl")
+            .args(["-fsSI", "--max-time", "10", "-u", &format!("{REGISTRY_USER}:{REGISTRY_PASSWORD}")])
+            .args(["-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", &url])
+            .output()
+            .context("cannot run curl")?;
+        if !out.status.success() {
+            bail!("curl -I {url}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let headers = String::from_utf8_lossy(&out.stdout);
+        headers
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("docker-content-digest").then(|| value.trim().to_owned())
+            })
+            .with_context(|| format!("no Docker-Content-Digest from {url}: {headers}"))
     }
 
     /// Pushes a local image as `reference` (in this registry); the pushed manifest's digest.

@@ -58,26 +58,28 @@ impl Drop for Live {
     }
 }
 
-fn container_spec(service: &Service, revision: &Revision, instance: &InstanceId) -> ContainerSpec {
+/// How to run an instance of a revision. `None` when the revision has nothing to run yet (code not built).
+fn container_spec(service: &Service, revision: &Revision, instance: &InstanceId) -> Option<ContainerSpec> {
     let spec = &revision.spec;
-    let config = &spec.source.config;
+    let config = revision.run_config()?;
+    let image = revision.image_id.clone().or_else(|| spec.source.image().map(|i| i.image.to_string()))?;
     let mut env: Vec<(String, String)> =
         config.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     env.push(("PORT".to_owned(), config.port.to_string()));
-    ContainerSpec {
+    Some(ContainerSpec {
         identity: InstanceIdentity {
             service_name: service.name.clone(),
             service_id: service.id.clone(),
             revision: revision.number,
             instance_id: instance.clone(),
         },
-        image: revision.image_id.clone().unwrap_or_else(|| spec.source.image.to_string()),
+        image,
         env,
         command: config.start_argv(),
         port: config.port,
         nano_cpus: spec.instance.cpu().nano_cpus(),
         memory_bytes: spec.instance.memory().bytes(),
-    }
+    })
 }
 
 impl ServiceController {
@@ -182,15 +184,20 @@ impl ServiceController {
             state_since: now,
             detail: None,
         };
+        let Some(spec) = container_spec(service, &revision, &id) else {
+            return Err(Error::Internal(format!(
+                "revision {number} of {} has no image to run",
+                service.name
+            )));
+        };
         // The row exists before the container, so a crash in between leaves nothing ferry cannot find.
         self.shared.store.put_instance(&record)?;
-        let spec = container_spec(service, &revision, &id);
         let cfg = &revision.spec;
+        let port = spec.port;
         self.note(&format!(
-            "Starting instance {id} of revision {number}: {}, {}, port {}",
+            "Starting instance {id} of revision {number}: {}, {}, port {port}",
             cfg.instance.cpu(),
             cfg.instance.memory(),
-            cfg.source.config.port
         ));
         let mut probe = None;
         match self.shared.runtime.run(&spec).await {
@@ -214,9 +221,9 @@ impl ServiceController {
         if live.record.state == InstanceState::Starting {
             let check = &cfg.health_check;
             let target = match check.protocol {
-                ferry_model::HealthCheckProtocol::Tcp => format!("[Port: '{}']", cfg.source.config.port),
+                ferry_model::HealthCheckProtocol::Tcp => format!("[Port: '{port}']"),
                 ferry_model::HealthCheckProtocol::Http => {
-                    format!("[Path: '{}'], [Port: '{}']", check.path, cfg.source.config.port)
+                    format!("[Path: '{}'], [Port: '{port}']", check.path)
                 }
             };
             self.note(&format!(

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::logs::LogHub;
 use crate::routes::RouteBook;
 
+mod build;
 mod instance;
 mod operation;
 mod service;
@@ -54,6 +55,12 @@ pub(crate) struct Settings {
     pub drain_timeout: Duration,
     /// How many of a service's newest revisions keep their images on the engine.
     pub keep_revisions: u32,
+    /// Where builds keep their checkouts (`git/<service id>` under it).
+    pub data_dir: std::path::PathBuf,
+    pub runtime_images: ferry_build::RuntimeImages,
+    /// Where built images are pushed, if anywhere.
+    pub build_registry: Option<String>,
+    pub build_timeout: Duration,
     /// How often a controller re-checks its containers even when nothing woke it.
     pub resync: Duration,
 }
@@ -66,6 +73,8 @@ pub(crate) struct Shared {
     pub logs: LogHub,
     pub settings: Settings,
     pub shutdown: CancellationToken,
+    /// Bounds how many builds run at once.
+    pub builds: tokio::sync::Semaphore,
 }
 
 const INBOX: usize = 256;

@@ -18,7 +18,7 @@
 
 use ferry_model::{
     InstanceId, InstanceState, Operation, OperationStatus, OperationType, Revision, Service, ServiceStatus,
-    Timestamp,
+    Source, Timestamp,
 };
 use ferry_plan::Goal;
 use ferry_plan::reconcile::Deploy;
@@ -141,8 +141,9 @@ impl ServiceController {
         }))
     }
 
-    /// The image a revision runs, on the engine: pulled by tag for a new revision (resolving it), again by
-    /// digest for one whose image was pruned or removed.
+    /// The image a revision runs, on the engine: for an image source pulled by tag for a new revision
+    /// (resolving it) and again by digest for one whose image was pruned or removed; for a code source
+    /// built (again at its recorded commit, or pulled from the build registry when it was pushed there).
     async fn ensure_image(
         &mut self,
         op: &Operation,
@@ -154,7 +155,19 @@ impl ServiceController {
         {
             return Ok(Ok(revision));
         }
-        let source = &revision.spec.source;
+        let source = match &revision.spec.source {
+            Source::Image(source) => source.clone(),
+            Source::Code(_) => {
+                let pushed = revision.build.as_ref().zip(revision.image_digest.as_ref());
+                if let Some((build, digest)) = pushed
+                    && let Ok(image) = ferry_model::ImageRef::parse(&build.image)
+                {
+                    let reference = image.with_digest(digest);
+                    return self.pull(op, revision.clone(), reference, None).await;
+                }
+                return self.build_revision(op, revision).await;
+            }
+        };
         let reference = match &revision.image_digest {
             Some(digest) => source.image.with_digest(digest),
             None if revision.image_id.is_some() => {
@@ -165,13 +178,23 @@ impl ServiceController {
             }
             None => source.image.clone(),
         };
+        self.pull(op, revision, reference, source.credentials.clone()).await
+    }
+
+    async fn pull(
+        &mut self,
+        op: &Operation,
+        revision: Revision,
+        reference: ferry_model::ImageRef,
+        credentials: Option<ferry_model::RegistryCredentials>,
+    ) -> Result<Result<Revision, String>, Error> {
         self.event(op, &format!("Pulling image {reference}"));
         let store = self.shared.store.clone();
         let op_id = op.id.clone();
         let progress = move |line: &str| {
             let _ = store.append_event(&op_id, Timestamp::now(), line);
         };
-        let pull = self.shared.runtime.pull(&reference, source.credentials.as_ref(), &progress);
+        let pull = self.shared.runtime.pull(&reference, credentials.as_ref(), &progress);
         let pulled = match tokio::time::timeout(self.shared.settings.deploy_timeout, pull).await {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => return Ok(Err(e.to_string())),
@@ -186,7 +209,7 @@ impl ServiceController {
         )?;
         self.shared.store.set_image_pruned(&self.id, revision.number, false)?;
         let shown = digest.as_deref().unwrap_or(&pulled.image_id);
-        self.event(op, &format!("Successfully pulled image {} ({shown})", source.image));
+        self.event(op, &format!("Successfully pulled image {reference} ({shown})"));
         let revision = Revision {
             image_digest: digest,
             image_id: Some(pulled.image_id),
@@ -321,6 +344,12 @@ impl ServiceController {
     pub(super) async fn deleted(&mut self, op: &Operation) -> Result<(), Error> {
         self.shared.store.mark_deleted(&self.id, Timestamp::now())?;
         self.shared.logs.remove(&self.id);
+        let checkout = self.shared.settings.data_dir.join("git").join(self.id.as_str());
+        if let Err(e) = std::fs::remove_dir_all(&checkout)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %checkout.display(), error = %e, "cannot remove a deleted service's checkout");
+        }
         self.event(op, "Service deleted.");
         self.end_operation(op, OperationStatus::Succeeded, "", false)?;
         self.unpublish();

@@ -8,10 +8,20 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServerArgs;
 
 pub fn run(args: ServerArgs) -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .map_err(|e| anyhow::anyhow!("--log {:?} is not a log filter: {e}", args.log))?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let raw = RawConfig {
+    let file = match &args.config {
+        Some(path) => RawConfig::from_file(path)?,
+        None => RawConfig::default(),
+    };
+    let mut runtime_images = std::collections::BTreeMap::new();
+    for pair in &args.runtime_images {
+        let Some((name, image)) = pair.split_once('=') else {
+            anyhow::bail!(
+                "--runtime-image {pair:?} is not NAME=IMAGE, e.g. python311=registry.local/python:3.11"
+            );
+        };
+        runtime_images.insert(name.trim().to_owned(), image.trim().to_owned());
+    }
+    let flags = RawConfig {
         data_dir: args.data_dir,
         api_listen: args.api_listen,
         http_listen: args.http_listen,
@@ -19,13 +29,21 @@ pub fn run(args: ServerArgs) -> Result<()> {
         public_port: args.public_port,
         region: args.region,
         account: args.account,
-        deploy_timeout_secs: args.deploy_timeout,
-        stop_grace_secs: args.stop_grace,
-        drain_timeout_secs: args.drain_timeout,
+        deploy_timeout: args.deploy_timeout,
+        stop_grace: args.stop_grace,
+        drain_timeout: args.drain_timeout,
         keep_revisions: args.keep_revisions,
+        build_timeout: args.build_timeout,
+        max_builds: args.max_builds,
+        build_registry: args.build_registry,
+        runtime_images,
+        log: args.log,
     };
     // Validated before anything is bound or written.
-    let config = raw.validate()?;
+    let config = file.overlay(flags).validate()?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .map_err(|e| anyhow::anyhow!("--log {:?} is not a log filter: {e}", config.log))?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use ferry_client::Client;
 use ferry_wire::{
-    CreateServiceRequest, HealthCheckInput, ImageSourceInput, ImageUpdate, InstanceInput,
-    RegistryCredentialsInput, ServiceOperation, ServiceView, SourceInput, UpdateServiceRequest,
+    CodeRepositoryInput, CodeUpdate, CreateServiceRequest, GitCredentialsInput, HealthCheckInput,
+    ImageSourceInput, ImageUpdate, InstanceInput, RegistryCredentialsInput, ServiceOperation, ServiceView,
+    SourceInput, UpdateServiceRequest,
 };
 
 use crate::OperationFailed;
@@ -65,6 +66,26 @@ fn health_input(h: HealthArgs) -> Option<HealthCheckInput> {
     any.then_some(input)
 }
 
+fn git_credentials(
+    username: Option<String>,
+    password: Option<String>,
+    ssh_key: Option<std::path::PathBuf>,
+) -> Result<Option<GitCredentialsInput>> {
+    Ok(match (username, password, ssh_key) {
+        (Some(username), Some(password), _) => Some(GitCredentialsInput {
+            username: Some(username),
+            password: Some(password),
+            ssh_private_key: None,
+        }),
+        (_, _, Some(path)) => {
+            let key = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read the SSH key {}: {e}", path.display()))?;
+            Some(GitCredentialsInput { username: None, password: None, ssh_private_key: Some(key) })
+        }
+        _ => None,
+    })
+}
+
 fn credentials(username: Option<String>, password: Option<String>) -> Option<RegistryCredentialsInput> {
     match (username, password) {
         (Some(username), Some(password)) => Some(RegistryCredentialsInput { username, password }),
@@ -114,6 +135,46 @@ async fn finish(
 
 async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
     let c = client(global)?;
+    let code = &args.code;
+    let code_changes = code.repo.is_some()
+        || code.branch.is_some()
+        || code.source_dir.is_some()
+        || code.builder.is_some()
+        || code.runtime.is_some()
+        || code.build_command.is_some()
+        || code.git_username.is_some()
+        || code.git_ssh_key.is_some();
+    // --env, --port and --start-command belong to whichever source the service has.
+    let is_code = code_changes || c.describe_service(&args.name).await?.source.code_repository.is_some();
+    if is_code {
+        let req = UpdateServiceRequest {
+            code: Some(CodeUpdate {
+                repository_url: args.code.repo,
+                branch: args.code.branch,
+                source_directory: args.code.source_dir,
+                configuration_source: None,
+                builder: args.code.builder,
+                runtime: args.code.runtime,
+                build_command: args.code.build_command,
+                start_command: args.start_command,
+                port: args.port,
+                env: parse_env(&args.env)?,
+                env_remove: args.unset_env,
+                credentials: git_credentials(
+                    args.code.git_username,
+                    args.code.git_password,
+                    args.code.git_ssh_key,
+                )?,
+            }),
+            image: None,
+            instance: (args.cpu.is_some() || args.memory.is_some())
+                .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
+            health_check: health_input(args.health),
+            instances: args.instances,
+        };
+        let queued = c.update_service(&args.name, &req).await?;
+        return finish(global, &c, &args.name, queued, args.wait, "updating").await;
+    }
     let image_changes = args.image.is_some()
         || args.port.is_some()
         || !args.env.is_empty()
@@ -121,6 +182,7 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
         || args.start_command.is_some()
         || args.registry_username.is_some();
     let req = UpdateServiceRequest {
+        code: None,
         image: image_changes
             .then(|| -> Result<ImageUpdate> {
                 Ok(ImageUpdate {
@@ -155,17 +217,43 @@ fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 
 async fn create(global: &Global, args: CreateArgs) -> Result<()> {
     let client = client(global)?;
-    let req = CreateServiceRequest {
-        name: args.name.clone(),
-        source: SourceInput {
+    let env = parse_env(&args.env)?;
+    let source = match (args.image, args.code.repo.clone()) {
+        (Some(identifier), _) => SourceInput {
             image: Some(ImageSourceInput {
-                identifier: args.image,
+                identifier,
                 port: args.port,
-                env: parse_env(&args.env)?,
+                env,
                 start_command: args.start_command,
                 credentials: credentials(args.registry_username, args.registry_password),
             }),
+            code_repository: None,
         },
+        (None, Some(repository_url)) => SourceInput {
+            image: None,
+            code_repository: Some(CodeRepositoryInput {
+                repository_url,
+                branch: args.code.branch,
+                source_directory: args.code.source_dir,
+                configuration_source: None,
+                builder: args.code.builder,
+                runtime: args.code.runtime,
+                build_command: args.code.build_command,
+                start_command: args.start_command,
+                port: args.port,
+                env,
+                credentials: git_credentials(
+                    args.code.git_username,
+                    args.code.git_password,
+                    args.code.git_ssh_key,
+                )?,
+            }),
+        },
+        (None, None) => bail!("give --image (an image to run) or --repo (a git repository to build)"),
+    };
+    let req = CreateServiceRequest {
+        name: args.name.clone(),
+        source,
         instance: (args.cpu.is_some() || args.memory.is_some())
             .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
         health_check: health_input(args.health),
@@ -213,6 +301,26 @@ fn print_service(s: &ServiceView) {
     field("Status", &s.status);
     field("URL", &s.url);
     field("ARN", &s.arn);
+    if let Some(code) = &s.source.code_repository {
+        let dir = code.source_directory.as_deref().map(|d| format!(" (directory {d})")).unwrap_or_default();
+        field("Repository", &format!("{} branch {}{dir}", code.repository_url, code.branch));
+        let how = match (&code.builder, &code.runtime) {
+            (_, Some(runtime)) => format!(
+                "API values: runtime {runtime}{}",
+                code.build_command.as_deref().map(|c| format!(", build `{c}`")).unwrap_or_default()
+            ),
+            (Some(builder), None) => format!("from the repository (builder {builder})"),
+            (None, None) => "from the repository".to_owned(),
+        };
+        field("Build", &how);
+        field("Port", &code.port.to_string());
+        if let Some(c) = &code.start_command {
+            field("Start command", c);
+        }
+        for (k, v) in &code.env {
+            field("Env", &format!("{k}={v}"));
+        }
+    }
     if let Some(image) = &s.source.image {
         field("Image", &image.identifier);
         field("Port", &image.port.to_string());

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod builds;
 mod deployments;
 mod failures;
 mod restart;

@@ -434,3 +434,76 @@ pub fn testapp_variant(variant: &str) -> String {
 pub fn engine_has_image(image: &str) -> bool {
     run(Command::new("docker").args(["image", "inspect", image])).status.success()
 }
+
+/// The offline base image the build tests map runtimes to (Debian with python3, pip and node), built
+/// once by `scripts/build-runtime-image` and cached in the registry.
+pub fn runtime_image() -> String {
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let script = repo_root().join("scripts/build-runtime-image");
+            let lock = std::env::temp_dir().join("ferry-runtime-image.lock");
+            let out = run(Command::new("flock").arg(&lock).arg(&script).arg("--push"));
+            assert!(
+                out.status.success(),
+                "building the runtime image failed:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let out = run(Command::new(&script).arg("--print"));
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        })
+        .clone()
+}
+
+/// The `ferry server` flags that map every runtime the tests use to the offline runtime image.
+pub fn runtime_flags() -> Vec<String> {
+    let image = runtime_image();
+    ["python3", "python311", "nodejs18", "nodejs22", "static"]
+        .iter()
+        .flat_map(|r| ["--runtime-image".to_owned(), format!("{r}={image}")])
+        .collect()
+}
+
+/// A git repository in a temporary directory, on branch `main`.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new(files: &[(&str, &str)]) -> Self {
+        let repo = Self { dir: tempfile::tempdir().expect("tempdir") };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.name", "ferry tests"]);
+        repo.git(&["config", "user.email", "tests@ferry.invalid"]);
+        // A file unique to this repository, so the engine's layer cache from earlier test runs never
+        // stands in for the steps after the source is copied.
+        let id = format!("{:?}", std::time::SystemTime::now());
+        let mut files = files.to_vec();
+        files.push((".test-run", &id));
+        repo.commit(&files, "first");
+        repo
+    }
+
+    pub fn path(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = run(Command::new("git").arg("-C").arg(self.dir.path()).args(args));
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Writes the files and commits them; returns the commit.
+    pub fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (path, content) in files {
+            let path = self.dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, content).expect("write");
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}

@@ -1,0 +1,343 @@
+//! `apprunner.yaml`, App Runner's build and run settings for a source-code service (§2.1 of the
+//! reference): the whole schema, checked as App Runner checks it, with the line of every error.
+//!
+//! Parsing happens in two passes. The YAML parser turns the text into [`RawFile`] and reports syntax
+//! errors, wrong types, unknown keys (typos) and missing required keys with their line. The second pass
+//! checks meaning (a known runtime, version `1.0`, `pre-run` only on revised-build runtimes, no `PORT`
+//! in `run.env`, no `run.secrets`) and finds the key's line in the text with [`KeyLines`].
+//!
+//! Every scalar is read as text, so `version: 1.0` and `runtime-version: 3.10` keep the digits written
+//! (a YAML float would turn `3.10` into `3.1`).
+
+use std::collections::BTreeMap;
+
+use ferry_model::{EnvVars, Runtime};
+use serde::Deserialize;
+
+use crate::BuildError;
+use crate::yaml_lines::KeyLines;
+
+/// The file's name, in the source directory.
+const FILE: &str = "apprunner.yaml";
+
+/// A valid `apprunner.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRunnerConfig {
+    pub runtime: Runtime,
+    pub pre_build: Vec<String>,
+    pub build: Vec<String>,
+    pub post_build: Vec<String>,
+    /// `build.env`: visible to every build command and `pre-run`, not to the running app.
+    pub build_env: Vec<(String, String)>,
+    /// `run.runtime-version`, as written (`3.11`, `3.11.7`).
+    pub runtime_version: Option<String>,
+    /// Revised-build runtimes only.
+    pub pre_run: Vec<String>,
+    pub command: String,
+    pub port: Option<u16>,
+    /// `run.network.env`: a variable that also receives the port.
+    pub port_env: Option<String>,
+    pub env: EnvVars,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    version: Option<String>,
+    runtime: Option<String>,
+    build: RawBuild,
+    run: RawRun,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    commands: RawCommands,
+    #[serde(default)]
+    env: Option<Vec<RawVar>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCommands {
+    #[serde(default)]
+    pre_build: Option<Vec<String>>,
+    build: Option<Vec<String>>,
+    #[serde(default)]
+    post_build: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRun {
+    #[serde(default)]
+    runtime_version: Option<String>,
+    #[serde(default)]
+    pre_run: Option<Vec<String>>,
+    command: Option<String>,
+    #[serde(default)]
+    network: Option<RawNetwork>,
+    #[serde(default)]
+    env: Option<Vec<RawVar>>,
+    #[serde(default)]
+    secrets: Option<Vec<RawSecret>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    #[serde(default)]
+    port: Option<String>,
+    #[serde(default)]
+    env: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVar {
+    name: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSecret {
+    #[serde(default, rename = "name")]
+    _name: Option<String>,
+    #[serde(default, rename = "value-from")]
+    _value_from: Option<String>,
+}
+
+impl AppRunnerConfig {
+    /// Parses and checks the text of an `apprunner.yaml`.
+    pub fn parse(text: &str) -> Result<Self, BuildError> {
+        let lines = KeyLines::index(text);
+        let raw: RawFile = serde_norway::from_str(text).map_err(|e| yaml_error(&e, &lines))?;
+        let err = |path: &str, message: String| BuildError::config(FILE, lines.line_of(path), message);
+
+        match raw.version.as_deref().map(str::trim) {
+            None => return Err(err("version", missing("version"))),
+            Some("1.0" | "1") => {}
+            Some(v) => {
+                return Err(err("version", format!("version {v:?} is not supported; use version: 1.0")));
+            }
+        }
+        let runtime = match raw.runtime.as_deref().map(str::trim) {
+            None => return Err(err("runtime", missing("runtime"))),
+            Some(name) => Runtime::ALL.into_iter().find(|r| r.name() == name).ok_or_else(|| {
+                let all: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
+                err(
+                    "runtime",
+                    format!("{name:?} is not an App Runner runtime; use one of {}", all.join(", ")),
+                )
+            })?,
+        };
+        let Some(build) = raw.build.commands.build else {
+            return Err(err("build.commands.build", missing("build.commands.build")));
+        };
+        let build_env = build_vars(raw.build.env.unwrap_or_default(), &lines)?;
+
+        let run = raw.run;
+        if let Some(secrets) = run.secrets.filter(|s| !s.is_empty()) {
+            return Err(err(
+                "run.secrets",
+                format!(
+                    "run.secrets ({} of them) cannot be used: ferry has no secret store yet; remove them and set \
+                     the values as environment variables with `ferry service update --env NAME=VALUE` instead",
+                    secrets.len()
+                ),
+            ));
+        }
+        let pre_run = run.pre_run.unwrap_or_default();
+        if !pre_run.is_empty() && !runtime.revised_build() {
+            return Err(err(
+                "run.pre-run",
+                format!(
+                    "run.pre-run only works with the revised-build runtimes (python311, nodejs18, nodejs22), \
+                     not {runtime}; move the commands to build.commands.build"
+                ),
+            ));
+        }
+        if let Some(v) = &run.runtime_version {
+            let ok = !v.is_empty()
+                && v.split('.').count() <= 3
+                && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return Err(err(
+                    "run.runtime-version",
+                    format!("runtime-version {v:?} is not a version; write major[.minor[.patch]], e.g. 3.11"),
+                ));
+            }
+        }
+        let command = match run.command.as_deref().map(str::trim) {
+            Some(c) if !c.is_empty() => c.to_owned(),
+            _ => return Err(err("run.command", missing("run.command"))),
+        };
+        let network = run.network.unwrap_or(RawNetwork { port: None, env: None });
+        let port = match network.port.as_deref().map(str::trim) {
+            None => None,
+            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                err("run.network.port", format!("port {p:?} is not a port number; use 1 to 65535, e.g. 8080"))
+            })?),
+        };
+        let port_env = match network.env.as_deref().map(str::trim) {
+            None => None,
+            Some(name) if is_var_name(name) && name != "PORT" => Some(name.to_owned()),
+            Some(name) => {
+                return Err(err(
+                    "run.network.env",
+                    format!(
+                        "{name:?} cannot name the port's extra variable: use letters, digits and _ (not PORT, \
+                         which is always set)"
+                    ),
+                ));
+            }
+        };
+        let mut env = BTreeMap::new();
+        for var in run.env.unwrap_or_default() {
+            let (name, value) = var_parts(var, "run.env", &lines)?;
+            if name == "PORT" {
+                return Err(BuildError::config(
+                    FILE,
+                    lines.line_of_value("run.env.name", "PORT"),
+                    "run.env: PORT is reserved: it is always set to the port; set run.network.port instead",
+                ));
+            }
+            env.insert(name, value);
+        }
+        if let Some(name) = &port_env {
+            env.insert(name.clone(), port.unwrap_or(8080).to_string());
+        }
+        let env = EnvVars::new(env).map_err(|e| {
+            let name = e.field.strip_prefix("env.").unwrap_or("");
+            BuildError::config(
+                FILE,
+                lines.line_of_value("run.env.name", name),
+                format!("run.env: {}", e.message),
+            )
+        })?;
+
+        Ok(AppRunnerConfig {
+            runtime,
+            pre_build: raw.build.commands.pre_build.unwrap_or_default(),
+            build,
+            post_build: raw.build.commands.post_build.unwrap_or_default(),
+            build_env,
+            runtime_version: run.runtime_version,
+            pre_run,
+            command,
+            port,
+            port_env,
+            env,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// A required key is absent: what to add.
+fn missing(path: &str) -> String {
+    let add = match path {
+        "version" => "add `version: 1.0` at the top",
+        "runtime" => "add `runtime:` with an App Runner runtime, e.g. python311 or nodejs22",
+        "build" | "build.commands" | "build.commands.build" => {
+            "add build.commands.build with the build commands (an empty list `[]` if there are none)"
+        }
+        "run" | "run.command" => "add run.command with the command that starts the app",
+        _ => "add it",
+    };
+    format!("{path} is missing; App Runner requires it: {add}")
+}
+
+/// `build.env` becomes Dockerfile `ARG`s: names must be shell variable names.
+fn build_vars(vars: Vec<RawVar>, lines: &KeyLines) -> Result<Vec<(String, String)>, BuildError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for var in vars {
+        let (name, value) = var_parts(var, "build.env", lines)?;
+        if !is_var_name(&name) {
+            return Err(BuildError::config(
+                FILE,
+                lines.line_of_value("build.env.name", &name),
+                format!("build.env: {name:?} is not a variable name; use letters, digits and _"),
+            ));
+        }
+        if value.contains(['\n', '\r']) {
+            return Err(BuildError::config(
+                FILE,
+                lines.line_of_value("build.env.name", &name),
+                format!("build.env: the value of {name} has a line break; build variables are single-line"),
+            ));
+        }
+        out.retain(|(n, _)| *n != name);
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+fn var_parts(var: RawVar, path: &str, lines: &KeyLines) -> Result<(String, String), BuildError> {
+    match var.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
+        Some(name) => Ok((name, var.value.unwrap_or_default())),
+        None => Err(BuildError::config(
+            FILE,
+            lines.line_of(path),
+            format!("{path}: an entry has no name; write `- name: NAME` and `value: VALUE`"),
+        )),
+    }
+}
+
+pub(crate) fn is_var_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The parser's error, reworded: `unknown field` is a typo to name, `missing field` a required key,
+/// and the position moves to the key that owns the problem when the parser points inside it.
+fn yaml_error(e: &serde_norway::Error, lines: &KeyLines) -> BuildError {
+    let line = e.location().map(|l| l.line());
+    let text = e.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => &text[..],
+    };
+    let (path, message) = match text.split_once(": ") {
+        Some((p, m)) if !p.contains(' ') => (p, m),
+        _ => ("", text),
+    };
+    let field = |m: &str| m.split('`').nth(1).unwrap_or("").to_owned();
+    let full = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    if message.starts_with("unknown field") {
+        let key = field(message);
+        let expected = message.split_once("expected ").map(|(_, x)| x.replace('`', "")).unwrap_or_default();
+        let place = if path.is_empty() { "at the top level".to_owned() } else { format!("in {path}") };
+        return BuildError::config(
+            FILE,
+            line,
+            format!("unknown key {key:?} {place}; expected {expected} (check the spelling)"),
+        );
+    }
+    if message.starts_with("missing field") {
+        let key = full(&field(message));
+        // A top-level key has no line; a nested one is reported at its parent's key.
+        let line = if path.is_empty() { None } else { lines.line_of(path).or(line) };
+        return BuildError::config(FILE, line, missing(&key));
+    }
+    if path.is_empty() || path == "." {
+        // The parser's own complaint: the text is not YAML as written.
+        return BuildError::config(
+            FILE,
+            line,
+            format!("{message}; check the YAML syntax and indentation there"),
+        );
+    }
+    let hint = if message.contains("expected a sequence") {
+        "; write a list, one `- item` per line"
+    } else if message.contains("expected a string") {
+        "; write a single value"
+    } else {
+        ""
+    };
+    BuildError::config(FILE, line, format!("{path}: {message}{hint}"))
+}

@@ -1,0 +1,227 @@
+use super::*;
+
+/// The developer guide's full example (§2.1), without `run.secrets`, which ferry refuses.
+const FULL: &str = r#"version: 1.0
+runtime: python311
+build:
+  commands:
+    pre-build:
+      - wget -c https://s3.amazonaws.com/amzn-s3-demo-bucket/test-lib.tar.gz -O - | tar -xz
+    build:
+      - pip3 install pipenv
+      - pipenv install
+    post-build:
+      - python3 manage.py test
+  env:
+    - name: DJANGO_SETTINGS_MODULE
+      value: "django_apprunner.settings"
+run:
+  runtime-version: 3.11
+  pre-run:
+    - pip3 install pipenv
+    - pipenv install
+    - python3 copy-global-files.py
+  command: pipenv run gunicorn django_apprunner.wsgi --log-file -
+  network:
+    port: 8000
+    env: MY_APP_PORT
+  env:
+    - name: MY_VAR_EXAMPLE
+      value: "example"
+"#;
+
+const MINIMAL: &str = "version: 1.0
+runtime: python3
+build:
+  commands:
+    build:
+      - pip install pipenv
+      - pipenv install
+run:
+  command: python app.py
+";
+
+#[test]
+fn the_guides_full_example_parses_into_every_field() {
+    let c = AppRunnerConfig::parse(FULL).unwrap();
+    assert_eq!(c.runtime, Runtime::Python311);
+    assert_eq!(c.pre_build.len(), 1);
+    assert_eq!(c.build, ["pip3 install pipenv", "pipenv install"]);
+    assert_eq!(c.post_build, ["python3 manage.py test"]);
+    assert_eq!(c.build_env, [("DJANGO_SETTINGS_MODULE".to_owned(), "django_apprunner.settings".to_owned())]);
+    assert_eq!(c.runtime_version.as_deref(), Some("3.11"));
+    assert_eq!(c.pre_run.len(), 3);
+    assert_eq!(c.command, "pipenv run gunicorn django_apprunner.wsgi --log-file -");
+    assert_eq!(c.port, Some(8000));
+    assert_eq!(c.port_env.as_deref(), Some("MY_APP_PORT"));
+    let env: Vec<_> = c.env.iter().collect();
+    assert_eq!(env, [("MY_APP_PORT", "8000"), ("MY_VAR_EXAMPLE", "example")]);
+}
+
+#[test]
+fn the_minimal_example_takes_the_defaults() {
+    let c = AppRunnerConfig::parse(MINIMAL).unwrap();
+    assert_eq!(c.runtime, Runtime::Python3);
+    assert!(c.pre_build.is_empty() && c.post_build.is_empty() && c.pre_run.is_empty());
+    assert_eq!(c.command, "python app.py");
+    assert_eq!((c.port, c.port_env.as_deref(), c.env.len()), (None, None, 0));
+}
+
+#[test]
+fn scalars_keep_the_digits_written() {
+    let text = MINIMAL.replace("version: 1.0", "version: \"1.0\"")
+        + "  runtime-version: 3.10\n  network:\n    port: \"9000\"\n";
+    let c = AppRunnerConfig::parse(&text).unwrap();
+    assert_eq!(c.runtime_version.as_deref(), Some("3.10"));
+    assert_eq!(c.port, Some(9000));
+}
+
+/// (what is wrong, the file, the line the error names, words the message must contain)
+#[test]
+fn every_error_names_its_line_and_what_to_do() {
+    let secrets = format!(
+        "{FULL}  secrets:\n    - name: my-secret\n      value-from: \"arn:aws:secretsmanager:us-east-1:1:secret:x\"\n"
+    );
+    let cases: Vec<(&str, String, Option<usize>, &[&str])> = vec![
+        (
+            "unknown runtime",
+            MINIMAL.replace("python3", "python2"),
+            Some(2),
+            &["\"python2\" is not an App Runner runtime", "python3, python311, nodejs12"],
+        ),
+        ("version 2", MINIMAL.replace("1.0", "2.0"), Some(1), &["version \"2.0\" is not supported", "1.0"]),
+        (
+            "no version",
+            MINIMAL.replace("version: 1.0\n", ""),
+            None,
+            &["version is missing", "add `version: 1.0`"],
+        ),
+        ("no runtime", MINIMAL.replace("runtime: python3\n", ""), None, &["runtime is missing"]),
+        (
+            "no run.command",
+            MINIMAL.replace("  command: python app.py\n", "  network:\n    port: 80\n"),
+            Some(8),
+            &["run.command is missing"],
+        ),
+        (
+            "empty run.command",
+            MINIMAL.replace("command: python app.py", "command:"),
+            Some(9),
+            &["run.command is missing"],
+        ),
+        (
+            "no build commands",
+            MINIMAL.replace(
+                "    build:\n      - pip install pipenv\n      - pipenv install\n",
+                "    pre-build: [ls]\n",
+            ),
+            Some(4),
+            &["build.commands.build is missing"],
+        ),
+        (
+            "no build section",
+            "version: 1.0\nruntime: python3\nrun:\n  command: x\n".to_owned(),
+            None,
+            &["build is missing"],
+        ),
+        (
+            "typo in run",
+            MINIMAL.replace("command:", "comand:"),
+            Some(9),
+            &["unknown key \"comand\" in run", "command", "spelling"],
+        ),
+        (
+            "typo at the top",
+            MINIMAL.to_owned() + "servce: x\n",
+            Some(10),
+            &["unknown key \"servce\" at the top level"],
+        ),
+        (
+            "typo in an env entry",
+            MINIMAL.to_owned() + "  env:\n    - name: A\n      valeu: b\n",
+            Some(12),
+            &["unknown key \"valeu\" in run.env[0]"],
+        ),
+        (
+            "build commands not a list",
+            MINIMAL.replace(
+                "    build:\n      - pip install pipenv\n      - pipenv install\n",
+                "    build: pip install x\n",
+            ),
+            Some(5),
+            &["build.commands.build: invalid type", "expected a sequence"],
+        ),
+        (
+            "syntax error",
+            "version: 1.0\n  runtime: python3\n".to_owned(),
+            Some(2),
+            &["mapping values are not allowed", "indentation"],
+        ),
+        (
+            "pre-run on an original runtime",
+            MINIMAL.to_owned() + "  pre-run:\n    - echo hi\n",
+            Some(10),
+            &[
+                "run.pre-run only works with the revised-build runtimes",
+                "not python3",
+                "build.commands.build",
+            ],
+        ),
+        (
+            "PORT in run.env",
+            MINIMAL.to_owned()
+                + "  env:\n    - name: A\n      value: b\n    - name: PORT\n      value: \"1\"\n",
+            Some(13),
+            &["PORT is reserved", "run.network.port"],
+        ),
+        (
+            "a bad port",
+            MINIMAL.to_owned() + "  network:\n    port: http\n",
+            Some(11),
+            &["port \"http\" is not a port number"],
+        ),
+        (
+            "a bad runtime-version",
+            MINIMAL.to_owned() + "  runtime-version: latest\n",
+            Some(10),
+            &["runtime-version \"latest\" is not a version"],
+        ),
+        (
+            "secrets",
+            secrets,
+            Some(28),
+            &["run.secrets (1 of them) cannot be used", "ferry service update --env"],
+        ),
+        (
+            "a bad build.env name",
+            MINIMAL.replace(
+                "build:\n  commands:",
+                "build:\n  env:\n    - name: A-B\n      value: x\n  commands:",
+            ),
+            Some(5),
+            &["build.env: \"A-B\" is not a variable name"],
+        ),
+        (
+            "a multi-line build variable",
+            MINIMAL.replace(
+                "build:\n  commands:",
+                "build:\n  env:\n    - name: A\n      value: |\n        x\n        y\n  commands:",
+            ),
+            Some(5),
+            &["the value of A has a line break"],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, text, line, words) in cases {
+        let e = AppRunnerConfig::parse(&text).expect_err(what);
+        let BuildError::Config { file, line: got, message } = &e else { panic!("{what}: {e:?}") };
+        assert_eq!(file, "apprunner.yaml", "{what}");
+        if *got != line || !words.iter().all(|w| message.contains(w)) {
+            wrong.push(format!("{what}: line {got:?}, want {line:?}: {message}"));
+        }
+        let shown = e.to_string();
+        let prefix = line.map_or("apprunner.yaml: ".to_owned(), |l| format!("apprunner.yaml line {l}: "));
+        assert!(shown.starts_with(&prefix) && !shown.ends_with('.'), "{shown}");
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -1,0 +1,87 @@
+//! The fake's builds and pushes: recorded, scripted to fail by tag, and otherwise answered with ids
+//! and digests derived from what was asked.
+
+use super::state::{self, BuildFailure};
+use super::{Call, FakeRuntime};
+use crate::{Result, RuntimeError};
+
+impl FakeRuntime {
+    /// The image id a build of `context` tagged `tag` returns: `sha256:` and 64 hex digits derived
+    /// from both.
+    pub fn built_image_id(tag: &str, context: &[u8]) -> String {
+        state::fake_sha256_of("build", &[tag.as_bytes(), context])
+    }
+
+    /// Builds whose tag starts with `tag_prefix` write `lines`, then fail as the classic builder does
+    /// when the `RUN` of `command` exits with `exit_code`: a [`RuntimeError::Build`] naming both.
+    pub fn fail_builds(&self, tag_prefix: &str, command: &str, exit_code: i64, lines: &[&str]) {
+        let failure = BuildFailure {
+            command: command.to_owned(),
+            exit_code,
+            lines: lines.iter().map(|line| (*line).to_owned()).collect(),
+        };
+        self.lock().build_failures.push((tag_prefix.to_owned(), failure));
+    }
+
+    /// Pushes of `tag` fail with `message`.
+    pub fn fail_pushes(&self, tag: &str, message: &str) {
+        self.lock().push_failures.insert(tag.to_owned(), message.to_owned());
+    }
+
+    pub(super) fn build(
+        &self,
+        context: &[u8],
+        dockerfile: &str,
+        tag: &str,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<String> {
+        let call = Call::BuildImage {
+            dockerfile: dockerfile.to_owned(),
+            tag: tag.to_owned(),
+            context_len: context.len(),
+        };
+        let failure = self
+            .enter(call)?
+            .build_failures
+            .iter()
+            .rev()
+            .find(|(prefix, _)| tag.starts_with(prefix.as_str()))
+            .map(|(_, failure)| failure.clone());
+        progress(&format!("Step 1/2 : FROM fake (a build of {tag} from {dockerfile})"));
+        if let Some(BuildFailure { command, exit_code, lines }) = failure {
+            progress(&format!("Step 2/2 : RUN {command}"));
+            for line in &lines {
+                progress(line);
+            }
+            return Err(RuntimeError::Build {
+                message: format!("The command '/bin/sh -c {command}' returned a non-zero code: {exit_code}"),
+                command: Some(command),
+                exit_code: Some(exit_code),
+            });
+        }
+        progress("Step 2/2 : COPY . /app");
+        let image_id = Self::built_image_id(tag, context);
+        progress(&format!("Successfully built {}", image_id.get(7..19).unwrap_or_default()));
+        progress(&format!("Successfully tagged {tag}"));
+        let mut state = self.lock();
+        state.removed_images.remove(tag);
+        state.removed_images.remove(&image_id);
+        Ok(image_id)
+    }
+
+    pub(super) fn push(
+        &self,
+        tag: &str,
+        with_credentials: bool,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<Option<String>> {
+        let call = Call::PushImage { tag: tag.to_owned(), with_credentials };
+        let failure = self.enter(call)?.push_failures.get(tag).cloned();
+        if let Some(message) = failure {
+            return Err(RuntimeError::Push { image: tag.to_owned(), message });
+        }
+        progress(&format!("pushing {tag}: 0 of 1 layers"));
+        progress(&format!("pushed {tag}: 1 layers"));
+        Ok(Some(Self::digest(tag)))
+    }
+}
