@@ -112,8 +112,12 @@ fn a_python_app_with_apprunner_yaml_builds_serves_and_rebuilds_from_cache() {
 }
 
 #[test]
-fn a_nodejs_app_with_apprunner_yaml_uses_the_revised_build() {
-    let server = server();
+fn a_nodejs_app_with_apprunner_yaml_uses_the_revised_build_and_is_pushed_to_the_build_registry() {
+    let mut flags = runtime_flags();
+    let registry = format!("{}/ferry-builds", crate::support::registry());
+    flags.extend(["--build-registry".to_owned(), registry.clone()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = Server::start_with(&flags);
     let yaml = "version: 1.0\nruntime: nodejs22\nbuild:\n  commands:\n    build:\n      - node -e \"require('fs').writeFileSync('built.txt', 'yes')\"\nrun:\n  command: node server.js\n";
     let repo = Repo::new(&[("apprunner.yaml", yaml), ("server.js", NODE_APP)]);
     let out = server.ferry(&["service", "create", "node", "--repo", &repo.path(), "--wait"]);
