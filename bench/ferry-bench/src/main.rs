@@ -1,0 +1,82 @@
+//! Processes for `bench/router`:
+//!
+//! - `ferry-bench backend --listen ADDR`: a fast HTTP/1.1 backend on one thread. `GET /` answers 64 bytes,
+//!   `GET /64k` answers 65,536 bytes; keep-alive. It is the same backend behind every proxy measured.
+//! - `ferry-bench router --listen ADDR --backend ADDR [--services N] [--workers N]`: ferry's router crate,
+//!   exactly as `ferry server` runs it, with a route table of N services (`svc0.bench` … ) that all point
+//!   at the backend, on a runtime of N worker threads (1 by default: one core, like the peers' single
+//!   worker). No control plane: the table is built once, as the controllers would publish it.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use ferry_router::{Endpoint, RouteState, RouteTable, Router, RouterConfig, ServiceRoute};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let listen: SocketAddr = arg(&args, "--listen").context("--listen ADDR is required")?.parse()?;
+    let workers: usize = arg(&args, "--workers").map(|w| w.parse()).transpose()?.unwrap_or(1);
+    let runtime = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?
+    };
+    match args.get(1).map(String::as_str) {
+        Some("backend") => runtime.block_on(backend(listen)),
+        Some("router") => {
+            let upstream: SocketAddr = arg(&args, "--backend").context("--backend ADDR is required")?.parse()?;
+            let services: usize = arg(&args, "--services").map(|s| s.parse()).transpose()?.unwrap_or(1);
+            runtime.block_on(router(listen, upstream, services))
+        }
+        _ => bail!("usage: ferry-bench backend --listen ADDR | router --listen ADDR --backend ADDR [--services N] [--workers N]"),
+    }
+}
+
+async fn backend(listen: SocketAddr) -> Result<()> {
+    let small = Bytes::from(vec![b'x'; 64]);
+    let large = Bytes::from(vec![b'x'; 65_536]);
+    let listener = TcpListener::bind(listen).await?;
+    println!("listening on {}", listener.local_addr()?);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let (small, large) = (small.clone(), large.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let body = if req.uri().path() == "/64k" { large.clone() } else { small.clone() };
+                async move { Ok::<_, Infallible>(Response::new(Full::new(body))) }
+            });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+async fn router(listen: SocketAddr, upstream: SocketAddr, services: usize) -> Result<()> {
+    let router = Router::new(RouterConfig::default());
+    let endpoint = Endpoint::new("backend", upstream);
+    let mut table = RouteTable::new();
+    for i in 0..services.max(1) {
+        let route = ServiceRoute { service: format!("svc{i}"), state: RouteState::Serving, endpoints: vec![Arc::clone(&endpoint)] };
+        table.insert(&format!("svc{i}.bench"), Arc::new(route));
+    }
+    router.set_routes(table);
+    let listener = TcpListener::bind(listen).await?;
+    println!("listening on {}", listener.local_addr()?);
+    router.serve(listener, CancellationToken::new()).await?;
+    Ok(())
+}
