@@ -214,18 +214,24 @@ pub(crate) async fn pause(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
+    queue_plain(state, name, OperationType::PauseService, "SERVICE_PAUSE").await
+}
+
+/// Queues an operation that makes no new revision (pause, resume), once the service admits it. A resume
+/// brings back the revision that served last.
+async fn queue_plain(
+    state: AppState,
+    name: String,
+    kind: OperationType,
+    trigger: &'static str,
+) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
     let service = find(&state, name).await?;
     let svc = service.clone();
     let op = state
         .db(move |store| {
-            check(store, &svc, OperationType::PauseService)?;
-            Ok(Operation::queued(
-                svc.id.clone(),
-                OperationType::PauseService,
-                None,
-                "SERVICE_PAUSE",
-                Timestamp::now(),
-            ))
+            check(store, &svc, kind)?;
+            let revision = if kind == OperationType::ResumeService { svc.active_revision } else { None };
+            Ok(Operation::queued(svc.id.clone(), kind, revision, trigger, Timestamp::now()))
         })
         .await?;
     state.queued(service, op, None).await
@@ -243,21 +249,7 @@ pub(crate) async fn resume(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
-    let service = find(&state, name).await?;
-    let svc = service.clone();
-    let op = state
-        .db(move |store| {
-            check(store, &svc, OperationType::ResumeService)?;
-            Ok(Operation::queued(
-                svc.id.clone(),
-                OperationType::ResumeService,
-                svc.active_revision,
-                "SERVICE_RESUME",
-                Timestamp::now(),
-            ))
-        })
-        .await?;
-    state.queued(service, op, None).await
+    queue_plain(state, name, OperationType::ResumeService, "SERVICE_RESUME").await
 }
 
 /// A service's revisions, newest first, with the one serving traffic.
