@@ -39,11 +39,14 @@ fn main() -> Result<()> {
     match args.get(1).map(String::as_str) {
         Some("backend") => runtime.block_on(backend(listen)),
         Some("router") => {
-            let upstream: SocketAddr = arg(&args, "--backend").context("--backend ADDR is required")?.parse()?;
+            let upstream: SocketAddr =
+                arg(&args, "--backend").context("--backend ADDR is required")?.parse()?;
             let services: usize = arg(&args, "--services").map(|s| s.parse()).transpose()?.unwrap_or(1);
             runtime.block_on(router(listen, upstream, services))
         }
-        _ => bail!("usage: ferry-bench backend --listen ADDR | router --listen ADDR --backend ADDR [--services N] [--workers N]"),
+        _ => bail!(
+            "usage: ferry-bench backend --listen ADDR | router --listen ADDR --backend ADDR [--services N] [--workers N]"
+        ),
     }
 }
 
@@ -71,7 +74,11 @@ async fn router(listen: SocketAddr, upstream: SocketAddr, services: usize) -> Re
     let endpoint = Endpoint::new("backend", upstream);
     let mut table = RouteTable::new();
     for i in 0..services.max(1) {
-        let route = ServiceRoute { service: format!("svc{i}"), state: RouteState::Serving, endpoints: vec![Arc::clone(&endpoint)] };
+        let route = ServiceRoute {
+            service: format!("svc{i}"),
+            state: RouteState::Serving,
+            endpoints: vec![Arc::clone(&endpoint)],
+        };
         table.insert(&format!("svc{i}.bench"), Arc::new(route));
     }
     router.set_routes(table);
