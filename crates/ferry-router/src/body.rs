@@ -1,20 +1,27 @@
-//! The two bodies the router streams: the client's request body on its way to an instance ([`RequestBody`]) and
-//! the response body on its way back ([`ProxyBody`]). Neither buffers: each frame is passed on as it comes.
+//! The body of every response the router sends: a short local message, or the instance's body read straight
+//! from its connection. Nothing is buffered beyond one read: each piece is passed on as it arrives.
 
+use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
-use tokio::sync::oneshot;
 
+use crate::codec::BodyFraming;
+use crate::decode::{Decoded, Decoder};
+use crate::pool::Conn;
 use crate::table::InFlight;
 
-/// The body of every response the router sends: a short local message, or the instance's body streamed through.
+/// Read buffer growth while a body streams: enough for a large body in few reads.
+const BODY_READ_MIN: usize = 8 * 1024;
+const BODY_READ_MAX: usize = 64 * 1024;
+
+/// The body of every response the router sends.
 ///
 /// Invariant: the [`InFlight`] guard of a proxied response is released when the body ends (its last frame was
-/// handed to hyper), fails, or is dropped (the client went away), whichever comes first.
+/// handed to hyper), fails, or is dropped (the client went away), whichever comes first. Its connection goes back
+/// to the pool only in the first case, and only if both sides keep it alive.
 #[derive(Debug)]
 pub(crate) struct ProxyBody {
     kind: Kind,
@@ -23,7 +30,23 @@ pub(crate) struct ProxyBody {
 #[derive(Debug)]
 enum Kind {
     Local(Option<Bytes>),
-    Upstream { body: Incoming, in_flight: Option<InFlight> },
+    /// An instance's body that was read whole with its head (or is empty); the connection is already back in
+    /// the pool.
+    Read {
+        data: Option<Bytes>,
+        in_flight: Option<InFlight>,
+    },
+    Upstream(UpstreamBody),
+}
+
+/// An instance's body being read from its connection.
+#[derive(Debug)]
+struct UpstreamBody {
+    /// `None` once the body has ended or failed.
+    conn: Option<Conn>,
+    decoder: Decoder,
+    keep_alive: bool,
+    in_flight: Option<InFlight>,
 }
 
 impl ProxyBody {
@@ -35,101 +58,125 @@ impl ProxyBody {
         ProxyBody { kind: Kind::Local(Some(Bytes::from(text))) }
     }
 
-    pub(crate) fn upstream(body: Incoming, in_flight: InFlight) -> ProxyBody {
-        ProxyBody { kind: Kind::Upstream { body, in_flight: Some(in_flight) } }
+    /// The body that follows a response head on `conn`. When the bytes read with the head already hold all of
+    /// it, the connection is given back to the pool at once.
+    pub(crate) fn upstream(
+        mut conn: Conn,
+        framing: BodyFraming,
+        keep_alive: bool,
+        in_flight: InFlight,
+    ) -> ProxyBody {
+        let decoder = Decoder::new(framing);
+        let whole = match decoder.remaining() {
+            Some(n) => usize::try_from(n).ok().filter(|&n| n <= conn.buf.len()),
+            None => None,
+        };
+        let Some(len) = whole else {
+            let body = UpstreamBody { conn: Some(conn), decoder, keep_alive, in_flight: Some(in_flight) };
+            return ProxyBody { kind: Kind::Upstream(body) };
+        };
+        let data = (len > 0).then(|| conn.buf.split_to(len).freeze());
+        if keep_alive {
+            in_flight.endpoint().pool.checkin(conn);
+        }
+        ProxyBody { kind: Kind::Read { data, in_flight: Some(in_flight) } }
+    }
+}
+
+impl UpstreamBody {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        loop {
+            let Some(conn) = self.conn.as_mut() else { return Poll::Ready(None) };
+            match self.decoder.decode(&mut conn.buf) {
+                Ok(Decoded::Data(data)) => {
+                    if self.decoder.is_done() {
+                        self.finish();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Ok(Decoded::Done) => {
+                    self.finish();
+                    return Poll::Ready(None);
+                }
+                Ok(Decoded::NeedMore) => {}
+                Err(err) => return Poll::Ready(Some(Err(self.fail(io::ErrorKind::InvalidData, err)))),
+            }
+            if conn.buf.capacity() - conn.buf.len() < BODY_READ_MIN / 2 {
+                let want = self.decoder.remaining().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+                conn.buf.reserve(want.clamp(BODY_READ_MIN, BODY_READ_MAX));
+            }
+            match ready!(tokio_util::io::poll_read_buf(Pin::new(&mut conn.io), cx, &mut conn.buf)) {
+                Ok(0) => match self.decoder.eof() {
+                    // A read-to-close body ends here; its connection is spent.
+                    Ok(()) => {
+                        self.keep_alive = false;
+                        self.finish();
+                        return Poll::Ready(None);
+                    }
+                    Err(err) => return Poll::Ready(Some(Err(self.fail(io::ErrorKind::UnexpectedEof, err)))),
+                },
+                Ok(_) => {}
+                Err(err) => return Poll::Ready(Some(Err(self.fail(err.kind(), err)))),
+            }
+        }
+    }
+
+    /// The body ended cleanly: the connection goes back to the pool if both sides keep it alive.
+    fn finish(&mut self) {
+        if let (Some(conn), Some(in_flight)) = (self.conn.take(), self.in_flight.as_ref())
+            && self.keep_alive
+        {
+            in_flight.endpoint().pool.checkin(conn);
+        }
+        self.in_flight = None;
+    }
+
+    /// The body broke off: the connection is closed, and the client's response must fail too (hyper then
+    /// aborts it rather than end it as if complete).
+    fn fail(&mut self, kind: io::ErrorKind, err: impl Into<crate::error::BoxError>) -> io::Error {
+        self.conn = None;
+        self.in_flight = None;
+        io::Error::new(kind, err)
     }
 }
 
 impl Body for ProxyBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = io::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        // Every field is `Unpin` (`Incoming` is), so no pin projection is needed.
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        // Every field is `Unpin`, so no pin projection is needed.
         match &mut self.get_mut().kind {
             Kind::Local(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Upstream { body, in_flight } => {
-                let frame = Pin::new(body).poll_frame(cx);
-                if matches!(frame, Poll::Ready(None | Some(Err(_)))) {
-                    in_flight.take();
-                }
-                frame
+            Kind::Read { data, in_flight } => {
+                let frame = data.take().map(|b| Ok(Frame::data(b)));
+                in_flight.take();
+                Poll::Ready(frame)
             }
+            Kind::Upstream(body) => body.poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Local(bytes) => bytes.is_none(),
-            Kind::Upstream { body, .. } => body.is_end_stream(),
+            Kind::Local(bytes) | Kind::Read { data: bytes, .. } => bytes.is_none(),
+            Kind::Upstream(body) => body.conn.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Local(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
-            Kind::Upstream { body, .. } => body.size_hint(),
-        }
-    }
-}
-
-/// The client's request body as sent to an instance, able to come back if it was never read.
-///
-/// When the connection to an instance cannot be made, the upstream client drops the request unread; to retry on
-/// another instance the router needs the body back. If a `reclaim` channel is set and the body is dropped before
-/// its first poll, it sends the untouched [`Incoming`] back through it. The first poll clears the channel: from
-/// then on bytes may have reached an instance and the body must not be replayed.
-#[derive(Debug)]
-pub(crate) struct RequestBody {
-    body: Option<Incoming>,
-    reclaim: Option<oneshot::Sender<Incoming>>,
-}
-
-impl RequestBody {
-    pub(crate) fn new(body: Incoming) -> RequestBody {
-        RequestBody { body: Some(body), reclaim: None }
-    }
-
-    /// A body that returns itself through the receiver if it is dropped unread.
-    pub(crate) fn reclaimable(body: Incoming) -> (RequestBody, oneshot::Receiver<Incoming>) {
-        let (tx, rx) = oneshot::channel();
-        (RequestBody { body: Some(body), reclaim: Some(tx) }, rx)
-    }
-}
-
-impl Body for RequestBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.get_mut();
-        this.reclaim = None;
-        match &mut this.body {
-            Some(body) => Pin::new(body).poll_frame(cx),
-            None => Poll::Ready(None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.as_ref().is_none_or(Incoming::is_end_stream)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.as_ref().map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
-    }
-}
-
-impl Drop for RequestBody {
-    fn drop(&mut self) {
-        if let (Some(reclaim), Some(body)) = (self.reclaim.take(), self.body.take()) {
-            // The receiver is gone only when the router no longer wants the body.
-            let _ = reclaim.send(body);
+            Kind::Local(bytes) | Kind::Read { data: bytes, .. } => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Kind::Upstream(body) => match body.decoder.remaining() {
+                Some(n) if body.conn.is_some() => SizeHint::with_exact(n),
+                Some(_) => SizeHint::with_exact(0),
+                None => SizeHint::default(),
+            },
         }
     }
 }

@@ -1,13 +1,16 @@
 //! Proxy errors: where each came from, whether a retry is safe, and the response the client gets.
 //!
 //! After Pingora: an error knows its [`ErrorSource`] (so logs and metrics can tell a broken instance from a
-//! broken client) and whether retrying it on another instance is safe. The only safe retry is one where nothing
-//! reached the instance: the connection to it could not be made. Once any byte of a request is written, the
-//! instance may have acted on it, and a retry could apply a non-idempotent request twice.
+//! broken client) and whether retrying it on another instance is safe. The only safe retry elsewhere is one where
+//! nothing reached the instance: the connection to it could not be made. Once any byte of a request is written,
+//! the instance may have acted on it, and a retry could apply a non-idempotent request twice. (`client.rs` also
+//! retries within one instance, on a fresh connection, when a pooled one turns out to be closed: see its notes.)
 
 use std::error::Error as StdError;
 
 use http::StatusCode;
+
+use crate::client::ClientError;
 
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -93,23 +96,24 @@ impl ProxyError {
     }
 
     /// Classifies a failure of the upstream client (connect or exchange).
-    pub(crate) fn from_client(service: &str, err: hyper_util::client::legacy::Error) -> ProxyError {
+    pub(crate) fn from_client(service: &str, err: ClientError) -> ProxyError {
         let service = service.to_owned();
-        if err.is_connect() {
-            let reason = match find_io_kind(&err) {
-                Some(std::io::ErrorKind::ConnectionRefused) => "connection refused",
-                Some(std::io::ErrorKind::TimedOut) => "connect timed out",
-                _ => "connect failed",
-            };
-            return ProxyError::Connect { service, reason, source: err.into() };
+        match err {
+            ClientError::Connect(err) => {
+                let reason = match err.kind() {
+                    std::io::ErrorKind::ConnectionRefused => "connection refused",
+                    std::io::ErrorKind::TimedOut => "connect timed out",
+                    _ => "connect failed",
+                };
+                ProxyError::Connect { service, reason, source: err.into() }
+            }
+            ClientError::Send(err) => {
+                ProxyError::Upstream { service, reason: io_reason(&err), source: err.into() }
+            }
+            ClientError::Recv { reason, source } => ProxyError::Upstream { service, reason, source },
+            // The body being sent is the client's: the client went away or sent a broken body.
+            ClientError::Downstream(err) => ProxyError::Downstream { source: err.into() },
         }
-        // A "user" error with a cause is hyper's wrapper around an error of the request body it was sending, and
-        // that body is the client's: the client went away or sent a broken body.
-        if find::<hyper::Error>(&err).is_some_and(|e| e.is_user() && e.source().is_some()) {
-            return ProxyError::Downstream { source: err.into() };
-        }
-        let reason = upstream_reason(&err);
-        ProxyError::Upstream { service, reason, source: err.into() }
     }
 
     /// An instance misbehaving in a way the router itself noticed, such as a 101 nobody asked for.
@@ -155,6 +159,11 @@ fn upstream_reason(err: &(dyn StdError + 'static)) -> &'static str {
         Some(std::io::ErrorKind::TimedOut) => "timed out",
         _ => "upstream error",
     }
+}
+
+/// A short, stable description of a failed read or write on a connection to an instance.
+pub(crate) fn io_reason(err: &std::io::Error) -> &'static str {
+    upstream_reason(err)
 }
 
 /// The first error of type `T` in the chain starting at `err` (itself included).

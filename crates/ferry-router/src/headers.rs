@@ -31,7 +31,7 @@ pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE) && connection_has_token(headers, "upgrade")
 }
 
-fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
+pub(crate) fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
     headers
         .get_all(header::CONNECTION)
         .iter()
@@ -41,6 +41,10 @@ fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
 /// Removes hop-by-hop headers: `Connection`, every header it names, and the fixed list. When `keep_upgrade`, the
 /// message is an upgrade and leaves with exactly `Connection: upgrade` and its `Upgrade` header.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages have none: one pass over the names costs less than a lookup per hop-by-hop name.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let upgrade = if keep_upgrade { headers.get(header::UPGRADE).cloned() } else { None };
     // Most messages carry at most one `Connection` header: take it out whole, without collecting.
     let mut connection = headers.get_all(header::CONNECTION).iter();
@@ -73,37 +77,22 @@ fn remove_named(headers: &mut HeaderMap, connection: &HeaderValue) {
     }
 }
 
-/// Sets the `X-Forwarded-*` headers: appends `client` to `X-Forwarded-For` (keeping what earlier proxies
-/// wrote), sets the scheme to `http` and `X-Forwarded-Host` to the host the client asked for.
-pub(crate) fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, host: &HeaderValue) {
-    let mut ip_buf = [0u8; 64];
-    let ip = format_ip(client, &mut ip_buf);
+/// Writes the value of `X-Forwarded-For` to `out`: what earlier proxies wrote, then `client`. (The router also
+/// sets `X-Forwarded-Proto: http` and `X-Forwarded-Host` to the host the client asked for: see `codec.rs`.)
+pub(crate) fn write_forwarded_for(out: &mut Vec<u8>, headers: &HeaderMap, client: IpAddr) {
     // A value that is not text cannot be a list of addresses: it is dropped rather than forwarded.
-    let mut earlier = headers
+    let earlier = headers
         .get_all(&X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .peekable();
-    // The usual case at the edge, no earlier proxy, costs one allocation: the header value itself.
-    let value = if earlier.peek().is_none() {
-        HeaderValue::from_bytes(ip)
-    } else {
-        let mut list = Vec::with_capacity(64);
-        for value in earlier {
-            list.extend_from_slice(value.as_bytes());
-            list.extend_from_slice(b", ");
-        }
-        list.extend_from_slice(ip);
-        HeaderValue::from_bytes(&list)
-    };
-    // Address characters, plus text that was already a valid header value: this cannot fail.
-    if let Ok(value) = value {
-        headers.insert(&X_FORWARDED_FOR, value);
+        .filter(|v| !v.is_empty());
+    for value in earlier {
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b", ");
     }
-    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    headers.insert(&X_FORWARDED_HOST, host.clone());
+    let mut ip_buf = [0u8; 64];
+    out.extend_from_slice(format_ip(client, &mut ip_buf));
 }
 
 /// Formats `ip` into `buf` (an IPv6 address takes at most 45 bytes) without allocating. An IPv4-mapped IPv6
@@ -246,20 +235,22 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_headers_append_the_client() {
-        let host = HeaderValue::from_static("web.localhost:8080");
-        let mut map = headers(&[("x-forwarded-for", "10.0.0.1"), ("x-forwarded-for", "10.0.0.2, 10.0.0.3")]);
-        set_forwarded(&mut map, [192, 0, 2, 7].into(), &host);
-        assert_eq!(map[&X_FORWARDED_FOR], "10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.7");
-        assert_eq!(map[&X_FORWARDED_PROTO], "http");
-        assert_eq!(map[&X_FORWARDED_HOST], "web.localhost:8080");
+    fn forwarded_for_appends_the_client() {
+        let value = |map: &HeaderMap, ip: IpAddr| {
+            let mut out = Vec::new();
+            write_forwarded_for(&mut out, map, ip);
+            String::from_utf8(out).expect("text")
+        };
+        let map = headers(&[("x-forwarded-for", "10.0.0.1"), ("x-forwarded-for", "10.0.0.2, 10.0.0.3")]);
+        assert_eq!(value(&map, [192, 0, 2, 7].into()), "10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.7");
+        let mut map = HeaderMap::new();
+        map.append(&X_FORWARDED_FOR, HeaderValue::from_bytes(b"caf\xc3\xa9").expect("obs-text is allowed"));
+        map.append(&X_FORWARDED_FOR, HeaderValue::from_static(" "));
+        assert_eq!(value(&map, [192, 0, 2, 7].into()), "192.0.2.7", "non-text and blank values are dropped");
 
-        let mut map = HeaderMap::new();
-        set_forwarded(&mut map, "::ffff:127.0.0.1".parse().expect("valid ip"), &host);
-        assert_eq!(map[&X_FORWARDED_FOR], "127.0.0.1");
-        let mut map = HeaderMap::new();
-        set_forwarded(&mut map, "::1".parse().expect("valid ip"), &host);
-        assert_eq!(map[&X_FORWARDED_FOR], "::1");
+        let map = HeaderMap::new();
+        assert_eq!(value(&map, "::ffff:127.0.0.1".parse().expect("valid ip")), "127.0.0.1");
+        assert_eq!(value(&map, "::1".parse().expect("valid ip")), "::1");
     }
 
     #[test]

@@ -16,19 +16,34 @@
 //!    paused service → 503, no instance → 503.
 //! 3. **pick** (`balance.rs`): two random instances, the one with fewer requests in flight wins. Its in-flight
 //!    count goes up (an `InFlight` guard).
-//! 4. **forward** (`proxy.rs`, `headers.rs`): hop-by-hop headers removed, `X-Forwarded-*` and `X-Request-Id`
-//!    set, the request sent on a pooled connection. If the connection cannot be made, nothing was sent and one
-//!    other instance is tried; any later failure is a 502, never a retry.
-//! 5. **stream** (`body.rs`): the response head goes back at once and its body is streamed frame by frame; the
-//!    request body likewise. An upgrade (101) instead joins the two connections in a tunnel task
-//!    (`upgrade.rs`).
+//! 4. **forward** (`proxy.rs`, `headers.rs`, `codec.rs`, `client.rs`, `pool.rs`): hop-by-hop headers removed;
+//!    the request head is written once into one buffer, in origin form, with the client's `Host`,
+//!    `X-Forwarded-*` and `X-Request-Id` set, and the body frames the client already sent appended. The
+//!    exchange runs inside the request's own task: an idle connection is taken from the endpoint's pool (or
+//!    one is opened), the buffer written in one write, the rest of the body streamed (`Content-Length` or
+//!    chunked) while watching for an early answer, and the response head parsed with `httparse`, 1xx interim
+//!    answers skipped. If the connection cannot be made, nothing was sent and one other instance is tried. A
+//!    pooled connection found closed is replaced by a fresh one to the same instance when that is safe (see
+//!    `client.rs`); any other failure is a 502, never a retry.
+//! 5. **stream** (`body.rs`, `decode.rs`): the response head goes back at once and the body is read straight
+//!    from the instance's connection by its framing (`Content-Length`, chunked, or until close), each read
+//!    passed on as it arrives; a body that came whole with the head is passed on at once and its connection
+//!    pooled right away. The connection goes back to the pool only when the body ended cleanly and both sides
+//!    keep it alive; a body the instance cuts short fails the client's response instead of ending it. An
+//!    upgrade (101) instead joins the client's connection and the instance's (with any bytes it sent after the
+//!    101) in a tunnel task (`upgrade.rs`).
 //! 6. **count down**: the `InFlight` guard lives in the response body (or the tunnel) and is dropped when the
-//!    body ends, fails or is abandoned by the client (or the tunnel closes).
+//!    body ends, fails or is abandoned by the client (or the tunnel closes). An abandoned body closes its
+//!    connection.
 
 mod balance;
 mod body;
+mod client;
+mod codec;
+mod decode;
 mod error;
 mod headers;
+mod pool;
 mod proxy;
 mod router;
 mod serve;

@@ -5,24 +5,34 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderValue};
-use http::uri::{self, PathAndQuery, Scheme};
-use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body::Body;
 use hyper::body::Incoming;
 use tracing::debug;
 
 use crate::balance::pick;
-use crate::body::{ProxyBody, RequestBody};
+use crate::body::ProxyBody;
+use crate::client::{Outbound, exchange};
+use crate::codec::{RequestFraming, RequestHead, ResponseHead};
 use crate::error::{Chain, ProxyError};
-use crate::headers::{X_REQUEST_ID, is_sane_request_id, is_upgrade, set_forwarded, strip_hop_by_hop};
+use crate::headers::{X_REQUEST_ID, is_sane_request_id, is_upgrade, strip_hop_by_hop};
+use crate::pool::Conn;
 use crate::router::Router;
 use crate::table::{Endpoint, InFlight, RouteState, ServiceRoute, normalize_host};
 use crate::upgrade::Tunnels;
 
-/// What is sent to an instance besides the body; kept apart from `Request` so a retry can rebuild it.
-struct Head {
-    method: Method,
-    path: PathAndQuery,
-    headers: HeaderMap,
+/// Room for a typical request head, so writing it rarely reallocates. Below 1 KiB, glibc serves it from its
+/// per-thread cache.
+const HEAD_CAPACITY: usize = 512;
+
+/// A response head from an instance, the connection its body follows on, whether the whole request went out,
+/// and the in-flight guard of the instance.
+struct Answer {
+    head: ResponseHead,
+    conn: Conn,
+    request_sent: bool,
+    in_flight: InFlight,
 }
 
 impl Router {
@@ -74,17 +84,27 @@ impl Router {
         // Upgrades exist in HTTP/1.1 only; an HTTP/1.0 "upgrade" is forwarded as a plain request.
         let upgrade = req.version() == Version::HTTP_11 && is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-        let (parts, body) = req.into_parts();
+        let (parts, mut body) = req.into_parts();
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers, upgrade);
-        set_forwarded(&mut headers, client, &host);
-        headers.insert(&X_REQUEST_ID, request_id.clone());
-        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let head = Head { method: parts.method, path, headers };
+        let framing = request_framing(&body, &headers);
+        let head = RequestHead {
+            method: &parts.method,
+            target: parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
+            headers: &headers,
+            client,
+            host: &host,
+            request_id,
+            framing,
+        };
+        let mut bytes = Vec::with_capacity(HEAD_CAPACITY);
+        head.write(&mut bytes);
+        let mut out = Outbound::new(bytes, &parts.method, &mut body, framing == RequestFraming::Chunked);
 
-        let (mut response, in_flight) = self.send(&route, head, body).await?;
+        let Answer { head, conn, request_sent, in_flight } = self.send(&route, &mut out).await?;
+        let ResponseHead { parts: mut response, framing, keep_alive } = head;
 
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if response.status == StatusCode::SWITCHING_PROTOCOLS {
             let Some(client_upgrade) = client_upgrade else {
                 return Err(ProxyError::upstream(
                     &route.service,
@@ -92,19 +112,18 @@ impl Router {
                     UnexpectedUpgrade,
                 ));
             };
-            let upstream_upgrade = hyper::upgrade::on(&mut response);
-            tunnels.spawn(client_upgrade, upstream_upgrade, in_flight);
-            let (mut parts, _empty) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers, true);
-            parts.version = Version::HTTP_11;
-            return Ok(Response::from_parts(parts, ProxyBody::empty()));
+            tunnels.spawn(client_upgrade, conn, in_flight);
+            strip_hop_by_hop(&mut response.headers, true);
+            response.version = Version::HTTP_11;
+            return Ok(Response::from_parts(response, ProxyBody::empty()));
         }
 
-        let (mut parts, body) = response.into_parts();
-        strip_hop_by_hop(&mut parts.headers, false);
+        strip_hop_by_hop(&mut response.headers, false);
         // hyper's server writes only HTTP/1.x and adapts 1.1 to a 1.0 client itself.
-        parts.version = Version::HTTP_11;
-        Ok(Response::from_parts(parts, ProxyBody::upstream(body, in_flight)))
+        response.version = Version::HTTP_11;
+        // A connection whose request was cut short by an early answer cannot carry another request.
+        let body = ProxyBody::upstream(conn, framing, keep_alive && request_sent, in_flight);
+        Ok(Response::from_parts(response, body))
     }
 
     /// Looks `host` up in the current table. The table guard lives only for this call.
@@ -120,32 +139,20 @@ impl Router {
 
     /// Sends the request to one instance, or to a second one if connecting to the first failed.
     ///
-    /// Returns the response head with the in-flight guard of the instance that answered. The retry needs the
-    /// head and body again: the head is cloned up front and the body comes back through its reclaim channel,
-    /// which works only if the first attempt never read it (true when the connection was never made).
-    async fn send(
-        &self,
-        route: &ServiceRoute,
-        head: Head,
-        body: Incoming,
-    ) -> Result<(Response<Incoming>, InFlight), ProxyError> {
+    /// A retry writes the same bytes: the head does not depend on the instance, and the body frames taken from
+    /// the client so far are still in `out` (nothing was sent).
+    async fn send(&self, route: &ServiceRoute, out: &mut Outbound<'_>) -> Result<Answer, ProxyError> {
         let endpoints = &route.endpoints;
         let Some(first) = pick(endpoints, None) else {
             return Err(ProxyError::NoInstance { service: route.service.clone() });
         };
-        if endpoints.len() == 1 {
-            return self.send_to(route, &endpoints[first], head, RequestBody::new(body)).await;
-        }
-
-        let retry_head =
-            Head { method: head.method.clone(), path: head.path.clone(), headers: head.headers.clone() };
-        let (body, mut reclaim) = RequestBody::reclaimable(body);
-        let err = match self.send_to(route, &endpoints[first], head, body).await {
+        out.take_ready_frames().await.map_err(|err| ProxyError::from_client(&route.service, err))?;
+        let err = match self.send_to(route, &endpoints[first], out).await {
             Ok(answer) => return Ok(answer),
             Err(err) if err.retry_safe() => err,
             Err(err) => return Err(err),
         };
-        let (Some(second), Ok(body)) = (pick(endpoints, Some(first)), reclaim.try_recv()) else {
+        let Some(second) = pick(endpoints, Some(first)) else {
             return Err(err);
         };
         debug!(
@@ -155,26 +162,36 @@ impl Router {
             error = %Chain(&err),
             "retrying on another instance"
         );
-        self.send_to(route, &endpoints[second], retry_head, RequestBody::new(body)).await
+        self.send_to(route, &endpoints[second], out).await
     }
 
     async fn send_to(
         &self,
         route: &ServiceRoute,
         endpoint: &Arc<Endpoint>,
-        head: Head,
-        body: RequestBody,
-    ) -> Result<(Response<Incoming>, InFlight), ProxyError> {
+        out: &mut Outbound<'_>,
+    ) -> Result<Answer, ProxyError> {
         let in_flight = InFlight::start(endpoint);
-        let mut req = Request::new(body);
-        *req.method_mut() = head.method;
-        *req.uri_mut() = upstream_uri(endpoint, head.path)?;
-        *req.version_mut() = Version::HTTP_11;
-        *req.headers_mut() = head.headers;
-        match self.client.request(req).await {
-            Ok(response) => Ok((response, in_flight)),
+        match exchange(endpoint, self.config.connect_timeout, out).await {
+            Ok((head, conn, request_sent)) => Ok(Answer { head, conn, request_sent, in_flight }),
             Err(err) => Err(ProxyError::from_client(&route.service, err)),
         }
+    }
+}
+
+/// How the body goes to the instance, as hyper's client framed it: no body stays without framing (unless the
+/// client sent `Content-Length: 0`), a known length is sent as `Content-Length`, anything else chunked.
+fn request_framing(body: &Incoming, headers: &HeaderMap) -> RequestFraming {
+    if body.is_end_stream() {
+        return if headers.contains_key(header::CONTENT_LENGTH) {
+            RequestFraming::Length(0)
+        } else {
+            RequestFraming::None
+        };
+    }
+    match body.size_hint().exact() {
+        Some(len) => RequestFraming::Length(len),
+        None => RequestFraming::Chunked,
     }
 }
 
@@ -197,16 +214,6 @@ fn request_host(req: &mut Request<Incoming>) -> Result<HeaderValue, ProxyError> 
         (None, _) => Err(ProxyError::MissingHost),
         (Some(_), Some(_)) => Err(ProxyError::InvalidHost),
     }
-}
-
-/// `http://<instance address><path>`: hyper's pooled client needs the authority to pick a connection and sends
-/// the request line in origin form (path and query only); `Host` stays the client's.
-fn upstream_uri(endpoint: &Endpoint, path: PathAndQuery) -> Result<Uri, ProxyError> {
-    let mut parts = uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Some(endpoint.authority().clone());
-    parts.path_and_query = Some(path);
-    Uri::from_parts(parts).map_err(|_| ProxyError::InvalidTarget)
 }
 
 fn error_response(err: &ProxyError) -> Response<ProxyBody> {

@@ -1,23 +1,13 @@
-//! The [`Router`]: its configuration, the current route table and the pool of upstream connections.
+//! The [`Router`]: its configuration and the current route table. (Connections to instances are pooled per
+//! [`Endpoint`](crate::Endpoint): see `pool.rs`.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::body::RequestBody;
 use crate::headers::RequestIds;
 use crate::table::RouteTable;
-
-/// How long an idle pooled connection to an instance is kept. Below the usual 60–75 s keep-alive of app servers,
-/// so the router rarely picks a connection the instance is about to close.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
-
-/// TCP keep-alive probes on upstream connections, to notice instances that vanished without a FIN.
-const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug)]
 pub struct RouterConfig {
@@ -46,8 +36,6 @@ pub struct Router {
     /// The current routes. Read on every request with `load` (no lock, no refcount on the fast path); replaced
     /// whole by `set_routes`.
     routes: ArcSwap<RouteTable>,
-    /// Pooled HTTP/1.1 connections to instances, keyed by instance address.
-    pub(crate) client: Client<HttpConnector, RequestBody>,
     pub(crate) request_ids: RequestIds,
 }
 
@@ -62,18 +50,9 @@ impl std::fmt::Debug for Router {
 
 impl Router {
     pub fn new(config: RouterConfig) -> Arc<Router> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        connector.set_keepalive(Some(TCP_KEEPALIVE));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Arc::new(Router {
             config,
             routes: ArcSwap::from_pointee(RouteTable::new()),
-            client,
             request_ids: RequestIds::new(),
         })
     }

@@ -25,6 +25,9 @@ use crate::upgrade::Tunnels;
 /// Pause after an accept error such as EMFILE before accepting again, so a full file table does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How often idle pooled connections are checked for expiry (for instances that get no request to do it).
+const REAP_INTERVAL: Duration = Duration::from_secs(10);
+
 /// What every connection of one `serve` call shares.
 struct Shared {
     router: Arc<Router>,
@@ -46,6 +49,7 @@ impl Router {
         let grace = self.config.shutdown_grace;
         let tracker = TaskTracker::new();
         let tunnels = Tunnels { tracker: tracker.clone(), force: CancellationToken::new() };
+        tokio::spawn(reap_idle_connections(Arc::clone(&self), shutdown.clone()));
         let shared = Arc::new(Shared { router: self, http, stop: shutdown.clone(), tunnels });
 
         loop {
@@ -87,6 +91,23 @@ impl Router {
             tracker.wait().await;
         }
         Ok(())
+    }
+}
+
+/// Closes pooled connections that idled past their timeout, until `stop`.
+async fn reap_idle_connections(router: Arc<Router>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(REAP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        router.with_routes(|table| {
+            for (_, route) in table.iter() {
+                route.endpoints.iter().for_each(|endpoint| endpoint.pool.prune());
+            }
+        });
     }
 }
 

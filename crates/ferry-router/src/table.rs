@@ -4,7 +4,7 @@
 //! hands it to [`Router::set_routes`](crate::Router::set_routes). A table is immutable once it is shared, so the
 //! request path reads it without a lock. What lives longer than one table is the [`Endpoint`]: the control plane
 //! keeps one `Arc<Endpoint>` per instance and puts the same `Arc` into every table it builds, so the in-flight
-//! count of an instance is not reset by a route change.
+//! count of an instance is not reset by a route change, and neither is its pool of idle connections.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,15 +12,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use http::uri::Authority;
+use crate::pool::Pool;
 
 /// One instance the router can send requests to.
 #[derive(Debug)]
 pub struct Endpoint {
     id: String,
     addr: SocketAddr,
-    /// `addr` as a URI authority, built once so that the request path does not format the address.
-    authority: Authority,
+    /// Idle keep-alive connections to the instance.
+    pub(crate) pool: Pool,
     /// Requests whose response body is still being sent, plus open upgraded connections. Incremented and
     /// decremented only through [`InFlight`], so every increment has exactly one decrement.
     in_flight: AtomicUsize,
@@ -28,12 +28,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(id: impl Into<String>, addr: SocketAddr) -> Arc<Endpoint> {
-        // A socket address always formats as a valid authority (`1.2.3.4:80`, `[::1]:80`, `[fe80::1%2]:80`), so
-        // the fallback is unreachable; were it reached, port 0 refuses every connection, which gives a 502 rather
-        // than a request sent somewhere else.
-        let authority =
-            Authority::try_from(addr.to_string()).unwrap_or_else(|_| Authority::from_static("127.0.0.1:0"));
-        Arc::new(Endpoint { id: id.into(), addr, authority, in_flight: AtomicUsize::new(0) })
+        Arc::new(Endpoint { id: id.into(), addr, pool: Pool::default(), in_flight: AtomicUsize::new(0) })
     }
 
     pub fn id(&self) -> &str {
@@ -49,8 +44,9 @@ impl Endpoint {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    pub(crate) fn authority(&self) -> &Authority {
-        &self.authority
+    /// Idle keep-alive connections to this instance, ready for the next request.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.idle()
     }
 }
 
@@ -204,7 +200,7 @@ mod tests {
     #[test]
     fn in_flight_guard_counts_up_and_down() {
         let endpoint = Endpoint::new("i-1", "127.0.0.1:1".parse().expect("valid address"));
-        assert_eq!(endpoint.authority().as_str(), "127.0.0.1:1");
+        assert_eq!(endpoint.addr().to_string(), "127.0.0.1:1");
         let first = InFlight::start(&endpoint);
         let second = InFlight::start(&endpoint);
         assert_eq!(endpoint.in_flight(), 2);
@@ -215,11 +211,10 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_authority_brackets_ipv6() {
+    fn endpoint_keeps_its_id_and_address_and_starts_without_connections() {
         let endpoint = Endpoint::new("i-6", "[::1]:8080".parse().expect("valid address"));
-        assert_eq!(endpoint.authority().as_str(), "[::1]:8080");
-        let scoped = Endpoint::new("i-7", "[fe80::1%2]:8080".parse().expect("valid address"));
-        assert_eq!(scoped.authority().as_str(), "[fe80::1%2]:8080");
+        assert_eq!(endpoint.addr().to_string(), "[::1]:8080");
         assert_eq!(endpoint.id(), "i-6");
+        assert_eq!(endpoint.idle_connections(), 0);
     }
 }

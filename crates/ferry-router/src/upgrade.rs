@@ -2,17 +2,20 @@
 //! instance's are joined byte for byte until either side closes.
 //!
 //! LIFECYCLE: the client asks to upgrade → the request is forwarded with `Connection: upgrade` and `Upgrade` →
-//! the instance answers 101 → a tunnel task is spawned holding both pending upgrades and the endpoint's
-//! `InFlight` guard → hyper writes the 101 to the client and hands over both connections → bytes are copied both
-//! ways → either side closes (or shutdown's grace runs out) → the guard is dropped.
+//! the instance answers 101 → a tunnel task is spawned holding the client's pending upgrade, the instance's
+//! connection (with any bytes it sent after the 101) and the endpoint's `InFlight` guard → hyper writes the 101
+//! to the client and hands over its connection → the instance's early bytes go to the client, then bytes are
+//! copied both ways → either side closes (or shutdown's grace runs out) → the guard is dropped.
 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use crate::error::BoxError;
+use crate::pool::Conn;
 use crate::table::InFlight;
 
 /// Where tunnels run: tracked with the connections of the same `serve` call, so shutdown waits for them during
@@ -24,7 +27,7 @@ pub(crate) struct Tunnels {
 }
 
 impl Tunnels {
-    pub(crate) fn spawn(&self, client: OnUpgrade, upstream: OnUpgrade, in_flight: InFlight) {
+    pub(crate) fn spawn(&self, client: OnUpgrade, upstream: Conn, in_flight: InFlight) {
         // A child token: the tunnel polls it on every wake-up, and its lock should be the tunnel's own.
         let force = self.force.child_token();
         self.tracker.spawn(async move {
@@ -49,11 +52,12 @@ impl Tunnels {
     }
 }
 
-/// Waits for both sides to hand over their connections, then copies until both directions are done.
+/// Waits for the client's side to be handed over, then copies until both directions are done.
 /// Returns the bytes sent to the instance and to the client.
-async fn join(client: OnUpgrade, upstream: OnUpgrade) -> Result<(u64, u64), BoxError> {
-    let (client, upstream) = tokio::try_join!(client, upstream)?;
-    let mut client = TokioIo::new(client);
-    let mut upstream = TokioIo::new(upstream);
-    Ok(tokio::io::copy_bidirectional(&mut client, &mut upstream).await?)
+async fn join(client: OnUpgrade, upstream: Conn) -> Result<(u64, u64), BoxError> {
+    let mut client = TokioIo::new(client.await?);
+    let Conn { io: mut upstream, buf: early, .. } = upstream;
+    client.write_all(&early).await?;
+    let (to_upstream, to_client) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+    Ok((to_upstream, to_client + early.len() as u64))
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod balance;
+mod client;
 mod headers;
 mod retry;
 mod routing;

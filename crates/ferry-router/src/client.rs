@@ -1,0 +1,293 @@
+//! The upstream HTTP/1.1 client: one exchange with an instance, on a pooled connection, inside the request's own
+//! task (no connection task, no channel between the two).
+//!
+//! LIFECYCLE of an exchange: take an idle connection from the endpoint's pool or connect → write the request
+//! head, with whatever body frames were already there, in one write → stream the rest of the body (framed by
+//! `Content-Length` or chunked) while watching for an early answer → read the response head, skipping 1xx
+//! interim answers (a 101 is an upgrade) → hand the head and the connection to the caller, which streams the
+//! body from it (`body.rs`) or tunnels it (`upgrade.rs`).
+//!
+//! Retries inside one instance, on a fresh connection: a pooled connection whose first write fails sent
+//! nothing, so the request is written again on a new one (and the pool, likely stale, is emptied). A pooled
+//! connection that takes the whole request and then closes without a byte of answer is the keep-alive race (the
+//! instance closed it while it idled): the request is written once more on a fresh connection only if it is
+//! idempotent (GET, HEAD, OPTIONS) and bodiless, since the instance may have acted on it.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use http_body::Body;
+use hyper::body::Incoming;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::codec::{ParseError, ResponseHead, parse_response};
+use crate::error::BoxError;
+use crate::pool::{Conn, connect};
+use crate::table::Endpoint;
+
+/// Body frames that are ready at once are sent with the head, up to this many bytes in all.
+const COALESCE: usize = 64 * 1024;
+
+/// Read buffer growth while reading a response head.
+const HEAD_READ: usize = 8 * 1024;
+
+/// Why an exchange failed, and what had happened by then.
+#[derive(Debug)]
+pub(crate) enum ClientError {
+    /// Connecting failed: nothing was sent.
+    Connect(io::Error),
+    /// Writing the request to the instance failed.
+    Send(io::Error),
+    /// No usable response head came back.
+    Recv { reason: &'static str, source: BoxError },
+    /// Reading the request body from the client failed.
+    Downstream(hyper::Error),
+}
+
+/// A request on its way out: its bytes not yet written and the rest of its body.
+pub(crate) struct Outbound<'a> {
+    /// The head, then any body bytes taken from the client but not yet written (encoded for the wire).
+    pending: Vec<u8>,
+    body: &'a mut Incoming,
+    chunked: bool,
+    /// The whole body (if any) is in `pending`.
+    body_done: bool,
+    method: &'a Method,
+}
+
+impl<'a> Outbound<'a> {
+    /// `head` is the serialised request head; `chunked` whether the body goes chunked.
+    pub(crate) fn new(head: Vec<u8>, method: &'a Method, body: &'a mut Incoming, chunked: bool) -> Self {
+        let body_done = body.is_end_stream();
+        Outbound { pending: head, body, chunked, body_done, method }
+    }
+
+    /// Moves the body frames the client has already sent into `pending`, without waiting for more.
+    pub(crate) async fn take_ready_frames(&mut self) -> Result<(), ClientError> {
+        while !self.body_done && self.pending.len() < COALESCE {
+            let next = poll_fn(|cx| Poll::Ready(Pin::new(&mut *self.body).poll_frame(cx))).await;
+            match next {
+                Poll::Pending => break,
+                Poll::Ready(None) => self.finish_body(),
+                Poll::Ready(Some(Err(err))) => return Err(ClientError::Downstream(err)),
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        encode_into(&mut self.pending, &data, self.chunked);
+                    }
+                    if self.body.is_end_stream() {
+                        self.finish_body();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_body(&mut self) {
+        if self.chunked {
+            self.pending.extend_from_slice(b"0\r\n\r\n");
+        }
+        self.body_done = true;
+    }
+
+    /// Whether the request may be written again after the instance may have seen it.
+    fn replayable(&self) -> bool {
+        self.body_done && matches!(*self.method, Method::GET | Method::HEAD | Method::OPTIONS)
+    }
+}
+
+fn encode_into(out: &mut Vec<u8>, data: &[u8], chunked: bool) {
+    if data.is_empty() {
+        return;
+    }
+    if chunked {
+        out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    } else {
+        out.extend_from_slice(data);
+    }
+}
+
+/// How one attempt on one connection failed.
+enum Failure {
+    /// The first write failed: nothing reached the instance.
+    Unsent(io::Error),
+    /// The whole request was written and the connection closed or reset before any byte of an answer.
+    NoAnswer {
+        reason: &'static str,
+        source: io::Error,
+    },
+    Other(ClientError),
+}
+
+/// Sends the request to `endpoint` and reads the response head. Returns the head, the connection (holding any
+/// bytes read past the head) and whether the whole request was sent (false when the instance answered before
+/// the body was through: the connection then cannot carry another request).
+pub(crate) async fn exchange(
+    endpoint: &Endpoint,
+    connect_timeout: Duration,
+    out: &mut Outbound<'_>,
+) -> Result<(ResponseHead, Conn, bool), ClientError> {
+    let mut conn = match endpoint.pool.checkout() {
+        Some(conn) => conn,
+        None => connect(endpoint.addr(), connect_timeout).await.map_err(ClientError::Connect)?,
+    };
+    let mut replayed = false;
+    loop {
+        let failure = match attempt(&mut conn, out).await {
+            Ok((head, sent)) => return Ok((head, conn, sent)),
+            Err(failure) => failure,
+        };
+        match failure {
+            Failure::Unsent(_) if conn.reused => endpoint.pool.clear(),
+            Failure::NoAnswer { .. } if conn.reused && !replayed && out.replayable() => replayed = true,
+            Failure::Unsent(err) => return Err(ClientError::Send(err)),
+            Failure::NoAnswer { reason, source } => {
+                return Err(ClientError::Recv { reason, source: source.into() });
+            }
+            Failure::Other(err) => return Err(err),
+        }
+        tracing::debug!(endpoint = endpoint.id(), "pooled connection was closed; sending on a new one");
+        conn = connect(endpoint.addr(), connect_timeout).await.map_err(ClientError::Connect)?;
+    }
+}
+
+async fn attempt(conn: &mut Conn, out: &mut Outbound<'_>) -> Result<(ResponseHead, bool), Failure> {
+    let written = conn.io.write(&out.pending).await.map_err(Failure::Unsent)?;
+    if written == 0 {
+        return Err(Failure::Unsent(io::ErrorKind::WriteZero.into()));
+    }
+    conn.io.write_all(&out.pending[written..]).await.map_err(|err| Failure::Other(ClientError::Send(err)))?;
+    if out.body_done {
+        return match read_head(&mut conn.io, &mut conn.buf, out.method).await {
+            Ok(head) => Ok((head, true)),
+            Err(HeadError::NoAnswer { reason, source }) => Err(Failure::NoAnswer { reason, source }),
+            Err(HeadError::Other(err)) => Err(Failure::Other(err)),
+        };
+    }
+
+    // Stream the rest of the body; an instance may answer before it has read it all (a 413, say).
+    let Conn { io, buf, .. } = conn;
+    let (mut reader, mut writer) = io.split();
+    let send = send_body(&mut writer, out.body, out.chunked);
+    let recv = read_head(&mut reader, buf, out.method);
+    tokio::pin!(send, recv);
+    let early = tokio::select! {
+        biased;
+        head = &mut recv => Some(head),
+        sent = &mut send => {
+            sent.map_err(Failure::Other)?;
+            None
+        }
+    };
+    let (head, sent) = match early {
+        Some(head) => (head, false),
+        None => (recv.await, true),
+    };
+    match head {
+        Ok(head) => Ok((head, sent)),
+        Err(HeadError::NoAnswer { reason, source }) => {
+            Err(Failure::Other(ClientError::Recv { reason, source: source.into() }))
+        }
+        Err(HeadError::Other(err)) => Err(Failure::Other(err)),
+    }
+}
+
+/// Writes the rest of the client's body to the instance as it comes.
+async fn send_body(
+    writer: &mut (impl AsyncWrite + Unpin),
+    body: &mut Incoming,
+    chunked: bool,
+) -> Result<(), ClientError> {
+    loop {
+        match poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await {
+            None => break,
+            Some(Err(err)) => return Err(ClientError::Downstream(err)),
+            Some(Ok(frame)) => {
+                // Trailers are dropped: `Trailer` and `TE` never reach the instance.
+                let Ok(data) = frame.into_data() else { continue };
+                if data.is_empty() {
+                    continue;
+                }
+                let written = if chunked {
+                    let size = Bytes::from(format!("{:x}\r\n", data.len()));
+                    let mut chunk = bytes::Buf::chain(bytes::Buf::chain(size, data), &b"\r\n"[..]);
+                    writer.write_all_buf(&mut chunk).await
+                } else {
+                    writer.write_all(&data).await
+                };
+                written.map_err(ClientError::Send)?;
+            }
+        }
+    }
+    if chunked {
+        writer.write_all(b"0\r\n\r\n").await.map_err(ClientError::Send)?;
+    }
+    Ok(())
+}
+
+enum HeadError {
+    /// Closed or reset before the first byte of an answer.
+    NoAnswer {
+        reason: &'static str,
+        source: io::Error,
+    },
+    Other(ClientError),
+}
+
+/// Reads until a final response head (or a 101) is complete, skipping 1xx interim answers.
+async fn read_head(
+    reader: &mut (impl AsyncRead + Unpin),
+    buf: &mut bytes::BytesMut,
+    method: &Method,
+) -> Result<ResponseHead, HeadError> {
+    let mut answered = !buf.is_empty();
+    loop {
+        // One read may hold an interim head and the final one after it.
+        while !buf.is_empty() {
+            match parse_response(buf, method) {
+                Ok(Some(head)) if is_interim(head.parts.status) => {}
+                Ok(Some(head)) => return Ok(head),
+                Ok(None) => break,
+                Err(err) => return Err(malformed(err)),
+            }
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(HEAD_READ);
+        }
+        match reader.read_buf(buf).await {
+            Ok(0) if answered => {
+                let source = io::Error::from(io::ErrorKind::UnexpectedEof);
+                return Err(recv("connection closed before the response", source));
+            }
+            Ok(0) => {
+                let source = io::Error::from(io::ErrorKind::UnexpectedEof);
+                return Err(HeadError::NoAnswer { reason: "connection closed before the response", source });
+            }
+            Ok(_) => answered = true,
+            Err(err) if !answered && err.kind() == io::ErrorKind::ConnectionReset => {
+                return Err(HeadError::NoAnswer { reason: "connection reset", source: err });
+            }
+            Err(err) => return Err(recv(crate::error::io_reason(&err), err)),
+        }
+    }
+}
+
+/// 100 Continue, 102, 103: the instance's business; the router answers `Expect` itself and drops these.
+fn is_interim(status: StatusCode) -> bool {
+    status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS
+}
+
+fn recv(reason: &'static str, source: io::Error) -> HeadError {
+    HeadError::Other(ClientError::Recv { reason, source: source.into() })
+}
+
+fn malformed(err: ParseError) -> HeadError {
+    HeadError::Other(ClientError::Recv { reason: "malformed response", source: err.into() })
+}

@@ -1,0 +1,271 @@
+//! HTTP/1.1 on the wire to an instance, without IO: the request head the router writes, and the response head
+//! it parses (with `httparse`), with the framing of the body that follows (RFC 9112 §6.3).
+
+use std::net::IpAddr;
+
+use bytes::BytesMut;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Version};
+
+use crate::headers::{
+    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, connection_has_token,
+    write_forwarded_for,
+};
+
+/// Most header lines a response head may have (hyper's default too).
+const MAX_HEADERS: usize = 100;
+
+/// Largest response head accepted (hyper's default read buffer limit).
+pub(crate) const MAX_HEAD: usize = 400 * 1024;
+
+/// How the request body travels to the instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestFraming {
+    /// No body and no `Content-Length`.
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// Everything the request head sent to an instance is made of. The same head goes to any instance: the target
+/// is in origin form and `Host` is the client's, so a retry elsewhere writes the same bytes.
+#[derive(Debug)]
+pub(crate) struct RequestHead<'a> {
+    pub(crate) method: &'a Method,
+    /// Path and query.
+    pub(crate) target: &'a str,
+    /// The client's headers, hop-by-hop ones already removed. The forwarding headers and the framing are
+    /// replaced by the fields below.
+    pub(crate) headers: &'a HeaderMap,
+    /// The client's address, appended to `X-Forwarded-For`.
+    pub(crate) client: IpAddr,
+    /// The host the client asked for: the value of `X-Forwarded-Host`.
+    pub(crate) host: &'a HeaderValue,
+    pub(crate) request_id: &'a HeaderValue,
+    pub(crate) framing: RequestFraming,
+}
+
+impl RequestHead<'_> {
+    /// Appends the head to `out`: request line, headers, blank line.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.method.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.target.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in self.headers {
+            if !is_replaced(name) {
+                line(out, name.as_str().as_bytes(), value.as_bytes());
+            }
+        }
+        out.extend_from_slice(b"x-forwarded-for: ");
+        write_forwarded_for(out, self.headers, self.client);
+        out.extend_from_slice(b"\r\n");
+        line(out, b"x-forwarded-proto", b"http");
+        line(out, b"x-forwarded-host", self.host.as_bytes());
+        line(out, b"x-request-id", self.request_id.as_bytes());
+        match self.framing {
+            RequestFraming::None => {}
+            RequestFraming::Length(len) => {
+                out.extend_from_slice(b"content-length: ");
+                out.extend_from_slice(itoa(len, &mut [0u8; 20]));
+                out.extend_from_slice(b"\r\n");
+            }
+            RequestFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Headers the router writes itself rather than passing on.
+fn is_replaced(name: &HeaderName) -> bool {
+    name == header::CONTENT_LENGTH
+        || name == X_FORWARDED_FOR
+        || name == X_FORWARDED_PROTO
+        || name == X_FORWARDED_HOST
+        || name == X_REQUEST_ID
+}
+
+fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `n` in decimal, in the tail of `buf`.
+fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+/// How the response body is delimited, and so whether the connection can carry another request after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    /// No body: a response to HEAD, a 204 or a 304.
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Until the instance closes the connection.
+    Close,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub(crate) struct ResponseHead {
+    pub(crate) parts: http::response::Parts,
+    pub(crate) framing: BodyFraming,
+    /// Both sides keep the connection open after this response (if its body ends cleanly).
+    pub(crate) keep_alive: bool,
+}
+
+/// The response head is not HTTP/1.x the router can pass on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ParseError {
+    #[error(transparent)]
+    Syntax(#[from] httparse::Error),
+    #[error("the response head is larger than {MAX_HEAD} bytes")]
+    TooLarge,
+    #[error("invalid status code")]
+    Status,
+    #[error("invalid header")]
+    Header,
+    #[error("invalid content-length")]
+    ContentLength,
+    #[error("transfer-encoding in an HTTP/1.0 response")]
+    TransferEncoding,
+}
+
+/// Where a header's name and value lie in the head's bytes.
+#[derive(Clone, Copy, Default)]
+struct Indices {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+/// Parses the response head at the start of `buf`, removing its bytes. `Ok(None)` when the head is not complete
+/// yet. 1xx heads are returned like any other: the caller skips them (or takes a 101 as an upgrade).
+///
+/// Header values share the head's bytes (one allocation for the head, none per value); `method` is the
+/// request's, which decides whether a body follows.
+pub(crate) fn parse_response(
+    buf: &mut BytesMut,
+    method: &Method,
+) -> Result<Option<ResponseHead>, ParseError> {
+    let mut indices = [Indices::default(); MAX_HEADERS];
+    let (len, code, reason, version, count) = {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        let bytes: &[u8] = buf;
+        let len = match response.parse(bytes)? {
+            httparse::Status::Complete(len) => len,
+            httparse::Status::Partial if bytes.len() >= MAX_HEAD => return Err(ParseError::TooLarge),
+            httparse::Status::Partial => return Ok(None),
+        };
+        let base = bytes.as_ptr() as usize;
+        let offset = |part: &[u8]| {
+            let start = part.as_ptr() as usize - base;
+            (start, start + part.len())
+        };
+        for (slot, header) in indices.iter_mut().zip(response.headers.iter()) {
+            *slot = Indices { name: offset(header.name.as_bytes()), value: offset(header.value) };
+        }
+        let reason = response.reason.map(|r| offset(r.as_bytes()));
+        (len, response.code, reason, response.version, response.headers.len())
+    };
+    let head = buf.split_to(len).freeze();
+
+    let status = code.and_then(|c| StatusCode::from_u16(c).ok()).ok_or(ParseError::Status)?;
+    let version = if version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    // Room for the `X-Request-Id` the router adds, so that insert does not grow the map.
+    let mut headers = HeaderMap::with_capacity(count + 1);
+    for index in &indices[..count] {
+        let name =
+            HeaderName::from_bytes(&head[index.name.0..index.name.1]).map_err(|_| ParseError::Header)?;
+        let value = HeaderValue::from_maybe_shared(head.slice(index.value.0..index.value.1))
+            .map_err(|_| ParseError::Header)?;
+        headers.append(name, value);
+    }
+
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    // hyper's server writes a reason phrase from this extension; keep the instance's if it is not the usual one.
+    if let Some((start, end)) = reason {
+        let reason = &head[start..end];
+        if status.canonical_reason().is_none_or(|canonical| canonical.as_bytes() != reason)
+            && let Ok(reason) = hyper::ext::ReasonPhrase::try_from(head.slice(start..end))
+        {
+            parts.extensions.insert(reason);
+        }
+    }
+    let keep_alive = match version {
+        Version::HTTP_11 => !connection_has_token(&headers, "close"),
+        _ => connection_has_token(&headers, "keep-alive") && !connection_has_token(&headers, "close"),
+    };
+    let (framing, framing_keeps_alive) = framing(method, status, version, &headers)?;
+    parts.status = status;
+    parts.version = version;
+    parts.headers = headers;
+    Ok(Some(ResponseHead { parts, framing, keep_alive: keep_alive && framing_keeps_alive }))
+}
+
+/// RFC 9112 §6.3, as hyper's client applies it. The flag is false when the framing leaves the connection
+/// unusable for another request.
+fn framing(
+    method: &Method,
+    status: StatusCode,
+    version: Version,
+    headers: &HeaderMap,
+) -> Result<(BodyFraming, bool), ParseError> {
+    if method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok((BodyFraming::Empty, true));
+    }
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        if version == Version::HTTP_10 {
+            return Err(ParseError::TransferEncoding);
+        }
+        // Only the last coding matters; with both headers, `Transfer-Encoding` wins and the connection is not
+        // trusted with another request (a sign of smuggling).
+        let chunked = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        let clean = !headers.contains_key(header::CONTENT_LENGTH);
+        return Ok(if chunked { (BodyFraming::Chunked, clean) } else { (BodyFraming::Close, false) });
+    }
+    let mut length = None;
+    for value in &headers.get_all(header::CONTENT_LENGTH) {
+        let text = value.to_str().map_err(|_| ParseError::ContentLength)?;
+        for item in text.split(',') {
+            let item = item.trim();
+            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ParseError::ContentLength);
+            }
+            let n: u64 = item.parse().map_err(|_| ParseError::ContentLength)?;
+            if length.is_some_and(|seen| seen != n) {
+                return Err(ParseError::ContentLength);
+            }
+            length = Some(n);
+        }
+    }
+    Ok(match length {
+        Some(n) => (BodyFraming::Length(n), true),
+        None => (BodyFraming::Close, false),
+    })
+}
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;
