@@ -35,6 +35,9 @@ pub enum ProxyError {
     /// CONNECT, or a target that cannot be sent on in origin form.
     #[error("the request target is not supported")]
     InvalidTarget,
+    /// The request announced a body larger than the router accepts (`max_body_bytes`).
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge { limit: u64 },
     #[error("no service is configured for host {host}")]
     UnknownHost { host: String },
     #[error("service {service} is paused")]
@@ -72,6 +75,7 @@ impl ProxyError {
             | ProxyError::InvalidHost
             | ProxyError::InvalidTarget
             | ProxyError::UnknownHost { .. }
+            | ProxyError::BodyTooLarge { .. }
             | ProxyError::Downstream { .. } => ErrorSource::Downstream,
             ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => ErrorSource::Internal,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => ErrorSource::Upstream,
@@ -90,6 +94,7 @@ impl ProxyError {
             | ProxyError::InvalidTarget
             | ProxyError::Downstream { .. } => StatusCode::BAD_REQUEST,
             ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
+            ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         }

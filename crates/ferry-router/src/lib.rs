@@ -1,5 +1,5 @@
-//! ferry's data plane: an HTTP/1.1 reverse proxy that routes each request by its host to a ready instance of a
-//! service.
+//! ferry's data plane: an HTTP/1.1 and HTTP/2 (h2c) reverse proxy that routes each request by its host to a
+//! ready instance of a service.
 //!
 //! The control plane owns the truth about services and instances; it builds an immutable [`RouteTable`] and
 //! swaps it in with [`Router::set_routes`]. The router only reads the current table (through `ArcSwap`, no lock)
@@ -8,8 +8,10 @@
 //!
 //! # LIFECYCLE of a request
 //!
-//! 1. **accept** ([`Router::serve`]): a TCP connection is accepted, `TCP_NODELAY` set, and served by hyper's
-//!    HTTP/1.1 server with upgrades enabled and a header read timeout.
+//! 1. **accept** ([`Router::serve`]): a TCP connection is accepted (at most `max_connections` open),
+//!    `TCP_NODELAY` set, its first bytes peeked: the HTTP/2 preface gets hyper's HTTP/2 server, anything else
+//!    its HTTP/1.1 server with upgrades, a header read timeout and a bound on the head's size (431). A body
+//!    announced larger than `max_body_bytes` is refused with 413 before routing.
 //! 2. **route** (`proxy.rs`): the host comes from the absolute-form URI or the `Host` header; it is normalised
 //!    and looked up in the current table. The table guard is dropped right away: the request holds only its
 //!    `Arc<ServiceRoute>`, so a table swap never waits on and never disturbs a request. Unknown host → 404,

@@ -75,6 +75,11 @@ impl Router {
         if req.method() == Method::CONNECT {
             return Err(ProxyError::InvalidTarget);
         }
+        if let Some(limit) = self.config.max_body_bytes
+            && req.body().size_hint().lower() > limit
+        {
+            return Err(ProxyError::BodyTooLarge { limit });
+        }
         let host = request_host(&mut req)?;
         let route = self.route(&host)?;
         if route.state == RouteState::Paused {

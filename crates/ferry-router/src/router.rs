@@ -18,6 +18,15 @@ pub struct RouterConfig {
     pub header_read_timeout: Duration,
     /// How long `serve` lets open connections finish after shutdown is requested.
     pub shutdown_grace: Duration,
+    /// Open client connections at most; beyond that, new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Upper bound on a request's head (request line and headers) in bytes; beyond it the client gets 431.
+    /// At least 8 KiB.
+    pub max_header_bytes: usize,
+    /// Upper bound on the number of header lines of an HTTP/1.1 request; beyond it the client gets 431.
+    pub max_headers: usize,
+    /// Upper bound on a request body in bytes (`None`: no limit); beyond it the client gets 413.
+    pub max_body_bytes: Option<u64>,
 }
 
 impl Default for RouterConfig {
@@ -26,6 +35,10 @@ impl Default for RouterConfig {
             connect_timeout: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
+            max_connections: 20_000,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            max_body_bytes: None,
         }
     }
 }

@@ -1,9 +1,12 @@
-//! Accepting connections and shutting down gracefully.
+//! Accepting connections, telling HTTP/1.1 from HTTP/2, and shutting down gracefully.
 //!
-//! LIFECYCLE of `serve`: accept until `shutdown` is cancelled → drop the listener (new connections are refused)
-//! → ask every open connection to finish: hyper stops keep-alive, closes idle connections at once and lets a
-//! request in progress complete → wait up to `shutdown_grace` for connections and tunnels → cancel whatever is
-//! left (`force`) → return.
+//! LIFECYCLE of `serve`: take a connection permit (at most `max_connections` open; beyond that the kernel's
+//! backlog holds new clients) → accept → peek at the first bytes: the HTTP/2 preface (`PRI * HTTP/2.0`, h2c
+//! with prior knowledge) gets hyper's HTTP/2 server, anything else its HTTP/1.1 server with upgrades; a client
+//! that sends nothing within `header_read_timeout` is dropped → serve until `shutdown` is cancelled → drop the
+//! listener (new connections are refused) → ask every open connection to finish: HTTP/1.1 stops keep-alive and
+//! closes idle connections at once, HTTP/2 sends GOAWAY; requests in progress complete → wait up to
+//! `shutdown_grace` for connections and tunnels → cancel whatever is left (`force`) → return.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,10 +14,11 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -25,34 +29,75 @@ use crate::upgrade::Tunnels;
 /// Pause after an accept error such as EMFILE before accepting again, so a full file table does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// hyper's HTTP/1 read buffer cannot be smaller than this.
+const MIN_HEADER_BYTES: usize = 8192;
+
+/// Streams one HTTP/2 client may have open at once.
+const H2_MAX_STREAMS: u32 = 250;
+
+/// HTTP/2 connections are pinged this often when quiet, and closed when a ping goes unanswered this long:
+/// the HTTP/2 counterpart of HTTP/1.1's idle timeout.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Pause before looking again at a connection whose first segment was a strict prefix of `PRI`.
+const SPLIT_PREFACE_WAIT: Duration = Duration::from_millis(5);
+
 /// How often idle pooled connections are checked for expiry (for instances that get no request to do it).
 const REAP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The start of the HTTP/2 connection preface (RFC 9113 §3.4). `PRI` is reserved as an HTTP/1 method for
+/// exactly this purpose, so three bytes tell the protocols apart; hyper's HTTP/2 server checks the rest.
+const H2_PREFACE_START: &[u8] = b"PRI";
 
 /// What every connection of one `serve` call shares.
 struct Shared {
     router: Arc<Router>,
-    http: http1::Builder,
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
     stop: CancellationToken,
     tunnels: Tunnels,
 }
 
 impl Router {
-    /// Serves HTTP/1.1 on `listener` until `shutdown` is cancelled, then stops accepting, lets open connections
-    /// finish for up to `shutdown_grace`, closes what is left and returns.
+    /// Serves HTTP/1.1 and HTTP/2 (h2c with prior knowledge) on `listener` until `shutdown` is cancelled, then
+    /// stops accepting, lets open connections finish for up to `shutdown_grace`, closes what is left and
+    /// returns.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(self.config.header_read_timeout).keep_alive(true);
-        let grace = self.config.shutdown_grace;
+        let config = &self.config;
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout)
+            .keep_alive(true)
+            .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES))
+            .max_headers(config.max_headers);
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+            .max_concurrent_streams(H2_MAX_STREAMS)
+            .keep_alive_interval(Some(H2_PING_INTERVAL))
+            .keep_alive_timeout(H2_PING_TIMEOUT);
+        let grace = config.shutdown_grace;
+        let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
         let tracker = TaskTracker::new();
         let tunnels = Tunnels { tracker: tracker.clone(), force: CancellationToken::new() };
         tokio::spawn(reap_idle_connections(Arc::clone(&self), shutdown.clone()));
-        let shared = Arc::new(Shared { router: self, http, stop: shutdown.clone(), tunnels });
+        let shared = Arc::new(Shared { router: self, http1, http2, stop: shutdown.clone(), tunnels });
 
         loop {
+            // At the cap, stop accepting: new clients wait in the listen backlog (and see a slow connect rather
+            // than a reset) until a connection closes.
+            let permit = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
+            };
             let accepted = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -60,7 +105,7 @@ impl Router {
             };
             match accepted {
                 Ok((stream, peer)) => {
-                    tracker.spawn(serve_connection(Arc::clone(&shared), stream, peer));
+                    tracker.spawn(serve_connection(Arc::clone(&shared), stream, peer, permit));
                 }
                 // The peer gave up before we accepted: its problem, not the listener's.
                 Err(err) if is_per_connection(&err) => debug!(error = %err, "accepting a connection failed"),
@@ -116,34 +161,94 @@ fn is_per_connection(err: &std::io::Error) -> bool {
     matches!(err.kind(), ConnectionAborted | ConnectionReset | Interrupted)
 }
 
-/// Serves one client connection until it closes, shutdown has let it finish, or `force` cuts it.
-async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// Serves one client connection until it closes, shutdown has let it finish, or `force` cuts it. The permit
+/// counts the connection against `max_connections` until it is dropped here.
+async fn serve_connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+) {
     if let Err(err) = stream.set_nodelay(true) {
         debug!(%peer, error = %err, "could not set TCP_NODELAY");
     }
+    // `select!` polls every branch whenever the task wakes, and a waiting `cancelled()` takes its token's lock
+    // when polled. A child token per connection keeps that lock private to the connection instead of shared
+    // by all of them; `force` is only polled once shutdown has begun.
+    let stop = shared.stop.child_token();
+    let timeout = shared.router.config.header_read_timeout;
+    let protocol = tokio::select! {
+        protocol = tokio::time::timeout(timeout, sniff(&stream)) => protocol,
+        () = stop.cancelled() => return,
+    };
+    let http2 = match protocol {
+        Ok(Ok(Some(http2))) => http2,
+        // Closed before a byte, failed, or silent for the whole header timeout.
+        Ok(Ok(None)) => return,
+        Ok(Err(err)) => return debug!(%peer, error = %err, "reading from a client failed"),
+        Err(_) => return debug!(%peer, "client sent nothing before the header read timeout"),
+    };
+
     let service_shared = Arc::clone(&shared);
     let service = service_fn(move |req| {
         let shared = Arc::clone(&service_shared);
         async move { Ok::<_, Infallible>(shared.router.handle(req, peer.ip(), &shared.tunnels).await) }
     });
-    let mut conn = pin!(shared.http.serve_connection(TokioIo::new(stream), service).with_upgrades());
-    // `select!` polls every branch whenever the task wakes, and a waiting `cancelled()` takes its token's lock
-    // when polled. A child token per connection keeps that lock private to the connection instead of shared
-    // by all of them; `force` is only polled once shutdown has begun.
-    let stop = shared.stop.child_token();
-
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        () = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            tokio::select! {
-                result = conn.as_mut() => result,
-                () = shared.tunnels.force.cancelled() => return,
-            }
-        }
+    let io = TokioIo::new(stream);
+    let result = if http2 {
+        let conn = pin!(shared.http2.serve_connection(io, service));
+        drive(conn, &stop, &shared.tunnels.force, |conn| conn.graceful_shutdown()).await
+    } else {
+        let conn = pin!(shared.http1.serve_connection(io, service).with_upgrades());
+        drive(conn, &stop, &shared.tunnels.force, |conn| conn.graceful_shutdown()).await
     };
-    if let Err(err) = result {
+    if let Some(Err(err)) = result {
         // Clients that vanish or send garbage are routine for a proxy: not worth more than debug.
         debug!(%peer, error = %err, "client connection ended with an error");
+    }
+}
+
+/// Runs a connection to its end; on `stop`, asks it to finish gracefully; on `force`, drops it (`None`).
+async fn drive<C, F>(
+    mut conn: std::pin::Pin<&mut C>,
+    stop: &CancellationToken,
+    force: &CancellationToken,
+    graceful: F,
+) -> Option<hyper::Result<()>>
+where
+    C: std::future::Future<Output = hyper::Result<()>>,
+    F: FnOnce(std::pin::Pin<&mut C>),
+{
+    tokio::select! {
+        result = conn.as_mut() => Some(result),
+        () = stop.cancelled() => {
+            graceful(conn.as_mut());
+            tokio::select! {
+                result = conn.as_mut() => Some(result),
+                () = force.cancelled() => None,
+            }
+        }
+    }
+}
+
+/// Waits for the client's first bytes and tells whether they open HTTP/2 (`Some(true)`), anything else
+/// (`Some(false)`), or the client closed without sending anything (`None`). The bytes stay in the socket
+/// (`MSG_PEEK`) for the server that reads them for real.
+async fn sniff(stream: &TcpStream) -> std::io::Result<Option<bool>> {
+    let mut buf = [0u8; H2_PREFACE_START.len()];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if buf[..n] != H2_PREFACE_START[..n] {
+            return Ok(Some(false));
+        }
+        if n == buf.len() {
+            return Ok(Some(true));
+        }
+        // A client that split "PRI" across segments: the rest is on its way; `peek` would return the same
+        // bytes at once, so wait a moment rather than spin.
+        tokio::time::sleep(SPLIT_PREFACE_WAIT).await;
     }
 }

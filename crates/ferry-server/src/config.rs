@@ -30,6 +30,9 @@ pub struct RawConfig {
     pub stop_grace: Option<u64>,
     pub drain_timeout: Option<u64>,
     pub keep_revisions: Option<u32>,
+    pub max_connections: Option<u64>,
+    pub max_header_size: Option<u64>,
+    pub max_body_size: Option<u64>,
     pub build_timeout: Option<u64>,
     pub max_builds: Option<usize>,
     /// Where built images are pushed (`registry/prefix`); none keeps them on the engine only.
@@ -66,6 +69,9 @@ impl RawConfig {
             stop_grace,
             drain_timeout,
             keep_revisions,
+            max_connections,
+            max_header_size,
+            max_body_size,
             build_timeout,
             max_builds,
             build_registry,
@@ -93,6 +99,13 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// How many of each service's newest revisions keep their images on the engine. Default 5.
     pub keep_revisions: u32,
+    /// Client connections the router keeps open at most; more wait in the listen backlog. Default 20,000.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers) the router accepts, in bytes; larger gets 431.
+    /// Default 64 KiB.
+    pub max_header_size: usize,
+    /// Largest request body the router accepts, in bytes; larger gets 413. Default: no limit.
+    pub max_body_size: Option<u64>,
     /// How long one build may take, fetch included. Default 20 minutes.
     pub build_timeout: Duration,
     /// How many builds run at once; more wait their turn. Default 2.
@@ -186,6 +199,12 @@ impl RawConfig {
         let drain_timeout = within("drain-timeout", self.drain_timeout.unwrap_or(30), 0..=3600, "seconds")?;
         let keep_revisions =
             within("keep-revisions", u64::from(self.keep_revisions.unwrap_or(5)), 1..=1000, "")?;
+        let max_connections =
+            within("max-connections", self.max_connections.unwrap_or(20_000), 1..=10_000_000, "")?;
+        let max_header_size =
+            within("max-header-size", self.max_header_size.unwrap_or(65_536), 8192..=1_048_576, "bytes")?;
+        // 0 means no limit, as in the flag's help.
+        let max_body_size = self.max_body_size.filter(|&size| size > 0);
         let build_timeout =
             within("build-timeout", self.build_timeout.unwrap_or(1200), 10..=86_400, "seconds")?;
         let max_builds = within("max-builds", self.max_builds.unwrap_or(2) as u64, 1..=64, "")?;
@@ -216,6 +235,9 @@ impl RawConfig {
             stop_grace: secs(stop_grace),
             drain_timeout: secs(drain_timeout),
             keep_revisions: keep_revisions as u32,
+            max_connections: max_connections as usize,
+            max_header_size: max_header_size as usize,
+            max_body_size,
             build_timeout: secs(build_timeout),
             max_builds: max_builds as usize,
             build_registry,
@@ -255,6 +277,20 @@ mod tests {
         assert_eq!(e.field, "runtime-image");
         let c = RawConfig { domain: Some("Apps.Example.COM.".into()), ..raw() }.validate().unwrap();
         assert_eq!(c.domain, "apps.example.com");
+    }
+
+    #[test]
+    fn router_limits_have_defaults_ranges_and_zero_for_no_body_limit() {
+        let c = raw().validate().unwrap();
+        assert_eq!((c.max_connections, c.max_header_size, c.max_body_size), (20_000, 65_536, None));
+        let e = RawConfig { max_header_size: Some(1024), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.to_string(), "max-header-size: 1024 is out of range; use 8192 to 1048576 bytes");
+        let e = RawConfig { max_connections: Some(0), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.field, "max-connections");
+        let c = RawConfig { max_body_size: Some(0), ..raw() }.validate().unwrap();
+        assert_eq!(c.max_body_size, None);
+        let c = RawConfig { max_body_size: Some(10 << 20), ..raw() }.validate().unwrap();
+        assert_eq!(c.max_body_size, Some(10 << 20));
     }
 
     #[test]

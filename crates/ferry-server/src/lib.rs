@@ -90,7 +90,13 @@ pub async fn serve(
     let engine = runtime.info().await?;
     tracing::info!(version = %engine.version, cpus = engine.cpus, "container engine connected");
 
-    let router = Router::new(RouterConfig::default());
+    raise_open_file_limit(config.max_connections);
+    let router = Router::new(RouterConfig {
+        max_connections: config.max_connections,
+        max_header_bytes: config.max_header_size,
+        max_body_bytes: config.max_body_size,
+        ..RouterConfig::default()
+    });
     let logs = logs::LogHub::new(config.data_dir.join("logs"))
         .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.join("logs").display()), e))?;
     let controller = Controller::new(Shared {
@@ -171,4 +177,30 @@ fn create_private_dir(dir: &std::path::Path) -> Result<(), Error> {
         tracing::warn!(dir = %dir.display(), "the data directory is readable by others; it holds secrets");
     }
     Ok(())
+}
+
+/// Every client connection and its upstream connection take a file descriptor each. Raise the soft limit
+/// towards the hard one (often 1024 soft against 1M hard) so `max_connections` can be reached, and say so
+/// when it cannot.
+fn raise_open_file_limit(max_connections: usize) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    // Two descriptors per proxied connection, plus room for the store, logs and the engine's sockets.
+    let wanted = (max_connections as u64).saturating_mul(2).saturating_add(1024);
+    let limit = getrlimit(Resource::Nofile);
+    // `None` is unlimited.
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= wanted {
+        return;
+    }
+    let target = limit.maximum.map_or(wanted, |max| max.min(wanted));
+    let raised = target > current
+        && setrlimit(Resource::Nofile, Rlimit { current: Some(target), maximum: limit.maximum }).is_ok();
+    let now = if raised { target } else { current };
+    if now < wanted {
+        tracing::warn!(
+            open_files = now,
+            wanted,
+            "the open-file limit is below what max-connections needs; raise it (ulimit -n) or lower --max-connections"
+        );
+    }
 }

@@ -97,6 +97,15 @@ pub struct ServerArgs {
     /// How many of each service's newest revisions keep their images on the engine [default: 5]
     #[arg(long, env = "FERRY_KEEP_REVISIONS")]
     pub keep_revisions: Option<u32>,
+    /// Client connections the router keeps open at most; more wait until one closes [default: 20000]
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS")]
+    pub max_connections: Option<u64>,
+    /// Largest request head (request line and headers) in bytes; larger gets 431 [default: 65536]
+    #[arg(long, env = "FERRY_MAX_HEADER_SIZE", value_name = "BYTES")]
+    pub max_header_size: Option<u64>,
+    /// Largest request body in bytes; larger gets 413; 0 means no limit [default: 0]
+    #[arg(long, env = "FERRY_MAX_BODY_SIZE", value_name = "BYTES")]
+    pub max_body_size: Option<u64>,
     /// The base image of a runtime, NAME=IMAGE, e.g. python311=registry.local/python:3.11 (repeatable;
     /// names: the App Runner runtimes, plus rust and static)
     #[arg(

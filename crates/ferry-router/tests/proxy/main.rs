@@ -6,6 +6,8 @@
 
 mod balance;
 mod client;
+mod h2c;
+mod hardening;
 mod headers;
 mod retry;
 mod routing;

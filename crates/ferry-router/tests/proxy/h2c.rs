@@ -1,0 +1,123 @@
+//! Behaviour 10: clients speaking HTTP/2 with prior knowledge (h2c) on the same port as HTTP/1.1.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tokio::sync::Barrier;
+
+use crate::support::*;
+
+/// One HTTP/2 client connection to the router.
+async fn h2_connect(proxy: &Proxy) -> hyper::client::conn::http2::SendRequest<TestBody> {
+    let stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+async fn read(response: Response<Incoming>) -> (StatusCode, Version, String) {
+    let (parts, body) = response.into_parts();
+    let body = within("a response body", body.collect()).await.unwrap().to_bytes();
+    (parts.status, parts.version, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn an_http2_client_is_served_on_the_http1_port() {
+    let proxy = Proxy::start().await;
+    let mut web = Backend::hello("web-1").await;
+    proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
+
+    let mut h2 = h2_connect(&proxy).await;
+    let request = Request::get("http://web.localhost/path?q=1").body(empty()).unwrap();
+    let response = within("a response", h2.send_request(request)).await.unwrap();
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(read(response).await, (StatusCode::OK, Version::HTTP_2, "web-1".to_owned()));
+
+    // The instance gets plain HTTP/1.1, with the authority as Host and the usual forwarding headers.
+    let seen = web.next_seen().await;
+    assert_eq!(seen.version, Version::HTTP_11);
+    assert_eq!(seen.uri, "/path?q=1");
+    assert_eq!(seen.headers["host"], "web.localhost");
+    assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
+
+    // The same port still speaks HTTP/1.1.
+    assert_eq!(fetch(proxy.addr, "web.localhost", "/").await.body, "web-1");
+}
+
+#[tokio::test]
+async fn http2_streams_share_one_connection_concurrently() {
+    const STREAMS: usize = 8;
+    let proxy = Proxy::start().await;
+    // Every request waits until all of them have arrived: only concurrent streams can finish.
+    let all_arrived = Arc::new(Barrier::new(STREAMS));
+    let web = Backend::start("web-1", move |req| {
+        let all_arrived = Arc::clone(&all_arrived);
+        async move {
+            all_arrived.wait().await;
+            Response::new(full(req.uri().path().to_owned()))
+        }
+    })
+    .await;
+    proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
+
+    let h2 = h2_connect(&proxy).await;
+    let requests = (0..STREAMS).map(|i| {
+        let mut h2 = h2.clone();
+        tokio::spawn(async move {
+            let request = Request::get(format!("http://web.localhost/{i}")).body(empty()).unwrap();
+            read(h2.send_request(request).await.unwrap()).await
+        })
+    });
+    let replies = within("every stream", futures_join(requests.collect())).await;
+    for (i, (status, _, body)) in replies.into_iter().enumerate() {
+        assert_eq!((status, body), (StatusCode::OK, format!("/{i}")));
+    }
+}
+
+async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_http2_request_body_streams_to_the_instance() {
+    let proxy = Proxy::start().await;
+    let web = Backend::start("web-1", |req| async move {
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        Response::new(full(format!("{} bytes", body.len())))
+    })
+    .await;
+    proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
+
+    let mut h2 = h2_connect(&proxy).await;
+    // Without a content-length: the router sends it on chunked.
+    let (tx, body) = channel_body();
+    let request = Request::post("http://web.localhost/upload").body(body).unwrap();
+    let response = tokio::spawn(async move { read(h2.send_request(request).await.unwrap()).await });
+    let mut tx = tx;
+    for _ in 0..16 {
+        tx.send_data(Bytes::from(vec![b'x'; 4096])).await.unwrap();
+    }
+    drop(tx);
+    let (status, _, body) = within("the response", response).await.unwrap();
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "65536 bytes"));
+}
+
+#[tokio::test]
+async fn the_routers_own_answers_reach_http2_clients() {
+    let proxy = Proxy::start().await;
+    let mut h2 = h2_connect(&proxy).await;
+    let request = Request::get("http://nowhere.localhost/").body(empty()).unwrap();
+    let (status, _, body) = read(within("a response", h2.send_request(request)).await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("nowhere.localhost"), "{body}");
+}
