@@ -170,3 +170,36 @@ async fn a_client_that_abandons_its_upload_does_not_leak_in_flight() {
     // The router is still serving.
     assert_eq!(fetch(proxy.addr, "web.localhost", "/").await.body, "read");
 }
+
+#[tokio::test]
+async fn server_sent_events_arrive_one_by_one() {
+    let proxy = Proxy::start().await;
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+    let backend = Backend::start("events", move |_req| {
+        let (tx, body) = channel_body();
+        let _ = events_tx.send(tx);
+        async move {
+            let mut response = Response::new(body);
+            response.headers_mut().insert("content-type", "text/event-stream".parse().unwrap());
+            response.headers_mut().insert("cache-control", "no-cache".parse().unwrap());
+            response
+        }
+    })
+    .await;
+    proxy.set(&[("web.localhost", serving("web", &[&backend.endpoint]))]);
+
+    let mut conn = Conn::open(proxy.addr).await;
+    let response = conn.send(get("web.localhost", "/events")).await;
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let mut tx = within("the backend's event sender", events_rx.recv()).await.unwrap();
+    // Each event must reach the client while the stream stays open: nothing is held back to fill a buffer.
+    for i in 0..5 {
+        let event = format!("id: {i}\ndata: tick {i}\n\n");
+        tx.send_data(Bytes::from(event.clone())).await.unwrap();
+        let frame = within("the event at the client", body.frame()).await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), event);
+    }
+    drop(tx);
+    assert!(within("the end of the stream", body.collect()).await.unwrap().to_bytes().is_empty());
+}
