@@ -6,6 +6,7 @@
 
 mod balance;
 mod client;
+mod h2;
 mod headers;
 mod retry;
 mod routing;
@@ -13,5 +14,6 @@ mod shutdown;
 mod streaming;
 mod support;
 mod swap;
+mod timeout;
 mod upgrade;
 mod upstream;

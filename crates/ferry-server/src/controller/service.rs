@@ -13,7 +13,7 @@ use ferry_model::{
     ServiceStatus, Timestamp,
 };
 use ferry_plan::{Action, Goal, InstanceView};
-use ferry_router::{RouteState, ServiceRoute};
+use ferry_router::{Protocol, RouteState, ServiceRoute};
 use ferry_runtime::ContainerInfo;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -274,6 +274,8 @@ impl ServiceController {
             service: self.service_name.clone(),
             state: if self.paused { RouteState::Paused } else { RouteState::Serving },
             endpoints: ready.iter().filter_map(|l| l.endpoint.clone()).collect(),
+            protocol: Protocol::Http1,
+            request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
         };
         self.shared.routes.publish(&self.id, &self.host, Some(route));
         self.published = Some(key);
