@@ -4,16 +4,17 @@
 //! them into a [`Goal`], and carries out what `ferry_plan::plan` says about its instances. What each kind
 //! of operation means is in `operation.rs`.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_model::{
-    Instance, InstanceId, Operation, OperationStatus, OperationType, Revision, Service, ServiceId,
-    ServiceStatus, Timestamp,
+    Instance, InstanceId, Operation, OperationStatus, OperationType, RequestTimeout, Revision, Service,
+    ServiceId, ServiceStatus, Timestamp, UpstreamProtocol,
 };
 use ferry_plan::{Action, Goal, InstanceView};
-use ferry_router::{Protocol, RouteState, ServiceRoute};
+use ferry_router::{Endpoint, Protocol, RouteState, ServiceRoute};
 use ferry_runtime::ContainerInfo;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -21,6 +22,15 @@ use tokio::time::Instant;
 use super::instance::Live;
 use super::{Msg, Shared};
 use crate::Error;
+
+/// What was last published to the router, to publish again only on a change.
+#[derive(PartialEq, Eq)]
+struct Published {
+    instances: Vec<InstanceId>,
+    paused: bool,
+    protocol: UpstreamProtocol,
+    timeout: RequestTimeout,
+}
 
 /// What the loop does after a reconcile.
 pub(super) enum Step {
@@ -48,7 +58,9 @@ pub(crate) struct ServiceController {
     pub(super) service_name: String,
     /// The router answers "paused" for this service.
     pub(super) paused: bool,
-    published: Option<(Vec<InstanceId>, bool)>,
+    published: Option<Published>,
+    /// The protocol of the endpoints last published: kept while any ready instance speaks it (see `publish`).
+    serving_protocol: UpstreamProtocol,
     resync_due: bool,
 }
 
@@ -74,6 +86,7 @@ impl ServiceController {
             service_name: String::new(),
             paused: false,
             published: None,
+            serving_protocol: UpstreamProtocol::default(),
             resync_due: false,
         };
         if let Ok(Some(service)) = this.shared.store.service(&this.id) {
@@ -261,30 +274,76 @@ impl ServiceController {
     }
 
     /// Publishes the service's pool to the router when it changed.
+    ///
+    /// Protocol and request timeout belong to revisions, and during a deployment the ready instances may run
+    /// two revisions. One route has one protocol, so the route keeps the protocol it was serving with, and only
+    /// the instances that speak it, for as long as any ready instance does; then it switches to the newest
+    /// revision's. A deployment that changes the protocol thus moves traffic over when the old instances leave
+    /// the pool, which is after every new one is ready. The timeout is that of the newest revision published.
     pub(super) fn publish(&mut self) {
         if self.host.is_empty() {
             return;
         }
-        let ready: Vec<&Live> = self.instances.values().filter(|l| l.endpoint.is_some()).collect();
-        let key = (ready.iter().map(|l| l.record.id.clone()).collect::<Vec<_>>(), self.paused);
+        let ready: Vec<(InstanceId, u32, Arc<Endpoint>)> = self
+            .instances
+            .values()
+            .filter_map(|l| l.endpoint.clone().map(|e| (l.record.id.clone(), l.record.revision, e)))
+            .collect();
+        let mut settings: HashMap<u32, (UpstreamProtocol, RequestTimeout)> = HashMap::new();
+        for &(_, number, _) in &ready {
+            if let Entry::Vacant(slot) = settings.entry(number) {
+                let spec = self.revision(number).ok().flatten().map(|r| r.spec);
+                slot.insert(spec.map(|s| (s.protocol, s.request_timeout)).unwrap_or_default());
+            }
+        }
+        let speaks = |number: &u32| settings.get(number).map(|s| s.0).unwrap_or_default();
+        let protocol = if ready.iter().any(|(_, n, _)| speaks(n) == self.serving_protocol) {
+            self.serving_protocol
+        } else {
+            ready.iter().map(|(_, n, _)| *n).max().map_or(self.serving_protocol, |n| speaks(&n))
+        };
+        let chosen: Vec<&(InstanceId, u32, Arc<Endpoint>)> =
+            ready.iter().filter(|(_, n, _)| speaks(n) == protocol).collect();
+        let timeout = chosen
+            .iter()
+            .map(|(_, n, _)| *n)
+            .max()
+            .and_then(|n| settings.get(&n))
+            .map(|s| s.1)
+            .unwrap_or_default();
+        let key = Published {
+            instances: chosen.iter().map(|(id, _, _)| id.clone()).collect(),
+            paused: self.paused,
+            protocol,
+            timeout,
+        };
         if self.published.as_ref() == Some(&key) {
             return;
         }
         let route = ServiceRoute {
             service: self.service_name.clone(),
             state: if self.paused { RouteState::Paused } else { RouteState::Serving },
-            endpoints: ready.iter().filter_map(|l| l.endpoint.clone()).collect(),
-            protocol: Protocol::Http1,
-            request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
+            endpoints: chosen.iter().map(|(_, _, e)| Arc::clone(e)).collect(),
+            protocol: match protocol {
+                UpstreamProtocol::Http1 => Protocol::Http1,
+                UpstreamProtocol::Http2 => Protocol::Http2,
+            },
+            request_timeout: Duration::from_secs(u64::from(timeout.secs())),
         };
         self.shared.routes.publish(&self.id, &self.host, Some(route));
+        self.serving_protocol = protocol;
         self.published = Some(key);
     }
 
     /// Takes the service out of the router for good.
     pub(super) fn unpublish(&mut self) {
         self.shared.routes.publish(&self.id, &self.host, None);
-        self.published = Some((Vec::new(), self.paused));
+        self.published = Some(Published {
+            instances: Vec::new(),
+            paused: self.paused,
+            protocol: self.serving_protocol,
+            timeout: RequestTimeout::default(),
+        });
         self.host.clear();
     }
 }
