@@ -296,21 +296,11 @@ impl ServiceController {
                 slot.insert(spec.map(|s| (s.protocol, s.request_timeout)).unwrap_or_default());
             }
         }
+        let revisions: Vec<u32> = ready.iter().map(|(_, n, _)| *n).collect();
+        let (protocol, timeout) = route_settings(&revisions, &settings, self.serving_protocol);
         let speaks = |number: &u32| settings.get(number).map(|s| s.0).unwrap_or_default();
-        let protocol = if ready.iter().any(|(_, n, _)| speaks(n) == self.serving_protocol) {
-            self.serving_protocol
-        } else {
-            ready.iter().map(|(_, n, _)| *n).max().map_or(self.serving_protocol, |n| speaks(&n))
-        };
         let chosen: Vec<&(InstanceId, u32, Arc<Endpoint>)> =
             ready.iter().filter(|(_, n, _)| speaks(n) == protocol).collect();
-        let timeout = chosen
-            .iter()
-            .map(|(_, n, _)| *n)
-            .max()
-            .and_then(|n| settings.get(&n))
-            .map(|s| s.1)
-            .unwrap_or_default();
         let key = Published {
             instances: chosen.iter().map(|(id, _, _)| id.clone()).collect(),
             paused: self.paused,
@@ -345,5 +335,56 @@ impl ServiceController {
             timeout: RequestTimeout::default(),
         });
         self.host.clear();
+    }
+}
+
+/// The protocol and request timeout of a service's route, from the revisions its ready instances run (one
+/// entry per instance) and what each revision says: the protocol served so far while some instance still
+/// speaks it, else the newest revision's; the timeout of the newest revision that speaks the chosen protocol.
+/// Only the instances that speak the chosen protocol are published.
+fn route_settings(
+    ready: &[u32],
+    settings: &HashMap<u32, (UpstreamProtocol, RequestTimeout)>,
+    serving: UpstreamProtocol,
+) -> (UpstreamProtocol, RequestTimeout) {
+    let of = |number: &u32| settings.get(number).copied().unwrap_or_default();
+    let protocol = if ready.iter().any(|n| of(n).0 == serving) {
+        serving
+    } else {
+        ready.iter().max().map_or(serving, |n| of(n).0)
+    };
+    let timeout = ready.iter().filter(|n| of(n).0 == protocol).max().map(|n| of(n).1).unwrap_or_default();
+    (protocol, timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_keeps_its_protocol_while_an_instance_speaks_it_then_takes_the_newest() {
+        use UpstreamProtocol::{Http1, Http2};
+        let secs = |s: i64| RequestTimeout::from_secs(s).expect("in range");
+        let settings: HashMap<u32, (UpstreamProtocol, RequestTimeout)> =
+            [(1, (Http1, secs(300))), (2, (Http1, secs(10))), (3, (Http2, secs(60)))].into();
+        let cases: [(&[u32], UpstreamProtocol, (UpstreamProtocol, RequestTimeout)); 7] = [
+            // Nothing ready: nothing changes.
+            (&[], Http1, (Http1, RequestTimeout::default())),
+            (&[1], Http1, (Http1, secs(300))),
+            // Same protocol, new timeout: the newest revision's timeout as soon as it is ready.
+            (&[1, 1, 2], Http1, (Http1, secs(10))),
+            // Switching to HTTP/2: the old instances keep serving over HTTP/1.1 until they leave...
+            (&[2, 3, 3], Http1, (Http1, secs(10))),
+            // ...then the new ones take over.
+            (&[3, 3], Http1, (Http2, secs(60))),
+            (&[3], Http2, (Http2, secs(60))),
+            // A rollback to HTTP/1.1 works the same way round.
+            (&[1, 3], Http2, (Http2, secs(60))),
+        ];
+        for (ready, serving, want) in cases {
+            assert_eq!(route_settings(ready, &settings, serving), want, "ready {ready:?}, serving {serving}");
+        }
+        // A restart adopts HTTP/2 instances while it remembers nothing: they are served over HTTP/2.
+        assert_eq!(route_settings(&[3], &settings, Http1), (Http2, secs(60)));
     }
 }
