@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use ferry_router::{Endpoint, RouteState, RouteTable, Router, RouterConfig, ServiceRoute};
+use ferry_router::{Endpoint, Protocol, RouteState, RouteTable, Router, RouterConfig, ServiceRoute};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -78,6 +78,8 @@ async fn router(listen: SocketAddr, upstream: SocketAddr, services: usize) -> Re
             service: format!("svc{i}"),
             state: RouteState::Serving,
             endpoints: vec![Arc::clone(&endpoint)],
+            protocol: Protocol::Http1,
+            request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
         };
         table.insert(&format!("svc{i}.bench"), Arc::new(route));
     }

@@ -3,7 +3,8 @@
 use ferry_model::{
     Builder, CodeConfiguration, CodeSource, EnvVars, GitCredentials, HealthCheckConfiguration,
     HealthCheckProtocol, ImageConfiguration, ImageRef, ImageSource, InstanceConfiguration,
-    RegistryCredentials, Runtime, ServiceName, ServiceSpec, Source, ValidationError, normalize_directory,
+    RegistryCredentials, RequestTimeout, Runtime, ServiceName, ServiceSpec, Source, UpstreamProtocol,
+    ValidationError, normalize_directory,
 };
 use std::collections::BTreeMap;
 
@@ -47,7 +48,9 @@ pub(crate) fn create_request(
         Some(n) => instance_count(n)?,
         None => 1,
     };
-    let spec = ServiceSpec { source, instance, health_check, instances };
+    let protocol = req.protocol.as_deref().map(UpstreamProtocol::parse).transpose()?.unwrap_or_default();
+    let request_timeout = req.request_timeout.map(RequestTimeout::from_secs).transpose()?.unwrap_or_default();
+    let spec = ServiceSpec { source, instance, health_check, instances, protocol, request_timeout };
     spec.validate()?;
     Ok((name, spec))
 }
@@ -273,6 +276,12 @@ pub(crate) fn update_request(
     }
     if let Some(n) = req.instances {
         spec.instances = instance_count(n)?;
+    }
+    if let Some(p) = &req.protocol {
+        spec.protocol = UpstreamProtocol::parse(p)?;
+    }
+    if let Some(t) = req.request_timeout {
+        spec.request_timeout = RequestTimeout::from_secs(t)?;
     }
     spec.validate()?;
     Ok(spec)

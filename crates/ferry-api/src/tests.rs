@@ -131,6 +131,8 @@ async fn create_describe_list_delete() {
     assert_eq!(svc["source"]["image"]["port"], 3000);
     assert_eq!(svc["health_check"]["protocol"], "TCP");
     assert_eq!(svc["health_check"]["unhealthy_threshold"], 5);
+    assert_eq!(svc["protocol"], "http1", "the default protocol");
+    assert_eq!(svc["request_timeout"], 300, "the default request timeout");
     assert_eq!(svc["id"].as_str().unwrap().len(), 32);
     let arn = svc["arn"].as_str().unwrap();
     assert!(arn.starts_with("arn:aws:apprunner:local:000000000000:service/web-app/"), "{arn}");
@@ -211,6 +213,21 @@ async fn bad_input_names_the_field_and_the_allowed_values() {
             json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "instances": 0}),
             "instances",
             "1 to 25",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "protocol": "grpc"}),
+            "protocol",
+            "http1 or http2",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "request_timeout": 0}),
+            "request_timeout",
+            "use 1 to 3600 seconds",
+        ),
+        (
+            json!({"name": "web1", "source": {"image": {"identifier": "web"}}, "request_timeout": 3601}),
+            "request_timeout",
+            "3601 is out of range; use 1 to 3600 seconds",
         ),
     ];
     for (body, field, hint) in cases {
@@ -319,6 +336,46 @@ async fn updates_merge_into_the_current_spec_as_a_new_revision() {
         api.authed("PATCH", "/v1/services/web", Some(json!({"health_check": {"grace_period": 4000}}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(resp["error"]["field"], "health_check.grace_period");
+}
+
+#[tokio::test]
+async fn protocol_and_request_timeout_are_set_at_create_and_changed_by_update() {
+    let api = Api::new();
+    let mut req = web();
+    req["protocol"] = json!("HTTP2");
+    req["request_timeout"] = json!(3600);
+    let (status, body) = api.authed("POST", "/v1/services", Some(req)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["service"]["protocol"], "http2");
+    assert_eq!(body["service"]["request_timeout"], 3600);
+
+    let patch = json!({"request_timeout": 15});
+    let (status, body) = api.authed("PATCH", "/v1/services/web", Some(patch)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["service"]["protocol"], "http2", "unchanged members stay");
+    assert_eq!(body["service"]["request_timeout"], 15);
+    let (_, revisions) = api.authed("GET", "/v1/services/web/revisions", None).await;
+    let settings: Vec<_> = revisions["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["protocol"].clone(), r["request_timeout"].clone()))
+        .collect();
+    assert_eq!(
+        settings,
+        [(json!("http2"), json!(15)), (json!("http2"), json!(3600))],
+        "each revision keeps its own"
+    );
+
+    for (patch, field) in
+        [(json!({"protocol": "http3"}), "protocol"), (json!({"request_timeout": -5}), "request_timeout")]
+    {
+        let (status, resp) = api.authed("PATCH", "/v1/services/web", Some(patch.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{patch}");
+        assert_eq!(resp["error"]["field"], field, "{patch} -> {resp}");
+    }
+    let (_, revisions) = api.authed("GET", "/v1/services/web/revisions", None).await;
+    assert_eq!(revisions["revisions"].as_array().unwrap().len(), 2, "a refused update makes no revision");
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ mod operation;
 mod resources;
 mod service;
 mod time;
+mod traffic;
 
 pub use code::{Builder, CodeConfiguration, CodeSource, GitCredentials, Runtime, normalize_directory};
 pub use error::ValidationError;
@@ -32,3 +33,4 @@ pub use service::{
     ServiceSpec, ServiceStatus, Source,
 };
 pub use time::Timestamp;
+pub use traffic::{RequestTimeout, UpstreamProtocol};

@@ -6,8 +6,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CodeSource, HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials, ServiceId,
-    Timestamp, ValidationError,
+    CodeSource, HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials,
+    RequestTimeout, ServiceId, Timestamp, UpstreamProtocol, ValidationError,
 };
 
 /// The most instances one service may run. App Runner's default `MaxSize` is 25.
@@ -282,6 +282,12 @@ pub struct ServiceSpec {
     pub health_check: HealthCheckConfiguration,
     /// How many instances run, 1 to [`MAX_INSTANCES`].
     pub instances: u32,
+    /// What the router speaks to the instances. Specs stored before it existed are HTTP/1.1.
+    #[serde(default)]
+    pub protocol: UpstreamProtocol,
+    /// How long an instance may take to start answering. Specs stored before it existed get the default.
+    #[serde(default)]
+    pub request_timeout: RequestTimeout,
 }
 
 impl ServiceSpec {
@@ -296,6 +302,8 @@ impl ServiceSpec {
             instance: InstanceConfiguration::default(),
             health_check: HealthCheckConfiguration::default(),
             instances: 1,
+            protocol: UpstreamProtocol::default(),
+            request_timeout: RequestTimeout::default(),
         }
     }
 
@@ -419,6 +427,18 @@ mod tests {
         );
         spec.instances = 26;
         assert_eq!(spec.validate().unwrap_err().field, "instances");
+    }
+
+    #[test]
+    fn specs_stored_before_protocol_and_request_timeout_get_the_defaults() {
+        let mut stored =
+            serde_json::to_value(ServiceSpec::for_image(ImageRef::parse("web").unwrap())).unwrap();
+        let fields = stored.as_object_mut().unwrap();
+        fields.remove("protocol").unwrap();
+        fields.remove("request_timeout").unwrap();
+        let spec: ServiceSpec = serde_json::from_value(stored).unwrap();
+        assert_eq!(spec.protocol, UpstreamProtocol::Http1);
+        assert_eq!(spec.request_timeout.secs(), 300);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The body of every response the router sends: a short local message, or the instance's body read straight
-//! from its connection. Nothing is buffered beyond one read: each piece is passed on as it arrives.
+//! The body of every response the router sends: a short local message, the instance's body read straight
+//! from its HTTP/1.1 connection, or its body from an HTTP/2 stream (trailers included). Nothing is buffered
+//! beyond one read: each piece is passed on as it arrives.
 
 use std::io;
 use std::pin::Pin;
@@ -7,6 +8,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
 
 use crate::codec::BodyFraming;
 use crate::decode::{Decoded, Decoder};
@@ -37,6 +39,12 @@ enum Kind {
         in_flight: Option<InFlight>,
     },
     Upstream(UpstreamBody),
+    /// An instance's body on an HTTP/2 stream, passed on frame by frame, trailers included. The guard is
+    /// released when the stream ends or fails.
+    H2 {
+        body: Incoming,
+        in_flight: Option<InFlight>,
+    },
 }
 
 /// An instance's body being read from its connection.
@@ -80,6 +88,13 @@ impl ProxyBody {
             in_flight.endpoint().pool.checkin(conn);
         }
         ProxyBody { kind: Kind::Read { data, in_flight: Some(in_flight) } }
+    }
+}
+
+impl ProxyBody {
+    /// The body of a response that came over HTTP/2.
+    pub(crate) fn h2(body: Incoming, in_flight: InFlight) -> ProxyBody {
+        ProxyBody { kind: Kind::H2 { body, in_flight: Some(in_flight) } }
     }
 }
 
@@ -157,6 +172,22 @@ impl Body for ProxyBody {
                 Poll::Ready(frame)
             }
             Kind::Upstream(body) => body.poll_frame(cx),
+            Kind::H2 { body, in_flight } => match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if body.is_end_stream() {
+                        in_flight.take();
+                    }
+                    Poll::Ready(Some(Ok(frame)))
+                }
+                Some(Err(err)) => {
+                    in_flight.take();
+                    Poll::Ready(Some(Err(io::Error::other(err))))
+                }
+                None => {
+                    in_flight.take();
+                    Poll::Ready(None)
+                }
+            },
         }
     }
 
@@ -164,6 +195,7 @@ impl Body for ProxyBody {
         match &self.kind {
             Kind::Local(bytes) | Kind::Read { data: bytes, .. } => bytes.is_none(),
             Kind::Upstream(body) => body.conn.is_none(),
+            Kind::H2 { body, .. } => body.is_end_stream(),
         }
     }
 
@@ -177,6 +209,7 @@ impl Body for ProxyBody {
                 Some(_) => SizeHint::with_exact(0),
                 None => SizeHint::default(),
             },
+            Kind::H2 { body, .. } => body.size_hint(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! retries within one instance, on a fresh connection, when a pooled one turns out to be closed: see its notes.)
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use http::StatusCode;
 
@@ -60,6 +61,10 @@ pub enum ProxyError {
         #[source]
         source: BoxError,
     },
+    /// The instance did not send its response head within the service's request timeout. Never retried: the
+    /// instance may be acting on the request.
+    #[error("the instance of service {service} did not answer within the request timeout of {}", Secs(*.after))]
+    Timeout { service: String, after: Duration },
     /// Reading the request body from the client failed while it was being sent on.
     #[error("the request body could not be read from the client")]
     Downstream {
@@ -78,7 +83,9 @@ impl ProxyError {
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Downstream { .. } => ErrorSource::Downstream,
             ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => ErrorSource::Internal,
-            ProxyError::Connect { .. } | ProxyError::Upstream { .. } => ErrorSource::Upstream,
+            ProxyError::Connect { .. } | ProxyError::Upstream { .. } | ProxyError::Timeout { .. } => {
+                ErrorSource::Upstream
+            }
         }
     }
 
@@ -97,6 +104,7 @@ impl ProxyError {
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -127,6 +135,19 @@ impl ProxyError {
     }
 }
 
+/// A timeout for people: `300 s`, or `250 ms` below a second or when not whole seconds.
+struct Secs(Duration);
+
+impl std::fmt::Display for Secs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.subsec_nanos() == 0 {
+            write!(f, "{} s", self.0.as_secs())
+        } else {
+            write!(f, "{} ms", self.0.as_millis())
+        }
+    }
+}
+
 /// Displays an error and its sources, `: `-separated, for the one log line that records a failure.
 pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
 
@@ -143,7 +164,7 @@ impl std::fmt::Display for Chain<'_> {
 }
 
 /// A short, stable description of why an exchange with an instance failed.
-fn upstream_reason(err: &(dyn StdError + 'static)) -> &'static str {
+pub(crate) fn upstream_reason(err: &(dyn StdError + 'static)) -> &'static str {
     if let Some(hyper_err) = find::<hyper::Error>(err) {
         if hyper_err.is_parse() {
             return "malformed response";
@@ -244,6 +265,20 @@ mod tests {
                 ErrorSource::Upstream,
                 false,
                 "the instance of service web failed to answer (connection reset)",
+            ),
+            (
+                ProxyError::Timeout { service: service(), after: Duration::from_secs(300) },
+                StatusCode::GATEWAY_TIMEOUT,
+                ErrorSource::Upstream,
+                false,
+                "the instance of service web did not answer within the request timeout of 300 s",
+            ),
+            (
+                ProxyError::Timeout { service: service(), after: Duration::from_millis(250) },
+                StatusCode::GATEWAY_TIMEOUT,
+                ErrorSource::Upstream,
+                false,
+                "the instance of service web did not answer within the request timeout of 250 ms",
             ),
             (
                 ProxyError::Downstream { source: io(std::io::ErrorKind::UnexpectedEof) },

@@ -1,5 +1,6 @@
-//! ferry's data plane: an HTTP/1.1 and HTTP/2 (h2c) reverse proxy that routes each request by its host to a
-//! ready instance of a service.
+//! ferry's data plane: a reverse proxy that routes each request by its host to a ready instance of a service.
+//! Clients speak HTTP/1.1 or HTTP/2 with prior knowledge (h2c) on one port; the router speaks HTTP/1.1 or h2c
+//! to the instance, as the service's route says.
 //!
 //! The control plane owns the truth about services and instances; it builds an immutable [`RouteTable`] and
 //! swaps it in with [`Router::set_routes`]. The router only reads the current table (through `ArcSwap`, no lock)
@@ -26,14 +27,19 @@
 //!    chunked) while watching for an early answer, and the response head parsed with `httparse`, 1xx interim
 //!    answers skipped. If the connection cannot be made, nothing was sent and one other instance is tried. A
 //!    pooled connection found closed is replaced by a fresh one to the same instance when that is safe (see
-//!    `client.rs`); any other failure is a 502, never a retry.
+//!    `client.rs`); any other failure is a 502, never a retry. A service whose route says
+//!    [`Protocol::Http2`] takes `h2.rs` instead: the request, converted to HTTP/2's form, goes on a stream of
+//!    the instance's one shared h2c connection (opened on first use, replaced when closed), with the same
+//!    retry rule. Either way, the route's `request_timeout` bounds everything up to the response head: past
+//!    it the client gets a 504 and the exchange is dropped (its connection closed, or its stream reset).
 //! 5. **stream** (`body.rs`, `decode.rs`): the response head goes back at once and the body is read straight
 //!    from the instance's connection by its framing (`Content-Length`, chunked, or until close), each read
 //!    passed on as it arrives; a body that came whole with the head is passed on at once and its connection
 //!    pooled right away. The connection goes back to the pool only when the body ended cleanly and both sides
 //!    keep it alive; a body the instance cuts short fails the client's response instead of ending it. An
 //!    upgrade (101) instead joins the client's connection and the instance's (with any bytes it sent after the
-//!    101) in a tunnel task (`upgrade.rs`).
+//!    101) in a tunnel task (`upgrade.rs`). An HTTP/2 body is passed on frame by frame, trailers included.
+//!    Neither a body nor a tunnel is bounded by the request timeout.
 //! 6. **count down**: the `InFlight` guard lives in the response body (or the tunnel) and is dropped when the
 //!    body ends, fails or is abandoned by the client (or the tunnel closes). An abandoned body closes its
 //!    connection.
@@ -44,6 +50,7 @@ mod client;
 mod codec;
 mod decode;
 mod error;
+mod h2;
 mod headers;
 mod pool;
 mod proxy;
@@ -54,4 +61,4 @@ mod upgrade;
 
 pub use error::{ErrorSource, ProxyError};
 pub use router::{Router, RouterConfig};
-pub use table::{Endpoint, RouteState, RouteTable, ServiceRoute};
+pub use table::{Endpoint, Protocol, RouteState, RouteTable, ServiceRoute};

@@ -19,7 +19,7 @@ use crate::error::{Chain, ProxyError};
 use crate::headers::{X_REQUEST_ID, is_sane_request_id, is_upgrade, strip_hop_by_hop};
 use crate::pool::Conn;
 use crate::router::Router;
-use crate::table::{Endpoint, InFlight, RouteState, ServiceRoute, normalize_host};
+use crate::table::{Endpoint, InFlight, Protocol, RouteState, ServiceRoute, normalize_host};
 use crate::upgrade::Tunnels;
 
 /// Room for a typical request head, so writing it rarely reallocates. Below 1 KiB, glibc serves it from its
@@ -85,6 +85,10 @@ impl Router {
         if route.state == RouteState::Paused {
             return Err(ProxyError::Paused { service: route.service.clone() });
         }
+        if route.protocol == Protocol::Http2 {
+            let forward = self.forward_h2(&route, req, client, &host, request_id);
+            return within_timeout(&route, forward).await;
+        }
 
         // Upgrades exist in HTTP/1.1 only; an HTTP/1.0 "upgrade" is forwarded as a plain request.
         let upgrade = req.version() == Version::HTTP_11 && is_upgrade(req.headers());
@@ -106,7 +110,8 @@ impl Router {
         head.write(&mut bytes);
         let mut out = Outbound::new(bytes, &parts.method, &mut body, framing == RequestFraming::Chunked);
 
-        let Answer { head, conn, request_sent, in_flight } = self.send(&route, &mut out).await?;
+        let Answer { head, conn, request_sent, in_flight } =
+            within_timeout(&route, self.send(&route, &mut out)).await?;
         let ResponseHead { parts: mut response, framing, keep_alive } = head;
 
         if response.status == StatusCode::SWITCHING_PROTOCOLS {
@@ -182,6 +187,18 @@ impl Router {
             Err(err) => Err(ProxyError::from_client(&route.service, err)),
         }
     }
+}
+
+/// Runs `forward` (sending a request and waiting for the response head) for at most the route's request
+/// timeout. The response body, and the tunnel of an upgrade, come after it and are not bounded by it.
+async fn within_timeout<T>(
+    route: &ServiceRoute,
+    forward: impl Future<Output = Result<T, ProxyError>>,
+) -> Result<T, ProxyError> {
+    let after = route.request_timeout;
+    tokio::time::timeout(after, forward)
+        .await
+        .unwrap_or_else(|_| Err(ProxyError::Timeout { service: route.service.clone(), after }))
 }
 
 /// How the body goes to the instance, as hyper's client framed it: no body stays without framing (unless the

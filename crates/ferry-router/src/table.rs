@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use crate::h2::H2Conn;
 use crate::pool::Pool;
 
 /// One instance the router can send requests to.
@@ -21,6 +23,8 @@ pub struct Endpoint {
     addr: SocketAddr,
     /// Idle keep-alive connections to the instance.
     pub(crate) pool: Pool,
+    /// The shared HTTP/2 connection to the instance, for services that speak h2c.
+    pub(crate) h2: H2Conn,
     /// Requests whose response body is still being sent, plus open upgraded connections. Incremented and
     /// decremented only through [`InFlight`], so every increment has exactly one decrement.
     in_flight: AtomicUsize,
@@ -28,7 +32,13 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(id: impl Into<String>, addr: SocketAddr) -> Arc<Endpoint> {
-        Arc::new(Endpoint { id: id.into(), addr, pool: Pool::default(), in_flight: AtomicUsize::new(0) })
+        Arc::new(Endpoint {
+            id: id.into(),
+            addr,
+            pool: Pool::default(),
+            h2: H2Conn::default(),
+            in_flight: AtomicUsize::new(0),
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -84,6 +94,16 @@ pub enum RouteState {
     Paused,
 }
 
+/// How the router speaks to a service's instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1, one request at a time per pooled connection.
+    #[default]
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (h2c), one multiplexed connection per instance: for gRPC.
+    Http2,
+}
+
 /// Where the requests for one service go.
 #[derive(Debug)]
 pub struct ServiceRoute {
@@ -92,6 +112,16 @@ pub struct ServiceRoute {
     pub state: RouteState,
     /// The ready instances. Empty means the service is up but has nothing to serve with (503).
     pub endpoints: Vec<Arc<Endpoint>>,
+    /// What the instances speak.
+    pub protocol: Protocol,
+    /// How long an instance may take to send the response head (504 after that). Bodies, event streams and
+    /// upgraded connections are never cut by it.
+    pub request_timeout: Duration,
+}
+
+impl ServiceRoute {
+    /// The request timeout ferry gives a service unless told otherwise.
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 }
 
 /// Host name → service route. Keys are normalised by [`normalize_host`] on insert and on lookup.
@@ -186,8 +216,13 @@ mod tests {
     fn table_matches_case_insensitively_and_ignores_port() {
         let mut table = RouteTable::new();
         assert!(table.is_empty());
-        let route =
-            Arc::new(ServiceRoute { service: "web".into(), state: RouteState::Serving, endpoints: vec![] });
+        let route = Arc::new(ServiceRoute {
+            service: "web".into(),
+            state: RouteState::Serving,
+            endpoints: vec![],
+            protocol: Protocol::Http1,
+            request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
+        });
         table.insert("Web.Localhost.", Arc::clone(&route));
         assert_eq!(table.len(), 1);
         let found = table.get("web.localhost:9000").expect("route is found");

@@ -115,6 +115,8 @@ mod tests {
         assert_eq!(image.image.to_string(), "127.0.0.1:5000/web:v1");
         assert_eq!(image.config.env.get("A"), Some("1"));
         assert_eq!(service.spec.health_check.grace_period, 0, "a field added later takes its default");
+        assert_eq!(service.spec.protocol, ferry_model::UpstreamProtocol::Http1);
+        assert_eq!(service.spec.request_timeout, ferry_model::RequestTimeout::default());
         let revision = store.revision(&id, 1).unwrap().unwrap();
         assert_eq!(revision.spec, service.spec);
         assert_eq!(revision.build, None);

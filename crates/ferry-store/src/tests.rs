@@ -57,6 +57,20 @@ fn a_created_service_reads_back_whole() {
 }
 
 #[test]
+fn protocol_and_request_timeout_are_stored_with_the_spec() {
+    let store = Store::in_memory().unwrap();
+    let (mut svc, mut rev, op) = service("grpc");
+    svc.spec.protocol = UpstreamProtocol::Http2;
+    svc.spec.request_timeout = RequestTimeout::from_secs(3600).unwrap();
+    rev.spec = svc.spec.clone();
+    store.create_service(&svc, &rev, &op).unwrap();
+    let read = store.revision(&svc.id, 1).unwrap().unwrap();
+    assert_eq!(read.spec.protocol, UpstreamProtocol::Http2);
+    assert_eq!(read.spec.request_timeout.secs(), 3600);
+    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec, svc.spec);
+}
+
+#[test]
 fn names_are_unique_among_live_services_in_any_case_and_free_after_delete() {
     let store = Store::in_memory().unwrap();
     let (a, rev, op) = service("web-app");

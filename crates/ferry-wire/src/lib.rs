@@ -27,6 +27,14 @@ pub struct CreateServiceRequest {
     /// How many instances run (1 to 25). Default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<i64>,
+    /// What ferry's router speaks to the instances: `http1` (default) or `http2` (HTTP/2 cleartext with prior
+    /// knowledge, h2c: for gRPC servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Seconds an instance may take to start answering a request (its response head), 1 to 3600, default 300;
+    /// then the client gets 504. Streaming bodies, server-sent events and WebSockets are never cut by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<i64>,
 }
 
 /// Where the service's code comes from. Exactly one member is set.
@@ -172,6 +180,12 @@ pub struct UpdateServiceRequest {
     pub health_check: Option<HealthCheckInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<i64>,
+    /// `http1` or `http2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Seconds, 1 to 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<i64>,
 }
 
 /// Changes to the image source. `env` sets (adds or replaces) variables, `env_remove` removes them;
@@ -254,6 +268,10 @@ pub struct RevisionView {
     pub cpu: String,
     pub memory: String,
     pub instances: u32,
+    /// `http1` or `http2`.
+    pub protocol: String,
+    /// Seconds.
+    pub request_timeout: u32,
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_command: Option<String>,
@@ -289,6 +307,10 @@ pub struct ServiceView {
     pub source: SourceView,
     pub instance: InstanceSizeView,
     pub health_check: HealthCheckView,
+    /// What the router speaks to the instances: `http1` or `http2` (h2c).
+    pub protocol: String,
+    /// Seconds an instance may take to send a response head before the client gets 504.
+    pub request_timeout: u32,
     /// How many instances should run.
     pub instances_desired: u32,
     /// The revision serving traffic (or that last did).

@@ -205,6 +205,8 @@ pub struct CreateArgs {
     pub instances: Option<i64>,
     #[command(flatten)]
     pub health: HealthArgs,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
     /// User name for a private registry
     #[arg(long, requires = "registry_password")]
     pub registry_username: Option<String>,
@@ -276,6 +278,19 @@ pub struct HealthArgs {
     pub health_grace_period: Option<i64>,
 }
 
+/// How the router talks to the instances (ferry's additions to App Runner).
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    /// What the app speaks: http1, or http2 (HTTP/2 cleartext with prior knowledge, h2c: for gRPC servers)
+    /// [default: http1]
+    #[arg(long, value_name = "http1|http2")]
+    pub protocol: Option<String>,
+    /// Seconds the app may take to start answering a request, 1-3600, then 504; streaming responses,
+    /// server-sent events and WebSockets are never cut by it [default: 300]
+    #[arg(long, value_name = "SECONDS")]
+    pub request_timeout: Option<i64>,
+}
+
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     pub name: String,
@@ -303,6 +318,8 @@ pub struct UpdateArgs {
     pub instances: Option<i64>,
     #[command(flatten)]
     pub health: HealthArgs,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
     #[arg(long, requires = "registry_password")]
     pub registry_username: Option<String>,
     #[arg(long, env = "FERRY_REGISTRY_PASSWORD", hide_env_values = true, requires = "registry_username")]

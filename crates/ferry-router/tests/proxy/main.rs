@@ -6,6 +6,7 @@
 
 mod balance;
 mod client;
+mod h2;
 mod h2c;
 mod hardening;
 mod headers;
@@ -15,5 +16,6 @@ mod shutdown;
 mod streaming;
 mod support;
 mod swap;
+mod timeout;
 mod upgrade;
 mod upstream;

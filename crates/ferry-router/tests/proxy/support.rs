@@ -10,17 +10,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry_router::{Endpoint, RouteState, RouteTable, Router, RouterConfig, ServiceRoute};
+use ferry_router::{Endpoint, Protocol, RouteState, RouteTable, Router, RouterConfig, ServiceRoute};
 use http::header::HOST;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -111,10 +111,23 @@ pub fn table(routes: &[(&str, Arc<ServiceRoute>)]) -> RouteTable {
 }
 
 pub fn route(service: &str, state: RouteState, endpoints: &[&Arc<Endpoint>]) -> Arc<ServiceRoute> {
+    serving_with(service, endpoints, Protocol::Http1, ServiceRoute::DEFAULT_REQUEST_TIMEOUT, state)
+}
+
+/// A route with its protocol and request timeout given.
+pub fn serving_with(
+    service: &str,
+    endpoints: &[&Arc<Endpoint>],
+    protocol: Protocol,
+    request_timeout: Duration,
+    state: RouteState,
+) -> Arc<ServiceRoute> {
     Arc::new(ServiceRoute {
         service: service.to_owned(),
         state,
         endpoints: endpoints.iter().map(|e| Arc::clone(e)).collect(),
+        protocol,
+        request_timeout,
     })
 }
 
@@ -131,10 +144,13 @@ pub struct Seen {
     pub headers: HeaderMap,
 }
 
-/// A hyper HTTP/1.1 server standing in for an instance.
+/// A hyper server standing in for an instance: HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
 pub struct Backend {
     pub endpoint: Arc<Endpoint>,
     hits: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
+    /// Wakes every open connection's task, which then drops its connection.
+    drop_connections: Arc<Notify>,
     seen: mpsc::UnboundedReceiver<Seen>,
     task: JoinHandle<()>,
 }
@@ -155,15 +171,37 @@ impl Backend {
         H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
         F: Future<Output = Response<TestBody>> + Send + 'static,
     {
+        Backend::serve(id, Protocol::Http1, handler).await
+    }
+
+    /// A backend speaking HTTP/2 only (h2c with prior knowledge), like a gRPC server.
+    pub async fn start_h2<H, F>(id: &str, handler: H) -> Backend
+    where
+        H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+        F: Future<Output = Response<TestBody>> + Send + 'static,
+    {
+        Backend::serve(id, Protocol::Http2, handler).await
+    }
+
+    async fn serve<H, F>(id: &str, protocol: Protocol, handler: H) -> Backend
+    where
+        H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+        F: Future<Output = Response<TestBody>> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = Endpoint::new(id, listener.local_addr().unwrap());
         let hits = Arc::new(AtomicUsize::new(0));
         let (seen_tx, seen) = mpsc::unbounded_channel();
         let handler = Arc::new(handler);
         let task_hits = Arc::clone(&hits);
+        let connections = Arc::new(AtomicUsize::new(0));
+        let drop_connections = Arc::new(Notify::new());
+        let (task_connections, task_drop) = (Arc::clone(&connections), Arc::clone(&drop_connections));
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
+                task_connections.fetch_add(1, Ordering::SeqCst);
+                let dropped = Arc::clone(&task_drop);
                 let (handler, hits, seen_tx) =
                     (Arc::clone(&handler), Arc::clone(&task_hits), seen_tx.clone());
                 let service = service_fn(move |req: Request<Incoming>| {
@@ -178,14 +216,34 @@ impl Backend {
                     async move { Ok::<_, Infallible>(response.await) }
                 });
                 tokio::spawn(async move {
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades();
-                    let _ = conn.await;
+                    let dropped = dropped.notified();
+                    match protocol {
+                        Protocol::Http1 => {
+                            let conn = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .with_upgrades();
+                            tokio::select! { _ = conn => {}, () = dropped => {} }
+                        }
+                        Protocol::Http2 => {
+                            let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                                .serve_connection(TokioIo::new(stream), service);
+                            tokio::select! { _ = conn => {}, () = dropped => {} }
+                        }
+                    }
                 });
             }
         });
-        Backend { endpoint, hits, seen, task }
+        Backend { endpoint, hits, connections, drop_connections, seen, task }
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Closes every connection open now, as an instance restarting its server would.
+    pub fn drop_connections(&self) {
+        self.drop_connections.notify_waiters();
     }
 
     /// Requests received so far.

@@ -91,3 +91,31 @@ async fn an_upgrade_the_instance_declines_is_a_plain_response() {
     assert_eq!(conn.get("web.localhost", "/").await.status, 200, "the connection is still usable");
     assert_eq!(backend.endpoint.in_flight(), 0);
 }
+
+#[tokio::test]
+async fn a_tunnel_is_not_cut_by_the_request_timeout() {
+    let timeout = std::time::Duration::from_millis(200);
+    let proxy = Proxy::start().await;
+    let backend = Backend::start("ws", echo_on_upgrade).await;
+    let route = serving_with(
+        "web",
+        &[&backend.endpoint],
+        ferry_router::Protocol::Http1,
+        timeout,
+        ferry_router::RouteState::Serving,
+    );
+    proxy.set(&[("web.localhost", route)]);
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: web.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101 "), "{head}");
+    for message in [&b"first"[..], b"second"] {
+        // The pause is the behaviour under test: the tunnel idles for longer than the timeout.
+        tokio::time::sleep(timeout * 2).await;
+        echo_round_trip(&mut stream, message).await;
+    }
+}

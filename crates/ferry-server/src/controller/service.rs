@@ -4,16 +4,17 @@
 //! them into a [`Goal`], and carries out what `ferry_plan::plan` says about its instances. What each kind
 //! of operation means is in `operation.rs`.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_model::{
-    Instance, InstanceId, Operation, OperationStatus, OperationType, Revision, Service, ServiceId,
-    ServiceStatus, Timestamp,
+    Instance, InstanceId, Operation, OperationStatus, OperationType, RequestTimeout, Revision, Service,
+    ServiceId, ServiceStatus, Timestamp, UpstreamProtocol,
 };
 use ferry_plan::{Action, Goal, InstanceView};
-use ferry_router::{RouteState, ServiceRoute};
+use ferry_router::{Endpoint, Protocol, RouteState, ServiceRoute};
 use ferry_runtime::ContainerInfo;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -21,6 +22,15 @@ use tokio::time::Instant;
 use super::instance::Live;
 use super::{Msg, Shared};
 use crate::Error;
+
+/// What was last published to the router, to publish again only on a change.
+#[derive(PartialEq, Eq)]
+struct Published {
+    instances: Vec<InstanceId>,
+    paused: bool,
+    protocol: UpstreamProtocol,
+    timeout: RequestTimeout,
+}
 
 /// What the loop does after a reconcile.
 pub(super) enum Step {
@@ -48,7 +58,9 @@ pub(crate) struct ServiceController {
     pub(super) service_name: String,
     /// The router answers "paused" for this service.
     pub(super) paused: bool,
-    published: Option<(Vec<InstanceId>, bool)>,
+    published: Option<Published>,
+    /// The protocol of the endpoints last published: kept while any ready instance speaks it (see `publish`).
+    serving_protocol: UpstreamProtocol,
     resync_due: bool,
 }
 
@@ -74,6 +86,7 @@ impl ServiceController {
             service_name: String::new(),
             paused: false,
             published: None,
+            serving_protocol: UpstreamProtocol::default(),
             resync_due: false,
         };
         if let Ok(Some(service)) = this.shared.store.service(&this.id) {
@@ -261,28 +274,117 @@ impl ServiceController {
     }
 
     /// Publishes the service's pool to the router when it changed.
+    ///
+    /// Protocol and request timeout belong to revisions, and during a deployment the ready instances may run
+    /// two revisions. One route has one protocol, so the route keeps the protocol it was serving with, and only
+    /// the instances that speak it, for as long as any ready instance does; then it switches to the newest
+    /// revision's. A deployment that changes the protocol thus moves traffic over when the old instances leave
+    /// the pool, which is after every new one is ready. The timeout is that of the newest revision published.
     pub(super) fn publish(&mut self) {
         if self.host.is_empty() {
             return;
         }
-        let ready: Vec<&Live> = self.instances.values().filter(|l| l.endpoint.is_some()).collect();
-        let key = (ready.iter().map(|l| l.record.id.clone()).collect::<Vec<_>>(), self.paused);
+        let ready: Vec<(InstanceId, u32, Arc<Endpoint>)> = self
+            .instances
+            .values()
+            .filter_map(|l| l.endpoint.clone().map(|e| (l.record.id.clone(), l.record.revision, e)))
+            .collect();
+        let mut settings: HashMap<u32, (UpstreamProtocol, RequestTimeout)> = HashMap::new();
+        for &(_, number, _) in &ready {
+            if let Entry::Vacant(slot) = settings.entry(number) {
+                let spec = self.revision(number).ok().flatten().map(|r| r.spec);
+                slot.insert(spec.map(|s| (s.protocol, s.request_timeout)).unwrap_or_default());
+            }
+        }
+        let revisions: Vec<u32> = ready.iter().map(|(_, n, _)| *n).collect();
+        let (protocol, timeout) = route_settings(&revisions, &settings, self.serving_protocol);
+        let speaks = |number: &u32| settings.get(number).map(|s| s.0).unwrap_or_default();
+        let chosen: Vec<&(InstanceId, u32, Arc<Endpoint>)> =
+            ready.iter().filter(|(_, n, _)| speaks(n) == protocol).collect();
+        let key = Published {
+            instances: chosen.iter().map(|(id, _, _)| id.clone()).collect(),
+            paused: self.paused,
+            protocol,
+            timeout,
+        };
         if self.published.as_ref() == Some(&key) {
             return;
         }
         let route = ServiceRoute {
             service: self.service_name.clone(),
             state: if self.paused { RouteState::Paused } else { RouteState::Serving },
-            endpoints: ready.iter().filter_map(|l| l.endpoint.clone()).collect(),
+            endpoints: chosen.iter().map(|(_, _, e)| Arc::clone(e)).collect(),
+            protocol: match protocol {
+                UpstreamProtocol::Http1 => Protocol::Http1,
+                UpstreamProtocol::Http2 => Protocol::Http2,
+            },
+            request_timeout: Duration::from_secs(u64::from(timeout.secs())),
         };
         self.shared.routes.publish(&self.id, &self.host, Some(route));
+        self.serving_protocol = protocol;
         self.published = Some(key);
     }
 
     /// Takes the service out of the router for good.
     pub(super) fn unpublish(&mut self) {
         self.shared.routes.publish(&self.id, &self.host, None);
-        self.published = Some((Vec::new(), self.paused));
+        self.published = Some(Published {
+            instances: Vec::new(),
+            paused: self.paused,
+            protocol: self.serving_protocol,
+            timeout: RequestTimeout::default(),
+        });
         self.host.clear();
+    }
+}
+
+/// The protocol and request timeout of a service's route, from the revisions its ready instances run (one
+/// entry per instance) and what each revision says: the protocol served so far while some instance still
+/// speaks it, else the newest revision's; the timeout of the newest revision that speaks the chosen protocol.
+/// Only the instances that speak the chosen protocol are published.
+fn route_settings(
+    ready: &[u32],
+    settings: &HashMap<u32, (UpstreamProtocol, RequestTimeout)>,
+    serving: UpstreamProtocol,
+) -> (UpstreamProtocol, RequestTimeout) {
+    let of = |number: &u32| settings.get(number).copied().unwrap_or_default();
+    let protocol = if ready.iter().any(|n| of(n).0 == serving) {
+        serving
+    } else {
+        ready.iter().max().map_or(serving, |n| of(n).0)
+    };
+    let timeout = ready.iter().filter(|n| of(n).0 == protocol).max().map(|n| of(n).1).unwrap_or_default();
+    (protocol, timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_keeps_its_protocol_while_an_instance_speaks_it_then_takes_the_newest() {
+        use UpstreamProtocol::{Http1, Http2};
+        let secs = |s: i64| RequestTimeout::from_secs(s).expect("in range");
+        let settings: HashMap<u32, (UpstreamProtocol, RequestTimeout)> =
+            [(1, (Http1, secs(300))), (2, (Http1, secs(10))), (3, (Http2, secs(60)))].into();
+        let cases: [(&[u32], UpstreamProtocol, (UpstreamProtocol, RequestTimeout)); 7] = [
+            // Nothing ready: nothing changes.
+            (&[], Http1, (Http1, RequestTimeout::default())),
+            (&[1], Http1, (Http1, secs(300))),
+            // Same protocol, new timeout: the newest revision's timeout as soon as it is ready.
+            (&[1, 1, 2], Http1, (Http1, secs(10))),
+            // Switching to HTTP/2: the old instances keep serving over HTTP/1.1 until they leave...
+            (&[2, 3, 3], Http1, (Http1, secs(10))),
+            // ...then the new ones take over.
+            (&[3, 3], Http1, (Http2, secs(60))),
+            (&[3], Http2, (Http2, secs(60))),
+            // A rollback to HTTP/1.1 works the same way round.
+            (&[1, 3], Http2, (Http2, secs(60))),
+        ];
+        for (ready, serving, want) in cases {
+            assert_eq!(route_settings(ready, &settings, serving), want, "ready {ready:?}, serving {serving}");
+        }
+        // A restart adopts HTTP/2 instances while it remembers nothing: they are served over HTTP/2.
+        assert_eq!(route_settings(&[3], &settings, Http1), (Http2, secs(60)));
     }
 }

@@ -171,6 +171,8 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
                 .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
             health_check: health_input(args.health),
             instances: args.instances,
+            protocol: args.traffic.protocol,
+            request_timeout: args.traffic.request_timeout,
         };
         let queued = c.update_service(&args.name, &req).await?;
         return finish(global, &c, &args.name, queued, args.wait, "updating").await;
@@ -199,6 +201,8 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
             .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
         health_check: health_input(args.health),
         instances: args.instances,
+        protocol: args.traffic.protocol,
+        request_timeout: args.traffic.request_timeout,
     };
     let queued = c.update_service(&args.name, &req).await?;
     finish(global, &c, &args.name, queued, args.wait, "updating").await
@@ -258,6 +262,8 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
             .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
         health_check: health_input(args.health),
         instances: args.instances,
+        protocol: args.traffic.protocol,
+        request_timeout: args.traffic.request_timeout,
     };
     let created = client.create_service(&req).await?;
     if !args.wait {
@@ -348,6 +354,9 @@ fn print_service(s: &ServiceView) {
             if h.grace_period > 0 { format!(", grace {}s", h.grace_period) } else { String::new() }
         ),
     );
+    let protocol = if s.protocol == "http2" { "http2 (h2c)" } else { s.protocol.as_str() };
+    field("Protocol", protocol);
+    field("Request timeout", &format!("{}s", s.request_timeout));
     field("Created", &short_time(&s.created_at));
     if let Some(op) = &s.latest_operation {
         let error = op.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();

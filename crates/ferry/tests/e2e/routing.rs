@@ -116,3 +116,39 @@ fn an_instance_that_turns_unhealthy_leaves_the_pool_and_is_replaced() {
         );
     }
 }
+
+#[test]
+fn the_request_timeout_is_set_shown_and_bounds_only_the_wait_for_the_response_head() {
+    let server = Server::start();
+    let image = testapp_image();
+    server.ferry_ok(&["service", "create", "timed", "--image", &image, "--request-timeout", "1", "--wait"]);
+    let described = server.describe("timed");
+    assert_eq!(described["request_timeout"], 1);
+    assert_eq!(described["protocol"], "http1");
+    let human = server.ferry_ok(&["service", "describe", "timed"]);
+    assert!(human.contains("Request timeout 1s"), "{human}");
+    assert!(human.contains("Protocol        http1"), "{human}");
+
+    let late = server.get("timed", "/slow?ms=2500");
+    assert_eq!(late.status, 504, "{late:?}");
+    assert!(
+        late.body.contains("the instance of service timed did not answer within the request timeout of 1 s"),
+        "{}",
+        late.body
+    );
+    // Five chunks 400 ms apart: the response lasts longer than the timeout and is not cut.
+    let streamed = server.get("timed", "/stream?chunks=5&ms=400");
+    assert_eq!(streamed.status, 200, "{streamed:?}");
+    assert_eq!(streamed.body.lines().count(), 5, "{}", streamed.body);
+
+    let refused = server.ferry(&["service", "update", "timed", "--request-timeout", "0"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("request_timeout") && stderr.contains("1 to 3600"), "{stderr}");
+
+    server.ferry_ok(&["service", "update", "timed", "--request-timeout", "5", "--wait"]);
+    assert_eq!(server.describe("timed")["request_timeout"], 5);
+    poll("the new timeout in the router", Duration::from_secs(20), || {
+        (server.get("timed", "/slow?ms=1500").status == 200).then_some(())
+    });
+}

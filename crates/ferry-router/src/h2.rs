@@ -1,0 +1,308 @@
+//! The upstream HTTP/2 client, for services whose instances speak h2c (HTTP/2 over cleartext with prior
+//! knowledge), such as gRPC servers.
+//!
+//! LIFECYCLE of an HTTP/2 connection: opened by the first request to an instance that finds none (requests
+//! arriving meanwhile wait for it rather than open their own) → its `SendRequest` kept in the instance's
+//! [`Endpoint`] and cloned by every request, which each take a stream of the one connection (h2 multiplexes;
+//! when the instance's stream limit is reached, hyper queues the request until a stream ends) → driven by its
+//! own task, which also pings the instance while streams are open so a vanished instance is noticed → closed
+//! when the instance closes it or fails (the next request finds the sender closed and opens a new one), or
+//! when the endpoint is dropped after the instance left every table and drained.
+//!
+//! A request on a connection that turns out to be closed before any of it went out is sent once more on a new
+//! connection to the same instance; if that connection cannot be made either, nothing was sent and the caller
+//! may try another instance. Once hyper took the request, it is never sent again.
+//!
+//! The request is converted to HTTP/2's form: hop-by-hop headers go (except `te: trailers`, which gRPC
+//! needs), `:scheme` and `:authority` come from the client's host, and the forwarding headers are set as the
+//! HTTP/1.1 path sets them (`codec.rs`). The response's trailers come back as the body's last frame; to a
+//! client speaking HTTP/1.1, hyper writes them only in a chunked response, only if the request said
+//! `TE: trailers`, and only those named by the response's `Trailer` header: a gRPC response that names none is
+//! given gRPC's.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::uri::{PathAndQuery, Scheme};
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use hyper::client::conn::http2::{Builder, SendRequest};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tracing::debug;
+
+use crate::balance::pick;
+use crate::body::ProxyBody;
+use crate::client::ClientError;
+use crate::error::{Chain, ProxyError, upstream_reason};
+use crate::headers::{
+    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, strip_hop_by_hop, write_forwarded_for,
+};
+use crate::router::Router;
+use crate::table::{Endpoint, InFlight, ServiceRoute};
+
+/// While streams are open, the instance is pinged this often; no answer within [`PING_TIMEOUT`] closes the
+/// connection and fails its streams.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The trailers a gRPC response carries (gRPC over HTTP/2), declared for HTTP/1.1 clients when the instance
+/// declared none.
+static GRPC_TRAILERS: HeaderValue =
+    HeaderValue::from_static("grpc-status, grpc-message, grpc-status-details-bin");
+
+/// One HTTP/2 connection to an instance, shared by all the requests to it.
+#[derive(Debug, Default)]
+pub(crate) struct H2Conn {
+    /// The open connection's sender. Locked only to clone or replace it, never across an await.
+    sender: Mutex<Option<SendRequest<Incoming>>>,
+    /// Held while a connection is being opened, so concurrent requests share one.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl H2Conn {
+    /// A sender on the open connection, or on a new one.
+    async fn sender(&self, addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<Incoming>> {
+        if let Some(sender) = self.open() {
+            return Ok(sender);
+        }
+        let _connecting = self.connecting.lock().await;
+        // Another request may have connected while this one waited.
+        if let Some(sender) = self.open() {
+            return Ok(sender);
+        }
+        let sender = connect(addr, timeout).await?;
+        *self.lock() = Some(sender.clone());
+        Ok(sender)
+    }
+
+    fn open(&self) -> Option<SendRequest<Incoming>> {
+        self.lock().as_ref().filter(|sender| !sender.is_closed()).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SendRequest<Incoming>>> {
+        // The guarded value is a plain `Option`: a panic elsewhere cannot leave it half-written.
+        self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Opens an h2c connection: TCP (bounded by `timeout`, `TCP_NODELAY`), then the HTTP/2 preface and settings.
+async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<Incoming>> {
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(stream) => stream?,
+        Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+    };
+    stream.set_nodelay(true)?;
+    let (sender, conn) = Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .keep_alive_interval(PING_INTERVAL)
+        .keep_alive_timeout(PING_TIMEOUT)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(io::Error::other)?;
+    tokio::spawn(async move {
+        if let Err(err) = conn.await {
+            debug!(%addr, error = %Chain(&err), "http/2 connection to an instance ended");
+        }
+    });
+    Ok(sender)
+}
+
+/// How sending to one instance failed.
+enum Failure {
+    /// Nothing was sent: the request comes back, to be tried on another instance.
+    Unsent(ProxyError, Box<Request<Incoming>>),
+    Sent(ProxyError),
+}
+
+impl Router {
+    /// Forwards `req` over HTTP/2 to an instance of `route`, or to a second one if connecting to the first
+    /// failed, and returns the response as soon as its head arrived.
+    pub(crate) async fn forward_h2(
+        &self,
+        route: &ServiceRoute,
+        req: Request<Incoming>,
+        client: IpAddr,
+        host: &HeaderValue,
+        request_id: &HeaderValue,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let req = h2_request(req, client, host, request_id)?;
+        let endpoints = &route.endpoints;
+        let Some(first) = pick(endpoints, None) else {
+            return Err(ProxyError::NoInstance { service: route.service.clone() });
+        };
+        let (response, in_flight) = match self.send_h2(route, &endpoints[first], req).await {
+            Ok(answer) => answer,
+            Err(Failure::Sent(err)) => return Err(err),
+            Err(Failure::Unsent(err, req)) => {
+                let Some(second) = pick(endpoints, Some(first)) else { return Err(err) };
+                debug!(
+                    service = %route.service,
+                    failed = endpoints[first].id(),
+                    retry = endpoints[second].id(),
+                    error = %Chain(&err),
+                    "retrying on another instance"
+                );
+                match self.send_h2(route, &endpoints[second], *req).await {
+                    Ok(answer) => answer,
+                    Err(Failure::Sent(err) | Failure::Unsent(err, _)) => return Err(err),
+                }
+            }
+        };
+        let (mut parts, body) = response.into_parts();
+        h2_response_headers(&mut parts.headers);
+        // hyper's server writes HTTP/1.x from this; a 1.0 client gets 1.0.
+        parts.version = Version::HTTP_11;
+        Ok(Response::from_parts(parts, ProxyBody::h2(body, in_flight)))
+    }
+
+    async fn send_h2(
+        &self,
+        route: &ServiceRoute,
+        endpoint: &std::sync::Arc<Endpoint>,
+        mut req: Request<Incoming>,
+    ) -> Result<(Response<Incoming>, InFlight), Failure> {
+        let in_flight = InFlight::start(endpoint);
+        let timeout = self.config.connect_timeout;
+        let connect_failed = |err: io::Error, req: Request<Incoming>| {
+            Failure::Unsent(ProxyError::from_client(&route.service, ClientError::Connect(err)), Box::new(req))
+        };
+        let mut sender = match endpoint.h2.sender(endpoint.addr(), timeout).await {
+            Ok(sender) => sender,
+            Err(err) => return Err(connect_failed(err, req)),
+        };
+        let mut resent = false;
+        loop {
+            let mut err = match sender.try_send_request(req).await {
+                Ok(response) => return Ok((response, in_flight)),
+                Err(err) => err,
+            };
+            match err.take_message() {
+                // The connection closed before the request went out: once more, on a new connection.
+                Some(back) if !resent => {
+                    debug!(endpoint = endpoint.id(), "http/2 connection was closed; sending on a new one");
+                    resent = true;
+                    req = back;
+                    sender = match endpoint.h2.sender(endpoint.addr(), timeout).await {
+                        Ok(sender) => sender,
+                        Err(err) => return Err(connect_failed(err, req)),
+                    };
+                }
+                _ => {
+                    let err = err.into_error();
+                    let reason = upstream_reason(&err);
+                    let err = ClientError::Recv { reason, source: err.into() };
+                    return Err(Failure::Sent(ProxyError::from_client(&route.service, err)));
+                }
+            }
+        }
+    }
+}
+
+/// The client's request in HTTP/2 form, with the forwarding headers set.
+fn h2_request(
+    req: Request<Incoming>,
+    client: IpAddr,
+    host: &HeaderValue,
+    request_id: &HeaderValue,
+) -> Result<Request<Incoming>, ProxyError> {
+    let (mut parts, body) = req.into_parts();
+    let headers = &mut parts.headers;
+    let trailers = accepts_trailers(headers);
+    // Upgrades do not exist in HTTP/2: an upgrade request goes on as a plain request.
+    strip_hop_by_hop(headers, false);
+    if trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    // `:authority` carries the host in HTTP/2.
+    headers.remove(header::HOST);
+    let mut forwarded_for = Vec::with_capacity(64);
+    write_forwarded_for(&mut forwarded_for, headers, client);
+    // Addresses and earlier values that were text are a valid value; `from_maybe_shared` only re-checks it.
+    let forwarded_for = HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded_for))
+        .map_err(|_| ProxyError::InvalidHost)?;
+    headers.insert(&X_FORWARDED_FOR, forwarded_for);
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(&X_FORWARDED_HOST, host.clone());
+    headers.insert(&X_REQUEST_ID, request_id.clone());
+    let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+    parts.uri = Uri::builder()
+        .scheme(Scheme::HTTP)
+        .authority(host.as_bytes())
+        .path_and_query(path)
+        .build()
+        .map_err(|_| ProxyError::InvalidTarget)?;
+    parts.version = Version::HTTP_2;
+    Ok(Request::from_parts(parts, body))
+}
+
+/// Whether the client said it accepts trailers (`TE: trailers`, among other codings or alone).
+fn accepts_trailers(headers: &HeaderMap) -> bool {
+    headers.get_all(header::TE).iter().any(|value| {
+        value.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|t| t.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("trailers")))
+        })
+    })
+}
+
+/// Removes hop-by-hop headers from an HTTP/2 response (it should have none) but keeps the `Trailer`
+/// declaration, or declares gRPC's trailers for a gRPC response, so an HTTP/1.1 client can be sent them.
+fn h2_response_headers(headers: &mut HeaderMap) {
+    let declared: Vec<HeaderValue> = headers.get_all(header::TRAILER).iter().cloned().collect();
+    strip_hop_by_hop(headers, false);
+    if declared.is_empty() {
+        if is_grpc(headers) {
+            headers.insert(header::TRAILER, GRPC_TRAILERS.clone());
+        }
+    } else {
+        for value in declared {
+            headers.append(header::TRAILER, value);
+        }
+    }
+}
+
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn trailers_are_accepted_only_when_named() {
+        assert!(accepts_trailers(&map(&[("te", "trailers")])));
+        assert!(accepts_trailers(&map(&[("te", "gzip;q=0.5, Trailers")])));
+        assert!(accepts_trailers(&map(&[("te", "gzip"), ("te", "trailers")])));
+        assert!(!accepts_trailers(&map(&[("te", "gzip")])));
+        assert!(!accepts_trailers(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn responses_keep_or_gain_a_trailer_declaration() {
+        let mut declared = map(&[("trailer", "x-checksum"), ("connection", "close"), ("x-a", "1")]);
+        h2_response_headers(&mut declared);
+        assert_eq!(declared.get("trailer").map(HeaderValue::as_bytes), Some(&b"x-checksum"[..]));
+        assert!(!declared.contains_key("connection"));
+
+        let mut grpc = map(&[("content-type", "application/grpc+proto")]);
+        h2_response_headers(&mut grpc);
+        assert_eq!(grpc["trailer"], GRPC_TRAILERS);
+
+        let mut plain = map(&[("content-type", "text/plain")]);
+        h2_response_headers(&mut plain);
+        assert!(!plain.contains_key("trailer"));
+    }
+}
