@@ -45,7 +45,7 @@ fn unknown_hosts_get_404_and_a_starting_service_503_until_healthy() {
 }
 
 #[test]
-fn upgraded_connections_pass_through_the_router() {
+fn upgraded_connections_and_http2_clients_pass_through_the_router() {
     let server = Server::start();
     server.ferry_ok(&["service", "create", "ws", "--image", &testapp_image(), "--wait"]);
     let mut s = TcpStream::connect(server.http).unwrap();
@@ -66,6 +66,21 @@ fn upgraded_connections_pass_through_the_router() {
         s.read_exact(&mut echoed).unwrap();
         assert_eq!(echoed, message);
     }
+
+    // A client speaking HTTP/2 with prior knowledge (h2c) on the same port gets the same answer.
+    let http1 = server.get("ws", "/");
+    assert_eq!(http1.status, 200);
+    let port = server.http.port();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--http2-prior-knowledge", "--max-time", "10", "-w", "\n%{http_version} %{http_code}"])
+        .args(["--resolve", &format!("ws.localhost:{port}:127.0.0.1")])
+        .arg(format!("http://ws.localhost:{port}/"))
+        .output()
+        .expect("curl runs");
+    let out = String::from_utf8_lossy(&out.stdout);
+    let (body, status) = out.rsplit_once('\n').unwrap();
+    assert_eq!(status, "2 200", "{out}");
+    assert_eq!(body, http1.body);
 }
 
 #[test]
