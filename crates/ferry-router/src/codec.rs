@@ -1,6 +1,7 @@
 //! HTTP/1.1 on the wire to an instance, without IO: the request head the router writes, and the response head
 //! it parses (with `httparse`), with the framing of the body that follows (RFC 9112 §6.3).
 
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
 
 use bytes::BytesMut;
@@ -142,60 +143,78 @@ pub(crate) enum ParseError {
     TransferEncoding,
 }
 
-/// Where a header's name and value lie in the head's bytes.
+/// Where a header's name and value lie in the head's bytes (a head is at most [`MAX_HEAD`] bytes long).
 #[derive(Clone, Copy, Default)]
 struct Indices {
-    name: (usize, usize),
-    value: (usize, usize),
+    name: (u32, u32),
+    value: (u32, u32),
 }
+
+/// Header positions kept on the stack; a head with more header lines spills to the heap.
+const INLINE_HEADERS: usize = 16;
 
 /// Parses the response head at the start of `buf`, removing its bytes. `Ok(None)` when the head is not complete
 /// yet. 1xx heads are returned like any other: the caller skips them (or takes a 101 as an upgrade).
 ///
 /// Header values share the head's bytes (one allocation for the head, none per value); `method` is the
-/// request's, which decides whether a body follows.
+/// request's, which decides whether a body follows. Nothing is zeroed up front: `httparse` fills uninitialised
+/// header slots, and only the positions of the headers found are kept.
 pub(crate) fn parse_response(
     buf: &mut BytesMut,
     method: &Method,
 ) -> Result<Option<ResponseHead>, ParseError> {
-    let mut indices = [Indices::default(); MAX_HEADERS];
-    let (len, code, reason, version, count) = {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
+    let mut inline = [Indices::default(); INLINE_HEADERS];
+    let mut spilled = Vec::new();
+    let (len, code, reason, version, indices) = {
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
         let bytes: &[u8] = buf;
-        let len = match response.parse(bytes)? {
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            bytes,
+            &mut slots,
+        )? {
             httparse::Status::Complete(len) => len,
             httparse::Status::Partial if bytes.len() >= MAX_HEAD => return Err(ParseError::TooLarge),
             httparse::Status::Partial => return Ok(None),
         };
         let base = bytes.as_ptr() as usize;
+        // Within the head, so below `MAX_HEAD` and within u32.
         let offset = |part: &[u8]| {
-            let start = part.as_ptr() as usize - base;
-            (start, start + part.len())
+            let start = (part.as_ptr() as usize - base) as u32;
+            (start, start + part.len() as u32)
+        };
+        let found = response.headers.len();
+        let indices = if found <= INLINE_HEADERS {
+            &mut inline[..found]
+        } else {
+            spilled.resize(found, Indices::default());
+            &mut spilled[..]
         };
         for (slot, header) in indices.iter_mut().zip(response.headers.iter()) {
             *slot = Indices { name: offset(header.name.as_bytes()), value: offset(header.value) };
         }
         let reason = response.reason.map(|r| offset(r.as_bytes()));
-        (len, response.code, reason, response.version, response.headers.len())
+        (len, response.code, reason, response.version, &*indices)
     };
     let head = buf.split_to(len).freeze();
 
     let status = code.and_then(|c| StatusCode::from_u16(c).ok()).ok_or(ParseError::Status)?;
     let version = if version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
     // Room for the `X-Request-Id` the router adds, so that insert does not grow the map.
-    let mut headers = HeaderMap::with_capacity(count + 1);
-    for index in &indices[..count] {
-        let name =
-            HeaderName::from_bytes(&head[index.name.0..index.name.1]).map_err(|_| ParseError::Header)?;
-        let value = HeaderValue::from_maybe_shared(head.slice(index.value.0..index.value.1))
-            .map_err(|_| ParseError::Header)?;
+    let mut headers = HeaderMap::with_capacity(indices.len() + 1);
+    for index in indices {
+        let range = |(start, end): (u32, u32)| start as usize..end as usize;
+        let name = HeaderName::from_bytes(&head[range(index.name)]).map_err(|_| ParseError::Header)?;
+        let value =
+            HeaderValue::from_maybe_shared(head.slice(range(index.value))).map_err(|_| ParseError::Header)?;
         headers.append(name, value);
     }
 
     let (mut parts, ()) = http::Response::new(()).into_parts();
     // hyper's server writes a reason phrase from this extension; keep the instance's if it is not the usual one.
     if let Some((start, end)) = reason {
+        let (start, end) = (start as usize, end as usize);
         let reason = &head[start..end];
         if status.canonical_reason().is_none_or(|canonical| canonical.as_bytes() != reason)
             && let Ok(reason) = hyper::ext::ReasonPhrase::try_from(head.slice(start..end))

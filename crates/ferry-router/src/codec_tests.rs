@@ -150,3 +150,26 @@ fn conflicting_or_invalid_lengths_are_malformed() {
         assert!(parse(bytes, Method::GET).is_err(), "{}", String::from_utf8_lossy(bytes));
     }
 }
+
+#[test]
+fn heads_with_many_headers_keep_them_all_in_order_up_to_the_limit() {
+    for count in [INLINE_HEADERS - 1, INLINE_HEADERS, INLINE_HEADERS + 1, MAX_HEADERS - 1] {
+        let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n".to_vec();
+        for i in 0..count {
+            bytes.extend_from_slice(format!("x-h{i}: v{i}\r\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"\r\n");
+        let head = head(&bytes);
+        assert_eq!(head.parts.headers.len(), count + 1, "{count} headers");
+        for i in 0..count {
+            assert_eq!(head.parts.headers[format!("x-h{i}").as_str()], format!("v{i}").as_str());
+        }
+        assert_eq!(head.framing, BodyFraming::Length(0));
+    }
+    let mut bytes = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..=MAX_HEADERS {
+        bytes.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+    }
+    bytes.extend_from_slice(b"\r\n");
+    assert!(matches!(parse(&bytes, Method::GET), Err(ParseError::Syntax(httparse::Error::TooManyHeaders))));
+}

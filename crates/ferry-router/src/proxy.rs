@@ -133,7 +133,7 @@ impl Router {
         if name.is_empty() {
             return Err(ProxyError::InvalidHost);
         }
-        self.with_routes(|table| table.get(&name).cloned())
+        self.with_routes(|table| table.get_normalized(&name).cloned())
             .ok_or_else(|| ProxyError::UnknownHost { host: name.into_owned() })
     }
 

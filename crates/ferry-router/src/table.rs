@@ -113,7 +113,12 @@ impl RouteTable {
 
     /// The route for `host`, normalised the same way as [`RouteTable::insert`].
     pub fn get(&self, host: &str) -> Option<&Arc<ServiceRoute>> {
-        self.routes.get(normalize_host(host).as_ref())
+        self.get_normalized(&normalize_host(host))
+    }
+
+    /// The route for a host already passed through [`normalize_host`].
+    pub(crate) fn get_normalized(&self, name: &str) -> Option<&Arc<ServiceRoute>> {
+        self.routes.get(name)
     }
 
     pub fn len(&self) -> usize {
