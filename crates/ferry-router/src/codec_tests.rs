@@ -173,3 +173,35 @@ fn heads_with_many_headers_keep_them_all_in_order_up_to_the_limit() {
     bytes.extend_from_slice(b"\r\n");
     assert!(matches!(parse(&bytes, Method::GET), Err(ParseError::Syntax(httparse::Error::TooManyHeaders))));
 }
+
+#[test]
+fn the_last_transfer_coding_decides_and_lengths_matter_only_when_they_frame() {
+    let cases: [(&[u8], BodyFraming, bool); 5] = [
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n",
+            BodyFraming::Chunked,
+            true,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: gzip\r\n\r\n",
+            BodyFraming::Close,
+            false,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: x\r\n\r\n",
+            BodyFraming::Chunked,
+            false,
+        ),
+        (b"HTTP/1.1 204 No Content\r\ncontent-length: x\r\n\r\n", BodyFraming::Empty, true),
+        (
+            b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\ncontent-length: 0\r\n\r\n",
+            BodyFraming::Length(0),
+            false,
+        ),
+    ];
+    for (bytes, framing, keep_alive) in cases {
+        let head = head(bytes);
+        let text = String::from_utf8_lossy(bytes);
+        assert_eq!((head.framing, head.keep_alive), (framing, keep_alive), "{text}");
+    }
+}
