@@ -9,6 +9,7 @@ use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body;
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 use tracing::debug;
 
 use crate::balance::pick;
@@ -35,20 +36,54 @@ struct Answer {
     in_flight: InFlight,
 }
 
+/// A request as far as it goes without waiting: its id, and either what to send or why it cannot be sent.
+///
+/// Holds nothing that shares hyper's read buffer (see [`Router::start`]).
+pub(crate) struct Started {
+    request_id: HeaderValue,
+    forward: Result<Forward, ProxyError>,
+}
+
+/// A routed request with its head written for the instance.
+struct Forward {
+    route: Arc<ServiceRoute>,
+    method: Method,
+    /// The request head for the instance: origin form, forwarding headers set, hop-by-hop ones gone.
+    head: Vec<u8>,
+    body: Incoming,
+    chunked: bool,
+    /// The client's side of an upgrade it asked for.
+    client_upgrade: Option<OnUpgrade>,
+}
+
 impl Router {
-    /// Serves one request. Never fails: every error becomes a short `text/plain` response. Every response
-    /// carries the request's `X-Request-Id`.
-    pub(crate) async fn handle(
-        &self,
-        req: Request<Incoming>,
-        client: IpAddr,
-        tunnels: &Tunnels,
-    ) -> Response<ProxyBody> {
+    /// The part of serving a request that never waits: route it and write its head for the instance.
+    ///
+    /// Run as hyper hands the request over, before hyper polls the connection again: the request's target and
+    /// headers share hyper's read buffer, and hyper reads from the client while the request is in flight (to
+    /// notice a client that goes away). Were they still alive then, every request would cost hyper a fresh
+    /// 8 KiB buffer; released here, it reuses the one it has.
+    pub(crate) fn start(&self, req: Request<Incoming>, client: IpAddr) -> Started {
         let request_id = match req.headers().get(&X_REQUEST_ID) {
-            Some(id) if is_sane_request_id(id) => id.clone(),
+            // A copy, not a clone: a clone would share hyper's read buffer until the response is sent.
+            Some(id) if is_sane_request_id(id) => {
+                HeaderValue::from_bytes(id.as_bytes()).unwrap_or_else(|_| self.request_ids.next())
+            }
             _ => self.request_ids.next(),
         };
-        let mut response = match self.proxy(req, client, &request_id, tunnels).await {
+        let forward = self.prepare(req, client, &request_id);
+        Started { request_id, forward }
+    }
+
+    /// Serves a started request: forwards it and passes the answer on. Never fails: every error becomes a short
+    /// `text/plain` response. Every response carries the request's `X-Request-Id`.
+    pub(crate) async fn finish(&self, started: Started, tunnels: &Tunnels) -> Response<ProxyBody> {
+        let Started { request_id, forward } = started;
+        let outcome = match forward {
+            Ok(forward) => self.forward(forward, tunnels).await,
+            Err(err) => Err(err),
+        };
+        let mut response = match outcome {
             Ok(response) => response,
             Err(err) => {
                 debug!(
@@ -65,13 +100,14 @@ impl Router {
         response
     }
 
-    async fn proxy(
+    /// Routes the request and writes its head for the instance. What is returned owns its bytes: the target,
+    /// the headers and the host are dropped here.
+    fn prepare(
         &self,
         mut req: Request<Incoming>,
         client: IpAddr,
         request_id: &HeaderValue,
-        tunnels: &Tunnels,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
+    ) -> Result<Forward, ProxyError> {
         if req.method() == Method::CONNECT {
             return Err(ProxyError::InvalidTarget);
         }
@@ -84,7 +120,7 @@ impl Router {
         // Upgrades exist in HTTP/1.1 only; an HTTP/1.0 "upgrade" is forwarded as a plain request.
         let upgrade = req.version() == Version::HTTP_11 && is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-        let (parts, mut body) = req.into_parts();
+        let (parts, body) = req.into_parts();
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers, upgrade);
         let framing = request_framing(&body, &headers);
@@ -99,7 +135,19 @@ impl Router {
         };
         let mut bytes = Vec::with_capacity(HEAD_CAPACITY);
         head.write(&mut bytes);
-        let mut out = Outbound::new(bytes, &parts.method, &mut body, framing == RequestFraming::Chunked);
+        Ok(Forward {
+            route,
+            method: parts.method,
+            head: bytes,
+            body,
+            chunked: framing == RequestFraming::Chunked,
+            client_upgrade,
+        })
+    }
+
+    async fn forward(&self, forward: Forward, tunnels: &Tunnels) -> Result<Response<ProxyBody>, ProxyError> {
+        let Forward { route, method, head, mut body, chunked, client_upgrade } = forward;
+        let mut out = Outbound::new(head, &method, &mut body, chunked);
 
         let Answer { head, conn, request_sent, in_flight } = self.send(&route, &mut out).await?;
         let ResponseHead { parts: mut response, framing, keep_alive } = head;

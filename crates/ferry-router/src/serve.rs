@@ -124,7 +124,9 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     let service_shared = Arc::clone(&shared);
     let service = service_fn(move |req| {
         let shared = Arc::clone(&service_shared);
-        async move { Ok::<_, Infallible>(shared.router.handle(req, peer.ip(), &shared.tunnels).await) }
+        // Started before the future is returned: see `Router::start`.
+        let started = shared.router.start(req, peer.ip());
+        async move { Ok::<_, Infallible>(shared.router.finish(started, &shared.tunnels).await) }
     });
     let mut conn = pin!(shared.http.serve_connection(TokioIo::new(stream), service).with_upgrades());
     // `select!` polls every branch whenever the task wakes, and a waiting `cancelled()` takes its token's lock
