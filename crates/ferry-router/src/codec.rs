@@ -163,11 +163,13 @@ const INLINE_HEADERS: usize = 16;
 /// yet. 1xx heads are returned like any other: the caller skips them (or takes a 101 as an upgrade).
 ///
 /// Header values share the head's bytes (one allocation for the head, none per value); `method` is the
-/// request's, which decides whether a body follows. Nothing is zeroed up front: `httparse` fills uninitialised
+/// request's, which decides whether a body follows. The headers go into `spare`'s map (taken, leaving an empty
+/// one), so a map whose capacity is already there is reused. Nothing is zeroed up front: `httparse` fills uninitialised
 /// header slots, and only the positions of the headers found are kept.
 pub(crate) fn parse_response(
     buf: &mut BytesMut,
     method: &Method,
+    spare: &mut HeaderMap,
 ) -> Result<Option<ResponseHead>, ParseError> {
     let mut inline = [Indices::default(); INLINE_HEADERS];
     let mut spilled = Vec::new();
@@ -207,8 +209,10 @@ pub(crate) fn parse_response(
 
     let status = code.and_then(|c| StatusCode::from_u16(c).ok()).ok_or(ParseError::Status)?;
     let version = if version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    let mut headers = std::mem::take(spare);
+    headers.clear();
     // Room for the `X-Request-Id` the router adds, so that insert does not grow the map.
-    let mut headers = HeaderMap::with_capacity(indices.len() + 1);
+    headers.reserve(indices.len() + 1);
     let mut signals = Signals::default();
     for index in indices {
         let range = |(start, end): (u32, u32)| start as usize..end as usize;

@@ -2,7 +2,7 @@ use super::*;
 
 fn parse(bytes: &[u8], method: Method) -> Result<Option<(ResponseHead, usize)>, ParseError> {
     let mut buf = BytesMut::from(bytes);
-    Ok(parse_response(&mut buf, &method)?.map(|head| (head, buf.len())))
+    Ok(parse_response(&mut buf, &method, &mut HeaderMap::new())?.map(|head| (head, buf.len())))
 }
 
 fn head(bytes: &[u8]) -> ResponseHead {

@@ -54,6 +54,9 @@ struct Forward {
     chunked: bool,
     /// The client's side of an upgrade it asked for.
     client_upgrade: Option<OnUpgrade>,
+    /// The request's header map, emptied: the response's headers go into it. hyper keeps each response's
+    /// map for the next request it reads, so the same map goes round without being allocated again.
+    spare: HeaderMap,
 }
 
 impl Router {
@@ -135,6 +138,7 @@ impl Router {
         };
         let mut bytes = Vec::with_capacity(HEAD_CAPACITY);
         head.write(&mut bytes);
+        headers.clear();
         Ok(Forward {
             route,
             method: parts.method,
@@ -142,12 +146,13 @@ impl Router {
             body,
             chunked: framing == RequestFraming::Chunked,
             client_upgrade,
+            spare: headers,
         })
     }
 
     async fn forward(&self, forward: Forward, tunnels: &Tunnels) -> Result<Response<ProxyBody>, ProxyError> {
-        let Forward { route, method, head, mut body, chunked, client_upgrade } = forward;
-        let mut out = Outbound::new(head, &method, &mut body, chunked);
+        let Forward { route, method, head, mut body, chunked, client_upgrade, spare } = forward;
+        let mut out = Outbound::new(head, &method, &mut body, chunked, spare);
 
         let Answer { head, conn, request_sent, in_flight } = self.send(&route, &mut out).await?;
         let ResponseHead { parts: mut response, framing, keep_alive } = head;
