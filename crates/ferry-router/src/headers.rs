@@ -27,7 +27,7 @@ static HOP_BY_HOP: [HeaderName; 7] = [
 ];
 
 /// Whether `name` is one of [`HOP_BY_HOP`]. Their lengths tell most other names apart without a comparison.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     // te, trailer and upgrade, connection and keep-alive, proxy-connection, transfer-encoding.
     matches!(name.as_str().len(), 2 | 7 | 10 | 16 | 17) && HOP_BY_HOP.contains(name)
 }

@@ -17,7 +17,7 @@ use crate::body::ProxyBody;
 use crate::client::{Outbound, exchange};
 use crate::codec::{RequestFraming, RequestHead, ResponseHead};
 use crate::error::{Chain, ProxyError};
-use crate::headers::{X_REQUEST_ID, is_sane_request_id, is_upgrade, strip_hop_by_hop};
+use crate::headers::{X_REQUEST_ID, is_hop_by_hop, is_sane_request_id, is_upgrade, strip_hop_by_hop};
 use crate::pool::Conn;
 use crate::router::Router;
 use crate::table::{Endpoint, InFlight, RouteState, ServiceRoute, normalize_host};
@@ -67,14 +67,16 @@ impl Router {
     /// notice a client that goes away). Were they still alive then, every request would cost hyper a fresh
     /// 8 KiB buffer; released here, it reuses the one it has.
     pub(crate) fn start(&self, req: Request<Incoming>, client: IpAddr) -> Started {
-        let request_id = match req.headers().get(&X_REQUEST_ID) {
+        let scan = Scan::of(req.headers());
+        let request_id = match scan.request_id {
             // A copy, not a clone: a clone would share hyper's read buffer until the response is sent.
             Some(id) if is_sane_request_id(id) => {
                 HeaderValue::from_bytes(id.as_bytes()).unwrap_or_else(|_| self.request_ids.next())
             }
             _ => self.request_ids.next(),
         };
-        let forward = self.prepare(req, client, &request_id);
+        let scan = scan.into_owned();
+        let forward = self.prepare(req, client, &request_id, scan);
         Started { request_id, forward }
     }
 
@@ -110,23 +112,27 @@ impl Router {
         mut req: Request<Incoming>,
         client: IpAddr,
         request_id: &HeaderValue,
+        scan: Scan<HeaderValue>,
     ) -> Result<Forward, ProxyError> {
         if req.method() == Method::CONNECT {
             return Err(ProxyError::InvalidTarget);
         }
-        let host = request_host(&mut req)?;
+        let host = request_host(&mut req, scan.host)?;
         let route = self.route(&host)?;
         if route.state == RouteState::Paused {
             return Err(ProxyError::Paused { service: route.service.clone() });
         }
 
         // Upgrades exist in HTTP/1.1 only; an HTTP/1.0 "upgrade" is forwarded as a plain request.
-        let upgrade = req.version() == Version::HTTP_11 && is_upgrade(req.headers());
+        // Both need hop-by-hop headers, which most requests do not have.
+        let upgrade = scan.hop_by_hop && req.version() == Version::HTTP_11 && is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         let mut headers = parts.headers;
-        strip_hop_by_hop(&mut headers, upgrade);
-        let framing = request_framing(&body, &headers);
+        if scan.hop_by_hop {
+            strip_hop_by_hop(&mut headers, upgrade);
+        }
+        let framing = request_framing(&body, scan.content_length);
         let head = RequestHead {
             method: &parts.method,
             target: parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
@@ -234,13 +240,9 @@ impl Router {
 
 /// How the body goes to the instance, as hyper's client framed it: no body stays without framing (unless the
 /// client sent `Content-Length: 0`), a known length is sent as `Content-Length`, anything else chunked.
-fn request_framing(body: &Incoming, headers: &HeaderMap) -> RequestFraming {
+fn request_framing(body: &Incoming, content_length: bool) -> RequestFraming {
     if body.is_end_stream() {
-        return if headers.contains_key(header::CONTENT_LENGTH) {
-            RequestFraming::Length(0)
-        } else {
-            RequestFraming::None
-        };
+        return if content_length { RequestFraming::Length(0) } else { RequestFraming::None };
     }
     match body.size_hint().exact() {
         Some(len) => RequestFraming::Length(len),
@@ -252,7 +254,12 @@ fn request_framing(body: &Incoming, headers: &HeaderMap) -> RequestFraming {
 ///
 /// RFC 9112 §3.2.2: a server must use an absolute-form target's authority and ignore `Host`. The router then
 /// rewrites `Host` to that authority, so the instance sees the name the request was routed by.
-fn request_host(req: &mut Request<Incoming>) -> Result<HeaderValue, ProxyError> {
+///
+/// `host` is the `Host` header, as [`Scan`] found it.
+fn request_host(
+    req: &mut Request<Incoming>,
+    host: Result<HeaderValue, ProxyError>,
+) -> Result<HeaderValue, ProxyError> {
     if let Some(authority) = req.uri().authority() {
         let authority = authority.as_str();
         // Drop any `user:password@`: it is not part of the host and must not travel in `Host`.
@@ -261,11 +268,54 @@ fn request_host(req: &mut Request<Incoming>) -> Result<HeaderValue, ProxyError> 
         req.headers_mut().insert(header::HOST, host.clone());
         return Ok(host);
     }
-    let mut hosts = req.headers().get_all(header::HOST).iter();
-    match (hosts.next(), hosts.next()) {
-        (Some(host), None) => Ok(host.clone()),
-        (None, _) => Err(ProxyError::MissingHost),
-        (Some(_), Some(_)) => Err(ProxyError::InvalidHost),
+    host
+}
+
+/// What the router needs to know of a request's headers, found in one pass over them rather than a lookup
+/// each.
+struct Scan<V> {
+    /// The first `X-Request-Id`.
+    request_id: Option<V>,
+    /// The one `Host`: missing or repeated is an error.
+    host: Result<V, ProxyError>,
+    /// Whether any hop-by-hop header is present (an upgrade needs two).
+    hop_by_hop: bool,
+    content_length: bool,
+}
+
+impl Scan<&HeaderValue> {
+    fn of(headers: &HeaderMap) -> Scan<&HeaderValue> {
+        let mut scan = Scan {
+            request_id: None,
+            host: Err(ProxyError::MissingHost),
+            hop_by_hop: false,
+            content_length: false,
+        };
+        for (name, value) in headers {
+            if name == header::HOST {
+                scan.host = match scan.host {
+                    Err(ProxyError::MissingHost) => Ok(value),
+                    _ => Err(ProxyError::InvalidHost),
+                };
+            } else if name == header::CONTENT_LENGTH {
+                scan.content_length = true;
+            } else if name == X_REQUEST_ID {
+                scan.request_id = scan.request_id.or(Some(value));
+            } else if is_hop_by_hop(name) {
+                scan.hop_by_hop = true;
+            }
+        }
+        scan
+    }
+
+    /// The same, owning its host (the request id is no longer needed).
+    fn into_owned(self) -> Scan<HeaderValue> {
+        Scan {
+            request_id: None,
+            host: self.host.cloned(),
+            hop_by_hop: self.hop_by_hop,
+            content_length: self.content_length,
+        }
     }
 }
 
