@@ -20,7 +20,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use http_body::Body;
 use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -58,13 +58,22 @@ pub(crate) struct Outbound<'a> {
     /// The whole body (if any) is in `pending`.
     body_done: bool,
     method: &'a Method,
+    /// An empty header map for the response, with room already made (the request's own, emptied).
+    spare: HeaderMap,
 }
 
 impl<'a> Outbound<'a> {
-    /// `head` is the serialised request head; `chunked` whether the body goes chunked.
-    pub(crate) fn new(head: Vec<u8>, method: &'a Method, body: &'a mut Incoming, chunked: bool) -> Self {
+    /// `head` is the serialised request head; `chunked` whether the body goes chunked; `spare` an empty
+    /// header map the response's headers may go into.
+    pub(crate) fn new(
+        head: Vec<u8>,
+        method: &'a Method,
+        body: &'a mut Incoming,
+        chunked: bool,
+        spare: HeaderMap,
+    ) -> Self {
         let body_done = body.is_end_stream();
-        Outbound { pending: head, body, chunked, body_done, method }
+        Outbound { pending: head, body, chunked, body_done, method, spare }
     }
 
     /// Moves the body frames the client has already sent into `pending`, without waiting for more.
@@ -165,7 +174,7 @@ async fn attempt(conn: &mut Conn, out: &mut Outbound<'_>) -> Result<(ResponseHea
     }
     conn.io.write_all(&out.pending[written..]).await.map_err(|err| Failure::Other(ClientError::Send(err)))?;
     if out.body_done {
-        return match read_head(&mut conn.io, &mut conn.buf, out.method).await {
+        return match read_head(&mut conn.io, &mut conn.buf, out.method, &mut out.spare).await {
             Ok(head) => Ok((head, true)),
             Err(HeadError::NoAnswer { reason, source }) => Err(Failure::NoAnswer { reason, source }),
             Err(HeadError::Other(err)) => Err(Failure::Other(err)),
@@ -176,7 +185,7 @@ async fn attempt(conn: &mut Conn, out: &mut Outbound<'_>) -> Result<(ResponseHea
     let Conn { io, buf, .. } = conn;
     let (mut reader, mut writer) = io.split();
     let send = send_body(&mut writer, out.body, out.chunked);
-    let recv = read_head(&mut reader, buf, out.method);
+    let recv = read_head(&mut reader, buf, out.method, &mut out.spare);
     tokio::pin!(send, recv);
     let early = tokio::select! {
         biased;
@@ -246,12 +255,13 @@ async fn read_head(
     reader: &mut (impl AsyncRead + Unpin),
     buf: &mut bytes::BytesMut,
     method: &Method,
+    spare: &mut HeaderMap,
 ) -> Result<ResponseHead, HeadError> {
     let mut answered = !buf.is_empty();
     loop {
         // One read may hold an interim head and the final one after it.
         while !buf.is_empty() {
-            match parse_response(buf, method) {
+            match parse_response(buf, method, spare) {
                 Ok(Some(head)) if is_interim(head.parts.status) => {}
                 Ok(Some(head)) => return Ok(head),
                 Ok(None) => break,

@@ -1,6 +1,7 @@
 //! HTTP/1.1 on the wire to an instance, without IO: the request head the router writes, and the response head
 //! it parses (with `httparse`), with the framing of the body that follows (RFC 9112 §6.3).
 
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
 
 use bytes::BytesMut;
@@ -8,8 +9,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 
 use crate::headers::{
-    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, connection_has_token,
-    write_forwarded_for,
+    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, write_forwarded_for,
 };
 
 /// Most header lines a response head may have (hyper's default too).
@@ -52,13 +52,20 @@ impl RequestHead<'_> {
         out.push(b' ');
         out.extend_from_slice(self.target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
+        let mut forwarded = false;
         for (name, value) in self.headers {
             if !is_replaced(name) {
                 line(out, name.as_str().as_bytes(), value.as_bytes());
+            } else if name == X_FORWARDED_FOR {
+                forwarded = true;
             }
         }
         out.extend_from_slice(b"x-forwarded-for: ");
-        write_forwarded_for(out, self.headers, self.client);
+        if forwarded {
+            write_forwarded_for(out, self.headers.get_all(&X_FORWARDED_FOR), self.client);
+        } else {
+            write_forwarded_for(out, [], self.client);
+        }
         out.extend_from_slice(b"\r\n");
         line(out, b"x-forwarded-proto", b"http");
         line(out, b"x-forwarded-host", self.host.as_bytes());
@@ -142,60 +149,84 @@ pub(crate) enum ParseError {
     TransferEncoding,
 }
 
-/// Where a header's name and value lie in the head's bytes.
+/// Where a header's name and value lie in the head's bytes (a head is at most [`MAX_HEAD`] bytes long).
 #[derive(Clone, Copy, Default)]
 struct Indices {
-    name: (usize, usize),
-    value: (usize, usize),
+    name: (u32, u32),
+    value: (u32, u32),
 }
+
+/// Header positions kept on the stack; a head with more header lines spills to the heap.
+const INLINE_HEADERS: usize = 16;
 
 /// Parses the response head at the start of `buf`, removing its bytes. `Ok(None)` when the head is not complete
 /// yet. 1xx heads are returned like any other: the caller skips them (or takes a 101 as an upgrade).
 ///
 /// Header values share the head's bytes (one allocation for the head, none per value); `method` is the
-/// request's, which decides whether a body follows.
+/// request's, which decides whether a body follows. The headers go into `spare`'s map (taken, leaving an empty
+/// one), so a map whose capacity is already there is reused. Nothing is zeroed up front: `httparse` fills uninitialised
+/// header slots, and only the positions of the headers found are kept.
 pub(crate) fn parse_response(
     buf: &mut BytesMut,
     method: &Method,
+    spare: &mut HeaderMap,
 ) -> Result<Option<ResponseHead>, ParseError> {
-    let mut indices = [Indices::default(); MAX_HEADERS];
-    let (len, code, reason, version, count) = {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
+    let mut inline = [Indices::default(); INLINE_HEADERS];
+    let mut spilled = Vec::new();
+    let (len, code, reason, version, indices) = {
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
         let bytes: &[u8] = buf;
-        let len = match response.parse(bytes)? {
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            bytes,
+            &mut slots,
+        )? {
             httparse::Status::Complete(len) => len,
             httparse::Status::Partial if bytes.len() >= MAX_HEAD => return Err(ParseError::TooLarge),
             httparse::Status::Partial => return Ok(None),
         };
         let base = bytes.as_ptr() as usize;
+        // Within the head, so below `MAX_HEAD` and within u32.
         let offset = |part: &[u8]| {
-            let start = part.as_ptr() as usize - base;
-            (start, start + part.len())
+            let start = (part.as_ptr() as usize - base) as u32;
+            (start, start + part.len() as u32)
+        };
+        let found = response.headers.len();
+        let indices = if found <= INLINE_HEADERS {
+            &mut inline[..found]
+        } else {
+            spilled.resize(found, Indices::default());
+            &mut spilled[..]
         };
         for (slot, header) in indices.iter_mut().zip(response.headers.iter()) {
             *slot = Indices { name: offset(header.name.as_bytes()), value: offset(header.value) };
         }
         let reason = response.reason.map(|r| offset(r.as_bytes()));
-        (len, response.code, reason, response.version, response.headers.len())
+        (len, response.code, reason, response.version, &*indices)
     };
     let head = buf.split_to(len).freeze();
 
     let status = code.and_then(|c| StatusCode::from_u16(c).ok()).ok_or(ParseError::Status)?;
     let version = if version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    let mut headers = std::mem::take(spare);
+    headers.clear();
     // Room for the `X-Request-Id` the router adds, so that insert does not grow the map.
-    let mut headers = HeaderMap::with_capacity(count + 1);
-    for index in &indices[..count] {
-        let name =
-            HeaderName::from_bytes(&head[index.name.0..index.name.1]).map_err(|_| ParseError::Header)?;
-        let value = HeaderValue::from_maybe_shared(head.slice(index.value.0..index.value.1))
-            .map_err(|_| ParseError::Header)?;
+    headers.reserve(indices.len() + 1);
+    let mut signals = Signals::default();
+    for index in indices {
+        let range = |(start, end): (u32, u32)| start as usize..end as usize;
+        let name = HeaderName::from_bytes(&head[range(index.name)]).map_err(|_| ParseError::Header)?;
+        let value =
+            HeaderValue::from_maybe_shared(head.slice(range(index.value))).map_err(|_| ParseError::Header)?;
+        signals.note(&name, &value);
         headers.append(name, value);
     }
 
     let (mut parts, ()) = http::Response::new(()).into_parts();
     // hyper's server writes a reason phrase from this extension; keep the instance's if it is not the usual one.
     if let Some((start, end)) = reason {
+        let (start, end) = (start as usize, end as usize);
         let reason = &head[start..end];
         if status.canonical_reason().is_none_or(|canonical| canonical.as_bytes() != reason)
             && let Ok(reason) = hyper::ext::ReasonPhrase::try_from(head.slice(start..end))
@@ -204,14 +235,73 @@ pub(crate) fn parse_response(
         }
     }
     let keep_alive = match version {
-        Version::HTTP_11 => !connection_has_token(&headers, "close"),
-        _ => connection_has_token(&headers, "keep-alive") && !connection_has_token(&headers, "close"),
+        Version::HTTP_11 => !signals.close,
+        _ => signals.keep_alive && !signals.close,
     };
-    let (framing, framing_keeps_alive) = framing(method, status, version, &headers)?;
+    let (framing, framing_keeps_alive) = framing(method, status, version, signals)?;
     parts.status = status;
     parts.version = version;
     parts.headers = headers;
     Ok(Some(ResponseHead { parts, framing, keep_alive: keep_alive && framing_keeps_alive }))
+}
+
+/// What framing and keep-alive depend on, gathered while the head's headers are read (one pass, no lookups).
+struct Signals {
+    /// `Connection` lists `close` / `keep-alive`.
+    close: bool,
+    keep_alive: bool,
+    /// Whether the last `Transfer-Encoding` value ends in `chunked`; `None` without the header.
+    chunked: Option<bool>,
+    /// Whether there is a `Content-Length` header at all.
+    has_length: bool,
+    /// The length all `Content-Length` values agree on, or the first reason they do not.
+    length: Result<Option<u64>, ParseError>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals { close: false, keep_alive: false, chunked: None, has_length: false, length: Ok(None) }
+    }
+}
+
+impl Signals {
+    fn note(&mut self, name: &HeaderName, value: &HeaderValue) {
+        if *name == header::CONNECTION {
+            if let Ok(text) = value.to_str() {
+                for token in text.split(',').map(str::trim) {
+                    self.close |= token.eq_ignore_ascii_case("close");
+                    self.keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+                }
+            }
+        } else if *name == header::TRANSFER_ENCODING {
+            // Only the last coding of the last value matters.
+            let last = value.to_str().ok().and_then(|v| v.rsplit(',').next());
+            self.chunked = Some(last.is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked")));
+        } else if *name == header::CONTENT_LENGTH {
+            self.has_length = true;
+            if let Ok(seen) = self.length {
+                self.length = content_length(value, seen);
+            }
+        }
+    }
+}
+
+/// Adds one `Content-Length` value (a comma-separated list) to the length `seen` so far: every item must be a
+/// number, and all must agree.
+fn content_length(value: &HeaderValue, mut seen: Option<u64>) -> Result<Option<u64>, ParseError> {
+    let text = value.to_str().map_err(|_| ParseError::ContentLength)?;
+    for item in text.split(',') {
+        let item = item.trim();
+        if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::ContentLength);
+        }
+        let n: u64 = item.parse().map_err(|_| ParseError::ContentLength)?;
+        if seen.is_some_and(|seen| seen != n) {
+            return Err(ParseError::ContentLength);
+        }
+        seen = Some(n);
+    }
+    Ok(seen)
 }
 
 /// RFC 9112 §6.3, as hyper's client applies it. The flag is false when the framing leaves the connection
@@ -220,7 +310,7 @@ fn framing(
     method: &Method,
     status: StatusCode,
     version: Version,
-    headers: &HeaderMap,
+    signals: Signals,
 ) -> Result<(BodyFraming, bool), ParseError> {
     if method == Method::HEAD
         || status.is_informational()
@@ -229,38 +319,16 @@ fn framing(
     {
         return Ok((BodyFraming::Empty, true));
     }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
+    if let Some(chunked) = signals.chunked {
         if version == Version::HTTP_10 {
             return Err(ParseError::TransferEncoding);
         }
-        // Only the last coding matters; with both headers, `Transfer-Encoding` wins and the connection is not
-        // trusted with another request (a sign of smuggling).
-        let chunked = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        let clean = !headers.contains_key(header::CONTENT_LENGTH);
+        // With both headers, `Transfer-Encoding` wins and the connection is not trusted with another request
+        // (a sign of smuggling).
+        let clean = !signals.has_length;
         return Ok(if chunked { (BodyFraming::Chunked, clean) } else { (BodyFraming::Close, false) });
     }
-    let mut length = None;
-    for value in &headers.get_all(header::CONTENT_LENGTH) {
-        let text = value.to_str().map_err(|_| ParseError::ContentLength)?;
-        for item in text.split(',') {
-            let item = item.trim();
-            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ParseError::ContentLength);
-            }
-            let n: u64 = item.parse().map_err(|_| ParseError::ContentLength)?;
-            if length.is_some_and(|seen| seen != n) {
-                return Err(ParseError::ContentLength);
-            }
-            length = Some(n);
-        }
-    }
-    Ok(match length {
+    Ok(match signals.length? {
         Some(n) => (BodyFraming::Length(n), true),
         None => (BodyFraming::Close, false),
     })

@@ -2,7 +2,7 @@ use super::*;
 
 fn parse(bytes: &[u8], method: Method) -> Result<Option<(ResponseHead, usize)>, ParseError> {
     let mut buf = BytesMut::from(bytes);
-    Ok(parse_response(&mut buf, &method)?.map(|head| (head, buf.len())))
+    Ok(parse_response(&mut buf, &method, &mut HeaderMap::new())?.map(|head| (head, buf.len())))
 }
 
 fn head(bytes: &[u8]) -> ResponseHead {
@@ -148,5 +148,60 @@ fn conflicting_or_invalid_lengths_are_malformed() {
         b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
     ] {
         assert!(parse(bytes, Method::GET).is_err(), "{}", String::from_utf8_lossy(bytes));
+    }
+}
+
+#[test]
+fn heads_with_many_headers_keep_them_all_in_order_up_to_the_limit() {
+    for count in [INLINE_HEADERS - 1, INLINE_HEADERS, INLINE_HEADERS + 1, MAX_HEADERS - 1] {
+        let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n".to_vec();
+        for i in 0..count {
+            bytes.extend_from_slice(format!("x-h{i}: v{i}\r\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"\r\n");
+        let head = head(&bytes);
+        assert_eq!(head.parts.headers.len(), count + 1, "{count} headers");
+        for i in 0..count {
+            assert_eq!(head.parts.headers[format!("x-h{i}").as_str()], format!("v{i}").as_str());
+        }
+        assert_eq!(head.framing, BodyFraming::Length(0));
+    }
+    let mut bytes = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..=MAX_HEADERS {
+        bytes.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+    }
+    bytes.extend_from_slice(b"\r\n");
+    assert!(matches!(parse(&bytes, Method::GET), Err(ParseError::Syntax(httparse::Error::TooManyHeaders))));
+}
+
+#[test]
+fn the_last_transfer_coding_decides_and_lengths_matter_only_when_they_frame() {
+    let cases: [(&[u8], BodyFraming, bool); 5] = [
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n",
+            BodyFraming::Chunked,
+            true,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: gzip\r\n\r\n",
+            BodyFraming::Close,
+            false,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: x\r\n\r\n",
+            BodyFraming::Chunked,
+            false,
+        ),
+        (b"HTTP/1.1 204 No Content\r\ncontent-length: x\r\n\r\n", BodyFraming::Empty, true),
+        (
+            b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\ncontent-length: 0\r\n\r\n",
+            BodyFraming::Length(0),
+            false,
+        ),
+    ];
+    for (bytes, framing, keep_alive) in cases {
+        let head = head(bytes);
+        let text = String::from_utf8_lossy(bytes);
+        assert_eq!((head.framing, head.keep_alive), (framing, keep_alive), "{text}");
     }
 }

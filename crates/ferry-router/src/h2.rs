@@ -220,7 +220,7 @@ fn h2_request(
     // `:authority` carries the host in HTTP/2.
     headers.remove(header::HOST);
     let mut forwarded_for = Vec::with_capacity(64);
-    write_forwarded_for(&mut forwarded_for, headers, client);
+    write_forwarded_for(&mut forwarded_for, headers.get_all(&X_FORWARDED_FOR), client);
     // Addresses and earlier values that were text are a valid value; `from_maybe_shared` only re-checks it.
     let forwarded_for = HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded_for))
         .map_err(|_| ProxyError::InvalidHost)?;

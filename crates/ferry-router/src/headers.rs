@@ -26,6 +26,12 @@ static HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
+/// Whether `name` is one of [`HOP_BY_HOP`]. Their lengths tell most other names apart without a comparison.
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
+    // te, trailer and upgrade, connection and keep-alive, proxy-connection, transfer-encoding.
+    matches!(name.as_str().len(), 2 | 7 | 10 | 16 | 17) && HOP_BY_HOP.contains(name)
+}
+
 /// Whether the message asks for a protocol upgrade: `Connection` lists `upgrade` and `Upgrade` is present.
 pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE) && connection_has_token(headers, "upgrade")
@@ -42,7 +48,7 @@ pub(crate) fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
 /// message is an upgrade and leaves with exactly `Connection: upgrade` and its `Upgrade` header.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     // Most messages have none: one pass over the names costs less than a lookup per hop-by-hop name.
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+    if !headers.keys().any(is_hop_by_hop) {
         return;
     }
     let upgrade = if keep_upgrade { headers.get(header::UPGRADE).cloned() } else { None };
@@ -79,14 +85,16 @@ fn remove_named(headers: &mut HeaderMap, connection: &HeaderValue) {
 
 /// Writes the value of `X-Forwarded-For` to `out`: what earlier proxies wrote, then `client`. (The router also
 /// sets `X-Forwarded-Proto: http` and `X-Forwarded-Host` to the host the client asked for: see `codec.rs`.)
-pub(crate) fn write_forwarded_for(out: &mut Vec<u8>, headers: &HeaderMap, client: IpAddr) {
+///
+/// `earlier` are the request's `X-Forwarded-For` values, in order.
+pub(crate) fn write_forwarded_for<'a>(
+    out: &mut Vec<u8>,
+    earlier: impl IntoIterator<Item = &'a HeaderValue>,
+    client: IpAddr,
+) {
     // A value that is not text cannot be a list of addresses: it is dropped rather than forwarded.
-    let earlier = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
+    let earlier =
+        earlier.into_iter().filter_map(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
     for value in earlier {
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b", ");
@@ -96,13 +104,34 @@ pub(crate) fn write_forwarded_for(out: &mut Vec<u8>, headers: &HeaderMap, client
 }
 
 /// Formats `ip` into `buf` (an IPv6 address takes at most 45 bytes) without allocating. An IPv4-mapped IPv6
-/// peer (a dual-stack listener) is written as the IPv4 client it is.
+/// peer (a dual-stack listener) is written as the IPv4 client it is. IPv4, the common case, is written digit by
+/// digit: `fmt` machinery costs more than the rest of the request head.
 fn format_ip(ip: IpAddr, buf: &mut [u8; 64]) -> &[u8] {
     use std::io::Write as _;
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         IpAddr::V4(_) => ip,
     };
+    if let IpAddr::V4(v4) = ip {
+        let mut len = 0;
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[len] = b'.';
+                len += 1;
+            }
+            if octet >= 100 {
+                buf[len] = b'0' + octet / 100;
+                len += 1;
+            }
+            if octet >= 10 {
+                buf[len] = b'0' + octet / 10 % 10;
+                len += 1;
+            }
+            buf[len] = b'0' + octet % 10;
+            len += 1;
+        }
+        return &buf[..len];
+    }
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
     // 64 bytes hold any address, so the write cannot run out of room.
     let _ = write!(cursor, "{ip}");
@@ -238,7 +267,7 @@ mod tests {
     fn forwarded_for_appends_the_client() {
         let value = |map: &HeaderMap, ip: IpAddr| {
             let mut out = Vec::new();
-            write_forwarded_for(&mut out, map, ip);
+            write_forwarded_for(&mut out, map.get_all(&X_FORWARDED_FOR), ip);
             String::from_utf8(out).expect("text")
         };
         let map = headers(&[("x-forwarded-for", "10.0.0.1"), ("x-forwarded-for", "10.0.0.2, 10.0.0.3")]);
@@ -249,6 +278,9 @@ mod tests {
         assert_eq!(value(&map, [192, 0, 2, 7].into()), "192.0.2.7", "non-text and blank values are dropped");
 
         let map = HeaderMap::new();
+        for ip in ["0.0.0.0", "9.10.99.100", "255.255.255.255", "10.0.200.1"] {
+            assert_eq!(value(&map, ip.parse().expect("valid ip")), ip);
+        }
         assert_eq!(value(&map, "::ffff:127.0.0.1".parse().expect("valid ip")), "127.0.0.1");
         assert_eq!(value(&map, "::1".parse().expect("valid ip")), "::1");
     }

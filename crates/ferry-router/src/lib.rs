@@ -21,7 +21,9 @@
 //!    count goes up (an `InFlight` guard).
 //! 4. **forward** (`proxy.rs`, `headers.rs`, `codec.rs`, `client.rs`, `pool.rs`): hop-by-hop headers removed;
 //!    the request head is written once into one buffer, in origin form, with the client's `Host`,
-//!    `X-Forwarded-*` and `X-Request-Id` set, and the body frames the client already sent appended. The
+//!    `X-Forwarded-*` and `X-Request-Id` set, and the body frames the client already sent appended. Routing
+//!    and writing the head happen as hyper hands the request over, before its future is first polled, so the
+//!    request's borrowed bytes go back to hyper's read buffer at once (`Router::start`). The
 //!    exchange runs inside the request's own task: an idle connection is taken from the endpoint's pool (or
 //!    one is opened), the buffer written in one write, the rest of the body streamed (`Content-Length` or
 //!    chunked) while watching for an early answer, and the response head parsed with `httparse`, 1xx interim

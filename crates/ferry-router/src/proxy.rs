@@ -9,6 +9,7 @@ use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body;
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 use tracing::debug;
 
 use crate::balance::pick;
@@ -16,7 +17,7 @@ use crate::body::ProxyBody;
 use crate::client::{Outbound, exchange};
 use crate::codec::{RequestFraming, RequestHead, ResponseHead};
 use crate::error::{Chain, ProxyError};
-use crate::headers::{X_REQUEST_ID, is_sane_request_id, is_upgrade, strip_hop_by_hop};
+use crate::headers::{X_REQUEST_ID, is_hop_by_hop, is_sane_request_id, is_upgrade, strip_hop_by_hop};
 use crate::pool::Conn;
 use crate::router::Router;
 use crate::table::{Endpoint, InFlight, Protocol, RouteState, ServiceRoute, normalize_host};
@@ -35,20 +36,69 @@ struct Answer {
     in_flight: InFlight,
 }
 
+/// A request as far as it goes without waiting: its id, and either what to send or why it cannot be sent.
+///
+/// Holds nothing that shares hyper's read buffer (see [`Router::start`]).
+pub(crate) struct Started {
+    request_id: HeaderValue,
+    forward: Result<Prepared, ProxyError>,
+}
+
+/// A routed request, ready for the protocol its service speaks.
+enum Prepared {
+    Http1(Forward),
+    Http2 { route: Arc<ServiceRoute>, req: Request<Incoming>, client: IpAddr, host: HeaderValue },
+}
+
+/// A routed request with its head written for the instance.
+struct Forward {
+    route: Arc<ServiceRoute>,
+    method: Method,
+    /// The request head for the instance: origin form, forwarding headers set, hop-by-hop ones gone.
+    head: Vec<u8>,
+    body: Incoming,
+    chunked: bool,
+    /// The client's side of an upgrade it asked for.
+    client_upgrade: Option<OnUpgrade>,
+    /// The request's header map, emptied: the response's headers go into it. hyper keeps each response's
+    /// map for the next request it reads, so the same map goes round without being allocated again.
+    spare: HeaderMap,
+}
+
 impl Router {
-    /// Serves one request. Never fails: every error becomes a short `text/plain` response. Every response
-    /// carries the request's `X-Request-Id`.
-    pub(crate) async fn handle(
-        &self,
-        req: Request<Incoming>,
-        client: IpAddr,
-        tunnels: &Tunnels,
-    ) -> Response<ProxyBody> {
-        let request_id = match req.headers().get(&X_REQUEST_ID) {
-            Some(id) if is_sane_request_id(id) => id.clone(),
+    /// The part of serving a request that never waits: route it and write its head for the instance.
+    ///
+    /// Run as hyper hands the request over, before hyper polls the connection again: the request's target and
+    /// headers share hyper's read buffer, and hyper reads from the client while the request is in flight (to
+    /// notice a client that goes away). Were they still alive then, every request would cost hyper a fresh
+    /// 8 KiB buffer; released here, it reuses the one it has.
+    pub(crate) fn start(&self, req: Request<Incoming>, client: IpAddr) -> Started {
+        let scan = Scan::of(req.headers());
+        let request_id = match scan.request_id {
+            // A copy, not a clone: a clone would share hyper's read buffer until the response is sent.
+            Some(id) if is_sane_request_id(id) => {
+                HeaderValue::from_bytes(id.as_bytes()).unwrap_or_else(|_| self.request_ids.next())
+            }
             _ => self.request_ids.next(),
         };
-        let mut response = match self.proxy(req, client, &request_id, tunnels).await {
+        let scan = scan.into_owned();
+        let forward = self.prepare(req, client, &request_id, scan);
+        Started { request_id, forward }
+    }
+
+    /// Serves a started request: forwards it and passes the answer on. Never fails: every error becomes a short
+    /// `text/plain` response. Every response carries the request's `X-Request-Id`.
+    pub(crate) async fn finish(&self, started: Started, tunnels: &Tunnels) -> Response<ProxyBody> {
+        let Started { request_id, forward } = started;
+        let outcome = match forward {
+            Ok(Prepared::Http1(forward)) => self.forward(forward, tunnels).await,
+            Ok(Prepared::Http2 { route, req, client, host }) => {
+                let forward = self.forward_h2(&route, req, client, &host, &request_id);
+                within_timeout(&route, forward).await
+            }
+            Err(err) => Err(err),
+        };
+        let mut response = match outcome {
             Ok(response) => response,
             Err(err) => {
                 debug!(
@@ -65,13 +115,15 @@ impl Router {
         response
     }
 
-    async fn proxy(
+    /// Routes the request and writes its head for the instance. What is returned owns its bytes: the target,
+    /// the headers and the host are dropped here.
+    fn prepare(
         &self,
         mut req: Request<Incoming>,
         client: IpAddr,
         request_id: &HeaderValue,
-        tunnels: &Tunnels,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
+        scan: Scan<HeaderValue>,
+    ) -> Result<Prepared, ProxyError> {
         if req.method() == Method::CONNECT {
             return Err(ProxyError::InvalidTarget);
         }
@@ -80,23 +132,26 @@ impl Router {
         {
             return Err(ProxyError::BodyTooLarge { limit });
         }
-        let host = request_host(&mut req)?;
+        let host = request_host(&mut req, scan.host)?;
         let route = self.route(&host)?;
         if route.state == RouteState::Paused {
             return Err(ProxyError::Paused { service: route.service.clone() });
         }
         if route.protocol == Protocol::Http2 {
-            let forward = self.forward_h2(&route, req, client, &host, request_id);
-            return within_timeout(&route, forward).await;
+            // The HTTP/2 client takes the request as it is (`h2.rs`).
+            return Ok(Prepared::Http2 { route, req, client, host });
         }
 
         // Upgrades exist in HTTP/1.1 only; an HTTP/1.0 "upgrade" is forwarded as a plain request.
-        let upgrade = req.version() == Version::HTTP_11 && is_upgrade(req.headers());
+        // Both need hop-by-hop headers, which most requests do not have.
+        let upgrade = scan.hop_by_hop && req.version() == Version::HTTP_11 && is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-        let (parts, mut body) = req.into_parts();
+        let (parts, body) = req.into_parts();
         let mut headers = parts.headers;
-        strip_hop_by_hop(&mut headers, upgrade);
-        let framing = request_framing(&body, &headers);
+        if scan.hop_by_hop {
+            strip_hop_by_hop(&mut headers, upgrade);
+        }
+        let framing = request_framing(&body, scan.content_length);
         let head = RequestHead {
             method: &parts.method,
             target: parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
@@ -108,7 +163,21 @@ impl Router {
         };
         let mut bytes = Vec::with_capacity(HEAD_CAPACITY);
         head.write(&mut bytes);
-        let mut out = Outbound::new(bytes, &parts.method, &mut body, framing == RequestFraming::Chunked);
+        headers.clear();
+        Ok(Prepared::Http1(Forward {
+            route,
+            method: parts.method,
+            head: bytes,
+            body,
+            chunked: framing == RequestFraming::Chunked,
+            client_upgrade,
+            spare: headers,
+        }))
+    }
+
+    async fn forward(&self, forward: Forward, tunnels: &Tunnels) -> Result<Response<ProxyBody>, ProxyError> {
+        let Forward { route, method, head, mut body, chunked, client_upgrade, spare } = forward;
+        let mut out = Outbound::new(head, &method, &mut body, chunked, spare);
 
         let Answer { head, conn, request_sent, in_flight } =
             within_timeout(&route, self.send(&route, &mut out)).await?;
@@ -143,7 +212,7 @@ impl Router {
         if name.is_empty() {
             return Err(ProxyError::InvalidHost);
         }
-        self.with_routes(|table| table.get(&name).cloned())
+        self.with_routes(|table| table.get_normalized(&name).cloned())
             .ok_or_else(|| ProxyError::UnknownHost { host: name.into_owned() })
     }
 
@@ -203,13 +272,9 @@ async fn within_timeout<T>(
 
 /// How the body goes to the instance, as hyper's client framed it: no body stays without framing (unless the
 /// client sent `Content-Length: 0`), a known length is sent as `Content-Length`, anything else chunked.
-fn request_framing(body: &Incoming, headers: &HeaderMap) -> RequestFraming {
+fn request_framing(body: &Incoming, content_length: bool) -> RequestFraming {
     if body.is_end_stream() {
-        return if headers.contains_key(header::CONTENT_LENGTH) {
-            RequestFraming::Length(0)
-        } else {
-            RequestFraming::None
-        };
+        return if content_length { RequestFraming::Length(0) } else { RequestFraming::None };
     }
     match body.size_hint().exact() {
         Some(len) => RequestFraming::Length(len),
@@ -221,7 +286,12 @@ fn request_framing(body: &Incoming, headers: &HeaderMap) -> RequestFraming {
 ///
 /// RFC 9112 §3.2.2: a server must use an absolute-form target's authority and ignore `Host`. The router then
 /// rewrites `Host` to that authority, so the instance sees the name the request was routed by.
-fn request_host(req: &mut Request<Incoming>) -> Result<HeaderValue, ProxyError> {
+///
+/// `host` is the `Host` header, as [`Scan`] found it.
+fn request_host(
+    req: &mut Request<Incoming>,
+    host: Result<HeaderValue, ProxyError>,
+) -> Result<HeaderValue, ProxyError> {
     if let Some(authority) = req.uri().authority() {
         let authority = authority.as_str();
         // Drop any `user:password@`: it is not part of the host and must not travel in `Host`.
@@ -230,11 +300,54 @@ fn request_host(req: &mut Request<Incoming>) -> Result<HeaderValue, ProxyError> 
         req.headers_mut().insert(header::HOST, host.clone());
         return Ok(host);
     }
-    let mut hosts = req.headers().get_all(header::HOST).iter();
-    match (hosts.next(), hosts.next()) {
-        (Some(host), None) => Ok(host.clone()),
-        (None, _) => Err(ProxyError::MissingHost),
-        (Some(_), Some(_)) => Err(ProxyError::InvalidHost),
+    host
+}
+
+/// What the router needs to know of a request's headers, found in one pass over them rather than a lookup
+/// each.
+struct Scan<V> {
+    /// The first `X-Request-Id`.
+    request_id: Option<V>,
+    /// The one `Host`: missing or repeated is an error.
+    host: Result<V, ProxyError>,
+    /// Whether any hop-by-hop header is present (an upgrade needs two).
+    hop_by_hop: bool,
+    content_length: bool,
+}
+
+impl Scan<&HeaderValue> {
+    fn of(headers: &HeaderMap) -> Scan<&HeaderValue> {
+        let mut scan = Scan {
+            request_id: None,
+            host: Err(ProxyError::MissingHost),
+            hop_by_hop: false,
+            content_length: false,
+        };
+        for (name, value) in headers {
+            if name == header::HOST {
+                scan.host = match scan.host {
+                    Err(ProxyError::MissingHost) => Ok(value),
+                    _ => Err(ProxyError::InvalidHost),
+                };
+            } else if name == header::CONTENT_LENGTH {
+                scan.content_length = true;
+            } else if name == X_REQUEST_ID {
+                scan.request_id = scan.request_id.or(Some(value));
+            } else if is_hop_by_hop(name) {
+                scan.hop_by_hop = true;
+            }
+        }
+        scan
+    }
+
+    /// The same, owning its host (the request id is no longer needed).
+    fn into_owned(self) -> Scan<HeaderValue> {
+        Scan {
+            request_id: None,
+            host: self.host.cloned(),
+            hop_by_hop: self.hop_by_hop,
+            content_length: self.content_length,
+        }
     }
 }
 

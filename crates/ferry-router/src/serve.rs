@@ -200,7 +200,9 @@ async fn serve_connection(
     let service_shared = Arc::clone(&shared);
     let service = service_fn(move |req| {
         let shared = Arc::clone(&service_shared);
-        async move { Ok::<_, Infallible>(shared.router.handle(req, peer.ip(), &shared.tunnels).await) }
+        // Started before the future is returned: see `Router::start`.
+        let started = shared.router.start(req, peer.ip());
+        async move { Ok::<_, Infallible>(shared.router.finish(started, &shared.tunnels).await) }
     });
     let io = TokioIo::new(stream);
     let result = if http2 {

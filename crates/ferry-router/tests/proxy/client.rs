@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use ferry_router::Endpoint;
-use http::header::HOST;
+use http::header::{CONTENT_LENGTH, HOST};
 use http::{Method, Request};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -278,6 +278,17 @@ async fn request_bodies_stream_up_with_their_framing() {
     assert_eq!(Reply::read(conn.send(req).await).await.body, "known length");
     let head = heads.recv().await.unwrap();
     assert!(head.contains("content-length: 12\r\n") && !head.contains("transfer-encoding"), "{head}");
+
+    // Without a body, the framing follows what the client said: `Content-Length: 0` stays, nothing is added.
+    let req =
+        Request::post("/").header(HOST, "web.localhost").header(CONTENT_LENGTH, "0").body(full("")).unwrap();
+    assert_eq!(Reply::read(conn.send(req).await).await.body, "");
+    let head = heads.recv().await.unwrap();
+    assert!(head.contains("content-length: 0\r\n") && !head.contains("transfer-encoding"), "{head}");
+    let req = Request::get("/").header(HOST, "web.localhost").body(full("")).unwrap();
+    assert_eq!(Reply::read(conn.send(req).await).await.body, "");
+    let head = heads.recv().await.unwrap();
+    assert!(!head.contains("content-length") && !head.contains("transfer-encoding"), "{head}");
 
     let (mut tx, body) = channel_body();
     let req = Request::put("/").header(HOST, "web.localhost").body(body).unwrap();
