@@ -47,6 +47,8 @@ pub(crate) enum ClientError {
     Recv { reason: &'static str, source: BoxError },
     /// Reading the request body from the client failed.
     Downstream(hyper::Error),
+    /// The client's body grew past the router's limit (bytes): the rest is not read.
+    TooLarge(u64),
 }
 
 /// A request on its way out: its bytes not yet written and the rest of its body.
@@ -60,6 +62,30 @@ pub(crate) struct Outbound<'a> {
     method: &'a Method,
     /// An empty header map for the response, with room already made (the request's own, emptied).
     spare: HeaderMap,
+    /// What is left of the router's body limit (`None`: no limit).
+    budget: Budget,
+}
+
+/// Counts body bytes against the router's limit, for bodies whose length was not announced (chunked, or an
+/// HTTP/2 stream without `content-length`; an announced length over the limit is refused before routing).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    limit: Option<u64>,
+    taken: u64,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: Option<u64>) -> Self {
+        Budget { limit, taken: 0 }
+    }
+
+    fn take(&mut self, n: usize) -> Result<(), ClientError> {
+        self.taken = self.taken.saturating_add(n as u64);
+        match self.limit {
+            Some(limit) if self.taken > limit => Err(ClientError::TooLarge(limit)),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl<'a> Outbound<'a> {
@@ -71,9 +97,10 @@ impl<'a> Outbound<'a> {
         body: &'a mut Incoming,
         chunked: bool,
         spare: HeaderMap,
+        budget: Budget,
     ) -> Self {
         let body_done = body.is_end_stream();
-        Outbound { pending: head, body, chunked, body_done, method, spare }
+        Outbound { pending: head, body, chunked, body_done, method, spare, budget }
     }
 
     /// Moves the body frames the client has already sent into `pending`, without waiting for more.
@@ -86,6 +113,7 @@ impl<'a> Outbound<'a> {
                 Poll::Ready(Some(Err(err))) => return Err(ClientError::Downstream(err)),
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
+                        self.budget.take(data.len())?;
                         encode_into(&mut self.pending, &data, self.chunked);
                     }
                     if self.body.is_end_stream() {
@@ -184,7 +212,7 @@ async fn attempt(conn: &mut Conn, out: &mut Outbound<'_>) -> Result<(ResponseHea
     // Stream the rest of the body; an instance may answer before it has read it all (a 413, say).
     let Conn { io, buf, .. } = conn;
     let (mut reader, mut writer) = io.split();
-    let send = send_body(&mut writer, out.body, out.chunked);
+    let send = send_body(&mut writer, out.body, out.chunked, &mut out.budget);
     let recv = read_head(&mut reader, buf, out.method, &mut out.spare);
     tokio::pin!(send, recv);
     let early = tokio::select! {
@@ -213,6 +241,7 @@ async fn send_body(
     writer: &mut (impl AsyncWrite + Unpin),
     body: &mut Incoming,
     chunked: bool,
+    budget: &mut Budget,
 ) -> Result<(), ClientError> {
     loop {
         match poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await {
@@ -224,6 +253,7 @@ async fn send_body(
                 if data.is_empty() {
                     continue;
                 }
+                budget.take(data.len())?;
                 let written = if chunked {
                     let size = Bytes::from(format!("{:x}\r\n", data.len()));
                     let mut chunk = bytes::Buf::chain(bytes::Buf::chain(size, data), &b"\r\n"[..]);

@@ -36,7 +36,7 @@ pub enum ProxyError {
     /// CONNECT, or a target that cannot be sent on in origin form.
     #[error("the request target is not supported")]
     InvalidTarget,
-    /// The request announced a body larger than the router accepts (`max_body_bytes`).
+    /// The request body is (or announced it would be) larger than the router accepts (`max_body_bytes`).
     #[error("the request body is larger than the limit of {limit} bytes")]
     BodyTooLarge { limit: u64 },
     #[error("no service is configured for host {host}")]
@@ -126,6 +126,7 @@ impl ProxyError {
             ClientError::Recv { reason, source } => ProxyError::Upstream { service, reason, source },
             // The body being sent is the client's: the client went away or sent a broken body.
             ClientError::Downstream(err) => ProxyError::Downstream { source: err.into() },
+            ClientError::TooLarge(limit) => ProxyError::BodyTooLarge { limit },
         }
     }
 

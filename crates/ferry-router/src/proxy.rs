@@ -14,7 +14,7 @@ use tracing::debug;
 
 use crate::balance::pick;
 use crate::body::ProxyBody;
-use crate::client::{Outbound, exchange};
+use crate::client::{Budget, Outbound, exchange};
 use crate::codec::{RequestFraming, RequestHead, ResponseHead};
 use crate::error::{Chain, ProxyError};
 use crate::headers::{X_REQUEST_ID, is_hop_by_hop, is_sane_request_id, is_upgrade, strip_hop_by_hop};
@@ -177,7 +177,8 @@ impl Router {
 
     async fn forward(&self, forward: Forward, tunnels: &Tunnels) -> Result<Response<ProxyBody>, ProxyError> {
         let Forward { route, method, head, mut body, chunked, client_upgrade, spare } = forward;
-        let mut out = Outbound::new(head, &method, &mut body, chunked, spare);
+        let budget = Budget::new(self.config.max_body_bytes);
+        let mut out = Outbound::new(head, &method, &mut body, chunked, spare, budget);
 
         let Answer { head, conn, request_sent, in_flight } =
             within_timeout(&route, self.send(&route, &mut out)).await?;

@@ -167,3 +167,26 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
     assert_eq!(second.get("web.localhost", "/").await.status, 200);
 }
+
+#[tokio::test]
+async fn a_streamed_body_that_grows_past_the_limit_is_413() {
+    let proxy =
+        Proxy::with_config(RouterConfig { max_body_bytes: Some(1024), ..RouterConfig::default() }).await;
+    let web = echo("web-1").await;
+    proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
+
+    // No Content-Length: the router only learns the size as the chunks come.
+    let (mut tx, body) = channel_body();
+    let request = http::Request::post("/").header("host", "web.localhost").body(body).unwrap();
+    let mut conn = Conn::open(proxy.addr).await;
+    let response = tokio::spawn(async move { Reply::read(conn.send(request).await).await });
+    for _ in 0..4 {
+        if tx.send_data(bytes::Bytes::from(vec![b'x'; 512])).await.is_err() {
+            break;
+        }
+    }
+    let reply = within("the response", response).await.unwrap();
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.body.contains("larger than the limit of 1024 bytes"), "{}", reply.body);
+    drop(tx);
+}
