@@ -22,8 +22,15 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{PathAndQuery, Scheme};
@@ -58,14 +65,14 @@ static GRPC_TRAILERS: HeaderValue =
 #[derive(Debug, Default)]
 pub(crate) struct H2Conn {
     /// The open connection's sender. Locked only to clone or replace it, never across an await.
-    sender: Mutex<Option<SendRequest<Incoming>>>,
+    sender: Mutex<Option<SendRequest<H2Body>>>,
     /// Held while a connection is being opened, so concurrent requests share one.
     connecting: tokio::sync::Mutex<()>,
 }
 
 impl H2Conn {
     /// A sender on the open connection, or on a new one.
-    async fn sender(&self, addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<Incoming>> {
+    async fn sender(&self, addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<H2Body>> {
         if let Some(sender) = self.open() {
             return Ok(sender);
         }
@@ -79,18 +86,18 @@ impl H2Conn {
         Ok(sender)
     }
 
-    fn open(&self) -> Option<SendRequest<Incoming>> {
+    fn open(&self) -> Option<SendRequest<H2Body>> {
         self.lock().as_ref().filter(|sender| !sender.is_closed()).cloned()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SendRequest<Incoming>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SendRequest<H2Body>>> {
         // The guarded value is a plain `Option`: a panic elsewhere cannot leave it half-written.
         self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 /// Opens an h2c connection: TCP (bounded by `timeout`, `TCP_NODELAY`), then the HTTP/2 preface and settings.
-async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<Incoming>> {
+async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<H2Body>> {
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(stream) => stream?,
         Err(_) => return Err(io::ErrorKind::TimedOut.into()),
@@ -114,7 +121,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<
 /// How sending to one instance failed.
 enum Failure {
     /// Nothing was sent: the request comes back, to be tried on another instance.
-    Unsent(ProxyError, Box<Request<Incoming>>),
+    Unsent(ProxyError, Box<Request<H2Body>>),
     Sent(ProxyError),
 }
 
@@ -129,7 +136,7 @@ impl Router {
         host: &HeaderValue,
         request_id: &HeaderValue,
     ) -> Result<Response<ProxyBody>, ProxyError> {
-        let req = h2_request(req, client, host, request_id)?;
+        let req = h2_request(req, client, host, request_id, self.config.max_body_bytes)?;
         let endpoints = &route.endpoints;
         let Some(first) = pick(endpoints, None) else {
             return Err(ProxyError::NoInstance { service: route.service.clone() });
@@ -163,11 +170,14 @@ impl Router {
         &self,
         route: &ServiceRoute,
         endpoint: &std::sync::Arc<Endpoint>,
-        mut req: Request<Incoming>,
+        mut req: Request<H2Body>,
     ) -> Result<(Response<Incoming>, InFlight), Failure> {
         let in_flight = InFlight::start(endpoint);
         let timeout = self.config.connect_timeout;
-        let connect_failed = |err: io::Error, req: Request<Incoming>| {
+        // Set by the body if the client's upload passes the router's limit: the stream then fails, and the
+        // client is told why (413) rather than blaming the instance.
+        let over = Arc::clone(&req.body().over);
+        let connect_failed = |err: io::Error, req: Request<H2Body>| {
             Failure::Unsent(ProxyError::from_client(&route.service, ClientError::Connect(err)), Box::new(req))
         };
         let mut sender = match endpoint.h2.sender(endpoint.addr(), timeout).await {
@@ -191,6 +201,10 @@ impl Router {
                         Err(err) => return Err(connect_failed(err, req)),
                     };
                 }
+                _ if req_over_limit(&over) => {
+                    let limit = self.config.max_body_bytes.unwrap_or_default();
+                    return Err(Failure::Sent(ProxyError::BodyTooLarge { limit }));
+                }
                 _ => {
                     let err = err.into_error();
                     let reason = upstream_reason(&err);
@@ -208,8 +222,10 @@ fn h2_request(
     client: IpAddr,
     host: &HeaderValue,
     request_id: &HeaderValue,
-) -> Result<Request<Incoming>, ProxyError> {
+    body_limit: Option<u64>,
+) -> Result<Request<H2Body>, ProxyError> {
     let (mut parts, body) = req.into_parts();
+    let body = H2Body { inner: body, left: body_limit, limit: body_limit, over: Arc::default() };
     let headers = &mut parts.headers;
     let trailers = accepts_trailers(headers);
     // Upgrades do not exist in HTTP/2: an upgrade request goes on as a plain request.
@@ -304,5 +320,61 @@ mod tests {
         let mut plain = map(&[("content-type", "text/plain")]);
         h2_response_headers(&mut plain);
         assert!(!plain.contains_key("trailer"));
+    }
+}
+
+fn req_over_limit(over: &AtomicBool) -> bool {
+    over.load(Ordering::Acquire)
+}
+
+/// The client's request body on its way to an HTTP/2 instance, counted against the router's body limit (a
+/// length announced over the limit was refused before routing; this catches bodies streamed without one).
+pub(crate) struct H2Body {
+    inner: Incoming,
+    /// Bytes still allowed (`None`: no limit).
+    left: Option<u64>,
+    limit: Option<u64>,
+    /// Whether the body went over the limit, for the request that owns it to see after hyper took the body.
+    over: Arc<AtomicBool>,
+}
+
+/// A client's body that passed the router's limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body is larger than the limit of {0} bytes")]
+struct OverLimit(u64);
+
+impl Body for H2Body {
+    type Data = Bytes;
+    type Error = crate::error::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            Poll::Ready(Some(Err(err))) => return Poll::Ready(Some(Err(err.into()))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        };
+        if let (Some(left), Some(data)) = (this.left.as_mut(), frame.data_ref()) {
+            match left.checked_sub(data.len() as u64) {
+                Some(rest) => *left = rest,
+                None => {
+                    this.over.store(true, Ordering::Release);
+                    return Poll::Ready(Some(Err(OverLimit(this.limit.unwrap_or_default()).into())));
+                }
+            }
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

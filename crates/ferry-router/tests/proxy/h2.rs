@@ -145,3 +145,39 @@ async fn an_http1_only_instance_behind_an_http2_route_is_a_502() {
     assert_eq!(reply.status, 502, "{}", reply.body);
     assert!(reply.body.starts_with("ferry: the instance of service grpc failed to answer"), "{}", reply.body);
 }
+
+#[tokio::test]
+async fn a_streamed_upload_past_the_body_limit_is_413_on_an_h2c_route_too() {
+    let proxy = Proxy::with_config(ferry_router::RouterConfig {
+        max_body_bytes: Some(1024),
+        ..ferry_router::RouterConfig::default()
+    })
+    .await;
+    let backend = Backend::start_h2("g1", grpc_echo).await;
+    proxy.set(&[("grpc.localhost", h2_route(&[&backend.endpoint]))]);
+
+    // Within the limit, streamed without a length: served.
+    let (mut tx, body) = channel_body();
+    let req = Request::post("/up").header(HOST, "grpc.localhost").body(body).unwrap();
+    let mut conn = Conn::open(proxy.addr).await;
+    let response = tokio::spawn(async move { Reply::read(conn.send(req).await).await });
+    tx.send_data(Bytes::from(vec![b'x'; 1024])).await.unwrap();
+    drop(tx);
+    let reply = within("the response", response).await.unwrap();
+    assert_eq!((reply.status.as_u16(), reply.body.len()), (200, 6 + 1024));
+
+    // Past it: cut, and the client is told why.
+    let (mut tx, body) = channel_body();
+    let req = Request::post("/up").header(HOST, "grpc.localhost").body(body).unwrap();
+    let mut conn = Conn::open(proxy.addr).await;
+    let response = tokio::spawn(async move { Reply::read(conn.send(req).await).await });
+    for _ in 0..4 {
+        if tx.send_data(Bytes::from(vec![b'x'; 512])).await.is_err() {
+            break;
+        }
+    }
+    let reply = within("the response", response).await.unwrap();
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.body.contains("larger than the limit of 1024 bytes"), "{}", reply.body);
+    drop(tx);
+}
