@@ -124,7 +124,7 @@ impl ServiceRoute {
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 }
 
-/// Host name → service route. Keys are normalised by [`normalize_host`] on insert and on lookup.
+/// Host name → service route. Keys are normalised by `normalize_host` on insert and on lookup.
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: HashMap<String, Arc<ServiceRoute>>,
@@ -146,7 +146,7 @@ impl RouteTable {
         self.get_normalized(&normalize_host(host))
     }
 
-    /// The route for a host already passed through [`normalize_host`].
+    /// The route for a host already passed through `normalize_host`.
     pub(crate) fn get_normalized(&self, name: &str) -> Option<&Arc<ServiceRoute>> {
         self.routes.get(name)
     }
