@@ -187,10 +187,16 @@ pub(crate) fn parse_response(
             httparse::Status::Partial => return Ok(None),
         };
         let base = bytes.as_ptr() as usize;
-        // Within the head, so below `MAX_HEAD` and within u32.
-        let offset = |part: &[u8]| {
-            let start = (part.as_ptr() as usize - base) as u32;
-            (start, start + part.len() as u32)
+        // Within the head, so below `MAX_HEAD` and within u32. httparse hands back a `'static` empty string for
+        // a missing or non-ASCII reason phrase (and may for an empty value): an empty part is the empty range,
+        // and a part that is not inside the head is refused rather than trusted.
+        let offset = |part: &[u8]| -> Result<(u32, u32), ParseError> {
+            if part.is_empty() {
+                return Ok((0, 0));
+            }
+            let start = (part.as_ptr() as usize).checked_sub(base).ok_or(ParseError::Header)?;
+            let end = start.checked_add(part.len()).filter(|&end| end <= len).ok_or(ParseError::Header)?;
+            Ok((start as u32, end as u32))
         };
         let found = response.headers.len();
         let indices = if found <= INLINE_HEADERS {
@@ -200,9 +206,9 @@ pub(crate) fn parse_response(
             &mut spilled[..]
         };
         for (slot, header) in indices.iter_mut().zip(response.headers.iter()) {
-            *slot = Indices { name: offset(header.name.as_bytes()), value: offset(header.value) };
+            *slot = Indices { name: offset(header.name.as_bytes())?, value: offset(header.value)? };
         }
-        let reason = response.reason.map(|r| offset(r.as_bytes()));
+        let reason = response.reason.filter(|r| !r.is_empty()).map(|r| offset(r.as_bytes())).transpose()?;
         (len, response.code, reason, response.version, &*indices)
     };
     let head = buf.split_to(len).freeze();

@@ -205,3 +205,29 @@ fn the_last_transfer_coding_decides_and_lengths_matter_only_when_they_frame() {
         assert_eq!((head.framing, head.keep_alive), (framing, keep_alive), "{text}");
     }
 }
+
+#[test]
+fn a_missing_or_non_ascii_reason_phrase_and_empty_values_parse() {
+    for bytes in [
+        &b"HTTP/1.1 200\r\ncontent-length: 0\r\n\r\n"[..],
+        b"HTTP/1.1 200 \r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 200\ncontent-length: 0\n\n",
+        b"HTTP/1.1 200 Caf\xe9\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 100\r\n\r\n",
+    ] {
+        let text = String::from_utf8_lossy(bytes);
+        let (head, _) = parse(bytes, Method::GET).unwrap_or_else(|e| panic!("{text}: {e}")).unwrap();
+        assert!(head.parts.status.as_u16() == 200 || head.parts.status.as_u16() == 100, "{text}");
+    }
+    let (head, _) =
+        parse(b"HTTP/1.1 200 OK\r\nx-empty:\r\nx-blank: \r\ncontent-length: 0\r\n\r\n", Method::GET)
+            .unwrap()
+            .unwrap();
+    assert_eq!(head.parts.headers["x-empty"], "");
+    assert_eq!(head.parts.headers["x-blank"], "");
+    // A reason phrase of the instance's own is kept for the client.
+    let (head, _) =
+        parse(b"HTTP/1.1 200 Fine Thanks\r\ncontent-length: 0\r\n\r\n", Method::GET).unwrap().unwrap();
+    let reason = head.parts.extensions.get::<hyper::ext::ReasonPhrase>().unwrap();
+    assert_eq!(reason.as_bytes(), b"Fine Thanks");
+}

@@ -104,3 +104,17 @@ async fn connect_timeout_is_502() {
     assert_eq!(reply.body, bad_gateway("connect timed out"));
     drop(listener);
 }
+
+#[tokio::test]
+async fn a_status_line_without_a_reason_phrase_is_served() {
+    let proxy = Proxy::start().await;
+    let (endpoint, _task) = raw_backend("terse", |mut stream: TcpStream| async move {
+        read_head(&mut stream).await;
+        let _ = stream.write_all(b"HTTP/1.1 200\r\ncontent-length: 2\r\n\r\nok").await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+    proxy.set(&[("web.localhost", serving("web", &[&endpoint]))]);
+    let reply = fetch(proxy.addr, "web.localhost", "/").await;
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "ok"));
+}
