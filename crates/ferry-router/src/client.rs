@@ -211,22 +211,30 @@ async fn attempt(conn: &mut Conn, out: &mut Outbound<'_>) -> Result<(ResponseHea
 
     // Stream the rest of the body; an instance may answer before it has read it all (a 413, say).
     let Conn { io, buf, .. } = conn;
-    let (mut reader, mut writer) = io.split();
-    let send = send_body(&mut writer, out.body, out.chunked, &mut out.budget);
-    let recv = read_head(&mut reader, buf, out.method, &mut out.spare);
-    tokio::pin!(send, recv);
-    let early = tokio::select! {
-        biased;
-        head = &mut recv => Some(head),
-        sent = &mut send => {
-            sent.map_err(Failure::Other)?;
-            None
+    let (head, sent) = {
+        let (mut reader, mut writer) = io.split();
+        let send = send_body(&mut writer, out.body, out.chunked, &mut out.budget);
+        let recv = read_head(&mut reader, buf, out.method, &mut out.spare);
+        tokio::pin!(send, recv);
+        let early = tokio::select! {
+            biased;
+            head = &mut recv => Some(head),
+            sent = &mut send => {
+                sent.map_err(Failure::Other)?;
+                None
+            }
+        };
+        match early {
+            Some(head) => (head, false),
+            None => (recv.await, true),
         }
     };
-    let (head, sent) = match early {
-        Some(head) => (head, false),
-        None => (recv.await, true),
-    };
+    if !sent {
+        // The instance answered before the upload ended, and the rest of the body is not sent (the connection
+        // will not be reused). Half-close it so an instance still reading the body sees it end, rather than
+        // both sides waiting on each other; its answer still comes back on the open read side.
+        let _ = io.shutdown().await;
+    }
     match head {
         Ok(head) => Ok((head, sent)),
         Err(HeadError::NoAnswer { reason, source }) => {

@@ -203,3 +203,36 @@ async fn server_sent_events_arrive_one_by_one() {
     drop(tx);
     assert!(within("the end of the stream", body.collect()).await.unwrap().to_bytes().is_empty());
 }
+
+#[tokio::test]
+async fn an_answer_before_the_upload_ends_never_leaves_the_exchange_hanging() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let proxy = Proxy::start().await;
+    // Answers at once, then reads the upload to its end before finishing the answer.
+    let (endpoint, _task) = raw_backend("duplex", |mut stream: tokio::net::TcpStream| async move {
+        read_head(&mut stream).await;
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
+        let (mut seen, mut buf) = (Vec::new(), [0u8; 1024]);
+        while !seen.ends_with(b"0\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = stream.write_all(b"4\r\ndone\r\n0\r\n\r\n").await;
+    })
+    .await;
+    proxy.set(&[("web.localhost", serving("web", &[&endpoint]))]);
+
+    let (mut tx, body) = channel_body();
+    let req = Request::post("/").header(HOST, "web.localhost").body(body).unwrap();
+    let mut conn = Conn::open(proxy.addr).await;
+    let response = conn.send(req).await;
+    assert_eq!(response.status(), 200);
+    let _ = tx.send_data(Bytes::from_static(b"late")).await;
+    // The router does not forward an upload after an early answer; it tells the instance the upload is
+    // over, so the instance can finish and the exchange ends instead of both sides waiting forever.
+    let rest = within("the answer to end", response.into_body().collect()).await.unwrap().to_bytes();
+    assert_eq!(rest, "done");
+    drop(tx);
+}
