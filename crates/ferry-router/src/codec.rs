@@ -244,7 +244,13 @@ pub(crate) fn parse_response(
         Version::HTTP_11 => !signals.close,
         _ => signals.keep_alive && !signals.close,
     };
+    // RFC 9112 §6.3: with `Transfer-Encoding`, a `Content-Length` is ignored, and a proxy must remove it, or
+    // the client would frame the body by it.
+    let conflicting_length = signals.chunked.is_some() && signals.has_length;
     let (framing, framing_keeps_alive) = framing(method, status, version, signals)?;
+    if conflicting_length {
+        headers.remove(http::header::CONTENT_LENGTH);
+    }
     parts.status = status;
     parts.version = version;
     parts.headers = headers;

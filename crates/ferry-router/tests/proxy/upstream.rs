@@ -118,3 +118,23 @@ async fn a_status_line_without_a_reason_phrase_is_served() {
     let reply = fetch(proxy.addr, "web.localhost", "/").await;
     assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "ok"));
 }
+
+#[tokio::test]
+async fn a_response_with_both_length_and_chunked_reaches_the_client_whole() {
+    let proxy = Proxy::start().await;
+    let (endpoint, _task) = raw_backend("both", |mut stream: TcpStream| async move {
+        read_head(&mut stream).await;
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n6\r\nabcdef\r\n0\r\n\r\n",
+            )
+            .await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+    proxy.set(&[("web.localhost", serving("web", &[&endpoint]))]);
+    // Chunked framing wins (RFC 9112 §6.3) and the stale length is not passed on to frame the client's copy.
+    let reply = fetch(proxy.addr, "web.localhost", "/").await;
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "abcdef"));
+    assert!(reply.header("content-length").is_none_or(|len| len == "6"), "{:?}", reply.headers);
+}
