@@ -91,7 +91,7 @@ impl Router {
         let grace = config.shutdown_grace;
         let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
         let tracker = TaskTracker::new();
-        let tunnels = Tunnels { tracker: tracker.clone(), force: CancellationToken::new() };
+        let tunnels = Tunnels { tracker: tracker.clone(), force: CancellationToken::new(), permit: None };
         tokio::spawn(reap_idle_connections(Arc::clone(&self), shutdown.clone()));
         let shared =
             Arc::new(Shared { router: self, http1, http2, stop: shutdown.clone(), tunnels, inherit_nodelay });
@@ -168,12 +168,12 @@ fn is_per_connection(err: &std::io::Error) -> bool {
 }
 
 /// Serves one client connection until it closes, shutdown has let it finish, or `force` cuts it. The permit
-/// counts the connection against `max_connections` until it is dropped here.
+/// counts the connection against `max_connections` until it and any tunnel it became are gone.
 async fn serve_connection(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     if !shared.inherit_nodelay
         && let Err(err) = stream.set_nodelay(true)
@@ -197,12 +197,14 @@ async fn serve_connection(
         Err(_) => return debug!(%peer, "client sent nothing before the header read timeout"),
     };
 
-    let service_shared = Arc::clone(&shared);
+    // What the connection's requests share: the router, and tunnels that keep the connection's permit.
+    let tunnels = Tunnels { permit: Some(Arc::new(permit)), ..shared.tunnels.clone() };
+    let context = Arc::new((Arc::clone(&shared.router), tunnels));
     let service = service_fn(move |req| {
-        let shared = Arc::clone(&service_shared);
+        let context = Arc::clone(&context);
         // Started before the future is returned: see `Router::start`.
-        let started = shared.router.start(req, peer.ip());
-        async move { Ok::<_, Infallible>(shared.router.finish(started, &shared.tunnels).await) }
+        let started = context.0.start(req, peer.ip());
+        async move { Ok::<_, Infallible>(context.0.finish(started, &context.1).await) }
     });
     let io = TokioIo::new(stream);
     let result = if http2 {

@@ -7,9 +7,12 @@
 //! to the client and hands over its connection → the instance's early bytes go to the client, then bytes are
 //! copied both ways → either side closes (or shutdown's grace runs out) → the guard is dropped.
 
+use std::sync::Arc;
+
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
@@ -20,16 +23,21 @@ use crate::table::InFlight;
 
 /// Where tunnels run: tracked with the connections of the same `serve` call, so shutdown waits for them during
 /// its grace period, and closed by `force` when that runs out.
+///
+/// A connection's tunnels also hold its connection permit (`permit`): an upgraded connection still counts
+/// against `max_connections` after hyper has let go of it.
 #[derive(Clone, Debug)]
 pub(crate) struct Tunnels {
     pub(crate) tracker: TaskTracker,
     pub(crate) force: CancellationToken,
+    pub(crate) permit: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 impl Tunnels {
     pub(crate) fn spawn(&self, client: OnUpgrade, upstream: Conn, in_flight: InFlight) {
         // A child token: the tunnel polls it on every wake-up, and its lock should be the tunnel's own.
         let force = self.force.child_token();
+        let permit = self.permit.clone();
         self.tracker.spawn(async move {
             tokio::select! {
                 result = join(client, upstream) => match result {
@@ -48,6 +56,7 @@ impl Tunnels {
                 () = force.cancelled() => debug!("upgraded connection closed by shutdown"),
             }
             drop(in_flight);
+            drop(permit);
         });
     }
 }

@@ -119,3 +119,38 @@ async fn a_tunnel_is_not_cut_by_the_request_timeout() {
         echo_round_trip(&mut stream, message).await;
     }
 }
+
+#[tokio::test]
+async fn an_upgraded_connection_still_counts_against_the_connection_cap() {
+    let proxy = Proxy::with_config(ferry_router::RouterConfig {
+        max_connections: 1,
+        ..ferry_router::RouterConfig::default()
+    })
+    .await;
+    let backend = Backend::start("ws", echo_on_upgrade).await;
+    proxy.set(&[("web.localhost", serving("web", &[&backend.endpoint]))]);
+
+    let mut tunnel = TcpStream::connect(proxy.addr).await.unwrap();
+    tunnel
+        .write_all(
+            b"GET /chat HTTP/1.1\r\nHost: web.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let head = read_head(&mut tunnel).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    echo_round_trip(&mut tunnel, b"hello").await;
+
+    // The tunnel holds the only permit: a second client waits in the backlog.
+    let mut second = TcpStream::connect(proxy.addr).await.unwrap();
+    second.write_all(b"GET / HTTP/1.1\r\nHost: web.localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut out = Vec::new();
+    let early =
+        tokio::time::timeout(std::time::Duration::from_millis(300), second.read_to_end(&mut out)).await;
+    assert!(early.is_err(), "served beyond the cap: {}", String::from_utf8_lossy(&out));
+
+    // Closing the tunnel frees the permit.
+    drop(tunnel);
+    within("the waiting client to be served", second.read_to_end(&mut out)).await.unwrap();
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&out));
+}
