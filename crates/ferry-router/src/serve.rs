@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::{http1, http2};
@@ -199,20 +200,31 @@ async fn serve_connection(
 
     // What the connection's requests share: the router, and tunnels that keep the connection's permit.
     let tunnels = Tunnels { permit: Some(Arc::new(permit)), ..shared.tunnels.clone() };
-    let context = Arc::new((Arc::clone(&shared.router), tunnels));
+    let context = Arc::new((Arc::clone(&shared.router), tunnels, AtomicU64::new(0)));
+    let requests = Arc::clone(&context);
     let service = service_fn(move |req| {
         let context = Arc::clone(&context);
+        context.2.fetch_add(1, Ordering::Relaxed);
         // Started before the future is returned: see `Router::start`.
         let started = context.0.start(req, peer.ip());
         async move { Ok::<_, Infallible>(context.0.finish(started, &context.1).await) }
     });
     let io = TokioIo::new(stream);
     let result = if http2 {
-        let conn = pin!(shared.http2.serve_connection(io, service));
-        drive(conn, &stop, &shared.tunnels.force, |conn| conn.graceful_shutdown()).await
+        let mut conn = pin!(shared.http2.serve_connection(io, service));
+        // hyper's HTTP/2 server has no idle timeout: a connection that opens no stream for a whole
+        // `header_read_timeout` (HTTP/1.1's bound on waiting for the next request) is asked to go (GOAWAY).
+        // Streams still open finish; only new ones must use a new connection.
+        let stop_or_idle = async {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = wait_until_idle(&requests.2, timeout) => {}
+            }
+        };
+        drive(conn.as_mut(), stop_or_idle, &shared.tunnels.force, |conn| conn.graceful_shutdown()).await
     } else {
         let conn = pin!(shared.http1.serve_connection(io, service).with_upgrades());
-        drive(conn, &stop, &shared.tunnels.force, |conn| conn.graceful_shutdown()).await
+        drive(conn, stop.cancelled(), &shared.tunnels.force, |conn| conn.graceful_shutdown()).await
     };
     if let Some(Err(err)) = result {
         // Clients that vanish or send garbage are routine for a proxy: not worth more than debug.
@@ -220,10 +232,24 @@ async fn serve_connection(
     }
 }
 
-/// Runs a connection to its end; on `stop`, asks it to finish gracefully; on `force`, drops it (`None`).
+/// Returns once a whole `idle` period passes without `requests` moving.
+async fn wait_until_idle(requests: &AtomicU64, idle: Duration) {
+    let mut seen = requests.load(Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(idle).await;
+        let now = requests.load(Ordering::Relaxed);
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
+}
+
+/// Runs a connection to its end; once `finish` completes, asks it to finish gracefully; on `force`, drops it
+/// (`None`).
 async fn drive<C, F>(
     mut conn: std::pin::Pin<&mut C>,
-    stop: &CancellationToken,
+    finish: impl std::future::Future<Output = ()>,
     force: &CancellationToken,
     graceful: F,
 ) -> Option<hyper::Result<()>>
@@ -233,7 +259,7 @@ where
 {
     tokio::select! {
         result = conn.as_mut() => Some(result),
-        () = stop.cancelled() => {
+        () = finish => {
             graceful(conn.as_mut());
             tokio::select! {
                 result = conn.as_mut() => Some(result),

@@ -121,3 +121,26 @@ async fn the_routers_own_answers_reach_http2_clients() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("nowhere.localhost"), "{body}");
 }
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
+    let proxy = Proxy::with_config(ferry_router::RouterConfig {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        ..ferry_router::RouterConfig::default()
+    })
+    .await;
+    let web = Backend::hello("web-1").await;
+    proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
+
+    let stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let (mut h2, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let request = Request::get("http://web.localhost/").body(empty()).unwrap();
+    let (status, _, body) = read(within("a response", h2.send_request(request)).await.unwrap()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "web-1"));
+
+    // No stream for a whole idle period: the router sends GOAWAY and the connection ends.
+    within("the idle connection to be closed", conn).await.unwrap().unwrap();
+    assert!(h2.is_closed());
+}
