@@ -45,6 +45,18 @@ pub(crate) struct RequestHead<'a> {
     pub(crate) framing: RequestFraming,
 }
 
+/// Writes one `cookie` line holding every value, "; "-separated.
+fn write_cookies<'a>(out: &mut Vec<u8>, values: impl IntoIterator<Item = &'a HeaderValue>) {
+    out.extend_from_slice(b"cookie: ");
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"; ");
+        }
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 impl RequestHead<'_> {
     /// Appends the head to `out`: request line, headers, blank line.
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
@@ -53,8 +65,16 @@ impl RequestHead<'_> {
         out.extend_from_slice(self.target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
         let mut forwarded = false;
+        let mut cookies = false;
         for (name, value) in self.headers {
-            if !is_replaced(name) {
+            if name == header::COOKIE {
+                // HTTP/2 clients may send each cookie as its own field; HTTP/1.1 allows one `Cookie` line, so
+                // they are joined with "; " (RFC 9113 §8.2.3). One line stays as it is.
+                if !cookies {
+                    cookies = true;
+                    write_cookies(out, self.headers.get_all(header::COOKIE));
+                }
+            } else if !is_replaced(name) {
                 line(out, name.as_str().as_bytes(), value.as_bytes());
             } else if name == X_FORWARDED_FOR {
                 forwarded = true;

@@ -144,3 +144,22 @@ async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
     within("the idle connection to be closed", conn).await.unwrap().unwrap();
     assert!(h2.is_closed());
 }
+
+#[tokio::test]
+async fn cookies_an_http2_client_splits_reach_the_instance_as_one_line() {
+    let proxy = Proxy::start().await;
+    let mut web = Backend::hello("web-1").await;
+    proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
+
+    let mut h2 = h2_connect(&proxy).await;
+    let request = Request::get("http://web.localhost/")
+        .header("cookie", "a=1")
+        .header("cookie", "b=2")
+        .body(empty())
+        .unwrap();
+    let (status, _, _) = read(within("a response", h2.send_request(request)).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let seen = web.next_seen().await;
+    let cookies: Vec<_> = seen.headers.get_all("cookie").iter().collect();
+    assert_eq!(cookies, ["a=1; b=2"]);
+}
