@@ -25,7 +25,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -201,9 +201,13 @@ impl Router {
                         Err(err) => return Err(connect_failed(err, req)),
                     };
                 }
-                _ if req_over_limit(&over) => {
+                _ if body_state(&over) == BODY_OVER_LIMIT => {
                     let limit = self.config.max_body_bytes.unwrap_or_default();
                     return Err(Failure::Sent(ProxyError::BodyTooLarge { limit }));
+                }
+                // The client's upload broke (it reset its stream, or went away): its fault, not the instance's.
+                _ if body_state(&over) == BODY_CLIENT_FAILED => {
+                    return Err(Failure::Sent(ProxyError::Downstream { source: err.into_error().into() }));
                 }
                 _ => {
                     let err = err.into_error();
@@ -225,7 +229,8 @@ fn h2_request(
     body_limit: Option<u64>,
 ) -> Result<Request<H2Body>, ProxyError> {
     let (mut parts, body) = req.into_parts();
-    let body = H2Body { inner: body, left: body_limit, limit: body_limit, over: Arc::default() };
+    let body =
+        H2Body { inner: body, left: body_limit, limit: body_limit, over: Arc::new(AtomicU8::new(BODY_FINE)) };
     let headers = &mut parts.headers;
     let trailers = accepts_trailers(headers);
     // Upgrades do not exist in HTTP/2: an upgrade request goes on as a plain request.
@@ -323,8 +328,14 @@ mod tests {
     }
 }
 
-fn req_over_limit(over: &AtomicBool) -> bool {
-    over.load(Ordering::Acquire)
+/// What became of a request body hyper took: still fine, over the router's limit, or failed on the client's
+/// side.
+const BODY_FINE: u8 = 0;
+const BODY_OVER_LIMIT: u8 = 1;
+const BODY_CLIENT_FAILED: u8 = 2;
+
+fn body_state(state: &AtomicU8) -> u8 {
+    state.load(Ordering::Acquire)
 }
 
 /// The client's request body on its way to an HTTP/2 instance, counted against the router's body limit (a
@@ -334,8 +345,8 @@ pub(crate) struct H2Body {
     /// Bytes still allowed (`None`: no limit).
     left: Option<u64>,
     limit: Option<u64>,
-    /// Whether the body went over the limit, for the request that owns it to see after hyper took the body.
-    over: Arc<AtomicBool>,
+    /// `BODY_*`: how the body ended, for the request that owns it to see after hyper took the body.
+    over: Arc<AtomicU8>,
 }
 
 /// A client's body that passed the router's limit.
@@ -354,7 +365,10 @@ impl Body for H2Body {
         let this = &mut *self;
         let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
-            Poll::Ready(Some(Err(err))) => return Poll::Ready(Some(Err(err.into()))),
+            Poll::Ready(Some(Err(err))) => {
+                this.over.store(BODY_CLIENT_FAILED, Ordering::Release);
+                return Poll::Ready(Some(Err(err.into())));
+            }
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         };
@@ -362,7 +376,7 @@ impl Body for H2Body {
             match left.checked_sub(data.len() as u64) {
                 Some(rest) => *left = rest,
                 None => {
-                    this.over.store(true, Ordering::Release);
+                    this.over.store(BODY_OVER_LIMIT, Ordering::Release);
                     return Poll::Ready(Some(Err(OverLimit(this.limit.unwrap_or_default()).into())));
                 }
             }
