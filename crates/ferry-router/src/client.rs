@@ -132,6 +132,11 @@ impl<'a> Outbound<'a> {
         self.body_done = true;
     }
 
+    /// Whether the client had not yet sent its whole body.
+    pub(crate) fn upload_unfinished(&self) -> bool {
+        !self.body_done && !self.body.is_end_stream()
+    }
+
     /// Whether the request may be written again after the instance may have seen it.
     fn replayable(&self) -> bool {
         self.body_done && matches!(*self.method, Method::GET | Method::HEAD | Method::OPTIONS)

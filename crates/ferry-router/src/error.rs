@@ -65,6 +65,10 @@ pub enum ProxyError {
     /// instance may be acting on the request.
     #[error("the instance of service {service} did not answer within the request timeout of {}", Secs(*.after))]
     Timeout { service: String, after: Duration },
+    /// The client was still sending its body when the service's request timeout ran out: the slow side is
+    /// the client, not the instance.
+    #[error("the request body did not arrive within the request timeout of {}", Secs(*.after))]
+    SlowUpload { after: Duration },
     /// Reading the request body from the client failed while it was being sent on.
     #[error("the request body could not be read from the client")]
     Downstream {
@@ -81,6 +85,7 @@ impl ProxyError {
             | ProxyError::InvalidTarget
             | ProxyError::UnknownHost { .. }
             | ProxyError::BodyTooLarge { .. }
+            | ProxyError::SlowUpload { .. }
             | ProxyError::Downstream { .. } => ErrorSource::Downstream,
             ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => ErrorSource::Internal,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } | ProxyError::Timeout { .. } => {
@@ -102,6 +107,7 @@ impl ProxyError {
             | ProxyError::Downstream { .. } => StatusCode::BAD_REQUEST,
             ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::SlowUpload { .. } => StatusCode::REQUEST_TIMEOUT,
             ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,

@@ -181,7 +181,13 @@ impl Router {
         let mut out = Outbound::new(head, &method, &mut body, chunked, spare, budget);
 
         let Answer { head, conn, request_sent, in_flight } =
-            within_timeout(&route, self.send(&route, &mut out)).await?;
+            match within_timeout(&route, self.send(&route, &mut out)).await {
+                // Still uploading when time ran out: the client is the slow side.
+                Err(ProxyError::Timeout { after, .. }) if out.upload_unfinished() => {
+                    return Err(ProxyError::SlowUpload { after });
+                }
+                answer => answer?,
+            };
         let ResponseHead { parts: mut response, framing, keep_alive } = head;
 
         if response.status == StatusCode::SWITCHING_PROTOCOLS {

@@ -98,3 +98,25 @@ async fn a_streaming_body_is_not_cut_by_the_timeout_over_http1() {
 async fn a_streaming_body_is_not_cut_by_the_timeout_over_http2() {
     a_stream_outlives_the_timeout(Protocol::Http2).await;
 }
+
+#[tokio::test]
+async fn a_client_still_uploading_when_the_timeout_runs_out_gets_408_not_504() {
+    let proxy = Proxy::start().await;
+    let web = Backend::start("reader", |req| async move {
+        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        Response::new(full(body))
+    })
+    .await;
+    proxy.set(&[("slow.localhost", route_with_timeout(Protocol::Http1, &[&web.endpoint]))]);
+
+    // The instance is waiting for the body; the client sends a first chunk and then stalls.
+    let (mut tx, body) = channel_body();
+    let req = http::Request::post("/").header("host", "slow.localhost").body(body).unwrap();
+    let mut conn = Conn::open(proxy.addr).await;
+    let response = tokio::spawn(async move { Reply::read(conn.send(req).await).await });
+    tx.send_data(Bytes::from_static(b"first")).await.unwrap();
+    let reply = within("the router's answer", response).await.unwrap();
+    assert_eq!(reply.status, 408, "{}", reply.body);
+    assert!(reply.body.contains("request body did not arrive within the request timeout"), "{}", reply.body);
+    drop(tx);
+}
