@@ -41,13 +41,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tracing::debug;
 
-use crate::balance::pick;
 use crate::body::ProxyBody;
 use crate::client::ClientError;
 use crate::error::{Chain, ProxyError, upstream_reason};
 use crate::headers::{
     X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, strip_hop_by_hop, write_forwarded_for,
 };
+use crate::proxy::{first_choice, second_choice};
 use crate::router::Router;
 use crate::table::{Endpoint, InFlight, ServiceRoute};
 
@@ -138,21 +138,12 @@ impl Router {
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let req = h2_request(req, client, host, request_id, self.config.max_body_bytes)?;
         let endpoints = &route.endpoints;
-        let Some(first) = pick(endpoints, None) else {
-            return Err(ProxyError::NoInstance { service: route.service.clone() });
-        };
+        let first = first_choice(route)?;
         let (response, in_flight) = match self.send_h2(route, &endpoints[first], req).await {
             Ok(answer) => answer,
             Err(Failure::Sent(err)) => return Err(err),
             Err(Failure::Unsent(err, req)) => {
-                let Some(second) = pick(endpoints, Some(first)) else { return Err(err) };
-                debug!(
-                    service = %route.service,
-                    failed = endpoints[first].id(),
-                    retry = endpoints[second].id(),
-                    error = %Chain(&err),
-                    "retrying on another instance"
-                );
+                let second = second_choice(route, first, err)?;
                 match self.send_h2(route, &endpoints[second], *req).await {
                     Ok(answer) => answer,
                     Err(Failure::Sent(err) | Failure::Unsent(err, _)) => return Err(err),

@@ -229,25 +229,14 @@ impl Router {
     /// the client so far are still in `out` (nothing was sent).
     async fn send(&self, route: &ServiceRoute, out: &mut Outbound<'_>) -> Result<Answer, ProxyError> {
         let endpoints = &route.endpoints;
-        let Some(first) = pick(endpoints, None) else {
-            return Err(ProxyError::NoInstance { service: route.service.clone() });
-        };
+        let first = first_choice(route)?;
         out.take_ready_frames().await.map_err(|err| ProxyError::from_client(&route.service, err))?;
         let err = match self.send_to(route, &endpoints[first], out).await {
             Ok(answer) => return Ok(answer),
             Err(err) if err.retry_safe() => err,
             Err(err) => return Err(err),
         };
-        let Some(second) = pick(endpoints, Some(first)) else {
-            return Err(err);
-        };
-        debug!(
-            service = %route.service,
-            failed = endpoints[first].id(),
-            retry = endpoints[second].id(),
-            error = %Chain(&err),
-            "retrying on another instance"
-        );
+        let second = second_choice(route, first, err)?;
         self.send_to(route, &endpoints[second], out).await
     }
 
@@ -263,6 +252,30 @@ impl Router {
             Err(err) => Err(ProxyError::from_client(&route.service, err)),
         }
     }
+}
+
+/// The instance a request goes to first: two random ones, the less busy wins (`balance.rs`).
+pub(crate) fn first_choice(route: &ServiceRoute) -> Result<usize, ProxyError> {
+    pick(&route.endpoints, None).ok_or_else(|| ProxyError::NoInstance { service: route.service.clone() })
+}
+
+/// The one other instance a request goes to when nothing of it reached `first` (`err` says why), or `err`
+/// back when there is none. Both protocols retry by this rule: once, elsewhere, only if nothing was sent.
+pub(crate) fn second_choice(
+    route: &ServiceRoute,
+    first: usize,
+    err: ProxyError,
+) -> Result<usize, ProxyError> {
+    let endpoints = &route.endpoints;
+    let Some(second) = pick(endpoints, Some(first)) else { return Err(err) };
+    debug!(
+        service = %route.service,
+        failed = endpoints[first].id(),
+        retry = endpoints[second].id(),
+        error = %Chain(&err),
+        "retrying on another instance"
+    );
+    Ok(second)
 }
 
 /// Runs `forward` (sending a request and waiting for the response head) for at most the route's request
