@@ -51,6 +51,8 @@ mod images;
 mod languages;
 mod plan;
 mod repo;
+#[cfg(test)]
+mod test_support;
 mod yaml_lines;
 
 pub use apprunner::AppRunnerConfig;

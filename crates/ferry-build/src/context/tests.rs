@@ -4,16 +4,7 @@ use std::os::unix::fs::symlink;
 use ferry_model::ImageConfiguration;
 
 use super::*;
-
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let path = tmp.path().join(name);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-    tmp
-}
+use crate::test_support::tree;
 
 fn generated_plan() -> Plan {
     Plan {

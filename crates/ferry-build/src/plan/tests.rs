@@ -1,26 +1,15 @@
-use std::fs;
-
 use expect_test::expect;
 use ferry_model::Builder;
 
 use super::*;
-
-fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let path = tmp.path().join(name);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-    tmp
-}
+use crate::test_support::tree;
 
 fn plan_with(
     files: &[(&str, &str)],
     configuration: CodeConfiguration,
     defaults: &ImageConfiguration,
 ) -> Result<Plan, BuildError> {
-    let tmp = dir(files);
+    let tmp = tree(files);
     let images = RuntimeImages::defaults();
     plan(&PlanRequest { source_dir: tmp.path(), configuration: &configuration, defaults, images: &images })
 }
