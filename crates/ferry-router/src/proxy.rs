@@ -94,7 +94,9 @@ impl Router {
             Ok(Prepared::Http1(forward)) => self.forward(forward, tunnels).await,
             Ok(Prepared::Http2 { route, req, client, host }) => {
                 let forward = self.forward_h2(&route, req, client, &host, &request_id);
-                within_timeout(&route, forward).await
+                // Boxed: HTTP/2's client futures are large, and inline they would more than double the size of
+                // every request's future (7.7 KiB instead of 3.6), which hyper moves per request.
+                Box::pin(within_timeout(&route, forward)).await
             }
             Err(err) => Err(err),
         };
