@@ -32,7 +32,7 @@
 //!    `client.rs`); any other failure is a 502, never a retry. A service whose route says
 //!    [`Protocol::Http2`] takes `h2.rs` instead: the request, converted to HTTP/2's form, goes on a stream of
 //!    the instance's one shared h2c connection (opened on first use, replaced when closed), with the same
-//!    retry rule. Either way, the route's `request_timeout` bounds everything up to the response head: past
+//!    retry rule; only an upgrade request stays on HTTP/1.1, to the same port. Either way, the route's `request_timeout` bounds everything up to the response head: past
 //!    it the client gets a 504 and the exchange is dropped (its connection closed, or its stream reset). A
 //!    body streamed past `max_body_bytes` is cut there and answered 413.
 //! 5. **stream** (`body.rs`, `decode.rs`): the response head goes back at once and the body is read straight

@@ -139,14 +139,16 @@ impl Router {
         if route.state == RouteState::Paused {
             return Err(ProxyError::Paused { service: route.service.clone() });
         }
-        if route.protocol == Protocol::Http2 {
-            // The HTTP/2 client takes the request as it is (`h2.rs`).
-            return Ok(Prepared::Http2 { route, req, client, host });
-        }
-
         // Upgrades exist in HTTP/1.1 only; an HTTP/1.0 "upgrade" is forwarded as a plain request.
         // Both need hop-by-hop headers, which most requests do not have.
         let upgrade = scan.hop_by_hop && req.version() == Version::HTTP_11 && is_upgrade(req.headers());
+        // The HTTP/2 client takes the request as it is (`h2.rs`). An upgrade (a WebSocket) has no HTTP/2 form
+        // but RFC 8441's extended CONNECT, which few application servers implement; servers that take h2c with
+        // prior knowledge nearly all take HTTP/1.1 on the same port, so it goes there as HTTP/1.1. An instance
+        // that speaks only HTTP/2 answers it with bytes that are no HTTP/1.1 response: 502.
+        if route.protocol == Protocol::Http2 && !upgrade {
+            return Ok(Prepared::Http2 { route, req, client, host });
+        }
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         let mut headers = parts.headers;

@@ -144,6 +144,14 @@ pub struct Seen {
     pub headers: HeaderMap,
 }
 
+/// The protocols a test backend speaks.
+#[derive(Clone, Copy)]
+enum Speaks {
+    Http1,
+    Http2,
+    Both,
+}
+
 /// A hyper server standing in for an instance: HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
 pub struct Backend {
     pub endpoint: Arc<Endpoint>,
@@ -171,7 +179,17 @@ impl Backend {
         H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
         F: Future<Output = Response<TestBody>> + Send + 'static,
     {
-        Backend::serve(id, Protocol::Http1, handler).await
+        Backend::serve(id, Speaks::Http1, handler).await
+    }
+
+    /// A backend speaking HTTP/1.1 (with upgrades) and h2c with prior knowledge on the same port, as most
+    /// HTTP/2-capable application servers do.
+    pub async fn start_both<H, F>(id: &str, handler: H) -> Backend
+    where
+        H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+        F: Future<Output = Response<TestBody>> + Send + 'static,
+    {
+        Backend::serve(id, Speaks::Both, handler).await
     }
 
     /// A backend speaking HTTP/2 only (h2c with prior knowledge), like a gRPC server.
@@ -180,10 +198,10 @@ impl Backend {
         H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
         F: Future<Output = Response<TestBody>> + Send + 'static,
     {
-        Backend::serve(id, Protocol::Http2, handler).await
+        Backend::serve(id, Speaks::Http2, handler).await
     }
 
-    async fn serve<H, F>(id: &str, protocol: Protocol, handler: H) -> Backend
+    async fn serve<H, F>(id: &str, protocol: Speaks, handler: H) -> Backend
     where
         H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
         F: Future<Output = Response<TestBody>> + Send + 'static,
@@ -218,15 +236,20 @@ impl Backend {
                 tokio::spawn(async move {
                     let dropped = dropped.notified();
                     match protocol {
-                        Protocol::Http1 => {
+                        Speaks::Http1 => {
                             let conn = hyper::server::conn::http1::Builder::new()
                                 .serve_connection(TokioIo::new(stream), service)
                                 .with_upgrades();
                             tokio::select! { _ = conn => {}, () = dropped => {} }
                         }
-                        Protocol::Http2 => {
+                        Speaks::Http2 => {
                             let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                                 .serve_connection(TokioIo::new(stream), service);
+                            tokio::select! { _ = conn => {}, () = dropped => {} }
+                        }
+                        Speaks::Both => {
+                            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                             tokio::select! { _ = conn => {}, () = dropped => {} }
                         }
                     }

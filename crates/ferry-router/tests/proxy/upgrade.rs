@@ -154,3 +154,61 @@ async fn an_upgraded_connection_still_counts_against_the_connection_cap() {
     within("the waiting client to be served", second.read_to_end(&mut out)).await.unwrap();
     assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&out));
 }
+
+fn h2c_route(
+    endpoint: &std::sync::Arc<ferry_router::Endpoint>,
+) -> std::sync::Arc<ferry_router::ServiceRoute> {
+    serving_with(
+        "grpc",
+        &[endpoint],
+        ferry_router::Protocol::Http2,
+        ferry_router::ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
+        ferry_router::RouteState::Serving,
+    )
+}
+
+/// A service that speaks h2c to its instances still takes WebSockets: the upgrade goes to the same port as
+/// HTTP/1.1, while its ordinary requests keep going as HTTP/2.
+#[tokio::test]
+async fn an_upgrade_to_an_http2_service_goes_to_the_instance_as_http1() {
+    let proxy = Proxy::start().await;
+    let mut backend = Backend::start_both("both", echo_on_upgrade).await;
+    proxy.set(&[("grpc.localhost", h2c_route(&backend.endpoint))]);
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /chat HTTP/1.1\r\nHost: grpc.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101 "), "{head}");
+    let seen = backend.next_seen().await;
+    assert_eq!(seen.version, http::Version::HTTP_11);
+    assert_eq!(seen.headers["upgrade"], "echo");
+    echo_round_trip(&mut stream, b"over http/1.1").await;
+
+    let reply = fetch(proxy.addr, "grpc.localhost", "/plain").await;
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "no upgrade"));
+    assert_eq!(backend.next_seen().await.version, http::Version::HTTP_2, "plain requests stay on HTTP/2");
+}
+
+/// An instance that speaks only HTTP/2 cannot take the upgrade: the client gets a 502, not a hang.
+#[tokio::test]
+async fn an_upgrade_to_an_http2_only_instance_is_a_502() {
+    let proxy = Proxy::start().await;
+    let backend = Backend::start_h2("h2only", echo_on_upgrade).await;
+    proxy.set(&[("grpc.localhost", h2c_route(&backend.endpoint))]);
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /chat HTTP/1.1\r\nHost: grpc.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 502 "), "{head}");
+    assert_eq!(backend.endpoint.in_flight(), 0);
+}
