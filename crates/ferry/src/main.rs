@@ -53,6 +53,12 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// mimalloc rather than glibc's malloc: the router allocates per connection (hyper's buffers, the connection's
+/// task) and per request, and mimalloc takes 2 % (keep-alive) to 12 % (a connection per request) off the
+/// router's instructions (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
