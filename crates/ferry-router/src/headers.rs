@@ -15,7 +15,7 @@ pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwa
 pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub(crate) static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Hop-by-hop headers that are always removed (besides those named by `Connection`).
+/// Hop-by-hop headers that are always removed (besides those named by `Connection`), `Connection` first.
 static HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
@@ -26,10 +26,18 @@ static HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
-/// Whether `name` is one of [`HOP_BY_HOP`]. Their lengths tell most other names apart without a comparison.
+/// Whether `name` is one of [`HOP_BY_HOP`].
 pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
+    hop_by_hop_index(name).is_some()
+}
+
+/// Where `name` is in [`HOP_BY_HOP`]. Their lengths tell most other names apart without a comparison.
+fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
     // te, trailer and upgrade, connection and keep-alive, proxy-connection, transfer-encoding.
-    matches!(name.as_str().len(), 2 | 7 | 10 | 16 | 17) && HOP_BY_HOP.contains(name)
+    if !matches!(name.as_str().len(), 2 | 7 | 10 | 16 | 17) {
+        return None;
+    }
+    HOP_BY_HOP.iter().position(|hop| hop == name)
 }
 
 /// Whether the message asks for a protocol upgrade: `Connection` lists `upgrade` and `Upgrade` is present.
@@ -47,8 +55,10 @@ pub(crate) fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
 /// Removes hop-by-hop headers: `Connection`, every header it names, and the fixed list. When `keep_upgrade`, the
 /// message is an upgrade and leaves with exactly `Connection: upgrade` and its `Upgrade` header.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    // Most messages have none: one pass over the names costs less than a lookup per hop-by-hop name.
-    if !headers.keys().any(is_hop_by_hop) {
+    // Most messages have none, and the rest one or two (`Connection: close`): one pass over the names finds
+    // which, and only those are looked up again to be removed.
+    let present = headers.keys().filter_map(hop_by_hop_index).fold(0u8, |set, i| set | 1 << i);
+    if present == 0 {
         return;
     }
     let upgrade = if keep_upgrade { headers.get(header::UPGRADE).cloned() } else { None };
@@ -65,8 +75,11 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
             remove_named(headers, value);
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    // `Connection` itself is gone already.
+    for (i, name) in HOP_BY_HOP.iter().enumerate().skip(1) {
+        if present & 1 << i != 0 {
+            headers.remove(name);
+        }
     }
     if let Some(upgrade) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -228,6 +241,15 @@ mod tests {
         ]);
         strip_hop_by_hop(&mut map, false);
         assert_eq!(names(&map), ["host", "x-kept"]);
+    }
+
+    #[test]
+    fn each_hop_by_hop_header_alone_is_removed() {
+        for hop in &HOP_BY_HOP {
+            let mut map = headers(&[("x-kept", "1"), (hop.as_str(), "v"), ("host", "web.localhost")]);
+            strip_hop_by_hop(&mut map, false);
+            assert_eq!(names(&map), ["host", "x-kept"], "{hop}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! # LIFECYCLE of a request
 //!
 //! 1. **accept** ([`Router::serve`]): a TCP connection is accepted (at most `max_connections` open),
-//!    `TCP_NODELAY` inherited from the listener, its first bytes peeked: the HTTP/2 preface gets hyper's HTTP/2 server, anything else
+//!    `TCP_NODELAY` inherited from the listener, its first bytes read (and handed on): the HTTP/2 preface gets hyper's HTTP/2 server, anything else
 //!    its HTTP/1.1 server with upgrades, a header read timeout and a bound on the head's size (431). A body
 //!    announced larger than `max_body_bytes` is refused with 413 before routing.
 //! 2. **route** (`proxy.rs`): the host comes from the absolute-form URI or the `Host` header; it is normalised

@@ -1,7 +1,7 @@
 //! Accepting connections, telling HTTP/1.1 from HTTP/2, and shutting down gracefully.
 //!
 //! LIFECYCLE of `serve`: take a connection permit (at most `max_connections` open; beyond that the kernel's
-//! backlog holds new clients) → accept → peek at the first bytes: the HTTP/2 preface (`PRI * HTTP/2.0`, h2c
+//! backlog holds new clients) → accept → read the first bytes (handed on to the server): the HTTP/2 preface (`PRI * HTTP/2.0`, h2c
 //! with prior knowledge) gets hyper's HTTP/2 server, anything else its HTTP/1.1 server with upgrades; a client
 //! that sends nothing within `header_read_timeout` is dropped → serve until `shutdown` is cancelled → drop the
 //! listener (new connections are refused) → ask every open connection to finish: HTTP/1.1 stops keep-alive and
@@ -15,9 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -44,8 +46,8 @@ const H2_MAX_STREAMS: u32 = 250;
 const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Pause before looking again at a connection whose first segment was a strict prefix of `PRI`.
-const SPLIT_PREFACE_WAIT: Duration = Duration::from_millis(5);
+/// The most the first read of a connection takes: a whole typical request head.
+const FIRST_READ: usize = 4096;
 
 /// How often idle pooled connections are checked for expiry (for instances that get no request to do it).
 const REAP_INTERVAL: Duration = Duration::from_secs(10);
@@ -180,7 +182,7 @@ fn is_per_connection(err: &std::io::Error) -> bool {
 /// counts the connection against `max_connections` until it and any tunnel it became are gone.
 async fn serve_connection(
     shared: Arc<Shared>,
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
 ) {
@@ -195,11 +197,11 @@ async fn serve_connection(
     let stop = shared.stop.child_token();
     let timeout = shared.router.config.header_read_timeout;
     let protocol = tokio::select! {
-        protocol = tokio::time::timeout(timeout, sniff(&stream)) => protocol,
+        protocol = tokio::time::timeout(timeout, sniff(&mut stream)) => protocol,
         () = stop.cancelled() => return,
     };
-    let http2 = match protocol {
-        Ok(Ok(Some(http2))) => http2,
+    let (http2, prefix) = match protocol {
+        Ok(Ok(Some(first))) => first,
         // Closed before a byte, failed, or silent for the whole header timeout.
         Ok(Ok(None)) => return,
         Ok(Err(err)) => return debug!(%peer, error = %err, "reading from a client failed"),
@@ -217,9 +219,11 @@ async fn serve_connection(
         let started = context.0.start(req, peer.ip());
         async move { Ok::<_, Infallible>(context.0.finish(started, &context.1).await) }
     });
-    let io = TokioIo::new(stream);
+    let io = TokioIo::new(Rewind { prefix, io: stream });
     let result = if http2 {
-        let mut conn = pin!(shared.http2.serve_connection(io, service));
+        // Boxed: inline, hyper's HTTP/2 connection would double every connection's task (2.4 KiB instead of
+        // 1.2), which tokio copies when it spawns and ends it.
+        let mut conn = Box::pin(shared.http2.serve_connection(io, service));
         // hyper's HTTP/2 server has no idle timeout: a connection that opens no stream for a whole
         // `header_read_timeout` (HTTP/1.1's bound on waiting for the next request) is asked to go (GOAWAY).
         // Streams still open finish; only new ones must use a new connection.
@@ -277,25 +281,89 @@ where
     }
 }
 
-/// Waits for the client's first bytes and tells whether they open HTTP/2 (`Some(true)`), anything else
-/// (`Some(false)`), or the client closed without sending anything (`None`). The bytes stay in the socket
-/// (`MSG_PEEK`) for the server that reads them for real.
-async fn sniff(stream: &TcpStream) -> std::io::Result<Option<bool>> {
-    let mut buf = [0u8; H2_PREFACE_START.len()];
+/// Reads the client's first bytes (what arrived, up to `FIRST_READ`) and tells whether they open HTTP/2
+/// (`Some((true, bytes))`) or anything else (`Some((false, bytes))`); `None` when the client closed without
+/// sending a byte. The bytes go to the server in front of the rest of the stream ([`Rewind`]): one read instead
+/// of a peek and a read for every connection.
+async fn sniff(stream: &mut TcpStream) -> std::io::Result<Option<(bool, BytesMut)>> {
+    let mut buf = BytesMut::with_capacity(FIRST_READ);
     loop {
-        let n = stream.peek(&mut buf).await?;
-        if n == 0 {
-            return Ok(None);
+        // Through `AsyncRead`, so a short read clears the socket's readiness and the server's first read does
+        // not cost a system call that finds nothing.
+        if stream.read_buf(&mut buf).await? == 0 {
+            // Closed: with nothing, or with a fragment the HTTP/1.1 server will find malformed.
+            return Ok((!buf.is_empty()).then_some((false, buf)));
         }
+        let n = buf.len().min(H2_PREFACE_START.len());
         if buf[..n] != H2_PREFACE_START[..n] {
-            return Ok(Some(false));
+            return Ok(Some((false, buf)));
         }
-        if n == buf.len() {
-            return Ok(Some(true));
+        if n == H2_PREFACE_START.len() {
+            return Ok(Some((true, buf)));
         }
-        // A client that split "PRI" across segments: the rest is on its way; `peek` would return the same
-        // bytes at once, so wait a moment rather than spin.
-        tokio::time::sleep(SPLIT_PREFACE_WAIT).await;
+        // A client that split "PRI" across segments: read on.
+    }
+}
+
+/// A client connection whose first bytes were already read (by [`sniff`]): they are read again first.
+struct Rewind {
+    /// Read but not yet handed to the server; released once empty.
+    prefix: BytesMut,
+    io: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if this.prefix.is_empty() {
+            return std::pin::Pin::new(&mut this.io).poll_read(cx, buf);
+        }
+        let n = this.prefix.len().min(buf.remaining());
+        buf.put_slice(&this.prefix.split_to(n));
+        if this.prefix.is_empty() {
+            this.prefix = BytesMut::new();
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 

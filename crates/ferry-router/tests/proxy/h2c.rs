@@ -163,3 +163,103 @@ async fn cookies_an_http2_client_splits_reach_the_instance_as_one_line() {
     let cookies: Vec<_> = seen.headers.get_all("cookie").iter().collect();
     assert_eq!(cookies, ["a=1; b=2"]);
 }
+
+/// A stream whose first write sends a single byte: the client's first segment is a strict prefix of `PRI`.
+struct OneByteFirst {
+    io: TcpStream,
+    first: bool,
+}
+
+impl tokio::io::AsyncRead for OneByteFirst {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for OneByteFirst {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let take = if std::mem::take(&mut self.first) { buf.len().min(1) } else { buf.len() };
+        std::pin::Pin::new(&mut self.io).poll_write(cx, &buf[..take])
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn an_http2_preface_split_after_its_first_byte_is_still_http2() {
+    let proxy = Proxy::start().await;
+    let backend = Backend::hello("a").await;
+    proxy.set(&[("web.localhost", serving("web", &[&backend.endpoint]))]);
+
+    let stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let io = OneByteFirst { io: stream, first: true };
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io)).await.unwrap();
+    tokio::spawn(conn);
+    let response = within("an answer", sender.send_request(get("web.localhost", "/"))).await.unwrap();
+    assert_eq!(read(response).await, (StatusCode::OK, Version::HTTP_2, "a".to_owned()));
+}
+
+/// Requests that arrive together with the connection's first bytes are all served, in order.
+#[tokio::test]
+async fn pipelined_http1_requests_in_the_first_segment_are_all_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let proxy = Proxy::start().await;
+    let backend =
+        Backend::start("a", |req| async move { Response::new(full(req.uri().path().to_owned())) }).await;
+    proxy.set(&[("web.localhost", serving("web", &[&backend.endpoint]))]);
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /one HTTP/1.1\r\nHost: web.localhost\r\n\r\n\
+              GET /two HTTP/1.1\r\nHost: web.localhost\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    within("both answers", stream.read_to_end(&mut out)).await.unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{out}");
+    let (one, two) = (out.find("\r\n\r\n/one").unwrap(), out.find("\r\n\r\n/two").unwrap());
+    assert!(one < two, "{out}");
+}
+
+/// A client that closes after a fragment of a request line gets nothing and costs nothing.
+#[tokio::test]
+async fn a_client_that_closes_after_a_fragment_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let proxy = Proxy::start().await;
+    for fragment in [&b"P"[..], b"GE"] {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        stream.write_all(fragment).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        within("the router to close", stream.read_to_end(&mut out)).await.unwrap();
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.is_empty() || out.starts_with("HTTP/1.1 400"), "{out}");
+    }
+    let reply = fetch(proxy.addr, "nowhere.localhost", "/").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "the router still serves");
+}
