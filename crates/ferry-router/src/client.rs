@@ -176,12 +176,19 @@ pub(crate) async fn exchange(
     connect_timeout: Duration,
     out: &mut Outbound<'_>,
 ) -> Result<(ResponseHead, Conn, bool), ClientError> {
-    let mut conn = match endpoint.pool.checkout() {
-        Some(conn) => conn,
-        None => connect(endpoint.addr(), connect_timeout).await.map_err(ClientError::Connect)?,
-    };
+    let mut pooled = endpoint.pool.checkout();
     let mut replayed = false;
+    // One call site each for connecting and for the attempt: every call site of a future keeps its own slot
+    // in this one, which is inline in every request's.
     loop {
+        let mut conn = match pooled.take() {
+            Some(conn) => conn,
+            // Boxed: most requests find a pooled connection, and the connect future is larger than the rest of
+            // this one.
+            None => {
+                Box::pin(connect(endpoint.addr(), connect_timeout)).await.map_err(ClientError::Connect)?
+            }
+        };
         let failure = match attempt(&mut conn, out).await {
             Ok((head, sent)) => return Ok((head, conn, sent)),
             Err(failure) => failure,
@@ -196,7 +203,6 @@ pub(crate) async fn exchange(
             Failure::Other(err) => return Err(err),
         }
         tracing::debug!(endpoint = endpoint.id(), "pooled connection was closed; sending on a new one");
-        conn = connect(endpoint.addr(), connect_timeout).await.map_err(ClientError::Connect)?;
     }
 }
 
@@ -214,7 +220,13 @@ async fn attempt(conn: &mut Conn, out: &mut Outbound<'_>) -> Result<(ResponseHea
         };
     }
 
-    // Stream the rest of the body; an instance may answer before it has read it all (a 413, say).
+    // Boxed: most requests have no body left to stream, and inline this path would more than double the size
+    // of every request's future.
+    Box::pin(stream_body(conn, out)).await
+}
+
+/// Streams the rest of the body; an instance may answer before it has read it all (a 413, say).
+async fn stream_body(conn: &mut Conn, out: &mut Outbound<'_>) -> Result<(ResponseHead, bool), Failure> {
     let Conn { io, buf, .. } = conn;
     let (head, sent) = {
         let (mut reader, mut writer) = io.split();

@@ -96,7 +96,7 @@ impl Router {
                 let forward = self.forward_h2(&route, req, client, &host, &request_id);
                 // Boxed: HTTP/2's client futures are large, and inline they would more than double the size of
                 // every request's future (7.7 KiB instead of 3.6), which hyper moves per request.
-                Box::pin(within_timeout(&route, forward)).await
+                timed(&route, Box::pin(within_timeout(&route, forward)).await)
             }
             Err(err) => Err(err),
         };
@@ -185,7 +185,7 @@ impl Router {
         let mut out = Outbound::new(head, &method, &mut body, chunked, spare, budget);
 
         let Answer { head, conn, request_sent, in_flight } =
-            match within_timeout(&route, self.send(&route, &mut out)).await {
+            match timed(&route, within_timeout(&route, self.send(&route, &mut out)).await) {
                 // Still uploading when time ran out: the client is the slow side.
                 Err(ProxyError::Timeout { after, .. }) if out.upload_unfinished() => {
                     return Err(ProxyError::SlowUpload { after });
@@ -233,15 +233,20 @@ impl Router {
     /// the client so far are still in `out` (nothing was sent).
     async fn send(&self, route: &ServiceRoute, out: &mut Outbound<'_>) -> Result<Answer, ProxyError> {
         let endpoints = &route.endpoints;
-        let first = first_choice(route)?;
+        let mut target = first_choice(route)?;
+        let mut retried = false;
         out.take_ready_frames().await.map_err(|err| ProxyError::from_client(&route.service, err))?;
-        let err = match self.send_to(route, &endpoints[first], out).await {
-            Ok(answer) => return Ok(answer),
-            Err(err) if err.retry_safe() => err,
-            Err(err) => return Err(err),
-        };
-        let second = second_choice(route, first, err)?;
-        self.send_to(route, &endpoints[second], out).await
+        // One call site for both attempts: two would each keep a slot for the exchange in this future.
+        loop {
+            match self.send_to(route, &endpoints[target], out).await {
+                Ok(answer) => return Ok(answer),
+                Err(err) if !retried && err.retry_safe() => {
+                    target = second_choice(route, target, err)?;
+                    retried = true;
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     async fn send_to(
@@ -282,16 +287,24 @@ pub(crate) fn second_choice(
     Ok(second)
 }
 
-/// Runs `forward` (sending a request and waiting for the response head) for at most the route's request
-/// timeout. The response body, and the tunnel of an upgrade, come after it and are not bounded by it.
-async fn within_timeout<T>(
+/// Bounds `forward` (sending a request and waiting for the response head) by the route's request timeout; its
+/// output goes through [`timed`]. The response body, and the tunnel of an upgrade, come after it and are not
+/// bounded by it.
+///
+/// Not an `async fn` doing both: one would hold `forward` twice (as its argument and inside the timeout), and
+/// this future is inline in every request's.
+fn within_timeout<F: Future>(route: &ServiceRoute, forward: F) -> tokio::time::Timeout<F> {
+    tokio::time::timeout(route.request_timeout, forward)
+}
+
+/// The outcome of a [`within_timeout`] future: running out of time is [`ProxyError::Timeout`].
+fn timed<T>(
     route: &ServiceRoute,
-    forward: impl Future<Output = Result<T, ProxyError>>,
+    outcome: Result<Result<T, ProxyError>, tokio::time::error::Elapsed>,
 ) -> Result<T, ProxyError> {
-    let after = route.request_timeout;
-    tokio::time::timeout(after, forward)
-        .await
-        .unwrap_or_else(|_| Err(ProxyError::Timeout { service: route.service.clone(), after }))
+    outcome.unwrap_or_else(|_| {
+        Err(ProxyError::Timeout { service: route.service.clone(), after: route.request_timeout })
+    })
 }
 
 /// How the body goes to the instance, as hyper's client framed it: no body stays without framing (unless the
