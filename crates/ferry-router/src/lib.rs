@@ -10,8 +10,8 @@
 //! # LIFECYCLE of a request
 //!
 //! 1. **accept** ([`Router::serve`]): a TCP connection is accepted (at most `max_connections` open),
-//!    `TCP_NODELAY` inherited from the listener, its first bytes read (and handed on): the HTTP/2 preface gets hyper's HTTP/2 server, anything else
-//!    its HTTP/1.1 server with upgrades, a header read timeout and a bound on the head's size (431). A body
+//!    `TCP_NODELAY` inherited from the listener, its first bytes read (and handed on): the HTTP/2 preface gets
+//!    hyper's HTTP/2 server, anything else its HTTP/1.1 server with upgrades, a header read timeout and a bound on the head's size (431). A body
 //!    announced larger than `max_body_bytes` is refused with 413 before routing.
 //! 2. **route** (`proxy.rs`): the host comes from the absolute-form URI or the `Host` header; it is normalised
 //!    and looked up in the current table. The table guard is dropped right away: the request holds only its
@@ -32,8 +32,8 @@
 //!    `client.rs`); any other failure is a 502, never a retry. A service whose route says
 //!    [`Protocol::Http2`] takes `h2.rs` instead: the request, converted to HTTP/2's form, goes on a stream of
 //!    the instance's one shared h2c connection (opened on first use, replaced when closed), with the same
-//!    retry rule; only an upgrade request stays on HTTP/1.1, to the same port. Either way, the route's `request_timeout` bounds everything up to the response head: past
-//!    it the client gets a 504 and the exchange is dropped (its connection closed, or its stream reset). A
+//!    retry rule; only an upgrade request stays on HTTP/1.1, to the same port. Either way, the route's
+//!    `request_timeout` bounds everything up to the response head: past it the client gets a 504 and the exchange is dropped (its connection closed, or its stream reset). A
 //!    body streamed past `max_body_bytes` is cut there and answered 413.
 //! 5. **stream** (`body.rs`, `decode.rs`): the response head goes back at once and the body is read straight
 //!    from the instance's connection by its framing (`Content-Length`, chunked, or until close), each read

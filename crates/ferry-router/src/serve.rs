@@ -1,21 +1,23 @@
 //! Accepting connections, telling HTTP/1.1 from HTTP/2, and shutting down gracefully.
 //!
 //! LIFECYCLE of `serve`: take a connection permit (at most `max_connections` open; beyond that the kernel's
-//! backlog holds new clients) → accept → read the first bytes (handed on to the server): the HTTP/2 preface (`PRI * HTTP/2.0`, h2c
-//! with prior knowledge) gets hyper's HTTP/2 server, anything else its HTTP/1.1 server with upgrades; a client
-//! that sends nothing within `header_read_timeout` is dropped → serve until `shutdown` is cancelled → drop the
+//! backlog holds new clients) → accept → read the first bytes (handed on to the server): the HTTP/2 preface
+//! (`PRI * HTTP/2.0`, h2c with prior knowledge) gets hyper's HTTP/2 server, anything else its HTTP/1.1 server
+//! with upgrades; a client that sends nothing within `header_read_timeout` is dropped → serve until `shutdown` is cancelled → drop the
 //! listener (new connections are refused) → ask every open connection to finish: HTTP/1.1 stops keep-alive and
 //! closes idle connections at once, HTTP/2 sends GOAWAY; requests in progress complete → wait up to
 //! `shutdown_grace` for connections and tunnels → cancel whatever is left (`force`) → return.
 
 use std::convert::Infallible;
+use std::io;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -314,56 +316,47 @@ struct Rewind {
 
 impl AsyncRead for Rewind {
     fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.prefix.is_empty() {
-            return std::pin::Pin::new(&mut this.io).poll_read(cx, buf);
+            return Pin::new(&mut this.io).poll_read(cx, buf);
         }
         let n = this.prefix.len().min(buf.remaining());
-        buf.put_slice(&this.prefix.split_to(n));
+        buf.put_slice(&this.prefix[..n]);
+        this.prefix.advance(n);
         if this.prefix.is_empty() {
             this.prefix = BytesMut::new();
         }
-        std::task::Poll::Ready(Ok(()))
+        Poll::Ready(Ok(()))
     }
 }
 
 impl AsyncWrite for Rewind {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
     }
 
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 

@@ -167,6 +167,16 @@ fn h2c_route(
     )
 }
 
+/// Asks `host` to upgrade to the echo protocol; returns the connection and the response head, lower-cased.
+async fn ask_upgrade(proxy: &Proxy, host: &str) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let request =
+        format!("GET /chat HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let head = read_head(&mut stream).await.to_ascii_lowercase();
+    (stream, head)
+}
+
 /// A service that speaks h2c to its instances still takes WebSockets: the upgrade goes to the same port as
 /// HTTP/1.1, while its ordinary requests keep going as HTTP/2.
 #[tokio::test]
@@ -175,14 +185,7 @@ async fn an_upgrade_to_an_http2_service_goes_to_the_instance_as_http1() {
     let mut backend = Backend::start_both("both", echo_on_upgrade).await;
     proxy.set(&[("grpc.localhost", h2c_route(&backend.endpoint))]);
 
-    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
-    stream
-        .write_all(
-            b"GET /chat HTTP/1.1\r\nHost: grpc.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let head = read_head(&mut stream).await.to_ascii_lowercase();
+    let (mut stream, head) = ask_upgrade(&proxy, "grpc.localhost").await;
     assert!(head.starts_with("http/1.1 101 "), "{head}");
     let seen = backend.next_seen().await;
     assert_eq!(seen.version, http::Version::HTTP_11);
@@ -201,14 +204,7 @@ async fn an_upgrade_to_an_http2_only_instance_is_a_502() {
     let backend = Backend::start_h2("h2only", echo_on_upgrade).await;
     proxy.set(&[("grpc.localhost", h2c_route(&backend.endpoint))]);
 
-    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
-    stream
-        .write_all(
-            b"GET /chat HTTP/1.1\r\nHost: grpc.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let head = read_head(&mut stream).await.to_ascii_lowercase();
+    let (_stream, head) = ask_upgrade(&proxy, "grpc.localhost").await;
     assert!(head.starts_with("http/1.1 502 "), "{head}");
     assert_eq!(backend.endpoint.in_flight(), 0);
 }
