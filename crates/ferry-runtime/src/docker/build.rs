@@ -5,11 +5,12 @@
 //! on every engine version ferry supports, and reports the image id in an `aux` message.
 
 use bollard::body_full;
+use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-use super::DockerRuntime;
+use super::engine::Engine;
 use super::error::{self, timed};
 use crate::{Result, RuntimeError};
 
@@ -17,91 +18,104 @@ use crate::{Result, RuntimeError};
 /// output without newlines cannot grow without bound.
 const MAX_LINE: usize = 64 * 1024;
 
-impl DockerRuntime {
-    pub(super) async fn build_from_context(
-        &self,
-        context: Vec<u8>,
-        dockerfile: &str,
-        tag: &str,
-        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
-    ) -> Result<String> {
-        let started = Instant::now();
-        let context_len = context.len();
-        let options = BuildImageOptionsBuilder::default()
-            .dockerfile(dockerfile)
-            .t(tag)
-            .rm(true)
-            .forcerm(true)
-            .version(BuilderVersion::BuilderV1)
-            .build();
-        // No timeout here: the caller bounds the build. Dropping this future drops the response stream,
-        // which closes the connection; the engine then cancels the build, kills the step's container and
-        // (with `forcerm`) removes it.
-        let mut stream = self.docker.build_image(options, None, Some(body_full(context.into())));
-        let mut lines = Lines::default();
-        let mut aux_id: Option<String> = None;
-        let mut built_id: Option<String> = None;
-        let mut emit = |line: &str| {
-            if let Some(id) = line.strip_prefix("Successfully built ") {
-                built_id = Some(id.trim().to_owned());
+pub(super) async fn build(
+    engine: &Engine,
+    context: Vec<u8>,
+    dockerfile: &str,
+    tag: &str,
+    progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+) -> Result<String> {
+    let started = Instant::now();
+    let context_len = context.len();
+    let options = BuildImageOptionsBuilder::default()
+        .dockerfile(dockerfile)
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .version(BuilderVersion::BuilderV1)
+        .build();
+    // No timeout here: the caller bounds the build. Dropping this future drops the response stream,
+    // which closes the connection; the engine then cancels the build, kills the step's container and
+    // (with `forcerm`) removes it.
+    let mut stream = engine.docker.build_image(options, None, Some(body_full(context.into())));
+    let mut lines = Lines::default();
+    let mut aux_id: Option<String> = None;
+    let mut built_id: Option<String> = None;
+    let mut emit = |line: &str| {
+        if let Some(id) = line.strip_prefix("Successfully built ") {
+            built_id = Some(id.trim().to_owned());
+        }
+        progress(line);
+    };
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(info) => info,
+            Err(err) => {
+                lines.finish(&mut emit);
+                let err = failure(err);
+                tracing::info!(tag = %tag, error = %err, "an image build failed");
+                return Err(err);
             }
-            progress(line);
         };
-        while let Some(item) = stream.next().await {
-            let info = match item {
-                Ok(info) => info,
-                Err(err) => {
-                    lines.finish(&mut emit);
-                    let err = error::build(err);
-                    tracing::info!(tag = %tag, error = %err, "an image build failed");
-                    return Err(err);
-                }
-            };
-            if let Some(id) = info.aux.and_then(|aux| aux.id) {
-                aux_id = Some(id);
-            }
-            if let Some(text) = info.stream.as_deref() {
-                lines.feed(text, &mut emit);
-            }
-            // A base image being pulled: its status lines, but not the per-layer byte counts.
-            if let Some(status) = info.status.as_deref() {
-                let counting = info.progress_detail.is_some_and(|d| d.current.is_some() || d.total.is_some());
-                if !counting {
-                    lines.finish(&mut emit);
-                    match info.id.as_deref() {
-                        Some(id) => emit(&format!("{id}: {status}")),
-                        None => emit(status),
-                    }
+        if let Some(id) = info.aux.and_then(|aux| aux.id) {
+            aux_id = Some(id);
+        }
+        if let Some(text) = info.stream.as_deref() {
+            lines.feed(text, &mut emit);
+        }
+        // A base image being pulled: its status lines, but not the per-layer byte counts.
+        if let Some(status) = info.status.as_deref() {
+            let counting = info.progress_detail.is_some_and(|d| d.current.is_some() || d.total.is_some());
+            if !counting {
+                lines.finish(&mut emit);
+                match info.id.as_deref() {
+                    Some(id) => emit(&format!("{id}: {status}")),
+                    None => emit(status),
                 }
             }
         }
-        lines.finish(&mut emit);
-        // `aux` has the full id; the "Successfully built" line (all an older engine gives) a short one.
-        let image_id = match aux_id.or(built_id) {
-            Some(id) if id.starts_with("sha256:") => id,
-            Some(id) => self.full_image_id(&id).await?,
-            None => {
-                return Err(RuntimeError::Build {
-                    message: format!("the builder ended without reporting an image id for {tag}"),
-                    command: None,
-                    exit_code: None,
-                });
-            }
-        };
-        tracing::info!(
-            tag = %tag, image_id = %image_id, context_bytes = context_len,
-            elapsed_ms = started.elapsed().as_millis() as u64, "built an image"
-        );
-        Ok(image_id)
     }
+    lines.finish(&mut emit);
+    // `aux` has the full id; the "Successfully built" line (all an older engine gives) a short one.
+    let image_id = match aux_id.or(built_id) {
+        Some(id) if id.starts_with("sha256:") => id,
+        Some(id) => full_image_id(engine, &id).await?,
+        None => {
+            return Err(RuntimeError::Build {
+                message: format!("the builder ended without reporting an image id for {tag}"),
+                command: None,
+                exit_code: None,
+            });
+        }
+    };
+    tracing::info!(
+        tag = %tag, image_id = %image_id, context_bytes = context_len,
+        elapsed_ms = started.elapsed().as_millis() as u64, "built an image"
+    );
+    Ok(image_id)
+}
 
-    /// The full `sha256:…` id of an image known by a short id.
-    async fn full_image_id(&self, id: &str) -> Result<String> {
-        let inspect = async { self.docker.inspect_image(id).await.map_err(error::engine) };
-        let inspected = timed(self.call_timeout(), "an image inspect", inspect).await?;
-        inspected
-            .id
-            .ok_or_else(|| RuntimeError::Engine(format!("the engine reports no id for the built image {id}")))
+/// The full `sha256:…` id of an image known by a short id.
+async fn full_image_id(engine: &Engine, id: &str) -> Result<String> {
+    let inspect = async { engine.docker.inspect_image(id).await.map_err(error::engine) };
+    let inspected = timed(engine.call_timeout(), "an image inspect", inspect).await?;
+    inspected
+        .id
+        .ok_or_else(|| RuntimeError::Engine(format!("the engine reports no id for the built image {id}")))
+}
+
+/// A failed build: the builder's message, with the failed command and its exit code when it names
+/// them, unless the engine itself is unreachable. The engine answers a build it cannot start (no
+/// Dockerfile in the context, a bad option) with an error status, and reports one that fails later
+/// in the stream; both are the build's failure.
+fn failure(err: BollardError) -> RuntimeError {
+    match err {
+        BollardError::DockerStreamError { error: message }
+        | BollardError::DockerResponseServerError { message, .. } => {
+            let (command, exit_code) = failed_command(&message);
+            RuntimeError::Build { message, command, exit_code }
+        }
+        other => error::engine(other),
     }
 }
 
@@ -110,13 +124,13 @@ impl DockerRuntime {
 /// passed on once its newline has come. A trailing `\r` goes; a line a command redrew with `\r` (a
 /// progress bar) is passed on as it was last drawn.
 #[derive(Debug, Default)]
-pub(super) struct Lines {
+struct Lines {
     partial: String,
 }
 
 impl Lines {
     /// Adds `text`, passing each line it completes to `emit`.
-    pub(super) fn feed(&mut self, text: &str, emit: &mut impl FnMut(&str)) {
+    fn feed(&mut self, text: &str, emit: &mut impl FnMut(&str)) {
         let mut rest = text;
         while let Some(newline) = rest.find('\n') {
             self.partial.push_str(&rest[..newline]);
@@ -132,7 +146,7 @@ impl Lines {
     }
 
     /// Passes on the last line if it had no newline (and is not empty).
-    pub(super) fn finish(&mut self, emit: &mut impl FnMut(&str)) {
+    fn finish(&mut self, emit: &mut impl FnMut(&str)) {
         let line = last_drawn(&self.partial);
         if !line.is_empty() {
             emit(line);
@@ -155,7 +169,7 @@ fn last_drawn(line: &str) -> &str {
 ///
 /// The shell a `RUN` in shell form goes through (`/bin/sh -c`, or a `SHELL` like `/bin/bash -o pipefail
 /// -c`) is left out of the command.
-pub(super) fn failed_command(message: &str) -> (Option<String>, Option<i64>) {
+fn failed_command(message: &str) -> (Option<String>, Option<i64>) {
     let message = message.trim();
     let parsed = if let Some(rest) = message.strip_prefix("The command '") {
         rest.split_once("' returned a non-zero code: ").map(|(command, code)| (from_list(command), code))

@@ -1,5 +1,3 @@
-use bollard::errors::Error as BollardError;
-
 use super::*;
 
 #[test]
@@ -55,7 +53,7 @@ fn stream_errors_become_build_errors_with_the_command() {
     let err = BollardError::DockerStreamError {
         error: "The command '/bin/sh -c false' returned a non-zero code: 1".to_owned(),
     };
-    match error::build(err) {
+    match failure(err) {
         RuntimeError::Build { message, command, exit_code } => {
             assert_eq!(message, "The command '/bin/sh -c false' returned a non-zero code: 1");
             assert_eq!((command.as_deref(), exit_code), (Some("false"), Some(1)));
@@ -66,11 +64,11 @@ fn stream_errors_become_build_errors_with_the_command() {
         status_code: 500,
         message: "Cannot locate specified Dockerfile: Nope".to_owned(),
     };
-    let err = error::build(refused);
+    let err = failure(refused);
     assert!(matches!(&err, RuntimeError::Build { command: None, exit_code: None, .. }), "{err:?}");
     assert_eq!(err.to_string(), "the build failed: Cannot locate specified Dockerfile: Nope");
     let gone = BollardError::SocketNotFoundError("/var/run/docker.sock".to_owned());
-    assert!(matches!(error::build(gone), RuntimeError::Unavailable(_)));
+    assert!(matches!(failure(gone), RuntimeError::Unavailable(_)));
 }
 
 fn split(pieces: &[&str]) -> Vec<String> {

@@ -1,4 +1,4 @@
-//! Container lifecycle: create and start, inspect, list, stop, remove; and image removal.
+//! Container lifecycle: create and start, inspect, list, stop, remove.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -10,177 +10,146 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptions, StartContainerOptions, StopContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
 use futures_util::{StreamExt, TryStreamExt};
 
+use super::engine::{DockerOptions, Engine};
 use super::error::{self, timed};
-use super::{DockerOptions, DockerRuntime};
 use crate::{ContainerInfo, ContainerSpec, Result, RuntimeError, labels};
 
 const NANOS_PER_CPU: i64 = 1_000_000_000;
 /// How many containers `list` inspects at once.
 const LIST_CONCURRENCY: usize = 8;
 
-impl DockerRuntime {
-    pub(super) async fn run_container(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
-        let name = labels::container_name(&spec.identity);
-        let nano_cpus = self.capped_nano_cpus(spec).await?;
-        let body = create_body(spec, nano_cpus, &self.options);
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        let create = async { self.docker.create_container(Some(options), body).await.map_err(error::engine) };
-        let created = match timed(self.call_timeout(), "a container create", create).await {
-            Ok(created) => created,
-            Err(err @ RuntimeError::Unavailable(_)) => {
-                // The engine may have created it without answering in time; the name is ours alone.
-                self.discard(&name, &name).await;
-                return Err(err);
-            }
-            Err(err) => return Err(err),
-        };
-        for warning in &created.warnings {
-            tracing::warn!(container = %name, warning = %warning, "the docker engine warned about a new container");
+pub(super) async fn run(engine: &Engine, spec: &ContainerSpec) -> Result<ContainerInfo> {
+    let name = labels::container_name(&spec.identity);
+    let nano_cpus = capped_nano_cpus(engine, spec).await?;
+    let body = create_body(spec, nano_cpus, &engine.options);
+    let options = CreateContainerOptionsBuilder::default().name(&name).build();
+    let create = async { engine.docker.create_container(Some(options), body).await.map_err(error::engine) };
+    let created = match timed(engine.call_timeout(), "a container create", create).await {
+        Ok(created) => created,
+        Err(err @ RuntimeError::Unavailable(_)) => {
+            // The engine may have created it without answering in time; the name is ours alone.
+            discard(engine, &name, &name).await;
+            return Err(err);
         }
-        let id = created.id;
-        let start = async {
-            self.docker.start_container(&id, None::<StartContainerOptions>).await.map_err(error::engine)
-        };
-        let started = match timed(self.call_timeout(), "a container start", start).await {
-            Ok(()) => self.inspect_container(&id).await.and_then(|info| {
-                info.ok_or_else(|| {
-                    RuntimeError::Engine(format!("container {name} was removed as it started"))
-                })
-            }),
-            Err(err) => Err(err),
-        };
-        match started {
-            Ok(info) => {
-                tracing::info!(
-                    container = %name, container_id = %id, image = %spec.image,
-                    address = ?info.address, "started a container"
-                );
-                Ok(info)
-            }
-            Err(err) => {
-                self.discard(&id, &name).await;
-                Err(err)
-            }
-        }
+        Err(err) => return Err(err),
+    };
+    for warning in &created.warnings {
+        tracing::warn!(container = %name, warning = %warning, "the docker engine warned about a new container");
     }
-
-    /// Removes what a failed `run` left behind; a failure here is only logged, the run's error wins.
-    async fn discard(&self, id: &str, name: &str) {
-        if let Err(err) = self.remove_container(id).await {
-            tracing::warn!(container = %name, error = %err, "cannot remove a container that failed to start");
-        }
-    }
-
-    /// The requested CPU limit, lowered to the host's CPU count: the engine refuses more than that.
-    async fn capped_nano_cpus(&self, spec: &ContainerSpec) -> Result<i64> {
-        if spec.nano_cpus <= NANOS_PER_CPU {
-            return Ok(spec.nano_cpus); // every host has at least one CPU
-        }
-        let cpus = self.host_cpus().await?;
-        let max = i64::from(cpus).saturating_mul(NANOS_PER_CPU);
-        if cpus > 0 && spec.nano_cpus > max {
-            tracing::warn!(
-                container = %labels::container_name(&spec.identity), requested_nano_cpus = spec.nano_cpus,
-                host_cpus = cpus, "the cpu limit is more than the host has; capped at the host's cpus"
+    let id = created.id;
+    let start = async {
+        engine.docker.start_container(&id, None::<StartContainerOptions>).await.map_err(error::engine)
+    };
+    let started = match timed(engine.call_timeout(), "a container start", start).await {
+        Ok(()) => inspect(engine, &id).await.and_then(|info| {
+            info.ok_or_else(|| RuntimeError::Engine(format!("container {name} was removed as it started")))
+        }),
+        Err(err) => Err(err),
+    };
+    match started {
+        Ok(info) => {
+            tracing::info!(
+                container = %name, container_id = %id, image = %spec.image,
+                address = ?info.address, "started a container"
             );
-            return Ok(max);
+            Ok(info)
         }
-        Ok(spec.nano_cpus)
+        Err(err) => {
+            discard(engine, &id, &name).await;
+            Err(err)
+        }
     }
+}
 
-    pub(super) async fn inspect_container(&self, id: &str) -> Result<Option<ContainerInfo>> {
-        let call = async {
-            match self.docker.inspect_container(id, None::<InspectContainerOptions>).await {
-                Ok(response) => Ok(Some(container_info(response))),
-                Err(e) if error::status(&e) == Some(404) => Ok(None),
-                Err(e) => Err(error::engine(e)),
-            }
-        };
-        timed(self.call_timeout(), "a container inspect", call).await
+/// Removes what a failed `run` left behind; a failure here is only logged, the run's error wins.
+async fn discard(engine: &Engine, id: &str, name: &str) {
+    if let Err(err) = remove(engine, id).await {
+        tracing::warn!(container = %name, error = %err, "cannot remove a container that failed to start");
     }
+}
 
-    pub(super) async fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
-        let filters = HashMap::from([("label", labels::owner_filters(&self.options.owner))]);
-        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        let call = async { self.docker.list_containers(Some(options)).await.map_err(error::engine) };
-        let summaries = timed(self.call_timeout(), "a container list", call).await?;
-        // The list's summaries lack exit codes and OOM kills: inspect each (one removed since is skipped).
-        let infos: Vec<Option<ContainerInfo>> =
-            futures_util::stream::iter(summaries.into_iter().filter_map(|s| s.id))
-                .map(|id| async move { self.inspect_container(&id).await })
-                .buffered(LIST_CONCURRENCY)
-                .try_collect()
-                .await?;
-        Ok(infos.into_iter().flatten().collect())
+/// The requested CPU limit, lowered to the host's CPU count: the engine refuses more than that.
+async fn capped_nano_cpus(engine: &Engine, spec: &ContainerSpec) -> Result<i64> {
+    if spec.nano_cpus <= NANOS_PER_CPU {
+        return Ok(spec.nano_cpus); // every host has at least one CPU
     }
+    let cpus = engine.host_cpus().await?;
+    let max = i64::from(cpus).saturating_mul(NANOS_PER_CPU);
+    if cpus > 0 && spec.nano_cpus > max {
+        tracing::warn!(
+            container = %labels::container_name(&spec.identity), requested_nano_cpus = spec.nano_cpus,
+            host_cpus = cpus, "the cpu limit is more than the host has; capped at the host's cpus"
+        );
+        return Ok(max);
+    }
+    Ok(spec.nano_cpus)
+}
 
-    pub(super) async fn stop_container(&self, id: &str, grace: Duration) -> Result<()> {
-        // The engine takes whole seconds: round up so the app gets at least its grace.
-        let secs = grace.as_secs().saturating_add(u64::from(grace.subsec_nanos() > 0));
-        let options =
-            StopContainerOptionsBuilder::default().t(i32::try_from(secs).unwrap_or(i32::MAX)).build();
-        let call = async {
-            // An already stopped container is a 304, which bollard counts as success.
-            match self.docker.stop_container(id, Some(options)).await {
-                Ok(()) => Ok(()),
-                Err(e) if error::status(&e) == Some(404) => Ok(()),
-                Err(e) => Err(error::engine(e)),
-            }
-        };
-        timed(self.call_timeout().saturating_add(Duration::from_secs(secs)), "a container stop", call)
+pub(super) async fn inspect(engine: &Engine, id: &str) -> Result<Option<ContainerInfo>> {
+    let call = async {
+        match engine.docker.inspect_container(id, None::<InspectContainerOptions>).await {
+            Ok(response) => Ok(Some(container_info(response))),
+            Err(e) if error::status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(error::engine(e)),
+        }
+    };
+    timed(engine.call_timeout(), "a container inspect", call).await
+}
+
+pub(super) async fn list(engine: &Engine) -> Result<Vec<ContainerInfo>> {
+    let filters = HashMap::from([("label", labels::owner_filters(&engine.options.owner))]);
+    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    let call = async { engine.docker.list_containers(Some(options)).await.map_err(error::engine) };
+    let summaries = timed(engine.call_timeout(), "a container list", call).await?;
+    // The list's summaries lack exit codes and OOM kills: inspect each (one removed since is skipped).
+    let infos: Vec<Option<ContainerInfo>> =
+        futures_util::stream::iter(summaries.into_iter().filter_map(|s| s.id))
+            .map(|id| async move { inspect(engine, &id).await })
+            .buffered(LIST_CONCURRENCY)
+            .try_collect()
             .await?;
-        tracing::debug!(container_id = %id, "stopped a container");
-        Ok(())
-    }
+    Ok(infos.into_iter().flatten().collect())
+}
 
-    pub(super) async fn remove_container(&self, id: &str) -> Result<()> {
-        // `v` also removes the anonymous volumes an image's VOLUME lines made, which would pile up.
-        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-        let call = async {
-            match self.docker.remove_container(id, Some(options)).await {
-                Ok(()) => Ok(()),
-                Err(e) if error::status(&e) == Some(404) => Ok(()),
-                Err(e)
-                    if error::status(&e) == Some(409)
-                        && error::message(&e).contains("already in progress") =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(error::engine(e)),
-            }
-        };
-        timed(self.call_timeout(), "a container remove", call).await?;
-        tracing::debug!(container_id = %id, "removed a container");
-        Ok(())
-    }
+pub(super) async fn stop(engine: &Engine, id: &str, grace: Duration) -> Result<()> {
+    // The engine takes whole seconds: round up so the app gets at least its grace.
+    let secs = grace.as_secs().saturating_add(u64::from(grace.subsec_nanos() > 0));
+    let options = StopContainerOptionsBuilder::default().t(i32::try_from(secs).unwrap_or(i32::MAX)).build();
+    let call = async {
+        // An already stopped container is a 304, which bollard counts as success.
+        match engine.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if error::status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(error::engine(e)),
+        }
+    };
+    timed(engine.call_timeout().saturating_add(Duration::from_secs(secs)), "a container stop", call).await?;
+    tracing::debug!(container_id = %id, "stopped a container");
+    Ok(())
+}
 
-    pub(super) async fn remove_image_by_ref(&self, image: &str) -> Result<()> {
-        let call = async {
-            match self.docker.remove_image(image, None::<RemoveImageOptions>, None).await {
-                Ok(_) => Ok(()),
-                Err(e) if error::status(&e) == Some(404) => Ok(()),
-                Err(e) => Err(error::engine(e)),
+pub(super) async fn remove(engine: &Engine, id: &str) -> Result<()> {
+    // `v` also removes the anonymous volumes an image's VOLUME lines made, which would pile up.
+    let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    let call = async {
+        match engine.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if error::status(&e) == Some(404) => Ok(()),
+            Err(e)
+                if error::status(&e) == Some(409) && error::message(&e).contains("already in progress") =>
+            {
+                Ok(())
             }
-        };
-        timed(self.call_timeout(), "an image remove", call).await?;
-        tracing::debug!(image = %image, "removed an image");
-        Ok(())
-    }
-
-    pub(super) async fn image_is_present(&self, image: &str) -> Result<bool> {
-        let call = async {
-            match self.docker.inspect_image(image).await {
-                Ok(_) => Ok(true),
-                Err(e) if error::status(&e) == Some(404) => Ok(false),
-                Err(e) => Err(error::engine(e)),
-            }
-        };
-        timed(self.call_timeout(), "an image inspect", call).await
-    }
+            Err(e) => Err(error::engine(e)),
+        }
+    };
+    timed(engine.call_timeout(), "a container remove", call).await?;
+    tracing::debug!(container_id = %id, "removed a container");
+    Ok(())
 }
 
 /// The engine's view of a new container; each choice is explained beside it.

@@ -66,21 +66,6 @@ pub(super) fn push(image: &str, err: BollardError) -> RuntimeError {
     }
 }
 
-/// A failed build: the builder's message, with the failed command and its exit code when it names
-/// them, unless the engine itself is unreachable. The engine answers a build it cannot start (no
-/// Dockerfile in the context, a bad option) with an error status, and reports one that fails later
-/// in the stream; both are the build's failure.
-pub(super) fn build(err: BollardError) -> RuntimeError {
-    match err {
-        BollardError::DockerStreamError { error: message }
-        | BollardError::DockerResponseServerError { message, .. } => {
-            let (command, exit_code) = super::build::failed_command(&message);
-            RuntimeError::Build { message, command, exit_code }
-        }
-        other => engine(other),
-    }
-}
-
 /// Like [`engine`], but a 404 means the container `id` does not exist.
 pub(super) fn container(id: &str, err: BollardError) -> RuntimeError {
     if status(&err) == Some(404) { RuntimeError::NotFound(id.to_owned()) } else { engine(err) }

@@ -9,34 +9,33 @@ use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use super::DockerRuntime;
+use super::engine::Engine;
 use super::error;
 use crate::{Result, RuntimeEvent, labels};
 
-impl DockerRuntime {
-    pub(super) fn event_stream(&self) -> BoxStream<'static, Result<RuntimeEvent>> {
-        // "From now on" means from this call, not from when the stream is first polled (the request is
-        // only sent then): the engine replays what happened since the given time, to the nanosecond.
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let since = format!("{}.{:09}", since.as_secs(), since.subsec_nanos());
-        let filters = HashMap::from([
-            ("type", vec!["container".to_owned()]),
-            ("event", vec!["die".to_owned()]),
-            ("label", labels::owner_filters(&self.options.owner)),
-        ]);
-        let options = EventsOptionsBuilder::default().since(&since).filters(&filters).build();
-        let mut failed = false;
-        self.docker
-            .events(Some(options))
-            .filter_map(|message| ready(message.map(died).map_err(error::engine).transpose()))
-            // The first error ends the stream: the connection to the engine is gone.
-            .take_while(move |item| {
-                let go_on = !failed;
-                failed |= item.is_err();
-                ready(go_on)
-            })
-            .boxed()
-    }
+pub(super) fn subscribe(engine: &Engine) -> BoxStream<'static, Result<RuntimeEvent>> {
+    // "From now on" means from this call, not from when the stream is first polled (the request is
+    // only sent then): the engine replays what happened since the given time, to the nanosecond.
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = format!("{}.{:09}", since.as_secs(), since.subsec_nanos());
+    let filters = HashMap::from([
+        ("type", vec!["container".to_owned()]),
+        ("event", vec!["die".to_owned()]),
+        ("label", labels::owner_filters(&engine.options.owner)),
+    ]);
+    let options = EventsOptionsBuilder::default().since(&since).filters(&filters).build();
+    let mut failed = false;
+    engine
+        .docker
+        .events(Some(options))
+        .filter_map(|message| ready(message.map(died).map_err(error::engine).transpose()))
+        // The first error ends the stream: the connection to the engine is gone.
+        .take_while(move |item| {
+            let go_on = !failed;
+            failed |= item.is_err();
+            ready(go_on)
+        })
+        .boxed()
 }
 
 /// A `die` event as a [`RuntimeEvent::Died`]; `None` for anything else.

@@ -22,57 +22,55 @@ use futures_util::{Stream, StreamExt};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::DockerRuntime;
+use super::engine::Engine;
 use super::error::{self, timed};
 use crate::{LogLine, LogStream, Result};
 
 /// A line longer than this is cut into lines of this size, so a runaway writer cannot exhaust memory.
 const MAX_LINE_BYTES: usize = 1 << 20;
 
-impl DockerRuntime {
-    pub(super) async fn tail_container_logs(&self, id: &str, lines: usize) -> Result<Vec<LogLine>> {
-        if lines == 0 {
-            return Ok(Vec::new());
+pub(super) async fn tail(engine: &Engine, id: &str, lines: usize) -> Result<Vec<LogLine>> {
+    if lines == 0 {
+        return Ok(Vec::new());
+    }
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .timestamps(true)
+        .tail(&lines.to_string())
+        .build();
+    let read = async {
+        let mut frames = engine.docker.logs(id, Some(options));
+        let mut assembler = LineAssembler::default();
+        let mut out = Vec::new();
+        while let Some(frame) = frames.next().await {
+            assembler.push_output(frame.map_err(|e| error::container(id, e))?, &mut out);
         }
-        let options = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .timestamps(true)
-            .tail(&lines.to_string())
-            .build();
-        let read = async {
-            let mut frames = self.docker.logs(id, Some(options));
-            let mut assembler = LineAssembler::default();
-            let mut out = Vec::new();
-            while let Some(frame) = frames.next().await {
-                assembler.push_output(frame.map_err(|e| error::container(id, e))?, &mut out);
-            }
-            assembler.finish(&mut out);
-            Ok(out)
-        };
-        let mut out = timed(self.call_timeout(), "a log read", read).await?;
-        // Lines flushed at the end (no newline) may be older than others: restore time order.
-        out.sort_by_key(|line| line.at);
-        let extra = out.len().saturating_sub(lines);
-        out.drain(..extra);
+        assembler.finish(&mut out);
         Ok(out)
-    }
+    };
+    let mut out = timed(engine.call_timeout(), "a log read", read).await?;
+    // Lines flushed at the end (no newline) may be older than others: restore time order.
+    out.sort_by_key(|line| line.at);
+    let extra = out.len().saturating_sub(lines);
+    out.drain(..extra);
+    Ok(out)
+}
 
-    pub(super) fn follow_container_logs(
-        &self,
-        id: &str,
-        since: Option<Timestamp>,
-    ) -> BoxStream<'static, Result<LogLine>> {
-        // The engine filters by whole seconds (and bollard types them as i32): ask from the second
-        // `since` falls in, and drop the older lines of that second here, after parsing.
-        let since_secs = since.and_then(|since| i32::try_from(since.millis().div_euclid(1000)).ok());
-        let frames = self.docker.logs(id, Some(logs_options(true, since_secs)));
-        let (docker, container) = (self.docker.clone(), id.to_owned());
-        let catch_up = move |from_secs: Option<i32>| {
-            docker.logs(&container, Some(logs_options(false, from_secs.or(since_secs)))).boxed()
-        };
-        follow(id.to_owned(), frames, since, catch_up).boxed()
-    }
+pub(super) fn follow(
+    engine: &Engine,
+    id: &str,
+    since: Option<Timestamp>,
+) -> BoxStream<'static, Result<LogLine>> {
+    // The engine filters by whole seconds (and bollard types them as i32): ask from the second
+    // `since` falls in, and drop the older lines of that second here, after parsing.
+    let since_secs = since.and_then(|since| i32::try_from(since.millis().div_euclid(1000)).ok());
+    let frames = engine.docker.logs(id, Some(logs_options(true, since_secs)));
+    let (docker, container) = (engine.docker.clone(), id.to_owned());
+    let catch_up = move |from_secs: Option<i32>| {
+        docker.logs(&container, Some(logs_options(false, from_secs.or(since_secs)))).boxed()
+    };
+    follow_frames(id.to_owned(), frames, since, catch_up).boxed()
 }
 
 fn logs_options(follow: bool, since_secs: Option<i32>) -> LogsOptions {
@@ -87,7 +85,7 @@ type Frames = BoxStream<'static, Result<LogOutput, BollardError>>;
 
 /// Lines from `frames` at or after `since`; when `frames` ends, the frames `catch_up` gives (from the
 /// second of the last frame seen) that are newer than the last one seen.
-fn follow(
+fn follow_frames(
     id: String,
     frames: impl Stream<Item = Result<LogOutput, BollardError>> + Send + 'static,
     since: Option<Timestamp>,

@@ -123,7 +123,7 @@ async fn following_filters_by_milliseconds_and_flushes_at_the_end() {
     ]);
     let since = Some(Timestamp::from_millis(T1_MS + 1));
     let lines: Vec<LogLine> =
-        follow("c".to_owned(), frames, since, no_catch_up).map(|l| l.unwrap()).collect().await;
+        follow_frames("c".to_owned(), frames, since, no_catch_up).map(|l| l.unwrap()).collect().await;
     assert_eq!(lines, [line(T2_MS, LogStream::Stdout, "new"), line(T2_MS, LogStream::Stderr, "partial")]);
 }
 
@@ -139,7 +139,7 @@ async fn following_catches_up_on_what_the_engine_did_not_send() {
         futures_util::stream::iter([out(T2, "two is "), out(t3, "split\n"), out(t3, "bye")]).boxed()
     };
     let lines: Vec<String> =
-        follow("c".to_owned(), frames, None, catch_up).map(|l| l.unwrap().line).collect().await;
+        follow_frames("c".to_owned(), frames, None, catch_up).map(|l| l.unwrap().line).collect().await;
     assert_eq!(lines, ["one", "two is split", "bye"]);
     assert_eq!(*asked.lock().unwrap(), Some(Some((T2_MS / 1000) as i32)));
 }
@@ -153,7 +153,8 @@ async fn following_ends_after_an_error() {
         }),
         out(T1, "never\n"),
     ]);
-    let items: Vec<Result<LogLine>> = follow("c".to_owned(), frames, None, no_catch_up).collect().await;
+    let items: Vec<Result<LogLine>> =
+        follow_frames("c".to_owned(), frames, None, no_catch_up).collect().await;
     assert_eq!(items.len(), 1);
     assert!(matches!(&items[0], Err(crate::RuntimeError::NotFound(id)) if id == "c"));
 }
@@ -168,7 +169,7 @@ async fn a_container_removed_before_the_catch_up_just_ends_the_stream() {
         };
         futures_util::stream::iter([Err(gone)]).boxed()
     };
-    let items: Vec<Result<LogLine>> = follow("c".to_owned(), frames, None, catch_up).collect().await;
+    let items: Vec<Result<LogLine>> = follow_frames("c".to_owned(), frames, None, catch_up).collect().await;
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].as_ref().map(|l| l.line.as_str()).ok(), Some("last words"));
 }

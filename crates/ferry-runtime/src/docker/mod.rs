@@ -4,70 +4,36 @@
 //! only covers the wait for response headers and is shared by all calls (a stop with a long grace would
 //! trip it), so it is set out of the way. Pulls are bounded by their caller; log and event streams run
 //! as long as they are read. Builds and pushes are bounded by their caller too.
+//!
+//! Dependencies point one way: each module below is a set of functions over an [`engine::Engine`]
+//! (the connection and the options), and this one composes them. The leaves, `engine`, `error` and
+//! `registry`, import none of the others.
 
 mod build;
 mod container;
+mod engine;
 mod error;
 mod events;
+mod image;
 mod logs;
 mod pull;
 mod push;
+mod registry;
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bollard::{API_DEFAULT_VERSION, Docker};
 use ferry_model::{ImageRef, RegistryCredentials, Timestamp};
 use futures_util::stream::BoxStream;
-use tokio::sync::OnceCell;
 
-use crate::{
-    ContainerInfo, ContainerSpec, EngineInfo, LogLine, PulledImage, Result, Runtime, RuntimeError,
-    RuntimeEvent,
-};
-use error::timed;
-
-/// How to reach the engine and how to configure the containers it runs.
-#[derive(Debug, Clone)]
-pub struct DockerOptions {
-    /// The engine's unix socket.
-    pub socket: PathBuf,
-    /// The bound on each call to the engine (a stop gets its grace period on top; pulls, builds and
-    /// pushes are bounded by their callers).
-    pub call_timeout: Duration,
-    /// Containers log through Docker's default json-file driver, rotated at this size (Docker's syntax).
-    pub log_max_size: String,
-    /// How many rotated log files each container keeps.
-    pub log_max_files: u32,
-    /// The installation this driver works for: written on every container as `ferry.owner`, and the
-    /// only containers it lists and reports events about.
-    pub owner: String,
-}
-
-impl Default for DockerOptions {
-    fn default() -> Self {
-        Self {
-            socket: PathBuf::from("/var/run/docker.sock"),
-            call_timeout: Duration::from_secs(30),
-            log_max_size: "10m".to_owned(),
-            log_max_files: 3,
-            owner: "ferry".to_owned(),
-        }
-    }
-}
-
-/// bollard's per-request header timeout, in seconds: effectively off, since calls are bounded here.
-const BOLLARD_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+pub use self::engine::DockerOptions;
+use self::engine::Engine;
+use crate::{ContainerInfo, ContainerSpec, EngineInfo, LogLine, PulledImage, Result, Runtime, RuntimeEvent};
 
 /// The Docker driver. Cheap to clone; clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct DockerRuntime {
-    docker: Docker,
-    options: Arc<DockerOptions>,
-    /// The host's CPU count, read once, for capping CPU limits.
-    cpus: Arc<OnceCell<u32>>,
+    engine: Engine,
 }
 
 impl DockerRuntime {
@@ -77,61 +43,19 @@ impl DockerRuntime {
     }
 
     pub async fn connect_with(options: DockerOptions) -> Result<Self> {
-        let socket = options.socket.display().to_string();
-        let hint = "start the docker engine (e.g. `systemctl start docker` or `dockerd`)";
-        if !options.socket.exists() {
-            return Err(RuntimeError::Unavailable(format!(
-                "there is no docker engine socket at {socket}; {hint}"
-            )));
-        }
-        let docker =
-            Docker::connect_with_unix(&socket, BOLLARD_TIMEOUT_SECS, API_DEFAULT_VERSION).map_err(|e| {
-                RuntimeError::Unavailable(format!("cannot use {socket}: {}; {hint}", error::message(&e)))
-            })?;
-        // bollard speaks its newest API version unless told otherwise; older engines (20.10 speaks 1.41)
-        // refuse that with "client version is too new", so ask the engine for its version first.
-        let negotiate = async {
-            docker.negotiate_version().await.map_err(|e| {
-                RuntimeError::Unavailable(format!(
-                    "cannot talk to the docker engine at {socket}: {}; {hint}",
-                    error::message(&e)
-                ))
-            })
-        };
-        let docker = timed(options.call_timeout, "the version negotiation", negotiate).await?;
-        tracing::info!(socket = %socket, api_version = %docker.client_version(), "connected to the docker engine");
-        Ok(Self { docker, options: Arc::new(options), cpus: Arc::new(OnceCell::new()) })
+        Ok(Self { engine: Engine::connect(options).await? })
     }
 
     /// The engine API version agreed on at connect time (`1.41` for Docker 20.10).
     pub fn api_version(&self) -> String {
-        self.docker.client_version().to_string()
-    }
-
-    fn call_timeout(&self) -> Duration {
-        self.options.call_timeout
-    }
-
-    async fn engine_info(&self) -> Result<EngineInfo> {
-        let call = async { self.docker.info().await.map_err(error::engine) };
-        let info = timed(self.call_timeout(), "an info request", call).await?;
-        Ok(EngineInfo {
-            version: info.server_version.unwrap_or_default(),
-            cpus: info.ncpu.and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
-            memory_bytes: info.mem_total.unwrap_or(0),
-        })
-    }
-
-    /// The host's CPU count (0 if the engine does not say), asked once.
-    async fn host_cpus(&self) -> Result<u32> {
-        self.cpus.get_or_try_init(|| async { Ok(self.engine_info().await?.cpus) }).await.copied()
+        self.engine.docker.client_version().to_string()
     }
 }
 
 #[async_trait]
 impl Runtime for DockerRuntime {
     async fn info(&self) -> Result<EngineInfo> {
-        self.engine_info().await
+        self.engine.info().await
     }
 
     async fn pull(
@@ -140,7 +64,7 @@ impl Runtime for DockerRuntime {
         credentials: Option<&RegistryCredentials>,
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
     ) -> Result<PulledImage> {
-        self.pull_image(image, credentials, progress).await
+        pull::pull(&self.engine, image, credentials, progress).await
     }
 
     async fn build_image(
@@ -150,7 +74,7 @@ impl Runtime for DockerRuntime {
         tag: &str,
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
     ) -> Result<String> {
-        self.build_from_context(context, dockerfile, tag, progress).await
+        build::build(&self.engine, context, dockerfile, tag, progress).await
     }
 
     async fn push_image(
@@ -159,39 +83,39 @@ impl Runtime for DockerRuntime {
         credentials: Option<&RegistryCredentials>,
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
     ) -> Result<Option<String>> {
-        self.push_tag(tag, credentials, progress).await
+        push::push(&self.engine, tag, credentials, progress).await
     }
 
     async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
-        self.run_container(spec).await
+        container::run(&self.engine, spec).await
     }
 
     async fn inspect(&self, container_id: &str) -> Result<Option<ContainerInfo>> {
-        self.inspect_container(container_id).await
+        container::inspect(&self.engine, container_id).await
     }
 
     async fn list(&self) -> Result<Vec<ContainerInfo>> {
-        self.list_containers().await
+        container::list(&self.engine).await
     }
 
     async fn stop(&self, container_id: &str, grace: Duration) -> Result<()> {
-        self.stop_container(container_id, grace).await
+        container::stop(&self.engine, container_id, grace).await
     }
 
     async fn remove(&self, container_id: &str) -> Result<()> {
-        self.remove_container(container_id).await
+        container::remove(&self.engine, container_id).await
     }
 
     async fn remove_image(&self, image: &str) -> Result<()> {
-        self.remove_image_by_ref(image).await
+        image::remove(&self.engine, image).await
     }
 
     async fn image_exists(&self, image: &str) -> Result<bool> {
-        self.image_is_present(image).await
+        image::exists(&self.engine, image).await
     }
 
     async fn tail_logs(&self, container_id: &str, lines: usize) -> Result<Vec<LogLine>> {
-        self.tail_container_logs(container_id, lines).await
+        logs::tail(&self.engine, container_id, lines).await
     }
 
     fn follow_logs(
@@ -199,10 +123,10 @@ impl Runtime for DockerRuntime {
         container_id: &str,
         since: Option<Timestamp>,
     ) -> BoxStream<'static, Result<LogLine>> {
-        self.follow_container_logs(container_id, since)
+        logs::follow(&self.engine, container_id, since)
     }
 
     fn events(&self) -> BoxStream<'static, Result<RuntimeEvent>> {
-        self.event_stream()
+        events::subscribe(&self.engine)
     }
 }

@@ -4,90 +4,58 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bollard::auth::DockerCredentials;
 use bollard::models::CreateImageInfo;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use ferry_model::{ImageRef, RegistryCredentials};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-use super::DockerRuntime;
+use super::engine::Engine;
 use super::error::{self, timed};
+use super::registry::{self, repo_digest};
 use crate::{PulledImage, Result, RuntimeError};
 
 /// At most two progress lines a second (plus the final one).
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
-impl DockerRuntime {
-    pub(super) async fn pull_image(
-        &self,
-        image: &ImageRef,
-        credentials: Option<&RegistryCredentials>,
-        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
-    ) -> Result<PulledImage> {
-        let started = Instant::now();
-        // The engine takes a digest where the tag goes, and then names the image `name@digest`.
-        let options =
-            CreateImageOptionsBuilder::default().from_image(&image.name()).tag(image.pull_tag()).build();
-        let pulled_as = match image.digest() {
-            Some(digest) => format!("{}@{digest}", image.name()),
-            None => format!("{}:{}", image.name(), image.pull_tag()),
-        };
-        let credentials = credentials.map(|c| DockerCredentials {
-            username: Some(c.username.clone()),
-            password: Some(c.password.clone()),
-            serveraddress: Some(server_address(image)),
-            ..Default::default()
-        });
-        let mut state = PullProgress::new(image.to_string());
-        let mut last_line: Option<Instant> = None;
-        let mut stream = self.docker.create_image(Some(options), None, credentials);
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| error::pull(image, e))?;
-            if state.update(&info) && last_line.is_none_or(|at| at.elapsed() >= PROGRESS_INTERVAL) {
-                progress(&state.line());
-                last_line = Some(Instant::now());
-            }
+pub(super) async fn pull(
+    engine: &Engine,
+    image: &ImageRef,
+    credentials: Option<&RegistryCredentials>,
+    progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+) -> Result<PulledImage> {
+    let started = Instant::now();
+    // The engine takes a digest where the tag goes, and then names the image `name@digest`.
+    let options =
+        CreateImageOptionsBuilder::default().from_image(&image.name()).tag(image.pull_tag()).build();
+    let pulled_as = match image.digest() {
+        Some(digest) => format!("{}@{digest}", image.name()),
+        None => format!("{}:{}", image.name(), image.pull_tag()),
+    };
+    let credentials = registry::credentials(image, credentials);
+    let mut state = PullProgress::new(image.to_string());
+    let mut last_line: Option<Instant> = None;
+    let mut stream = engine.docker.create_image(Some(options), None, credentials);
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| error::pull(image, e))?;
+        if state.update(&info) && last_line.is_none_or(|at| at.elapsed() >= PROGRESS_INTERVAL) {
+            progress(&state.line());
+            last_line = Some(Instant::now());
         }
-        let inspect = async { self.docker.inspect_image(&pulled_as).await.map_err(error::engine) };
-        let inspected = timed(self.call_timeout(), "an image inspect", inspect).await?;
-        let image_id = inspected.id.ok_or_else(|| {
-            RuntimeError::Engine(format!("the engine reports no id for the pulled image {pulled_as}"))
-        })?;
-        let digest = repo_digest(image, inspected.repo_digests.as_deref().unwrap_or_default())
-            .or_else(|| image.digest().map(str::to_owned));
-        progress(&state.final_line());
-        tracing::info!(
-            image = %image, image_id = %image_id, digest = ?digest,
-            elapsed_ms = started.elapsed().as_millis() as u64, "pulled an image"
-        );
-        Ok(PulledImage { image_id, digest })
     }
-}
-
-/// The `serveraddress` of the credentials: Docker Hub's historical address, or the registry host.
-pub(super) fn server_address(image: &ImageRef) -> String {
-    match image.registry() {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" => "https://index.docker.io/v1/".to_owned(),
-        host => host.to_owned(),
-    }
-}
-
-/// The digest in the `RepoDigests` entry (`name@sha256:…`) for the requested repository. The engine
-/// writes Docker Hub names in their short form (`nginx`), so both sides are shortened alike.
-pub(super) fn repo_digest(image: &ImageRef, repo_digests: &[String]) -> Option<String> {
-    let name = image.name();
-    let wanted = familiar(&name);
-    repo_digests.iter().find_map(|entry| {
-        let (name, digest) = entry.rsplit_once('@')?;
-        (familiar(name) == wanted).then(|| digest.to_owned())
-    })
-}
-
-fn familiar(name: &str) -> &str {
-    let name =
-        name.strip_prefix("docker.io/").or_else(|| name.strip_prefix("index.docker.io/")).unwrap_or(name);
-    name.strip_prefix("library/").unwrap_or(name)
+    let inspect = async { engine.docker.inspect_image(&pulled_as).await.map_err(error::engine) };
+    let inspected = timed(engine.call_timeout(), "an image inspect", inspect).await?;
+    let image_id = inspected.id.ok_or_else(|| {
+        RuntimeError::Engine(format!("the engine reports no id for the pulled image {pulled_as}"))
+    })?;
+    let digest = repo_digest(image, inspected.repo_digests.as_deref().unwrap_or_default())
+        .or_else(|| image.digest().map(str::to_owned));
+    progress(&state.final_line());
+    tracing::info!(
+        image = %image, image_id = %image_id, digest = ?digest,
+        elapsed_ms = started.elapsed().as_millis() as u64, "pulled an image"
+    );
+    Ok(PulledImage { image_id, digest })
 }
 
 /// Per-layer state of a pull, from the engine's progress messages.

@@ -46,15 +46,3 @@ fn bytes_read_like_the_docker_cli() {
     }
     assert_eq!(human_bytes(3_200_000_000_000_000), "3200.0 TB");
 }
-
-#[test]
-fn the_digest_is_the_one_for_the_requested_repository() {
-    let digests = ["other/app@sha256:111".to_owned(), "127.0.0.1:5000/web@sha256:222".to_owned()];
-    let image = ImageRef::parse("127.0.0.1:5000/web:v1").unwrap();
-    assert_eq!(repo_digest(&image, &digests).as_deref(), Some("sha256:222"));
-    let hub = ImageRef::parse("docker.io/library/nginx:1.27").unwrap();
-    assert_eq!(repo_digest(&hub, &["nginx@sha256:333".to_owned()]).as_deref(), Some("sha256:333"));
-    assert_eq!(repo_digest(&hub, &digests), None);
-    assert_eq!(server_address(&hub), "https://index.docker.io/v1/");
-    assert_eq!(server_address(&image), "127.0.0.1:5000");
-}

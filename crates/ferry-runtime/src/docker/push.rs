@@ -9,68 +9,59 @@
 
 use std::time::Duration;
 
-use bollard::auth::DockerCredentials;
 use bollard::models::PushImageInfo;
 use bollard::query_parameters::PushImageOptionsBuilder;
 use ferry_model::{ImageRef, RegistryCredentials};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-use super::DockerRuntime;
+use super::engine::Engine;
 use super::error::{self, timed};
-use super::pull::{repo_digest, server_address};
+use super::registry::{self, repo_digest};
 use crate::{Result, RuntimeError};
 
 /// At most two progress lines a second (plus the final one).
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
-impl DockerRuntime {
-    pub(super) async fn push_tag(
-        &self,
-        tag: &str,
-        credentials: Option<&RegistryCredentials>,
-        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
-    ) -> Result<Option<String>> {
-        let started = Instant::now();
-        let refused =
-            |message: &str| RuntimeError::Push { image: tag.to_owned(), message: message.to_owned() };
-        let image = ImageRef::parse(tag).map_err(|e| refused(&e.to_string()))?;
-        if image.digest().is_some() {
-            return Err(refused("a push needs a tag, not a digest"));
-        }
-        // Without `tag`, the engine would push every tag of the repository.
-        let options = PushImageOptionsBuilder::default().tag(image.tag().unwrap_or("latest")).build();
-        let credentials = credentials.map(|c| DockerCredentials {
-            username: Some(c.username.clone()),
-            password: Some(c.password.clone()),
-            serveraddress: Some(server_address(&image)),
-            ..Default::default()
-        });
-        let mut state = PushProgress::new(tag.to_owned());
-        let mut last_line: Option<Instant> = None;
-        let mut stream = self.docker.push_image(&image.name(), Some(options), credentials);
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| error::push(tag, e))?;
-            if state.update(&info) && last_line.is_none_or(|at| at.elapsed() >= PROGRESS_INTERVAL) {
-                progress(&state.line());
-                last_line = Some(Instant::now());
-            }
-        }
-        let digest = match state.digest.clone() {
-            Some(digest) => Some(digest),
-            None => {
-                let inspect = async { self.docker.inspect_image(tag).await.map_err(error::engine) };
-                let inspected = timed(self.call_timeout(), "an image inspect", inspect).await?;
-                repo_digest(&image, inspected.repo_digests.as_deref().unwrap_or_default())
-            }
-        };
-        progress(&state.final_line());
-        tracing::info!(
-            image = %tag, digest = ?digest, elapsed_ms = started.elapsed().as_millis() as u64,
-            "pushed an image"
-        );
-        Ok(digest)
+pub(super) async fn push(
+    engine: &Engine,
+    tag: &str,
+    credentials: Option<&RegistryCredentials>,
+    progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+) -> Result<Option<String>> {
+    let started = Instant::now();
+    let refused = |message: &str| RuntimeError::Push { image: tag.to_owned(), message: message.to_owned() };
+    let image = ImageRef::parse(tag).map_err(|e| refused(&e.to_string()))?;
+    if image.digest().is_some() {
+        return Err(refused("a push needs a tag, not a digest"));
     }
+    // Without `tag`, the engine would push every tag of the repository.
+    let options = PushImageOptionsBuilder::default().tag(image.tag().unwrap_or("latest")).build();
+    let credentials = registry::credentials(&image, credentials);
+    let mut state = PushProgress::new(tag.to_owned());
+    let mut last_line: Option<Instant> = None;
+    let mut stream = engine.docker.push_image(&image.name(), Some(options), credentials);
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| error::push(tag, e))?;
+        if state.update(&info) && last_line.is_none_or(|at| at.elapsed() >= PROGRESS_INTERVAL) {
+            progress(&state.line());
+            last_line = Some(Instant::now());
+        }
+    }
+    let digest = match state.digest.clone() {
+        Some(digest) => Some(digest),
+        None => {
+            let inspect = async { engine.docker.inspect_image(tag).await.map_err(error::engine) };
+            let inspected = timed(engine.call_timeout(), "an image inspect", inspect).await?;
+            repo_digest(&image, inspected.repo_digests.as_deref().unwrap_or_default())
+        }
+    };
+    progress(&state.final_line());
+    tracing::info!(
+        image = %tag, digest = ?digest, elapsed_ms = started.elapsed().as_millis() as u64,
+        "pushed an image"
+    );
+    Ok(digest)
 }
 
 /// What a push has done so far, from the engine's progress messages.

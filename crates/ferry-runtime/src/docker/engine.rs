@@ -1,0 +1,108 @@
+//! The driver's context: how to reach the engine ([`DockerOptions`]) and the connection made with them
+//! ([`Engine`]).
+//!
+//! A leaf of the driver: the modules that talk to the engine (containers, images, pulls, pushes,
+//! builds, logs, events) each take an `&Engine` and import nothing from one another except the leaves
+//! (`engine`, `error`, `registry`); `mod.rs` composes them into the [`Runtime`](crate::Runtime)
+//! implementation. Nothing here knows those modules.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::{API_DEFAULT_VERSION, Docker};
+use tokio::sync::OnceCell;
+
+use super::error::{self, timed};
+use crate::{EngineInfo, Result, RuntimeError};
+
+/// How to reach the engine and how to configure the containers it runs.
+#[derive(Debug, Clone)]
+pub struct DockerOptions {
+    /// The engine's unix socket.
+    pub socket: PathBuf,
+    /// The bound on each call to the engine (a stop gets its grace period on top; pulls, builds and
+    /// pushes are bounded by their callers).
+    pub call_timeout: Duration,
+    /// Containers log through Docker's default json-file driver, rotated at this size (Docker's syntax).
+    pub log_max_size: String,
+    /// How many rotated log files each container keeps.
+    pub log_max_files: u32,
+    /// The installation this driver works for: written on every container as `ferry.owner`, and the
+    /// only containers it lists and reports events about.
+    pub owner: String,
+}
+
+impl Default for DockerOptions {
+    fn default() -> Self {
+        Self {
+            socket: PathBuf::from("/var/run/docker.sock"),
+            call_timeout: Duration::from_secs(30),
+            log_max_size: "10m".to_owned(),
+            log_max_files: 3,
+            owner: "ferry".to_owned(),
+        }
+    }
+}
+
+/// bollard's per-request header timeout, in seconds: effectively off, since calls are bounded here.
+const BOLLARD_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
+/// A connection to the engine and the options it was made with. Cheap to clone; clones share one
+/// connection pool.
+#[derive(Debug, Clone)]
+pub(super) struct Engine {
+    pub(super) docker: Docker,
+    pub(super) options: Arc<DockerOptions>,
+    /// The host's CPU count, read once, for capping CPU limits.
+    cpus: Arc<OnceCell<u32>>,
+}
+
+impl Engine {
+    /// Connects to the engine on `options.socket` and agrees on an API version with it.
+    pub(super) async fn connect(options: DockerOptions) -> Result<Self> {
+        let socket = options.socket.display().to_string();
+        let hint = "start the docker engine (e.g. `systemctl start docker` or `dockerd`)";
+        if !options.socket.exists() {
+            return Err(RuntimeError::Unavailable(format!(
+                "there is no docker engine socket at {socket}; {hint}"
+            )));
+        }
+        let docker =
+            Docker::connect_with_unix(&socket, BOLLARD_TIMEOUT_SECS, API_DEFAULT_VERSION).map_err(|e| {
+                RuntimeError::Unavailable(format!("cannot use {socket}: {}; {hint}", error::message(&e)))
+            })?;
+        // bollard speaks its newest API version unless told otherwise; older engines (20.10 speaks 1.41)
+        // refuse that with "client version is too new", so ask the engine for its version first.
+        let negotiate = async {
+            docker.negotiate_version().await.map_err(|e| {
+                RuntimeError::Unavailable(format!(
+                    "cannot talk to the docker engine at {socket}: {}; {hint}",
+                    error::message(&e)
+                ))
+            })
+        };
+        let docker = timed(options.call_timeout, "the version negotiation", negotiate).await?;
+        tracing::info!(socket = %socket, api_version = %docker.client_version(), "connected to the docker engine");
+        Ok(Self { docker, options: Arc::new(options), cpus: Arc::new(OnceCell::new()) })
+    }
+
+    pub(super) fn call_timeout(&self) -> Duration {
+        self.options.call_timeout
+    }
+
+    pub(super) async fn info(&self) -> Result<EngineInfo> {
+        let call = async { self.docker.info().await.map_err(error::engine) };
+        let info = timed(self.call_timeout(), "an info request", call).await?;
+        Ok(EngineInfo {
+            version: info.server_version.unwrap_or_default(),
+            cpus: info.ncpu.and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+            memory_bytes: info.mem_total.unwrap_or(0),
+        })
+    }
+
+    /// The host's CPU count (0 if the engine does not say), asked once.
+    pub(super) async fn host_cpus(&self) -> Result<u32> {
+        self.cpus.get_or_try_init(|| async { Ok(self.info().await?.cpus) }).await.copied()
+    }
+}
