@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_model::{EnvVars, Runtime};
+use ferry_model::{EnvVars, CodeRuntime};
 use serde::Deserialize;
 
 use crate::BuildError;
@@ -23,7 +23,7 @@ const FILE: &str = "apprunner.yaml";
 /// A valid `apprunner.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppRunnerConfig {
-    pub runtime: Runtime,
+    pub runtime: CodeRuntime,
     pub pre_build: Vec<String>,
     pub build: Vec<String>,
     pub post_build: Vec<String>,
@@ -125,8 +125,8 @@ impl AppRunnerConfig {
         }
         let runtime = match raw.runtime.as_deref().map(str::trim) {
             None => return Err(err("runtime", missing("runtime"))),
-            Some(name) => Runtime::ALL.into_iter().find(|r| r.name() == name).ok_or_else(|| {
-                let all: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
+            Some(name) => CodeRuntime::ALL.into_iter().find(|r| r.name() == name).ok_or_else(|| {
+                let all: Vec<&str> = CodeRuntime::ALL.iter().map(|r| r.name()).collect();
                 err(
                     "runtime",
                     format!("{name:?} is not an App Runner runtime; use one of {}", all.join(", ")),

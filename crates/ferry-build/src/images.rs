@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use ferry_model::{ImageRef, Runtime, ValidationError};
+use ferry_model::{ImageRef, CodeRuntime, ValidationError};
 
-/// Runtime name → base image. Keys: every `Runtime::name()` plus `rust` and `static`.
+/// Runtime name → base image. Keys: every `CodeRuntime::name()` plus `rust` and `static`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeImages {
     images: BTreeMap<&'static str, String>,
@@ -78,7 +78,7 @@ impl RuntimeImages {
     }
 
     /// The image for an App Runner runtime (always present: `defaults` fills every key).
-    pub(crate) fn for_runtime(&self, runtime: Runtime) -> &str {
+    pub(crate) fn for_runtime(&self, runtime: CodeRuntime) -> &str {
         self.get(runtime.name()).unwrap_or(FALLBACK)
     }
 
@@ -110,10 +110,10 @@ mod tests {
     #[test]
     fn every_key_has_a_valid_default_image_and_runtimes_match_the_model() {
         let images = RuntimeImages::defaults();
-        for runtime in Runtime::ALL {
+        for runtime in CodeRuntime::ALL {
             assert!(RuntimeImages::KEYS.contains(&runtime.name()), "{runtime}");
         }
-        assert_eq!(RuntimeImages::KEYS.len(), Runtime::ALL.len() + 2);
+        assert_eq!(RuntimeImages::KEYS.len(), CodeRuntime::ALL.len() + 2);
         for (key, image) in images.entries() {
             assert!(ImageRef::parse(&image).is_ok(), "{key}: {image}");
         }
@@ -128,7 +128,7 @@ mod tests {
     fn set_replaces_known_keys_and_refuses_the_rest() {
         let mut images = RuntimeImages::defaults();
         images.set("python311", "registry.example.com/base/python:3.11").unwrap();
-        assert_eq!(images.for_runtime(Runtime::Python311), "registry.example.com/base/python:3.11");
+        assert_eq!(images.for_runtime(CodeRuntime::Python311), "registry.example.com/base/python:3.11");
 
         let e = images.set("python2", "python:2").unwrap_err();
         assert_eq!(e.field, "runtime_images.python2");

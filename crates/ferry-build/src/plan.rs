@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ferry_model::{CodeConfiguration, EnvVars, ImageConfiguration, Runtime};
+use ferry_model::{CodeConfiguration, EnvVars, ImageConfiguration, CodeRuntime};
 
 use crate::apprunner::AppRunnerConfig;
 use crate::deps::place;
@@ -133,7 +133,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, BuildError> {
     }
 }
 
-fn build_kind(runtime: Runtime) -> String {
+fn build_kind(runtime: CodeRuntime) -> String {
     format!("{runtime}, {} build", if runtime.revised_build() { "revised" } else { "original" })
 }
 

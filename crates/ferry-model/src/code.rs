@@ -30,7 +30,7 @@ pub enum CodeConfiguration {
     /// builder named.
     Repository { builder: Builder },
     /// Use these values and ignore `apprunner.yaml` (App Runner's `CodeConfigurationValues`).
-    Api { runtime: Runtime, build_command: Option<String> },
+    Api { runtime: CodeRuntime, build_command: Option<String> },
 }
 
 /// How a repository is built when ferry reads it.
@@ -96,7 +96,7 @@ impl fmt::Display for Builder {
 
 /// App Runner's managed runtimes. Each maps to a base image in the server's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Runtime {
+pub enum CodeRuntime {
     Python3,
     Python311,
     Nodejs12,
@@ -112,75 +112,75 @@ pub enum Runtime {
     Go1,
 }
 
-impl Runtime {
-    pub const ALL: [Runtime; 13] = [
-        Runtime::Python3,
-        Runtime::Python311,
-        Runtime::Nodejs12,
-        Runtime::Nodejs14,
-        Runtime::Nodejs16,
-        Runtime::Nodejs18,
-        Runtime::Nodejs22,
-        Runtime::Corretto8,
-        Runtime::Corretto11,
-        Runtime::Dotnet6,
-        Runtime::Php81,
-        Runtime::Ruby31,
-        Runtime::Go1,
+impl CodeRuntime {
+    pub const ALL: [CodeRuntime; 13] = [
+        CodeRuntime::Python3,
+        CodeRuntime::Python311,
+        CodeRuntime::Nodejs12,
+        CodeRuntime::Nodejs14,
+        CodeRuntime::Nodejs16,
+        CodeRuntime::Nodejs18,
+        CodeRuntime::Nodejs22,
+        CodeRuntime::Corretto8,
+        CodeRuntime::Corretto11,
+        CodeRuntime::Dotnet6,
+        CodeRuntime::Php81,
+        CodeRuntime::Ruby31,
+        CodeRuntime::Go1,
     ];
 
     /// The name in `apprunner.yaml` (`python311`).
     pub fn name(self) -> &'static str {
         match self {
-            Runtime::Python3 => "python3",
-            Runtime::Python311 => "python311",
-            Runtime::Nodejs12 => "nodejs12",
-            Runtime::Nodejs14 => "nodejs14",
-            Runtime::Nodejs16 => "nodejs16",
-            Runtime::Nodejs18 => "nodejs18",
-            Runtime::Nodejs22 => "nodejs22",
-            Runtime::Corretto8 => "corretto8",
-            Runtime::Corretto11 => "corretto11",
-            Runtime::Dotnet6 => "dotnet6",
-            Runtime::Php81 => "php81",
-            Runtime::Ruby31 => "ruby31",
-            Runtime::Go1 => "go1",
+            CodeRuntime::Python3 => "python3",
+            CodeRuntime::Python311 => "python311",
+            CodeRuntime::Nodejs12 => "nodejs12",
+            CodeRuntime::Nodejs14 => "nodejs14",
+            CodeRuntime::Nodejs16 => "nodejs16",
+            CodeRuntime::Nodejs18 => "nodejs18",
+            CodeRuntime::Nodejs22 => "nodejs22",
+            CodeRuntime::Corretto8 => "corretto8",
+            CodeRuntime::Corretto11 => "corretto11",
+            CodeRuntime::Dotnet6 => "dotnet6",
+            CodeRuntime::Php81 => "php81",
+            CodeRuntime::Ruby31 => "ruby31",
+            CodeRuntime::Go1 => "go1",
         }
     }
 
     /// The name in App Runner's API (`PYTHON_311`).
     pub fn api_name(self) -> &'static str {
         match self {
-            Runtime::Python3 => "PYTHON_3",
-            Runtime::Python311 => "PYTHON_311",
-            Runtime::Nodejs12 => "NODEJS_12",
-            Runtime::Nodejs14 => "NODEJS_14",
-            Runtime::Nodejs16 => "NODEJS_16",
-            Runtime::Nodejs18 => "NODEJS_18",
-            Runtime::Nodejs22 => "NODEJS_22",
-            Runtime::Corretto8 => "CORRETTO_8",
-            Runtime::Corretto11 => "CORRETTO_11",
-            Runtime::Dotnet6 => "DOTNET_6",
-            Runtime::Php81 => "PHP_81",
-            Runtime::Ruby31 => "RUBY_31",
-            Runtime::Go1 => "GO_1",
+            CodeRuntime::Python3 => "PYTHON_3",
+            CodeRuntime::Python311 => "PYTHON_311",
+            CodeRuntime::Nodejs12 => "NODEJS_12",
+            CodeRuntime::Nodejs14 => "NODEJS_14",
+            CodeRuntime::Nodejs16 => "NODEJS_16",
+            CodeRuntime::Nodejs18 => "NODEJS_18",
+            CodeRuntime::Nodejs22 => "NODEJS_22",
+            CodeRuntime::Corretto8 => "CORRETTO_8",
+            CodeRuntime::Corretto11 => "CORRETTO_11",
+            CodeRuntime::Dotnet6 => "DOTNET_6",
+            CodeRuntime::Php81 => "PHP_81",
+            CodeRuntime::Ruby31 => "RUBY_31",
+            CodeRuntime::Go1 => "GO_1",
         }
     }
 
     /// Whether App Runner builds it the revised way (a build stage, then a run stage that copies `/app`
     /// and runs `pre-run`), rather than the original one.
     pub fn revised_build(self) -> bool {
-        matches!(self, Runtime::Python311 | Runtime::Nodejs18 | Runtime::Nodejs22)
+        matches!(self, CodeRuntime::Python311 | CodeRuntime::Nodejs18 | CodeRuntime::Nodejs22)
     }
 
     /// Accepts either spelling, any case.
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         let t = s.trim();
-        Runtime::ALL
+        CodeRuntime::ALL
             .into_iter()
             .find(|r| r.name().eq_ignore_ascii_case(t) || r.api_name().eq_ignore_ascii_case(t))
             .ok_or_else(|| {
-                let all: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
+                let all: Vec<&str> = CodeRuntime::ALL.iter().map(|r| r.name()).collect();
                 ValidationError::new(
                     "runtime",
                     format!("{s:?} is not an App Runner runtime; use one of {}", all.join(", ")),
@@ -189,7 +189,7 @@ impl Runtime {
     }
 }
 
-impl fmt::Display for Runtime {
+impl fmt::Display for CodeRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -339,10 +339,10 @@ mod tests {
 
     #[test]
     fn runtimes_parse_in_both_spellings_and_know_their_build() {
-        assert_eq!(Runtime::parse("PYTHON_311").unwrap(), Runtime::Python311);
-        assert_eq!(Runtime::parse("nodejs22").unwrap(), Runtime::Nodejs22);
-        assert!(Runtime::Nodejs18.revised_build() && !Runtime::Nodejs16.revised_build());
-        let e = Runtime::parse("python2").unwrap_err();
+        assert_eq!(CodeRuntime::parse("PYTHON_311").unwrap(), CodeRuntime::Python311);
+        assert_eq!(CodeRuntime::parse("nodejs22").unwrap(), CodeRuntime::Nodejs22);
+        assert!(CodeRuntime::Nodejs18.revised_build() && !CodeRuntime::Nodejs16.revised_build());
+        let e = CodeRuntime::parse("python2").unwrap_err();
         assert!(e.message.contains("python3, python311"), "{}", e.message);
         assert_eq!(Builder::parse("Dockerfile").unwrap(), Builder::Dockerfile);
         assert!(Builder::parse("make").unwrap_err().message.contains("auto, apprunner"));

@@ -17,6 +17,7 @@
 //! restart ferry knows which adopted containers may take traffic at once.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -70,10 +71,22 @@ pub struct Instance {
     pub state: InstanceState,
     /// The engine's id for its container, once created.
     pub container_id: Option<String>,
-    /// Where the router reaches it (`127.0.0.1:<ephemeral port>`), once started.
-    pub address: Option<String>,
+    /// Where it runs and how it is reached, once started.
+    pub address: Option<InstanceAddress>,
     pub created_at: Timestamp,
     pub state_since: Timestamp,
     /// Why it is in its state: the last failed check, the exit code.
     pub detail: Option<String>,
+}
+
+/// Where an instance runs and how it is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceAddress {
+    /// The engine node it runs on (one node for a single Docker engine; a cluster engine has several).
+    pub node: String,
+    /// Where the router sends its requests: the port the engine published for it (`127.0.0.1:<port>`).
+    pub endpoint: SocketAddr,
+    /// Its own address on the engine's network, where health checks go. A published port can be answered by
+    /// the engine's port proxy even when the app does not listen, so checks never go there.
+    pub probe: Option<SocketAddr>,
 }

@@ -19,12 +19,12 @@ mod service;
 mod time;
 mod traffic;
 
-pub use code::{Builder, CodeConfiguration, CodeSource, GitCredentials, Runtime, normalize_directory};
+pub use code::{Builder, CodeConfiguration, CodeSource, GitCredentials, CodeRuntime, normalize_directory};
 pub use error::ValidationError;
 pub use ids::{Arn, InstanceId, OperationId, ServiceId};
 pub use image::{ImageRef, RegistryCredentials};
-pub use instance::{Instance, InstanceState};
-pub use operation::{Operation, OperationEvent, OperationStatus, OperationType};
+pub use instance::{Instance, InstanceAddress, InstanceState};
+pub use operation::{Operation, OperationEvent, OperationStatus, OperationType, Trigger};
 pub use resources::{
     Cpu, HealthCheckConfiguration, HealthCheckProtocol, InstanceConfiguration, MAX_GRACE_PERIOD, Memory,
 };

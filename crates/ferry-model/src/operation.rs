@@ -120,8 +120,8 @@ pub struct Operation {
     pub updated_at: Timestamp,
     /// Why it failed, in one line; the events carry the details.
     pub error: Option<String>,
-    /// What started it, in App Runner's words for deployments (`SERVICE_CREATE`, `ROLLBACK`, …).
-    pub trigger: Option<String>,
+    /// What started it.
+    pub trigger: Trigger,
 }
 
 impl Operation {
@@ -130,7 +130,7 @@ impl Operation {
         service_id: ServiceId,
         kind: OperationType,
         revision: Option<u32>,
-        trigger: &str,
+        trigger: Trigger,
         now: Timestamp,
     ) -> Self {
         Self {
@@ -144,7 +144,7 @@ impl Operation {
             ended_at: None,
             updated_at: now,
             error: None,
-            trigger: Some(trigger.to_owned()),
+            trigger,
         }
     }
 
@@ -160,10 +160,102 @@ impl Operation {
     }
 }
 
+/// What started an operation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// A person, through the ferry CLI.
+    Manual,
+    /// A program, through the API.
+    Api,
+    /// A person going back to an earlier revision (`ferry service rollback`).
+    Rollback,
+    /// A push to the watched branch: the commit it brought.
+    GitPush { commit: String },
+    /// A new image under the watched tag: the digest it points at.
+    ImagePush { digest: String },
+    /// The autoscaler.
+    Scaling,
+}
+
+impl Trigger {
+    /// App Runner's "triggering event" for an operation of `kind` started this way, as its deployment logs
+    /// name it (`Deployment with ID : … started. Triggering event : SERVICE_UPDATE`).
+    pub fn event(&self, kind: OperationType) -> &'static str {
+        match self {
+            Self::Manual | Self::Api => match kind {
+                OperationType::CreateService => "SERVICE_CREATE",
+                OperationType::UpdateService => "SERVICE_UPDATE",
+                OperationType::StartDeployment => "START_DEPLOYMENT",
+                OperationType::PauseService => "SERVICE_PAUSE",
+                OperationType::ResumeService => "SERVICE_RESUME",
+                OperationType::DeleteService => "SERVICE_DELETE",
+            },
+            Self::Rollback => "ROLLBACK",
+            Self::GitPush { .. } => "SOURCE_CODE_PUSH",
+            Self::ImagePush { .. } => "IMAGE_PUSH",
+            Self::Scaling => "SCALING",
+        }
+    }
+
+    /// The stored form: `MANUAL`, `API`, `ROLLBACK`, `GIT_PUSH <commit>`, `IMAGE_PUSH <digest>`, `SCALING`.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Manual => "MANUAL".to_owned(),
+            Self::Api => "API".to_owned(),
+            Self::Rollback => "ROLLBACK".to_owned(),
+            Self::GitPush { commit } => format!("GIT_PUSH {commit}"),
+            Self::ImagePush { digest } => format!("IMAGE_PUSH {digest}"),
+            Self::Scaling => "SCALING".to_owned(),
+        }
+    }
+
+    /// Reads [`Trigger::encode`]'s form back; `None` for anything else.
+    pub fn decode(s: &str) -> Option<Self> {
+        let (kind, value) = s.split_once(' ').map_or((s, None), |(k, v)| (k, Some(v)));
+        match (kind, value) {
+            ("MANUAL", None) => Some(Self::Manual),
+            ("API", None) => Some(Self::Api),
+            ("ROLLBACK", None) => Some(Self::Rollback),
+            ("SCALING", None) => Some(Self::Scaling),
+            ("GIT_PUSH", Some(commit)) if !commit.is_empty() => Some(Self::GitPush { commit: commit.to_owned() }),
+            ("IMAGE_PUSH", Some(digest)) if !digest.is_empty() => {
+                Some(Self::ImagePush { digest: digest.to_owned() })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A line of an operation's log, numbered from 1 so a follower can ask for what came after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationEvent {
     pub seq: i64,
     pub at: Timestamp,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_round_trip_and_name_app_runners_events() {
+        let all = [
+            Trigger::Manual,
+            Trigger::Api,
+            Trigger::Rollback,
+            Trigger::GitPush { commit: "0123456789abcdef0123456789abcdef01234567".into() },
+            Trigger::ImagePush { digest: format!("sha256:{}", "a".repeat(64)) },
+            Trigger::Scaling,
+        ];
+        for t in all {
+            assert_eq!(Trigger::decode(&t.encode()), Some(t.clone()), "{t:?}");
+        }
+        for bad in ["", "GIT_PUSH", "GIT_PUSH ", "MANUAL x", "SERVICE_CREATE"] {
+            assert_eq!(Trigger::decode(bad), None, "{bad:?}");
+        }
+        assert_eq!(Trigger::Manual.event(OperationType::UpdateService), "SERVICE_UPDATE");
+        assert_eq!(Trigger::Api.event(OperationType::CreateService), "SERVICE_CREATE");
+        assert_eq!(Trigger::Rollback.event(OperationType::StartDeployment), "ROLLBACK");
+    }
 }

@@ -130,10 +130,17 @@ impl EnvVars {
             if name.is_empty() || name.len() > Self::MAX_LEN {
                 return Err(ValidationError::new("env", "variable names are 1 to 51200 characters"));
             }
-            if name.contains('=') || name.contains('\0') {
+            if name.contains('=') {
                 return Err(ValidationError::new(
                     format!("env.{name}"),
-                    "a variable name cannot contain '=' or NUL; pass NAME=VALUE with the name before the first '='",
+                    "a variable name cannot contain '='; pass NAME=VALUE with the name before the first '='",
+                ));
+            }
+            if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                return Err(ValidationError::new(
+                    format!("env.{}", name.escape_debug()),
+                    "a variable name cannot contain spaces or control characters; use letters, digits and '_', \
+                     e.g. DATABASE_URL",
                 ));
             }
             if name == "PORT" {
@@ -204,6 +211,12 @@ impl ImageConfiguration {
     fn parse_start_command(&self, command: &str) -> Result<Vec<String>, ValidationError> {
         if command.contains(['\n', '\r']) {
             return Err(ValidationError::new("start_command", "the start command must be a single line"));
+        }
+        if command.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(ValidationError::new(
+                "start_command",
+                "the start command cannot contain control characters (such as NUL)",
+            ));
         }
         let argv = shell_words::split(command).map_err(|e| {
             ValidationError::new("start_command", format!("{command:?} cannot be split into arguments: {e}"))
@@ -346,6 +359,26 @@ pub struct Revision {
 impl Revision {
     /// How its instances run: the image source's configuration, or what the build resolved for code
     /// (`None` for code not built yet).
+    /// The references ferry itself put on the engine for this revision's image: `name@digest` for an image
+    /// pulled by its digest, and for code the tag its build got (plus `name@digest` of that tag when it
+    /// was pushed to a build registry and may have been pulled back by digest). Pruning removes only
+    /// these: never the image by id, so a tag someone else made on the same image stays.
+    pub fn engine_references(&self) -> Vec<String> {
+        match (&self.spec.source, &self.build) {
+            (Source::Image(source), _) => {
+                self.image_digest.iter().map(|d| format!("{}@{d}", source.image.name())).collect()
+            }
+            (Source::Code(_), Some(build)) => {
+                let mut refs = vec![build.image.clone()];
+                if let (Some(digest), Ok(image)) = (&self.image_digest, ImageRef::parse(&build.image)) {
+                    refs.push(format!("{}@{digest}", image.name()));
+                }
+                refs
+            }
+            (Source::Code(_), None) => Vec::new(),
+        }
+    }
+
     pub fn run_config(&self) -> Option<&ImageConfiguration> {
         match &self.spec.source {
             Source::Image(i) => Some(&i.config),
@@ -406,6 +439,14 @@ mod tests {
         let mut vars = BTreeMap::new();
         vars.insert(String::new(), "1".to_owned());
         assert!(EnvVars::new(vars).is_err());
+        for bad in ["MY VAR", "TAB\tNAME", "NUL\0", "BELL\u{7}", " LEADING"] {
+            let vars = BTreeMap::from([(bad.to_owned(), "1".to_owned())]);
+            let e = EnvVars::new(vars).unwrap_err();
+            assert!(e.message.contains("spaces or control characters"), "{bad:?}: {e}");
+            assert!(!e.field.contains('\0'), "the field is printable: {:?}", e.field);
+        }
+        let vars = BTreeMap::from([("A".to_owned(), "x\0y".to_owned())]);
+        assert_eq!(EnvVars::new(vars).unwrap_err().field, "env.A");
         let mut vars = BTreeMap::new();
         vars.insert("GREETING".to_owned(), "hello world".to_owned());
         assert_eq!(EnvVars::new(vars).unwrap().get("GREETING"), Some("hello world"));
@@ -420,6 +461,10 @@ mod tests {
         spec.source.config_mut().port = 8080;
         spec.source.config_mut().start_command = Some("serve 'unclosed".into());
         assert_eq!(spec.validate().unwrap_err().field, "source.image.start_command");
+        spec.source.config_mut().start_command = Some("/bin/app\0 --evil".into());
+        let e = spec.validate().unwrap_err();
+        assert_eq!(e.field, "source.image.start_command");
+        assert!(e.message.contains("control characters"), "{e}");
         spec.source.config_mut().start_command = Some("/bin/app --listen 0.0.0.0 'two words'".into());
         assert_eq!(
             spec.source.config().start_argv().unwrap(),

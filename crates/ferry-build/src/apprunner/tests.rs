@@ -44,7 +44,7 @@ run:
 #[test]
 fn the_guides_full_example_parses_into_every_field() {
     let c = AppRunnerConfig::parse(FULL).unwrap();
-    assert_eq!(c.runtime, Runtime::Python311);
+    assert_eq!(c.runtime, CodeRuntime::Python311);
     assert_eq!(c.pre_build.len(), 1);
     assert_eq!(c.build, ["pip3 install pipenv", "pipenv install"]);
     assert_eq!(c.post_build, ["python3 manage.py test"]);
@@ -61,7 +61,7 @@ fn the_guides_full_example_parses_into_every_field() {
 #[test]
 fn the_minimal_example_takes_the_defaults() {
     let c = AppRunnerConfig::parse(MINIMAL).unwrap();
-    assert_eq!(c.runtime, Runtime::Python3);
+    assert_eq!(c.runtime, CodeRuntime::Python3);
     assert!(c.pre_build.is_empty() && c.post_build.is_empty() && c.pre_run.is_empty());
     assert_eq!(c.command, "python app.py");
     assert_eq!((c.port, c.port_env.as_deref(), c.env.len()), (None, None, 0));

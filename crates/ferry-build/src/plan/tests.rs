@@ -250,7 +250,7 @@ fn a_detected_node_app_without_dependencies_installs_nothing() {
 fn api_settings_ignore_apprunner_yaml_and_need_a_start_command() {
     let files = [("apprunner.yaml", "not: [valid"), ("requirements.txt", "flask\n")];
     let api = CodeConfiguration::Api {
-        runtime: Runtime::Python311,
+        runtime: CodeRuntime::Python311,
         build_command: Some("pip install -r requirements.txt".to_owned()),
     };
     let e = plan_with(&files, api.clone(), &ImageConfiguration::default()).unwrap_err().to_string();
