@@ -2,14 +2,15 @@
 
 use rusqlite::Connection;
 
-use crate::{Result, StoreError};
+use crate::error::{Result, StoreError};
 
 /// Every migration, in order. The schema version is the number of migrations applied.
-const MIGRATIONS: &[(&str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../migrations/0001_initial.sql")),
     ("0002_settings", include_str!("../migrations/0002_settings.sql")),
     ("0003_deployments", include_str!("../migrations/0003_deployments.sql")),
     ("0004_code_sources", include_str!("../migrations/0004_code_sources.sql")),
+    ("0005_triggers_and_placement", include_str!("../migrations/0005_triggers_and_placement.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {
@@ -26,110 +27,4 @@ pub(crate) fn run(conn: &mut Connection) -> Result<()> {
         tracing::info!(migration = name, "database migrated");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Store;
-
-    #[test]
-    fn opening_twice_keeps_the_data_and_the_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ferry.db");
-        {
-            let store = Store::open(&path).unwrap();
-            assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
-            store.insert_token("t1", "admin", "abc", ferry_model::Timestamp(1)).unwrap();
-        }
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        assert!(store.token_by_hash("abc").unwrap().is_some());
-    }
-
-    #[test]
-    fn every_migration_applies_on_top_of_the_previous_schema() {
-        // Apply migrations one by one, as upgrades across releases would, and check each step.
-        let mut conn = Connection::open_in_memory().unwrap();
-        for (index, (name, sql)) in MIGRATIONS.iter().enumerate() {
-            let tx = conn.transaction().unwrap();
-            tx.execute_batch(sql).unwrap_or_else(|e| panic!("{name}: {e}"));
-            tx.pragma_update(None, "user_version", index as i64 + 1).unwrap();
-            tx.commit().unwrap();
-        }
-        // Running the migrator on an up-to-date database is a no-op.
-        run(&mut conn).unwrap();
-    }
-
-    #[test]
-    fn a_database_from_the_first_release_is_upgraded_with_its_data() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ferry.db");
-        {
-            // A database as the first release left it: only migration 1 applied, one token in it.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0].1).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
-            conn.execute(
-                "INSERT INTO api_tokens (id, name, hash, created_at) VALUES ('t', 'admin', 'h', 1)",
-                [],
-            )
-            .unwrap();
-        }
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        assert!(store.token_by_hash("h").unwrap().is_some(), "data survives the upgrade");
-        store.set_setting("installation_id", "x").unwrap();
-        assert_eq!(store.setting("installation_id").unwrap().as_deref(), Some("x"));
-    }
-
-    #[test]
-    fn image_sources_stored_before_code_sources_existed_still_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ferry.db");
-        let old_spec = r#"{"source":{"image":"127.0.0.1:5000/web:v1","config":{"port":8080,"env":{"A":"1"},"start_command":null},"credentials":null},"instance":{"cpu":"1 vCPU","memory":"2 GB"},"health_check":{"protocol":"TCP","path":"/","interval":5,"timeout":2,"healthy_threshold":1,"unhealthy_threshold":5},"instances":1}"#;
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            for (i, (_, sql)) in MIGRATIONS[..3].iter().enumerate() {
-                let tx = conn.transaction().unwrap();
-                tx.execute_batch(sql).unwrap();
-                tx.pragma_update(None, "user_version", i as i64 + 1).unwrap();
-                tx.commit().unwrap();
-            }
-            conn.execute(
-                "INSERT INTO services (id, name, name_key, status, spec, created_at, updated_at)
-                 VALUES ('8fe1e10304f84fd2b0df550fe98a71fa', 'web', 'web', 'RUNNING', ?1, 1, 1)",
-                [old_spec],
-            )
-            .unwrap();
-            conn.execute(
-                "INSERT INTO revisions (service_id, number, spec, created_at) VALUES ('8fe1e10304f84fd2b0df550fe98a71fa', 1, ?1, 1)",
-                [old_spec],
-            )
-            .unwrap();
-        }
-        let store = Store::open(&path).unwrap();
-        let id = ferry_model::ServiceId::parse("8fe1e10304f84fd2b0df550fe98a71fa").unwrap();
-        let service = store.service(&id).unwrap().unwrap();
-        let image = service.spec.source.image().expect("an image source");
-        assert_eq!(image.image.to_string(), "127.0.0.1:5000/web:v1");
-        assert_eq!(image.config.env.get("A"), Some("1"));
-        assert_eq!(service.spec.health_check.grace_period, 0, "a field added later takes its default");
-        assert_eq!(service.spec.protocol, ferry_model::UpstreamProtocol::Http1);
-        assert_eq!(service.spec.request_timeout, ferry_model::RequestTimeout::default());
-        let revision = store.revision(&id, 1).unwrap().unwrap();
-        assert_eq!(revision.spec, service.spec);
-        assert_eq!(revision.build, None);
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused_with_advice() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ferry.db");
-        let conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", 99).unwrap();
-        drop(conn);
-        let err = Store::open(&path).err().unwrap();
-        assert!(err.to_string().contains("newer than this ferry knows"), "{err}");
-    }
 }

@@ -1,15 +1,18 @@
-//! Operations and their event logs.
+//! Operations and their logs.
 
 use ferry_model::{
-    Operation, OperationEvent, OperationId, OperationStatus, OperationType, ServiceId, ServiceStatus,
-    Timestamp,
+    Operation, OperationEvent, OperationId, OperationStatus, OperationType, ServiceId, Timestamp, Trigger,
 };
 use rusqlite::{OptionalExtension, Row, params};
 
-use crate::{Result, Store, corrupt};
+use crate::db::Db;
+use crate::error::{Result, corrupt};
 
 const COLUMNS: &str =
     "id, service_id, type, status, revision, created_at, started_at, ended_at, updated_at, error, trigger";
+
+/// Operations in these states have ended; the SQL below spells them out to use the index.
+const UNFINISHED: &str = "status NOT IN ('FAILED', 'SUCCEEDED', 'ROLLBACK_FAILED', 'ROLLBACK_SUCCEEDED')";
 
 /// An operation's row as stored, before its values are checked.
 struct RawOperation {
@@ -43,6 +46,7 @@ fn read(row: &Row<'_>) -> rusqlite::Result<RawOperation> {
 }
 
 fn decode(raw: RawOperation) -> Result<Operation> {
+    let trigger = raw.trigger.unwrap_or_default();
     Ok(Operation {
         id: OperationId::parse(&raw.id).map_err(|_| corrupt("operation id", &raw.id))?,
         service_id: ServiceId::parse(&raw.service_id).map_err(|_| corrupt("service id", &raw.service_id))?,
@@ -55,67 +59,44 @@ fn decode(raw: RawOperation) -> Result<Operation> {
         ended_at: raw.ended_at.map(Timestamp),
         updated_at: Timestamp(raw.updated_at),
         error: raw.error,
-        trigger: raw.trigger,
+        trigger: Trigger::decode(&trigger).ok_or_else(|| corrupt("operation trigger", &trigger))?,
     })
 }
 
-pub(crate) fn insert_operation(tx: &rusqlite::Transaction<'_>, op: &Operation) -> Result<()> {
-    tx.execute(
-        "INSERT INTO operations (id, service_id, type, status, revision, created_at, started_at, ended_at,
-                                 updated_at, error, trigger)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
-            op.id.as_str(),
-            op.service_id.as_str(),
-            op.kind.as_str(),
-            op.status.as_str(),
-            op.revision,
-            op.created_at.0,
-            op.started_at.map(|t| t.0),
-            op.ended_at.map(|t| t.0),
-            op.updated_at.0,
-            op.error,
-            op.trigger,
-        ],
-    )?;
-    Ok(())
+/// A line for an operation's log, waiting to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub operation: OperationId,
+    pub at: Timestamp,
+    pub message: String,
 }
 
-impl Store {
-    /// Queues an operation on an existing service, setting the service's status in the same transaction.
-    pub fn queue_operation(&self, op: &Operation, service_status: ServiceStatus) -> Result<()> {
-        self.queue_deployment(op, service_status, None)
-    }
-
-    /// Queues an operation that deploys a new revision: the revision is recorded and becomes the service's
-    /// desired spec, all in one transaction with the operation.
-    pub fn queue_deployment(
-        &self,
-        op: &Operation,
-        service_status: ServiceStatus,
-        revision: Option<&ferry_model::Revision>,
-    ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        if let Some(r) = revision {
-            crate::services::insert_revision(&tx, r)?;
-            tx.execute(
-                "UPDATE services SET spec = ?2 WHERE id = ?1",
-                params![r.service_id.as_str(), crate::services::encode_spec(&r.spec)?],
-            )?;
-        }
-        insert_operation(&tx, op)?;
-        tx.execute(
-            "UPDATE services SET status = ?2, updated_at = ?3 WHERE id = ?1",
-            params![op.service_id.as_str(), service_status.as_str(), op.created_at.0],
+impl Db {
+    pub fn insert_operation(&mut self, op: &Operation) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO operations (id, service_id, type, status, revision, created_at, started_at, ended_at,
+                                     updated_at, error, trigger)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                op.id.as_str(),
+                op.service_id.as_str(),
+                op.kind.as_str(),
+                op.status.as_str(),
+                op.revision,
+                op.created_at.0,
+                op.started_at.map(|t| t.0),
+                op.ended_at.map(|t| t.0),
+                op.updated_at.0,
+                op.error,
+                op.trigger.encode(),
+            ],
         )?;
-        tx.commit()?;
         Ok(())
     }
 
     pub fn operation(&self, id: &OperationId) -> Result<Option<Operation>> {
         let sql = format!("SELECT {COLUMNS} FROM operations WHERE id = ?1");
-        let raw = self.conn().query_row(&sql, [id.as_str()], read).optional()?;
+        let raw = self.conn.query_row(&sql, [id.as_str()], read).optional()?;
         raw.map(decode).transpose()
     }
 
@@ -123,26 +104,32 @@ impl Store {
     pub fn operations(&self, service_id: &ServiceId, limit: usize) -> Result<Vec<Operation>> {
         let sql =
             format!("SELECT {COLUMNS} FROM operations WHERE service_id = ?1 ORDER BY seq DESC LIMIT ?2");
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare(&sql)?;
         let raws = stmt.query_map(params![service_id.as_str(), limit as i64], read)?;
+        raws.map(|r| decode(r?)).collect()
+    }
+
+    /// A service's operations that have not ended, oldest first: the one running, then the queue.
+    pub fn unfinished_operations(&self, service_id: &ServiceId) -> Result<Vec<Operation>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM operations WHERE service_id = ?1 AND {UNFINISHED} ORDER BY seq");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let raws = stmt.query_map([service_id.as_str()], read)?;
         raws.map(|r| decode(r?)).collect()
     }
 
     /// The service's oldest operation that has not ended: the one to work on now.
     pub fn current_operation(&self, service_id: &ServiceId) -> Result<Option<Operation>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM operations WHERE service_id = ?1
-             AND status NOT IN ('FAILED', 'SUCCEEDED', 'ROLLBACK_FAILED', 'ROLLBACK_SUCCEEDED')
-             ORDER BY seq LIMIT 1"
+            "SELECT {COLUMNS} FROM operations WHERE service_id = ?1 AND {UNFINISHED} ORDER BY seq LIMIT 1"
         );
-        let raw = self.conn().query_row(&sql, [service_id.as_str()], read).optional()?;
+        let raw = self.conn.query_row(&sql, [service_id.as_str()], read).optional()?;
         raw.map(decode).transpose()
     }
 
     /// Writes an operation's status, times and error.
-    pub fn update_operation(&self, op: &Operation) -> Result<()> {
-        self.conn().execute(
+    pub fn update_operation(&mut self, op: &Operation) -> Result<()> {
+        self.conn.execute(
             "UPDATE operations SET status = ?2, revision = ?3, started_at = ?4, ended_at = ?5, updated_at = ?6,
                                    error = ?7
              WHERE id = ?1",
@@ -160,22 +147,29 @@ impl Store {
     }
 
     /// Appends a line to an operation's log and returns its number.
-    pub fn append_event(&self, op: &OperationId, at: Timestamp, message: &str) -> Result<i64> {
-        let conn = self.conn();
-        let seq: i64 = conn.query_row(
+    pub fn append_event(&mut self, op: &OperationId, at: Timestamp, message: &str) -> Result<i64> {
+        Ok(self.conn.query_row(
             "INSERT INTO operation_events (operation_id, seq, at, message)
              VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM operation_events WHERE operation_id = ?1), ?2, ?3)
              RETURNING seq",
             params![op.as_str(), at.0, message],
             |r| r.get(0),
-        )?;
-        Ok(seq)
+        )?)
+    }
+
+    /// Appends lines, in order, in one transaction.
+    pub fn append_events(&mut self, events: &[NewEvent]) -> Result<()> {
+        self.transaction(|db| {
+            for e in events {
+                db.append_event(&e.operation, e.at, &e.message)?;
+            }
+            Ok(())
+        })
     }
 
     /// An operation's log lines numbered after `after`, oldest first, at most `limit`.
     pub fn events(&self, op: &OperationId, after: i64, limit: usize) -> Result<Vec<OperationEvent>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let mut stmt = self.conn.prepare(
             "SELECT seq, at, message FROM operation_events WHERE operation_id = ?1 AND seq > ?2
              ORDER BY seq LIMIT ?3",
         )?;

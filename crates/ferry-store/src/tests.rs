@@ -1,6 +1,10 @@
+use std::time::Duration;
+
 use ferry_model::*;
 
-use crate::{Store, StoreError};
+use crate::{Db, Store, StoreError};
+
+mod migrations;
 
 fn service(name: &str) -> (Service, Revision, Operation) {
     let id = ServiceId::generate();
@@ -27,110 +31,117 @@ fn service(name: &str) -> (Service, Revision, Operation) {
         image_pruned: false,
         build: None,
     };
-    let op = Operation {
-        id: OperationId::generate(),
-        service_id: id,
-        kind: OperationType::CreateService,
-        status: OperationStatus::Pending,
-        revision: Some(1),
-        created_at: now,
-        started_at: None,
-        ended_at: None,
-        updated_at: now,
-        error: None,
-        trigger: Some("SERVICE_CREATE".to_owned()),
-    };
+    let op = Operation::queued(id, OperationType::CreateService, Some(1), Trigger::Manual, now);
     (service, revision, op)
+}
+
+fn create(db: &mut Db, (svc, rev, op): &(Service, Revision, Operation)) -> Result<(), StoreError> {
+    db.transaction(|db| {
+        db.insert_service(svc)?;
+        db.insert_revision(rev)?;
+        db.insert_operation(op)
+    })
 }
 
 #[test]
 fn a_created_service_reads_back_whole() {
-    let store = Store::in_memory().unwrap();
-    let (svc, rev, op) = service("web-app");
-    store.create_service(&svc, &rev, &op).unwrap();
-    assert_eq!(store.service_by_name("WEB-APP").unwrap().unwrap(), svc);
-    assert_eq!(store.service(&svc.id).unwrap().unwrap(), svc);
-    assert_eq!(store.revision(&svc.id, 1).unwrap().unwrap(), rev);
-    assert_eq!(store.operation(&op.id).unwrap().unwrap(), op);
-    assert_eq!(store.current_operation(&svc.id).unwrap().unwrap(), op);
-    assert_eq!(store.list_services().unwrap(), vec![svc]);
+    let mut db = Db::in_memory().unwrap();
+    let created = service("web-app");
+    create(&mut db, &created).unwrap();
+    let (svc, rev, op) = created;
+    assert_eq!(db.service_by_name("WEB-APP").unwrap().unwrap(), svc);
+    assert_eq!(db.service(&svc.id).unwrap().unwrap(), svc);
+    assert_eq!(db.revision(&svc.id, 1).unwrap().unwrap(), rev);
+    assert_eq!(db.operation(&op.id).unwrap().unwrap(), op);
+    assert_eq!(db.current_operation(&svc.id).unwrap().unwrap(), op);
+    assert_eq!(db.list_services().unwrap(), vec![svc]);
 }
 
 #[test]
 fn protocol_and_request_timeout_are_stored_with_the_spec() {
-    let store = Store::in_memory().unwrap();
+    let mut db = Db::in_memory().unwrap();
     let (mut svc, mut rev, op) = service("grpc");
     svc.spec.protocol = UpstreamProtocol::Http2;
     svc.spec.request_timeout = RequestTimeout::from_secs(3600).unwrap();
     rev.spec = svc.spec.clone();
-    store.create_service(&svc, &rev, &op).unwrap();
-    let read = store.revision(&svc.id, 1).unwrap().unwrap();
+    create(&mut db, &(svc.clone(), rev, op)).unwrap();
+    let read = db.revision(&svc.id, 1).unwrap().unwrap();
     assert_eq!(read.spec.protocol, UpstreamProtocol::Http2);
     assert_eq!(read.spec.request_timeout.secs(), 3600);
-    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec, svc.spec);
+    assert_eq!(db.service(&svc.id).unwrap().unwrap().spec, svc.spec);
 }
 
 #[test]
-fn names_are_unique_among_live_services_in_any_case_and_free_after_delete() {
-    let store = Store::in_memory().unwrap();
-    let (a, rev, op) = service("web-app");
-    store.create_service(&a, &rev, &op).unwrap();
-    let (b, rev_b, op_b) = service("Web-App");
-    let err = store.create_service(&b, &rev_b, &op_b).unwrap_err();
+fn a_failed_transaction_writes_nothing_and_names_stay_unique_in_any_case() {
+    let mut db = Db::in_memory().unwrap();
+    let a = service("web-app");
+    create(&mut db, &a).unwrap();
+    let b = service("Web-App");
+    let err = create(&mut db, &b).unwrap_err();
     assert!(matches!(err, StoreError::NameTaken(ref n) if n == "Web-App"), "{err}");
-    // Nothing of the refused service was written.
-    assert!(store.service(&b.id).unwrap().is_none());
-    assert!(store.operation(&op_b.id).unwrap().is_none());
+    assert!(db.service(&b.0.id).unwrap().is_none());
+    assert!(db.operation(&b.2.id).unwrap().is_none());
 
-    store.mark_deleted(&a.id, Timestamp(2_000)).unwrap();
-    assert!(store.service_by_name("web-app").unwrap().is_none());
-    assert_eq!(store.service(&a.id).unwrap().unwrap().status, ServiceStatus::Deleted);
-    store.create_service(&b, &rev_b, &op_b).unwrap();
-    assert_eq!(store.list_services().unwrap().len(), 1);
+    // A write that fails halfway takes back what it wrote before.
+    let c = service("other");
+    let err = db
+        .transaction(|db| {
+            db.insert_service(&c.0)?;
+            db.insert_operation(&a.2) // its id exists: the insert fails
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+    assert!(db.service(&c.0.id).unwrap().is_none(), "the service written first was rolled back");
+
+    db.mark_deleted(&a.0.id, Timestamp(2_000)).unwrap();
+    assert!(db.service_by_name("web-app").unwrap().is_none());
+    assert_eq!(db.service(&a.0.id).unwrap().unwrap().status, ServiceStatus::Deleted);
+    create(&mut db, &b).unwrap();
+    assert_eq!(db.list_services().unwrap().len(), 1);
 }
 
 #[test]
 fn operations_list_newest_first_and_run_oldest_first() {
-    let store = Store::in_memory().unwrap();
-    let (svc, rev, first) = service("web-app");
-    store.create_service(&svc, &rev, &first).unwrap();
-    let second = Operation {
-        id: OperationId::generate(),
-        kind: OperationType::DeleteService,
-        created_at: Timestamp(1_500),
-        updated_at: Timestamp(1_500),
-        revision: None,
-        ..first.clone()
-    };
-    store.queue_operation(&second, ServiceStatus::OperationInProgress).unwrap();
-    let listed: Vec<_> = store.operations(&svc.id, 20).unwrap().into_iter().map(|o| o.id).collect();
+    let mut db = Db::in_memory().unwrap();
+    let created = service("web-app");
+    create(&mut db, &created).unwrap();
+    let (svc, _, first) = created;
+    let second =
+        Operation::queued(svc.id.clone(), OperationType::DeleteService, None, Trigger::Api, Timestamp(1_500));
+    db.insert_operation(&second).unwrap();
+    let listed: Vec<_> = db.operations(&svc.id, 20).unwrap().into_iter().map(|o| o.id).collect();
     assert_eq!(listed, [second.id.clone(), first.id.clone()]);
-    assert_eq!(store.current_operation(&svc.id).unwrap().unwrap().id, first.id);
+    assert_eq!(db.current_operation(&svc.id).unwrap().unwrap().id, first.id);
+    let unfinished: Vec<_> = db.unfinished_operations(&svc.id).unwrap().into_iter().map(|o| o.id).collect();
+    assert_eq!(unfinished, [first.id.clone(), second.id.clone()], "oldest first");
 
     let mut done = first.clone();
     done.status = OperationStatus::Succeeded;
     done.ended_at = Some(Timestamp(3_000));
-    store.update_operation(&done).unwrap();
-    assert_eq!(store.current_operation(&svc.id).unwrap().unwrap().id, second.id);
+    db.update_operation(&done).unwrap();
+    assert_eq!(db.current_operation(&svc.id).unwrap().unwrap().id, second.id);
+    assert_eq!(db.operation(&second.id).unwrap().unwrap().trigger, Trigger::Api);
 }
 
 #[test]
 fn events_are_numbered_and_read_after_a_cursor() {
-    let store = Store::in_memory().unwrap();
-    let (svc, rev, op) = service("web-app");
-    store.create_service(&svc, &rev, &op).unwrap();
+    let mut db = Db::in_memory().unwrap();
+    let created = service("web-app");
+    create(&mut db, &created).unwrap();
+    let op = created.2;
     for (i, m) in ["pulling", "starting", "healthy"].iter().enumerate() {
-        assert_eq!(store.append_event(&op.id, Timestamp(i as i64), m).unwrap(), i as i64 + 1);
+        assert_eq!(db.append_event(&op.id, Timestamp(i as i64), m).unwrap(), i as i64 + 1);
     }
-    let after_one: Vec<_> = store.events(&op.id, 1, 100).unwrap().into_iter().map(|e| e.message).collect();
+    let after_one: Vec<_> = db.events(&op.id, 1, 100).unwrap().into_iter().map(|e| e.message).collect();
     assert_eq!(after_one, ["starting", "healthy"]);
 }
 
 #[test]
-fn instances_round_trip_and_keep_a_log_cursor() {
-    let store = Store::in_memory().unwrap();
-    let (svc, rev, op) = service("web-app");
-    store.create_service(&svc, &rev, &op).unwrap();
+fn instances_round_trip_with_their_placement_and_keep_a_log_cursor() {
+    let mut db = Db::in_memory().unwrap();
+    let created = service("web-app");
+    create(&mut db, &created).unwrap();
+    let svc = created.0;
     let mut inst = Instance {
         id: InstanceId::generate(),
         service_id: svc.id.clone(),
@@ -142,92 +153,148 @@ fn instances_round_trip_and_keep_a_log_cursor() {
         state_since: Timestamp(5),
         detail: None,
     };
-    store.put_instance(&inst).unwrap();
+    db.put_instance(&inst).unwrap();
     inst.state = InstanceState::Ready;
     inst.container_id = Some("abc".into());
-    inst.address = Some("127.0.0.1:32768".into());
+    inst.address = Some(InstanceAddress {
+        node: "node-1".into(),
+        endpoint: "127.0.0.1:32768".parse().unwrap(),
+        probe: Some("172.17.0.2:8080".parse().unwrap()),
+    });
     inst.state_since = Timestamp(9);
-    store.put_instance(&inst).unwrap();
-    assert_eq!(store.instances(&svc.id).unwrap(), vec![inst.clone()]);
-    assert_eq!(store.log_cursor(&inst.id).unwrap(), None);
-    store.set_log_cursor(&inst.id, Timestamp(42)).unwrap();
-    assert_eq!(store.log_cursor(&inst.id).unwrap(), Some(Timestamp(42)));
-    store.delete_instance(&inst.id).unwrap();
-    assert!(store.all_instances().unwrap().is_empty());
+    db.put_instance(&inst).unwrap();
+    assert_eq!(db.instances(&svc.id).unwrap(), vec![inst.clone()]);
+    assert_eq!(db.log_cursor(&inst.id).unwrap(), None);
+    db.set_log_cursor(&inst.id, Timestamp(42)).unwrap();
+    assert_eq!(db.log_cursor(&inst.id).unwrap(), Some(Timestamp(42)));
+    db.delete_instance(&inst.id).unwrap();
+    assert!(db.all_instances().unwrap().is_empty());
 }
 
-fn add_revision(store: &Store, base: &Revision, number: u32, image: &str) -> Revision {
+fn add_revision(db: &mut Db, base: &Revision, number: u32, image: &str) -> Revision {
     let r = Revision { number, image_id: Some(image.to_owned()), ..base.clone() };
-    let op = Operation {
-        id: OperationId::generate(),
-        service_id: base.service_id.clone(),
-        kind: OperationType::UpdateService,
-        status: OperationStatus::Succeeded,
-        revision: Some(number),
-        created_at: Timestamp(number as i64),
-        started_at: None,
-        ended_at: None,
-        updated_at: Timestamp(number as i64),
-        error: None,
-        trigger: None,
-    };
-    store.queue_deployment(&op, ServiceStatus::Running, Some(&r)).unwrap();
+    let mut op = Operation::queued(
+        base.service_id.clone(),
+        OperationType::UpdateService,
+        Some(number),
+        Trigger::Manual,
+        Timestamp(number as i64),
+    );
+    op.status = OperationStatus::Succeeded;
+    db.transaction(|db| {
+        db.insert_revision(&r)?;
+        db.set_service_spec(&r.service_id, &r.spec)?;
+        db.insert_operation(&op)
+    })
+    .unwrap();
     r
 }
 
 #[test]
 fn revisions_list_newest_first_and_activation_sets_the_serving_spec() {
-    let store = Store::in_memory().unwrap();
-    let (svc, rev, op) = service("web-app");
-    store.create_service(&svc, &rev, &op).unwrap();
-    assert_eq!(store.next_revision_number(&svc.id).unwrap(), 2);
+    let mut db = Db::in_memory().unwrap();
+    let created = service("web-app");
+    create(&mut db, &created).unwrap();
+    let (svc, rev, _) = created;
+    assert_eq!(db.next_revision_number(&svc.id).unwrap(), 2);
     let mut second = rev.clone();
     second.spec.source.config_mut().port = 9090;
-    let second = add_revision(&store, &second, 2, "sha256:b");
-    assert_eq!(
-        store.service(&svc.id).unwrap().unwrap().spec.source.config().port,
-        9090,
-        "desired spec moved"
-    );
-    let numbers: Vec<u32> = store.revisions(&svc.id).unwrap().iter().map(|r| r.number).collect();
+    let second = add_revision(&mut db, &second, 2, "sha256:b");
+    assert_eq!(db.service(&svc.id).unwrap().unwrap().spec.source.config().port, 9090, "desired spec moved");
+    let numbers: Vec<u32> = db.revisions(&svc.id).unwrap().iter().map(|r| r.number).collect();
     assert_eq!(numbers, [2, 1]);
 
-    store.activate_revision(&svc.id, 1, Timestamp(50)).unwrap();
-    let s = store.service(&svc.id).unwrap().unwrap();
+    db.activate_revision(&svc.id, 1, Timestamp(50)).unwrap();
+    let s = db.service(&svc.id).unwrap().unwrap();
     assert_eq!((s.active_revision, s.spec.source.config().port), (Some(1), 8080));
-    assert_eq!(store.revision(&svc.id, 1).unwrap().unwrap().activated_at, Some(Timestamp(50)));
-    assert_eq!(store.revision(&svc.id, 2).unwrap().unwrap(), second);
+    assert_eq!(db.revision(&svc.id, 1).unwrap().unwrap().activated_at, Some(Timestamp(50)));
+    assert_eq!(db.revision(&svc.id, 2).unwrap().unwrap(), second);
 
-    store.reset_spec_to(&svc.id, 2).unwrap();
-    assert_eq!(store.service(&svc.id).unwrap().unwrap().spec.source.config().port, 9090);
+    db.reset_spec_to(&svc.id, 2).unwrap();
+    assert_eq!(db.service(&svc.id).unwrap().unwrap().spec.source.config().port, 9090);
 }
 
 #[test]
-fn prunable_images_spare_kept_active_pending_and_shared_ones() {
+fn revisions_on_the_engine_say_what_keeps_them() {
+    let mut db = Db::in_memory().unwrap();
+    let created = service("web-app");
+    create(&mut db, &created).unwrap();
+    let (svc, rev, op) = created;
+    db.set_revision_image(&svc.id, 1, Some("sha256:d1"), "sha256:one").unwrap();
+    let base = db.revision(&svc.id, 1).unwrap().unwrap();
+    add_revision(&mut db, &base, 2, "sha256:two");
+    add_revision(&mut db, &base, 3, "sha256:three");
+    db.activate_revision(&svc.id, 2, Timestamp(9)).unwrap();
+    db.set_image_pruned(&svc.id, 3, true).unwrap();
+
+    let on_engine = db.revisions_on_engine().unwrap();
+    let facts: Vec<_> =
+        on_engine.iter().map(|u| (u.revision.number, u.active, u.deploying, u.service_deleted)).collect();
+    // Revision 1's create is still pending; 3 was pruned.
+    assert_eq!(facts, [(1, false, true, false), (2, true, false, false)]);
+
+    let mut create_op = op.clone();
+    create_op.status = OperationStatus::Succeeded;
+    db.update_operation(&create_op).unwrap();
+    db.mark_deleted(&svc.id, Timestamp(99)).unwrap();
+    let deleted: Vec<_> = db.revisions_on_engine().unwrap().iter().map(|u| u.service_deleted).collect();
+    assert_eq!(deleted, [true, true]);
+    assert_eq!(rev.number, 1);
+}
+
+#[tokio::test]
+async fn calls_run_in_order_and_queued_log_lines_are_written_before_the_next_call() {
     let store = Store::in_memory().unwrap();
-    let (svc, rev, op) = service("web-app");
-    store.create_service(&svc, &rev, &op).unwrap();
-    store.set_revision_image(&svc.id, 1, None, "sha256:one").unwrap();
-    let base = store.revision(&svc.id, 1).unwrap().unwrap();
-    add_revision(&store, &base, 2, "sha256:two");
-    add_revision(&store, &base, 3, "sha256:three");
-    add_revision(&store, &base, 4, "sha256:one"); // the same image as revision 1
-    add_revision(&store, &base, 5, "sha256:five");
-    store.activate_revision(&svc.id, 2, Timestamp(9)).unwrap();
+    let created = service("web-app");
+    let op = created.2.id.clone();
+    store.call(move |db| create(db, &created)).await.unwrap();
+    for i in 0..100 {
+        store.append_event(&op, Timestamp(i), format!("line {i}"));
+    }
+    let read = op.clone();
+    let events = store.call(move |db| db.events(&read, 0, 1000)).await.unwrap();
+    assert_eq!(events.len(), 100, "every queued line is there before the call's own work");
+    assert_eq!(events[99].message, "line 99");
 
-    // Keep the newest 2 (4 and 5) and the active one (2): 3 goes; 1 shares its image with 4 and stays.
-    let prunable: Vec<(u32, String)> =
-        store.prunable_images(2).unwrap().into_iter().map(|(_, n, i)| (n, i)).collect();
-    assert_eq!(prunable, [(3, "sha256:three".to_owned())]);
-    store.set_image_pruned(&svc.id, 3, true).unwrap();
-    assert!(store.prunable_images(2).unwrap().is_empty(), "pruned once");
-    assert!(store.revision(&svc.id, 3).unwrap().unwrap().image_pruned);
+    // Calls made one after another see each other's writes in that order.
+    let (a, b) = (store.clone(), store.clone());
+    let first = tokio::spawn(async move { a.call(|db| db.set_setting("k", "1")).await });
+    tokio::task::yield_now().await;
+    let second = tokio::spawn(async move { b.call(|db| db.set_setting("k", "2")).await });
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    assert_eq!(store.call(|db| db.setting("k")).await.unwrap().as_deref(), Some("2"));
+}
 
-    // A deleted service keeps nothing (once its operations have ended).
-    let mut create = op.clone();
-    create.status = OperationStatus::Succeeded;
-    store.update_operation(&create).unwrap();
-    store.mark_deleted(&svc.id, Timestamp(99)).unwrap();
-    let prunable: Vec<u32> = store.prunable_images(2).unwrap().into_iter().map(|(_, n, _)| n).collect();
-    assert_eq!(prunable, [1, 2, 4, 5]);
+/// While another process holds the database's write lock, a call waits for it on the blocking pool: the
+/// thread that serves other work keeps going (here: a single-threaded runtime keeps ticking).
+#[tokio::test(flavor = "current_thread")]
+async fn a_locked_database_delays_the_call_but_never_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferry.db");
+    let store = Store::open(&path).unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+    let write = store.call(|db| db.set_setting("k", "v"));
+    let ticks = async {
+        let mut ticks = 0u32;
+        let mut interval = tokio::time::interval(Duration::from_millis(10));
+        loop {
+            interval.tick().await;
+            ticks += 1;
+            if ticks == 50 {
+                return ticks;
+            }
+        }
+    };
+    tokio::pin!(write);
+    // The runtime's only thread ticks 50 times while the write waits on the lock.
+    tokio::select! {
+        result = &mut write => panic!("the write got through a held lock: {result:?}"),
+        ticks = ticks => assert_eq!(ticks, 50),
+    }
+    other.execute_batch("COMMIT").unwrap();
+    write.await.unwrap();
+    assert_eq!(store.call(|db| db.setting("k")).await.unwrap().as_deref(), Some("v"));
 }

@@ -1,0 +1,94 @@
+//! [`Db`]: the connection, its pragmas, and transactions.
+//!
+//! Pragmas, and why:
+//! - `journal_mode=WAL`: readers never block the writer, and a crash leaves either the whole transaction
+//!   or none of it.
+//! - `synchronous=NORMAL`: in WAL mode this syncs at checkpoints, not at every commit. A killed process
+//!   loses nothing (the WAL is in the OS's cache); only a power cut can lose the last transactions, never
+//!   corrupt the file.
+//! - `foreign_keys=ON`: rows cannot point at services that do not exist.
+//! - `busy_timeout=5000`: another process holding the file (an operator's `sqlite3`, a backup) delays a
+//!   call for up to 5 s instead of failing it at once; past that the call fails with
+//!   [`StoreError::Busy`](crate::StoreError::Busy). The wait happens on the store's worker, never on a
+//!   thread that serves requests (see [`Store`](crate::Store)).
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::{Result, StoreError};
+use crate::migrate;
+
+/// How long a call waits for another process's lock on the database.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database, for code that runs on the store's worker: every read and write is a method here. Other
+/// crates reach it through [`Store::call`](crate::Store::call), or own one directly before the server
+/// starts (migrations, the first admin token).
+pub struct Db {
+    pub(crate) conn: Connection,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::init(Connection::open(path)?)
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        migrate::run(&mut conn)?;
+        Ok(Self { conn })
+    }
+
+    /// The schema version this database is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Runs `f` as one transaction: everything it writes is committed together, or nothing is (when it
+    /// returns an error). At the top level the transaction takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so what `f` reads cannot change before it writes; inside another transaction it is a
+    /// savepoint of that one.
+    pub fn transaction<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Db) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let (begin, commit, rollback) = if self.conn.is_autocommit() {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        } else {
+            ("SAVEPOINT nested", "RELEASE nested", "ROLLBACK TO nested; RELEASE nested")
+        };
+        self.conn.execute_batch(begin).map_err(StoreError::from)?;
+        match f(self) {
+            Ok(value) => match self.conn.execute_batch(commit) {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = self.conn.execute_batch(rollback);
+                    Err(StoreError::from(e).into())
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.execute_batch(rollback);
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends a transaction a panicking call left open, so the next call starts clean.
+    pub(crate) fn recover(&mut self) {
+        if !self.conn.is_autocommit() {
+            tracing::warn!("a store call ended inside a transaction; rolling it back");
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
