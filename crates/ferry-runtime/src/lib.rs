@@ -1,9 +1,11 @@
 //! The container runtime seam.
 //!
-//! ferry's control plane talks to containers only through [`Runtime`]. The Docker driver
-//! ([`docker::DockerRuntime`], on bollard) is the real implementation; [`fake::FakeRuntime`] records calls
-//! and plays scripted outcomes for unit tests. A distributed engine can be added later behind the same
-//! trait. Only this crate knows Docker's API, its label names and its error texts.
+//! ferry's control plane talks to containers only through [`Runtime`]: its [`Images`] (pull,
+//! build, push, remove) and its [`Instances`] (run, inspect, stop, logs, events). The Docker driver
+//! ([`docker::DockerRuntime`], on bollard) is the real implementation; [`fake::FakeRuntime`] records
+//! calls and plays scripted outcomes for unit tests. A distributed engine (Docker Swarm mode, say) can
+//! be added later behind the same traits. Only this crate knows Docker's API, its label names and its
+//! error texts.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,7 +32,7 @@ pub struct InstanceIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerSpec {
     pub identity: InstanceIdentity,
-    /// The image to run: an image id (`sha256:…`) as returned by [`Runtime::pull`], or a reference.
+    /// The image to run: an image id (`sha256:…`) as returned by [`Images::pull`], or a reference.
     pub image: String,
     pub env: Vec<(String, String)>,
     /// Replaces the image's `CMD` when set; the `ENTRYPOINT` stays.
@@ -48,7 +50,7 @@ pub struct ContainerSpec {
 pub struct ContainerInfo {
     pub id: String,
     pub name: String,
-    /// `None` for containers without ferry's labels (never returned by [`Runtime::list`]).
+    /// `None` for containers without ferry's labels (never returned by [`Instances::list`]).
     pub identity: Option<InstanceIdentity>,
     pub running: bool,
     /// Set once the container has stopped.
@@ -140,14 +142,17 @@ pub enum RuntimeError {
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
-/// A container engine.
+/// What an engine does with images: build them, send them to a registry and get them from one, and
+/// look after the ones it holds. Nothing here runs or touches a container.
 ///
-/// Every call is bounded in time by the driver. Calls are idempotent where they can be: removing or
-/// stopping a container that is already gone succeeds.
+/// An image is named either by a reference (`127.0.0.1:5000/web:v1`, `web@sha256:…`) or by the
+/// engine's id (`sha256:…` of the image's config); references are names the engine keeps for an id,
+/// and several may name one image.
+///
+/// Every call is bounded in time by the driver, except pulls, builds and pushes, which their callers
+/// bound.
 #[async_trait]
-pub trait Runtime: Send + Sync + 'static {
-    async fn info(&self) -> Result<EngineInfo>;
-
+pub trait Images: Send + Sync + 'static {
     /// Pulls `image` (with `credentials` for a private registry), calling `progress` with a short
     /// human-readable line now and then (at most a few times a second).
     ///
@@ -186,6 +191,24 @@ pub trait Runtime: Send + Sync + 'static {
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
     ) -> Result<Option<String>>;
 
+    /// Removes an image (by id or reference) that no container uses any more, to free disk space.
+    /// Removing an image that is already gone succeeds; one still used by a container is an
+    /// [`RuntimeError::Engine`] error and stays.
+    async fn remove_image(&self, image: &str) -> Result<()>;
+
+    /// Whether the engine has the image (by id or reference), i.e. a container could start from it
+    /// without a pull.
+    async fn image_exists(&self, image: &str) -> Result<bool>;
+}
+
+/// What an engine does with ferry's instances, one container each: run one, look at them, stop and
+/// remove them, read what they write, and hear when they die. Only containers that carry this
+/// installation's labels are listed or reported.
+///
+/// Every call is bounded in time by the driver. Calls are idempotent where they can be: removing or
+/// stopping a container that is already gone succeeds.
+#[async_trait]
+pub trait Instances: Send + Sync + 'static {
     /// Creates and starts a container. If it cannot start, nothing is left behind and the error carries
     /// the engine's message.
     async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo>;
@@ -200,15 +223,6 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Removes the container (killing it if it still runs).
     async fn remove(&self, container_id: &str) -> Result<()>;
-
-    /// Removes an image (by id or reference) that no container uses any more, to free disk space.
-    /// Removing an image that is already gone succeeds; one still used by a container is an
-    /// [`RuntimeError::Engine`] error and stays.
-    async fn remove_image(&self, image: &str) -> Result<()>;
-
-    /// Whether the engine has the image (by id or reference), i.e. a container could start from it
-    /// without a pull.
-    async fn image_exists(&self, image: &str) -> Result<bool>;
 
     /// The last `lines` lines the container wrote, oldest first.
     async fn tail_logs(&self, container_id: &str, lines: usize) -> Result<Vec<LogLine>>;
@@ -225,4 +239,14 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Events about ferry's containers, from now on. The stream ends if the engine goes away.
     fn events(&self) -> BoxStream<'static, Result<RuntimeEvent>>;
+}
+
+/// A container engine: its [`Images`] and its [`Instances`], and what it says about itself.
+///
+/// Callers hold an `Arc<dyn Runtime>` and bring the halves they call into scope
+/// (`use ferry_runtime::{Images, Instances, Runtime}`); a part that needs only one half can take an
+/// `Arc<dyn Images>` or an `Arc<dyn Instances>`, to which an `Arc<dyn Runtime>` converts.
+#[async_trait]
+pub trait Runtime: Images + Instances {
+    async fn info(&self) -> Result<EngineInfo>;
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use ferry_model::{ImageRef, RegistryCredentials};
 use ferry_runtime::docker::{DockerOptions, DockerRuntime};
-use ferry_runtime::{LogLine, LogStream, Runtime, RuntimeError, RuntimeEvent};
+use ferry_runtime::{Images, Instances, LogLine, LogStream, Runtime, RuntimeError, RuntimeEvent};
 use futures_util::StreamExt;
 use support::*;
 

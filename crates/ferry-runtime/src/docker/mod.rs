@@ -28,7 +28,10 @@ use futures_util::stream::BoxStream;
 
 pub use self::engine::DockerOptions;
 use self::engine::Engine;
-use crate::{ContainerInfo, ContainerSpec, EngineInfo, LogLine, PulledImage, Result, Runtime, RuntimeEvent};
+use crate::{
+    ContainerInfo, ContainerSpec, EngineInfo, Images, Instances, LogLine, PulledImage, Result, Runtime,
+    RuntimeEvent,
+};
 
 /// The Docker driver. Cheap to clone; clones share one connection pool.
 #[derive(Debug, Clone)]
@@ -57,7 +60,10 @@ impl Runtime for DockerRuntime {
     async fn info(&self) -> Result<EngineInfo> {
         self.engine.info().await
     }
+}
 
+#[async_trait]
+impl Images for DockerRuntime {
     async fn pull(
         &self,
         image: &ImageRef,
@@ -86,6 +92,17 @@ impl Runtime for DockerRuntime {
         push::push(&self.engine, tag, credentials, progress).await
     }
 
+    async fn remove_image(&self, image: &str) -> Result<()> {
+        image::remove(&self.engine, image).await
+    }
+
+    async fn image_exists(&self, image: &str) -> Result<bool> {
+        image::exists(&self.engine, image).await
+    }
+}
+
+#[async_trait]
+impl Instances for DockerRuntime {
     async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
         container::run(&self.engine, spec).await
     }
@@ -104,14 +121,6 @@ impl Runtime for DockerRuntime {
 
     async fn remove(&self, container_id: &str) -> Result<()> {
         container::remove(&self.engine, container_id).await
-    }
-
-    async fn remove_image(&self, image: &str) -> Result<()> {
-        image::remove(&self.engine, image).await
-    }
-
-    async fn image_exists(&self, image: &str) -> Result<bool> {
-        image::exists(&self.engine, image).await
     }
 
     async fn tail_logs(&self, container_id: &str, lines: usize) -> Result<Vec<LogLine>> {

@@ -1,9 +1,12 @@
 //! The fake's builds and pushes: recorded, scripted to fail by tag, and otherwise answered with ids
 //! and digests derived from what was asked.
 
+use async_trait::async_trait;
+use ferry_model::{ImageRef, RegistryCredentials};
+
 use super::state::{self, BuildFailure};
 use super::{Call, FakeRuntime};
-use crate::{Result, RuntimeError};
+use crate::{Images, PulledImage, Result, RuntimeError};
 
 impl FakeRuntime {
     /// The image id a build of `context` tagged `tag` returns: `sha256:` and 64 hex digits derived
@@ -27,10 +30,32 @@ impl FakeRuntime {
     pub fn fail_pushes(&self, tag: &str, message: &str) {
         self.lock().push_failures.insert(tag.to_owned(), message.to_owned());
     }
+}
 
-    pub(super) fn build(
+#[async_trait]
+impl Images for FakeRuntime {
+    async fn pull(
         &self,
-        context: &[u8],
+        image: &ImageRef,
+        _credentials: Option<&RegistryCredentials>,
+        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
+    ) -> Result<PulledImage> {
+        let reference = image.to_string();
+        let failure = self.enter(Call::Pull(reference.clone()))?.pull_failures.get(&reference).cloned();
+        if let Some(message) = failure {
+            return Err(RuntimeError::Pull { image: reference, message });
+        }
+        progress(&format!("pulling {reference}: 0 of 1 layers"));
+        progress(&format!("pulled {reference}: 1 layers, 1.0 MB downloaded"));
+        let digest = image.digest().map_or_else(|| Self::digest(&reference), str::to_owned);
+        let image_id = Self::image_id(&reference);
+        self.lock().removed_images.remove(&image_id);
+        Ok(PulledImage { image_id, digest: Some(digest) })
+    }
+
+    async fn build_image(
+        &self,
+        context: Vec<u8>,
         dockerfile: &str,
         tag: &str,
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
@@ -60,7 +85,7 @@ impl FakeRuntime {
             });
         }
         progress("Step 2/2 : COPY . /app");
-        let image_id = Self::built_image_id(tag, context);
+        let image_id = Self::built_image_id(tag, &context);
         progress(&format!("Successfully built {}", image_id.get(7..19).unwrap_or_default()));
         progress(&format!("Successfully tagged {tag}"));
         let mut state = self.lock();
@@ -69,13 +94,13 @@ impl FakeRuntime {
         Ok(image_id)
     }
 
-    pub(super) fn push(
+    async fn push_image(
         &self,
         tag: &str,
-        with_credentials: bool,
+        credentials: Option<&RegistryCredentials>,
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
     ) -> Result<Option<String>> {
-        let call = Call::PushImage { tag: tag.to_owned(), with_credentials };
+        let call = Call::PushImage { tag: tag.to_owned(), with_credentials: credentials.is_some() };
         let failure = self.enter(call)?.push_failures.get(tag).cloned();
         if let Some(message) = failure {
             return Err(RuntimeError::Push { image: tag.to_owned(), message });
@@ -83,5 +108,26 @@ impl FakeRuntime {
         progress(&format!("pushing {tag}: 0 of 1 layers"));
         progress(&format!("pushed {tag}: 1 layers"));
         Ok(Some(Self::digest(tag)))
+    }
+
+    async fn remove_image(&self, image: &str) -> Result<()> {
+        let state = self.enter(Call::RemoveImage(image.to_owned()))?;
+        match state.containers.values().find(|c| c.spec.image == image) {
+            Some(user) => Err(RuntimeError::Engine(format!(
+                "conflict: unable to remove repository reference \"{image}\" (must force) - container {} is \
+                 using its referenced image",
+                user.info.id
+            ))),
+            None => {
+                let mut state = state;
+                state.removed_images.insert(image.to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    async fn image_exists(&self, image: &str) -> Result<bool> {
+        let state = self.enter(Call::ImageExists(image.to_owned()))?;
+        Ok(!state.removed_images.contains(image))
     }
 }

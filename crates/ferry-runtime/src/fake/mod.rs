@@ -19,13 +19,13 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_model::{ImageRef, RegistryCredentials, Timestamp};
+use ferry_model::Timestamp;
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
 use tokio::sync::mpsc;
 
 use crate::{
-    ContainerInfo, ContainerSpec, EngineInfo, LogLine, LogStream, PulledImage, Result, Runtime, RuntimeError,
+    ContainerInfo, ContainerSpec, EngineInfo, Instances, LogLine, LogStream, Result, Runtime, RuntimeError,
     RuntimeEvent, labels,
 };
 use state::{FakeContainer, Script, State};
@@ -196,45 +196,10 @@ impl Runtime for FakeRuntime {
     async fn info(&self) -> Result<EngineInfo> {
         Ok(self.enter(Call::Info)?.info.clone())
     }
+}
 
-    async fn pull(
-        &self,
-        image: &ImageRef,
-        _credentials: Option<&RegistryCredentials>,
-        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
-    ) -> Result<PulledImage> {
-        let reference = image.to_string();
-        let failure = self.enter(Call::Pull(reference.clone()))?.pull_failures.get(&reference).cloned();
-        if let Some(message) = failure {
-            return Err(RuntimeError::Pull { image: reference, message });
-        }
-        progress(&format!("pulling {reference}: 0 of 1 layers"));
-        progress(&format!("pulled {reference}: 1 layers, 1.0 MB downloaded"));
-        let digest = image.digest().map_or_else(|| Self::digest(&reference), str::to_owned);
-        let image_id = Self::image_id(&reference);
-        self.lock().removed_images.remove(&image_id);
-        Ok(PulledImage { image_id, digest: Some(digest) })
-    }
-
-    async fn build_image(
-        &self,
-        context: Vec<u8>,
-        dockerfile: &str,
-        tag: &str,
-        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
-    ) -> Result<String> {
-        self.build(&context, dockerfile, tag, progress)
-    }
-
-    async fn push_image(
-        &self,
-        tag: &str,
-        credentials: Option<&RegistryCredentials>,
-        progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
-    ) -> Result<Option<String>> {
-        self.push(tag, credentials.is_some(), progress)
-    }
-
+#[async_trait]
+impl Instances for FakeRuntime {
     async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
         let mut state = self.enter(Call::Run(spec.clone()))?;
         let name = labels::container_name(&spec.identity);
@@ -277,27 +242,6 @@ impl Runtime for FakeRuntime {
         state.stop(container_id, EXIT_KILLED, false);
         state.containers.remove(container_id);
         Ok(())
-    }
-
-    async fn remove_image(&self, image: &str) -> Result<()> {
-        let state = self.enter(Call::RemoveImage(image.to_owned()))?;
-        match state.containers.values().find(|c| c.spec.image == image) {
-            Some(user) => Err(RuntimeError::Engine(format!(
-                "conflict: unable to remove repository reference \"{image}\" (must force) - container {} is \
-                 using its referenced image",
-                user.info.id
-            ))),
-            None => {
-                let mut state = state;
-                state.removed_images.insert(image.to_owned());
-                Ok(())
-            }
-        }
-    }
-
-    async fn image_exists(&self, image: &str) -> Result<bool> {
-        let state = self.enter(Call::ImageExists(image.to_owned()))?;
-        Ok(!state.removed_images.contains(image))
     }
 
     async fn tail_logs(&self, container_id: &str, lines: usize) -> Result<Vec<LogLine>> {

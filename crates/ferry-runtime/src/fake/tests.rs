@@ -1,10 +1,11 @@
+use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_model::{ImageRef, InstanceId, ServiceId, ServiceName};
+use ferry_model::{ImageRef, InstanceId, RegistryCredentials, ServiceId, ServiceName};
 use futures_util::StreamExt;
 
 use super::*;
-use crate::InstanceIdentity;
+use crate::{Images, InstanceIdentity};
 
 fn spec(image: &str, instance: &str) -> ContainerSpec {
     ContainerSpec {
@@ -203,4 +204,17 @@ async fn scripted_build_failures_name_the_command_and_write_their_lines() {
     let err = fake.build_image(vec![], "Dockerfile", "ferry-build/api:abc-r1", &|_| {}).await.unwrap_err();
     assert!(matches!(err, RuntimeError::Unavailable(_)));
     assert!(matches!(fake.calls().last(), Some(Call::BuildImage { .. })), "a refused call is still recorded");
+}
+
+#[tokio::test]
+async fn a_runtime_upcasts_to_its_images_and_instances() {
+    let fake = Arc::new(FakeRuntime::new());
+    let runtime: Arc<dyn Runtime> = fake.clone();
+    // A part that needs only one half takes it, from the same runtime.
+    let images: Arc<dyn Images> = runtime.clone();
+    let instances: Arc<dyn Instances> = runtime.clone();
+    assert!(images.image_exists("web:v1").await.unwrap());
+    assert!(instances.list().await.unwrap().is_empty());
+    runtime.info().await.unwrap();
+    assert_eq!(fake.calls(), [Call::ImageExists("web:v1".to_owned()), Call::List, Call::Info]);
 }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use ferry_model::InstanceId;
-use ferry_runtime::{Runtime, RuntimeError};
+use ferry_runtime::{Images, RuntimeError};
 
 use super::{credentials, runtime};
 use crate::support::*;
