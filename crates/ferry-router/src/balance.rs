@@ -10,7 +10,10 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use crate::table::Endpoint;
+use tracing::debug;
+
+use crate::error::{Chain, ProxyError};
+use crate::table::{Endpoint, ServiceRoute};
 
 /// Chooses the index of the endpoint to use, never `skip` (an endpoint that just failed to connect).
 /// `None` when there is nothing (else) to choose.
@@ -30,6 +33,30 @@ pub(crate) fn pick(endpoints: &[Arc<Endpoint>], skip: Option<usize>) -> Option<u
             if endpoints[b].in_flight() < endpoints[a].in_flight() { Some(b) } else { Some(a) }
         }
     }
+}
+
+/// The instance a request goes to first: two random ones, the less busy wins (`balance.rs`).
+pub(crate) fn first_choice(route: &ServiceRoute) -> Result<usize, ProxyError> {
+    pick(&route.endpoints, None).ok_or_else(|| ProxyError::NoInstance { service: route.service.clone() })
+}
+
+/// The one other instance a request goes to when nothing of it reached `first` (`err` says why), or `err`
+/// back when there is none. Both protocols retry by this rule: once, elsewhere, only if nothing was sent.
+pub(crate) fn second_choice(
+    route: &ServiceRoute,
+    first: usize,
+    err: ProxyError,
+) -> Result<usize, ProxyError> {
+    let endpoints = &route.endpoints;
+    let Some(second) = pick(endpoints, Some(first)) else { return Err(err) };
+    debug!(
+        service = %route.service,
+        failed = endpoints[first].id(),
+        retry = endpoints[second].id(),
+        error = %Chain(&err),
+        "retrying on another instance"
+    );
+    Ok(second)
 }
 
 /// Two distinct ranks below `n` (n ≥ 2), uniformly at random, in random order.

@@ -26,7 +26,7 @@ use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::codec::{ParseError, ResponseHead, parse_response};
-use crate::error::BoxError;
+use crate::error::ClientError;
 use crate::pool::{Conn, connect};
 use crate::table::Endpoint;
 
@@ -35,21 +35,6 @@ const COALESCE: usize = 64 * 1024;
 
 /// Read buffer growth while reading a response head.
 const HEAD_READ: usize = 8 * 1024;
-
-/// Why an exchange failed, and what had happened by then.
-#[derive(Debug)]
-pub(crate) enum ClientError {
-    /// Connecting failed: nothing was sent.
-    Connect(io::Error),
-    /// Writing the request to the instance failed.
-    Send(io::Error),
-    /// No usable response head came back.
-    Recv { reason: &'static str, source: BoxError },
-    /// Reading the request body from the client failed.
-    Downstream(hyper::Error),
-    /// The client's body grew past the router's limit (bytes): the rest is not read.
-    TooLarge(u64),
-}
 
 /// A request on its way out: its bytes not yet written and the rest of its body.
 pub(crate) struct Outbound<'a> {

@@ -7,13 +7,27 @@
 //! retries within one instance, on a fresh connection, when a pooled one turns out to be closed: see its notes.)
 
 use std::error::Error as StdError;
+use std::io;
 use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::client::ClientError;
-
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Why an exchange with an instance failed (`client.rs`, `h2.rs`), and what had happened by then.
+#[derive(Debug)]
+pub(crate) enum ClientError {
+    /// Connecting failed: nothing was sent.
+    Connect(io::Error),
+    /// Writing the request to the instance failed.
+    Send(io::Error),
+    /// No usable response head came back.
+    Recv { reason: &'static str, source: BoxError },
+    /// Reading the request body from the client failed.
+    Downstream(hyper::Error),
+    /// The client's body grew past the router's limit (bytes): the rest is not read.
+    TooLarge(u64),
+}
 
 /// Which side of the proxy an error came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

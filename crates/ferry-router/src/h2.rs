@@ -1,13 +1,7 @@
 //! The upstream HTTP/2 client, for services whose instances speak h2c (HTTP/2 over cleartext with prior
 //! knowledge), such as gRPC servers.
 //!
-//! LIFECYCLE of an HTTP/2 connection: opened by the first request to an instance that finds none (requests
-//! arriving meanwhile wait for it rather than open their own) → its `SendRequest` kept in the instance's
-//! [`Endpoint`] and cloned by every request, which each take a stream of the one connection (h2 multiplexes;
-//! when the instance's stream limit is reached, hyper queues the request until a stream ends) → driven by its
-//! own task, which also pings the instance while streams are open so a vanished instance is noticed → closed
-//! when the instance closes it or fails (the next request finds the sender closed and opens a new one), or
-//! when the endpoint is dropped after the instance left every table and drained.
+//! The shared connection each request takes a stream of is the instance's `H2Conn` (`h2conn.rs`).
 //!
 //! A request on a connection that turns out to be closed before any of it went out is sent once more on a new
 //! connection to the same instance; if that connection cannot be made either, nothing was sent and the caller
@@ -21,102 +15,29 @@
 //! given gRPC's.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::task::{Context, Poll};
-use std::time::Duration;
-
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
-use hyper::client::conn::http2::{Builder, SendRequest};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpStream;
 use tracing::debug;
 
+use crate::balance::{first_choice, second_choice};
 use crate::body::ProxyBody;
-use crate::client::ClientError;
-use crate::error::{Chain, ProxyError, upstream_reason};
+use crate::error::{ClientError, ProxyError, upstream_reason};
+use crate::h2conn::H2Body;
 use crate::headers::{
     X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, strip_hop_by_hop, write_forwarded_for,
 };
-use crate::proxy::{first_choice, second_choice};
 use crate::router::Router;
 use crate::table::{Endpoint, InFlight, ServiceRoute};
-
-/// While streams are open, the instance is pinged this often; no answer within [`PING_TIMEOUT`] closes the
-/// connection and fails its streams.
-const PING_INTERVAL: Duration = Duration::from_secs(30);
-const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The trailers a gRPC response carries (gRPC over HTTP/2), declared for HTTP/1.1 clients when the instance
 /// declared none.
 static GRPC_TRAILERS: HeaderValue =
     HeaderValue::from_static("grpc-status, grpc-message, grpc-status-details-bin");
-
-/// One HTTP/2 connection to an instance, shared by all the requests to it.
-#[derive(Debug, Default)]
-pub(crate) struct H2Conn {
-    /// The open connection's sender. Locked only to clone or replace it, never across an await.
-    sender: Mutex<Option<SendRequest<H2Body>>>,
-    /// Held while a connection is being opened, so concurrent requests share one.
-    connecting: tokio::sync::Mutex<()>,
-}
-
-impl H2Conn {
-    /// A sender on the open connection, or on a new one.
-    async fn sender(&self, addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<H2Body>> {
-        if let Some(sender) = self.open() {
-            return Ok(sender);
-        }
-        let _connecting = self.connecting.lock().await;
-        // Another request may have connected while this one waited.
-        if let Some(sender) = self.open() {
-            return Ok(sender);
-        }
-        let sender = connect(addr, timeout).await?;
-        *self.lock() = Some(sender.clone());
-        Ok(sender)
-    }
-
-    fn open(&self) -> Option<SendRequest<H2Body>> {
-        self.lock().as_ref().filter(|sender| !sender.is_closed()).cloned()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SendRequest<H2Body>>> {
-        // The guarded value is a plain `Option`: a panic elsewhere cannot leave it half-written.
-        self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// Opens an h2c connection: TCP (bounded by `timeout`, `TCP_NODELAY`), then the HTTP/2 preface and settings.
-async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<H2Body>> {
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Ok(stream) => stream?,
-        Err(_) => return Err(io::ErrorKind::TimedOut.into()),
-    };
-    stream.set_nodelay(true)?;
-    let (sender, conn) = Builder::new(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .keep_alive_interval(PING_INTERVAL)
-        .keep_alive_timeout(PING_TIMEOUT)
-        .handshake(TokioIo::new(stream))
-        .await
-        .map_err(io::Error::other)?;
-    tokio::spawn(async move {
-        if let Err(err) = conn.await {
-            debug!(%addr, error = %Chain(&err), "http/2 connection to an instance ended");
-        }
-    });
-    Ok(sender)
-}
 
 /// How sending to one instance failed.
 enum Failure {
@@ -160,14 +81,14 @@ impl Router {
     async fn send_h2(
         &self,
         route: &ServiceRoute,
-        endpoint: &std::sync::Arc<Endpoint>,
+        endpoint: &Arc<Endpoint>,
         mut req: Request<H2Body>,
     ) -> Result<(Response<Incoming>, InFlight), Failure> {
         let in_flight = InFlight::start(endpoint);
         let timeout = self.config.connect_timeout;
         // Set by the body if the client's upload passes the router's limit: the stream then fails, and the
         // client is told why (413) rather than blaming the instance.
-        let over = Arc::clone(&req.body().over);
+        let outcome = req.body().outcome();
         let connect_failed = |err: io::Error, req: Request<H2Body>| {
             Failure::Unsent(ProxyError::from_client(&route.service, ClientError::Connect(err)), Box::new(req))
         };
@@ -192,12 +113,12 @@ impl Router {
                         Err(err) => return Err(connect_failed(err, req)),
                     };
                 }
-                _ if body_state(&over) == BODY_OVER_LIMIT => {
+                _ if outcome.over_limit() => {
                     let limit = self.config.max_body_bytes.unwrap_or_default();
                     return Err(Failure::Sent(ProxyError::BodyTooLarge { limit }));
                 }
                 // The client's upload broke (it reset its stream, or went away): its fault, not the instance's.
-                _ if body_state(&over) == BODY_CLIENT_FAILED => {
+                _ if outcome.client_failed() => {
                     return Err(Failure::Sent(ProxyError::Downstream { source: err.into_error().into() }));
                 }
                 _ => {
@@ -220,8 +141,7 @@ fn h2_request(
     body_limit: Option<u64>,
 ) -> Result<Request<H2Body>, ProxyError> {
     let (mut parts, body) = req.into_parts();
-    let body =
-        H2Body { inner: body, left: body_limit, limit: body_limit, over: Arc::new(AtomicU8::new(BODY_FINE)) };
+    let body = H2Body::new(body, body_limit);
     let headers = &mut parts.headers;
     let trailers = accepts_trailers(headers);
     // Upgrades do not exist in HTTP/2: an upgrade request goes on as a plain request.
@@ -316,70 +236,5 @@ mod tests {
         let mut plain = map(&[("content-type", "text/plain")]);
         h2_response_headers(&mut plain);
         assert!(!plain.contains_key("trailer"));
-    }
-}
-
-/// What became of a request body hyper took: still fine, over the router's limit, or failed on the client's
-/// side.
-const BODY_FINE: u8 = 0;
-const BODY_OVER_LIMIT: u8 = 1;
-const BODY_CLIENT_FAILED: u8 = 2;
-
-fn body_state(state: &AtomicU8) -> u8 {
-    state.load(Ordering::Acquire)
-}
-
-/// The client's request body on its way to an HTTP/2 instance, counted against the router's body limit (a
-/// length announced over the limit was refused before routing; this catches bodies streamed without one).
-pub(crate) struct H2Body {
-    inner: Incoming,
-    /// Bytes still allowed (`None`: no limit).
-    left: Option<u64>,
-    limit: Option<u64>,
-    /// `BODY_*`: how the body ended, for the request that owns it to see after hyper took the body.
-    over: Arc<AtomicU8>,
-}
-
-/// A client's body that passed the router's limit.
-#[derive(Debug, thiserror::Error)]
-#[error("the request body is larger than the limit of {0} bytes")]
-struct OverLimit(u64);
-
-impl Body for H2Body {
-    type Data = Bytes;
-    type Error = crate::error::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => frame,
-            Poll::Ready(Some(Err(err))) => {
-                this.over.store(BODY_CLIENT_FAILED, Ordering::Release);
-                return Poll::Ready(Some(Err(err.into())));
-            }
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Pending => return Poll::Pending,
-        };
-        if let (Some(left), Some(data)) = (this.left.as_mut(), frame.data_ref()) {
-            match left.checked_sub(data.len() as u64) {
-                Some(rest) => *left = rest,
-                None => {
-                    this.over.store(BODY_OVER_LIMIT, Ordering::Release);
-                    return Poll::Ready(Some(Err(OverLimit(this.limit.unwrap_or_default()).into())));
-                }
-            }
-        }
-        Poll::Ready(Some(Ok(frame)))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

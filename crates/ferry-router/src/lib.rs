@@ -47,6 +47,14 @@
 //!    body ends, fails or is abandoned by the client (or the tunnel closes). An abandoned body closes its
 //!    connection.
 
+//! # Modules
+//!
+//! Each module uses only modules before it in this order, lowest first (a test keeps it so):
+//! `error`, `pool` and `h2conn` (connections to instances), `table` (routes and endpoints, which hold those
+//! connections), `balance` (which instance), `headers`, `codec`, `decode`, `body`, `client` (HTTP/1.1 to an
+//! instance), `router`, `upgrade`, `h2` (HTTP/2 to an instance), `proxy` (one request), `serve` (connections
+//! from clients).
+
 mod balance;
 mod body;
 mod client;
@@ -54,6 +62,7 @@ mod codec;
 mod decode;
 mod error;
 mod h2;
+mod h2conn;
 mod headers;
 mod pool;
 mod proxy;
@@ -65,3 +74,62 @@ mod upgrade;
 pub use error::{ErrorSource, ProxyError};
 pub use router::{Router, RouterConfig};
 pub use table::{Endpoint, Protocol, RouteState, RouteTable, ServiceRoute};
+
+#[cfg(test)]
+mod tests {
+    /// The module order of the crate docs, lowest first.
+    const LAYERS: &[&str] = &[
+        "error", "pool", "h2conn", "table", "balance", "headers", "codec", "decode", "body", "client",
+        "router", "upgrade", "h2", "proxy", "serve",
+    ];
+
+    /// The modules `code` names through `crate::`: in `crate::a::…`, or each of `crate::{a::…, b}`.
+    fn crate_refs(code: &str) -> Vec<&str> {
+        fn ident(s: &str) -> &str {
+            let s = s.trim_start();
+            let end = s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(s.len());
+            &s[..end]
+        }
+        let mut refs = Vec::new();
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            match rest.strip_prefix('{') {
+                Some(group) => {
+                    refs.extend(group[..group.find('}').unwrap_or(group.len())].split(',').map(ident))
+                }
+                None => refs.push(ident(rest)),
+            }
+        }
+        refs
+    }
+
+    #[test]
+    fn modules_use_only_modules_below_them() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut seen = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            if file == "lib" {
+                continue;
+            }
+            // `codec_tests.rs` is part of `codec`.
+            let module = file.strip_suffix("_tests").unwrap_or(&file).to_owned();
+            let rank = LAYERS.iter().position(|m| *m == module);
+            let rank =
+                rank.unwrap_or_else(|| panic!("module {module} is missing from LAYERS and the crate docs"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Doc links and comments may name any module; code may not.
+            let code =
+                text.lines().map(|line| line.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+            for used in crate_refs(&code) {
+                let Some(used_rank) = LAYERS.iter().position(|m| *m == used) else { continue };
+                assert!(used_rank <= rank, "{module} uses {used}, which is above it");
+            }
+            seen.push(module);
+        }
+        for module in LAYERS {
+            assert!(seen.iter().any(|m| m == module), "{module} is in LAYERS but has no file");
+        }
+    }
+}

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use tracing::debug;
 
-use crate::balance::pick;
+use crate::balance::{first_choice, second_choice};
 use crate::body::ProxyBody;
 use crate::client::{Budget, Outbound, exchange};
 use crate::codec::{RequestFraming, RequestHead, ResponseHead};
@@ -261,30 +261,6 @@ impl Router {
             Err(err) => Err(ProxyError::from_client(&route.service, err)),
         }
     }
-}
-
-/// The instance a request goes to first: two random ones, the less busy wins (`balance.rs`).
-pub(crate) fn first_choice(route: &ServiceRoute) -> Result<usize, ProxyError> {
-    pick(&route.endpoints, None).ok_or_else(|| ProxyError::NoInstance { service: route.service.clone() })
-}
-
-/// The one other instance a request goes to when nothing of it reached `first` (`err` says why), or `err`
-/// back when there is none. Both protocols retry by this rule: once, elsewhere, only if nothing was sent.
-pub(crate) fn second_choice(
-    route: &ServiceRoute,
-    first: usize,
-    err: ProxyError,
-) -> Result<usize, ProxyError> {
-    let endpoints = &route.endpoints;
-    let Some(second) = pick(endpoints, Some(first)) else { return Err(err) };
-    debug!(
-        service = %route.service,
-        failed = endpoints[first].id(),
-        retry = endpoints[second].id(),
-        error = %Chain(&err),
-        "retrying on another instance"
-    );
-    Ok(second)
 }
 
 /// Bounds `forward` (sending a request and waiting for the response head) by the route's request timeout; its

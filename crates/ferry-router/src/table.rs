@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::h2::H2Conn;
+use crate::h2conn::H2Conn;
 use crate::pool::Pool;
 
 /// One instance the router can send requests to.
