@@ -5,10 +5,22 @@
 //! healthy, when has a deployment failed, what replaces what) testable with tables and seeded
 //! simulations, and keeps start-up, crash recovery and every change on one code path: the controller
 //! observes, asks [`reconcile::plan`], and carries the actions out.
+//!
+//! What is decided here: which calls a service admits ([`admission`]), health verdicts ([`health`]),
+//! crash back-off ([`backoff`]), a deployment's deadline, what follows its failure and a rollback's target
+//! ([`deploy`]), how many instances a service wants ([`scale`]), what a service's instances do next
+//! ([`reconcile`]), the route's protocol during a switch ([`routing`]), and which images leave the engine
+//! ([`prune`]).
 
 pub mod admission;
+pub mod backoff;
+pub mod deploy;
 pub mod health;
+pub mod prune;
 pub mod reconcile;
+pub mod routing;
+pub mod scale;
 
+pub use backoff::CrashBackoff;
 pub use health::{HealthTracker, HealthVerdict};
-pub use reconcile::{Action, Goal, InstanceView, StopReason, plan};
+pub use reconcile::{Action, Goal, ObservedInstance, StopReason, plan};

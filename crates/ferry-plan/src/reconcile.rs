@@ -43,7 +43,7 @@ pub struct Deploy {
 
 /// An instance as the controller sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceView {
+pub struct ObservedInstance {
     pub id: InstanceId,
     pub revision: u32,
     pub state: InstanceState,
@@ -81,7 +81,7 @@ pub enum Action {
 }
 
 /// Decides the next actions. Pure: the same inputs give the same actions.
-pub fn plan(goal: &Goal, instances: &[InstanceView], now: Timestamp) -> Vec<Action> {
+pub fn plan(goal: &Goal, instances: &[ObservedInstance], now: Timestamp) -> Vec<Action> {
     match goal {
         Goal::Stop => plan_stop(instances),
         Goal::Run { revision, count, deploy, start_not_before } => {
@@ -90,7 +90,7 @@ pub fn plan(goal: &Goal, instances: &[InstanceView], now: Timestamp) -> Vec<Acti
     }
 }
 
-fn plan_stop(instances: &[InstanceView]) -> Vec<Action> {
+fn plan_stop(instances: &[ObservedInstance]) -> Vec<Action> {
     if instances.is_empty() {
         return vec![Action::AllStopped];
     }
@@ -106,11 +106,11 @@ fn plan_run(
     count: u32,
     deploy: Option<Deploy>,
     start_not_before: Option<Timestamp>,
-    instances: &[InstanceView],
+    instances: &[ObservedInstance],
     now: Timestamp,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
-    let mine: Vec<&InstanceView> = instances.iter().filter(|i| i.revision == revision).collect();
+    let mine: Vec<&ObservedInstance> = instances.iter().filter(|i| i.revision == revision).collect();
     let failed = mine.iter().filter(|i| matches!(i.state, InstanceState::Exited | InstanceState::Unhealthy));
     let ready = mine.iter().filter(|i| i.state == InstanceState::Ready).count();
     let live = mine.iter().filter(|i| i.state.is_live()).count();
@@ -161,15 +161,15 @@ fn plan_run(
     actions
 }
 
-fn stop_others(revision: u32, instances: &[InstanceView], actions: &mut Vec<Action>) {
+fn stop_others(revision: u32, instances: &[ObservedInstance], actions: &mut Vec<Action>) {
     for other in instances.iter().filter(|i| i.revision != revision && i.state != InstanceState::Stopping) {
         actions.push(Action::Stop { id: other.id.clone(), reason: StopReason::Superseded });
     }
 }
 
 /// Stops live instances beyond `count`, the least useful first: starting before ready, newest first.
-fn stop_surplus(mine: &[&InstanceView], count: usize, actions: &mut Vec<Action>) {
-    let mut live: Vec<&&InstanceView> = mine.iter().filter(|i| i.state.is_live()).collect();
+fn stop_surplus(mine: &[&ObservedInstance], count: usize, actions: &mut Vec<Action>) {
+    let mut live: Vec<&&ObservedInstance> = mine.iter().filter(|i| i.state.is_live()).collect();
     if live.len() <= count {
         return;
     }

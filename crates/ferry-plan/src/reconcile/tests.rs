@@ -1,8 +1,8 @@
 use super::*;
 use InstanceState::*;
 
-fn inst(n: u8, revision: u32, state: InstanceState) -> InstanceView {
-    InstanceView {
+fn inst(n: u8, revision: u32, state: InstanceState) -> ObservedInstance {
+    ObservedInstance {
         id: InstanceId::parse(&format!("{n:016x}")).unwrap(),
         revision,
         state,
@@ -116,7 +116,7 @@ mod simulation {
     use proptest::prelude::*;
 
     struct World {
-        instances: Vec<InstanceView>,
+        instances: Vec<ObservedInstance>,
         next_id: u8,
     }
 
@@ -221,11 +221,11 @@ mod rollout_simulation {
             events in proptest::collection::vec((0u8..6, 0usize..16), 0..80),
             count in 1u32..4,
         ) {
-            let mut instances: Vec<InstanceView> = (0..count).map(|k| inst(100 + k as u8, 1, Ready)).collect();
+            let mut instances: Vec<ObservedInstance> = (0..count).map(|k| inst(100 + k as u8, 1, Ready)).collect();
             let mut next = 0u8;
             let mut phase = Phase::Deploying;
             let mut now = Timestamp(0);
-            let step = |instances: &mut Vec<InstanceView>, phase: &mut Phase, now: Timestamp, next: &mut u8| -> Result<(), TestCaseError> {
+            let step = |instances: &mut Vec<ObservedInstance>, phase: &mut Phase, now: Timestamp, next: &mut u8| -> Result<(), TestCaseError> {
                 let goal = match phase {
                     Phase::Deploying => Goal::Run { revision: 2, count, deploy: Some(Deploy { deadline: Timestamp(1_000_000) }), start_not_before: None },
                     Phase::RolledBack => steady(1, count),
