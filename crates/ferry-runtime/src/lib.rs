@@ -1,7 +1,7 @@
 //! The container runtime seam.
 //!
 //! ferry's control plane talks to containers only through [`Runtime`]: its [`Images`] (pull,
-//! build, push, remove) and its [`Instances`] (run, inspect, stop, logs, events). The Docker driver
+//! resolve, build, push, remove) and its [`Instances`] (run, inspect, stop, logs, events). The Docker driver
 //! ([`docker::DockerRuntime`], on bollard) is the real implementation; [`fake::FakeRuntime`] records
 //! calls and plays scripted outcomes for unit tests. A distributed engine (Docker Swarm mode, say) can
 //! be added later behind the same traits. Only this crate knows Docker's API, its label names and its
@@ -120,6 +120,9 @@ pub enum RuntimeError {
     Unavailable(String),
     #[error("image {image} could not be pulled: {message}")]
     Pull { image: String, message: String },
+    /// A reference that could not be looked up in its registry; the message says what to check.
+    #[error("image {image} could not be resolved to a digest: {message}")]
+    Resolve { image: String, message: String },
     #[error("image {image} could not be pushed: {message}")]
     Push { image: String, message: String },
     /// An image build that the builder ended with an error: a failing command, a Dockerfile it could not
@@ -164,6 +167,16 @@ pub trait Images: Send + Sync + 'static {
         credentials: Option<&RegistryCredentials>,
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
     ) -> Result<PulledImage>;
+
+    /// The manifest digest (`sha256:…`) `image` names in its registry now, without pulling it: the
+    /// digest the reference carries, without asking anything, or else the registry's answer for its tag
+    /// (`latest` if it has none), with `credentials` for a private registry. A failed look-up is a
+    /// [`RuntimeError::Resolve`] naming the image.
+    ///
+    /// ferry resolves a tag once and then pulls `name@digest` only: the engine never gets a tag from
+    /// ferry, so what ferry later removes (`name@digest`) can never be a tag a user made, and every
+    /// instance of a revision runs the same image even if the tag moves.
+    async fn resolve(&self, image: &ImageRef, credentials: Option<&RegistryCredentials>) -> Result<String>;
 
     /// Builds an image with the engine's (classic) builder from a tar build context, tags it `tag`, and
     /// returns the engine's image id (`sha256:…`). `progress` gets each line of the builder's output as it

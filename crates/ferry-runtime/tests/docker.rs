@@ -1,19 +1,20 @@
 //! The Docker driver against the real engine on /var/run/docker.sock, a local registry
 //! (`docker-registry`) and a test image built here from `testapp/app.c` (gcc -static, FROM scratch).
-//! Builds and pushes are in `docker/build.rs`; builds that need a shell use the image of
-//! `scripts/build-runtime-image`.
+//! Builds and pushes are in `docker/build.rs`, pulls, look-ups and image removal in `docker/images.rs`;
+//! builds that need a shell use the image of `scripts/build-runtime-image`.
 
 #[path = "docker/build.rs"]
 mod build;
+#[path = "docker/images.rs"]
+mod images;
 mod support;
 
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use ferry_model::{ImageRef, RegistryCredentials};
+use ferry_model::RegistryCredentials;
 use ferry_runtime::docker::{DockerOptions, DockerRuntime};
-use ferry_runtime::{Images, Instances, LogLine, LogStream, Runtime, RuntimeError, RuntimeEvent};
+use ferry_runtime::{Instances, LogLine, LogStream, Runtime, RuntimeError, RuntimeEvent};
 use futures_util::StreamExt;
 use support::*;
 
@@ -43,71 +44,6 @@ async fn connect_negotiates_the_engines_api_version() -> anyhow::Result<()> {
     let err = DockerRuntime::connect_with(options).await.unwrap_err();
     assert!(matches!(err, RuntimeError::Unavailable(_)), "{err}");
     assert!(err.to_string().contains("start the docker engine"), "{err}");
-    Ok(())
-}
-
-#[tokio::test]
-async fn pull_from_a_private_registry_returns_the_image_id_and_digest() -> anyhow::Result<()> {
-    let rt = runtime().await;
-    let registry = Registry::start().await?;
-    let cleanup = Cleanup::default();
-    let reference = format!("{}/ferry-test/web:v1", registry.host);
-    let local = format!("ferry-runtime-test-pull:{}", ferry_model::InstanceId::generate());
-    cleanup.image(&local);
-    cleanup.image(&reference);
-    unique_image(&local)?;
-    let pushed_digest = registry.push(&local, &reference)?;
-    let expected_id = inspect_json(&local)?["Id"].as_str().context("no image id")?.to_owned();
-    // Forget the image locally, so that the pull downloads its own layer again.
-    docker(&["rmi", &local, &reference])?;
-
-    let image = ImageRef::parse(&reference)?;
-    let denied = rt.pull(&image, None, &|_| {}).await.unwrap_err();
-    match &denied {
-        RuntimeError::Pull { image, message } => {
-            assert_eq!(image, &reference);
-            assert!(message.contains("auth"), "{message}");
-        }
-        other => panic!("expected a pull error, got {other}"),
-    }
-
-    let lines = Mutex::new(Vec::new());
-    let pulled =
-        rt.pull(&image, Some(&credentials()), &|line| lines.lock().unwrap().push(line.to_owned())).await?;
-    assert_eq!(pulled.digest.as_deref(), Some(pushed_digest.as_str()));
-    assert_eq!(pulled.image_id, expected_id);
-    let lines = lines.into_inner().unwrap();
-    let (last, progress) = lines.split_last().context("no progress at all")?;
-    assert!(last.starts_with(&format!("pulled {reference}: 2 layers, ")), "{lines:?}");
-    assert!(progress.iter().all(|l| l.starts_with(&format!("pulling {reference}"))), "{lines:?}");
-    assert!(!progress.is_empty(), "progress before the end: {lines:?}");
-
-    // Pinned by digest: the same image, and the digest asked for.
-    let pinned = rt.pull(&image.with_digest(&pushed_digest), Some(&credentials()), &|_| {}).await?;
-    assert_eq!(pinned.image_id, expected_id);
-    assert_eq!(pinned.digest.as_deref(), Some(pushed_digest.as_str()));
-    cleanup.image(&format!("{}@{pushed_digest}", image.name()));
-    Ok(())
-}
-
-#[tokio::test]
-async fn pull_of_a_missing_tag_is_a_pull_error_naming_the_image() -> anyhow::Result<()> {
-    let rt = runtime().await;
-    let registry = Registry::start().await?;
-    let reference = format!("{}/ferry-test/missing:nope", registry.host);
-    let err = rt.pull(&ImageRef::parse(&reference)?, Some(&credentials()), &|_| {}).await.unwrap_err();
-    match &err {
-        RuntimeError::Pull { image, message } => {
-            assert_eq!(image, &reference);
-            assert!(message.contains("not found") || message.contains("unknown"), "{message}");
-        }
-        other => panic!("expected a pull error, got {other}"),
-    }
-    assert!(err.to_string().contains(&reference), "{err}");
-
-    drop(registry);
-    let err = rt.pull(&ImageRef::parse(&reference)?, None, &|_| {}).await.unwrap_err();
-    assert!(matches!(&err, RuntimeError::Pull { message, .. } if message.contains("refused")), "{err}");
     Ok(())
 }
 
@@ -351,29 +287,5 @@ async fn a_container_the_engine_refuses_leaves_nothing_behind() -> anyhow::Resul
     let err = rt.run(&spec).await.unwrap_err();
     assert!(matches!(&err, RuntimeError::Engine(m) if m.contains("emory")), "{err}");
     assert_eq!(docker(&["ps", "-aq", "--filter", &format!("name={name}")])?, "");
-    Ok(())
-}
-
-#[tokio::test]
-async fn remove_image_refuses_an_image_in_use_and_accepts_a_missing_one() -> anyhow::Result<()> {
-    let rt = runtime().await;
-    let cleanup = Cleanup::default();
-    let tag = format!("ferry-runtime-test-rmi:{}", ferry_model::InstanceId::generate());
-    cleanup.image(&tag);
-    unique_image(&tag)?;
-    let mut spec = spec("rmi", &[("EXIT_CODE", "0")]);
-    spec.image = tag.clone();
-    let info = rt.run(&spec).await?;
-    cleanup.container(&info.id);
-
-    let err = rt.remove_image(&tag).await.unwrap_err();
-    assert!(matches!(&err, RuntimeError::Engine(m) if m.contains("is using")), "{err}");
-    assert!(docker(&["image", "inspect", &tag]).is_ok(), "the image stays");
-    assert!(rt.image_exists(&tag).await?);
-    rt.remove(&info.id).await?;
-    rt.remove_image(&tag).await?;
-    assert!(docker(&["image", "inspect", &tag]).is_err(), "the image is gone");
-    assert!(!rt.image_exists(&tag).await?);
-    rt.remove_image(&tag).await?;
     Ok(())
 }

@@ -66,6 +66,34 @@ pub(super) fn push(image: &str, err: BollardError) -> RuntimeError {
     }
 }
 
+/// A failed registry look-up: the engine's message and what to check, unless the engine itself is
+/// unreachable.
+pub(super) fn resolve(image: &ferry_model::ImageRef, err: BollardError) -> RuntimeError {
+    if unreachable(&err) {
+        return RuntimeError::Unavailable(chain(&err));
+    }
+    let message = message(&err);
+    let hint = resolve_hint(status(&err), &message);
+    RuntimeError::Resolve { image: image.to_string(), message: format!("{message}; {hint}") }
+}
+
+/// What to check after a failed look-up, from how the registry (through the engine) answered. The
+/// engine passes a registry's refusal on as a 401 or 404 where it can, and as a 500 with the
+/// registry's text otherwise, so the text is read too.
+fn resolve_hint(status: Option<u16>, message: &str) -> &'static str {
+    let text = message.to_ascii_lowercase();
+    let said = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if matches!(status, Some(401 | 403))
+        || said(&["unauthorized", "authentication required", "denied", "no basic auth credentials"])
+    {
+        "check the registry credentials"
+    } else if status == Some(404) || said(&["manifest unknown", "not found", "name unknown"]) {
+        "check that the tag exists in the repository"
+    } else {
+        "check that the registry is reachable from the engine"
+    }
+}
+
 /// Like [`engine`], but a 404 means the container `id` does not exist.
 pub(super) fn container(id: &str, err: BollardError) -> RuntimeError {
     if status(&err) == Some(404) { RuntimeError::NotFound(id.to_owned()) } else { engine(err) }
@@ -123,6 +151,26 @@ mod tests {
     fn transport_errors_mean_unavailable() {
         let err = BollardError::SocketNotFoundError("/var/run/docker.sock".to_owned());
         assert!(matches!(engine(err), RuntimeError::Unavailable(m) if m.contains("/var/run/docker.sock")));
+    }
+
+    #[test]
+    fn failed_look_ups_say_what_to_check() {
+        let image = ferry_model::ImageRef::parse("127.0.0.1:5000/web:v9").unwrap();
+        let answer = |status_code: u16, message: &str| {
+            let err = BollardError::DockerResponseServerError { status_code, message: message.to_owned() };
+            resolve(&image, err).to_string()
+        };
+        assert_eq!(
+            answer(404, "manifest unknown: manifest unknown"),
+            "image 127.0.0.1:5000/web:v9 could not be resolved to a digest: manifest unknown: manifest \
+             unknown; check that the tag exists in the repository"
+        );
+        let refused = answer(500, "Get \"http://127.0.0.1:5000/v2/\": dial tcp: connect: connection refused");
+        assert!(refused.ends_with("; check that the registry is reachable from the engine"), "{refused}");
+        let denied = answer(500, "unauthorized: authentication required");
+        assert!(denied.ends_with("; check the registry credentials"), "{denied}");
+        let gone = BollardError::SocketNotFoundError("/var/run/docker.sock".to_owned());
+        assert!(matches!(resolve(&image, gone), RuntimeError::Unavailable(_)));
     }
 
     #[tokio::test(start_paused = true)]

@@ -73,6 +73,10 @@ impl Images for DockerRuntime {
         pull::pull(&self.engine, image, credentials, progress).await
     }
 
+    async fn resolve(&self, image: &ImageRef, credentials: Option<&RegistryCredentials>) -> Result<String> {
+        image::resolve(&self.engine, image, credentials).await
+    }
+
     async fn build_image(
         &self,
         context: Vec<u8>,

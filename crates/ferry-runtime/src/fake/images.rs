@@ -53,6 +53,20 @@ impl Images for FakeRuntime {
         Ok(PulledImage { image_id, digest: Some(digest) })
     }
 
+    async fn resolve(&self, image: &ImageRef, _credentials: Option<&RegistryCredentials>) -> Result<String> {
+        let reference = image.to_string();
+        let failure = self.enter(Call::Resolve(reference.clone()))?.pull_failures.get(&reference).cloned();
+        // Like the driver, a reference that carries its digest is answered without asking the registry.
+        if let Some(digest) = image.digest() {
+            return Ok(digest.to_owned());
+        }
+        // A registry that refuses the pull refuses the look-up.
+        match failure {
+            Some(message) => Err(RuntimeError::Resolve { image: reference, message }),
+            None => Ok(Self::digest(&reference)),
+        }
+    }
+
     async fn build_image(
         &self,
         context: Vec<u8>,

@@ -5,8 +5,10 @@
 //! death, log lines). Everything is deterministic: container ids are `fake-0001`, `fake-0002`, …;
 //! addresses are `127.0.0.1:32768`, `127.0.0.1:32769`, …; log lines are dated by a logical clock that
 //! starts at [`FAKE_EPOCH`] and moves one millisecond a line; image ids and digests are hashes of the
-//! reference ([`FakeRuntime::image_id`], [`FakeRuntime::digest`]); a build's image id is a hash of its
-//! tag and context ([`FakeRuntime::built_image_id`]), and a push returns [`FakeRuntime::digest`] of the tag.
+//! reference ([`FakeRuntime::image_id`], [`FakeRuntime::digest`]); a resolve answers the digest a pull
+//! would (or the one the reference carries), and fails as a [`RuntimeError::Resolve`] for a reference
+//! whose pulls are scripted to fail; a build's image id is a hash of its tag and context
+//! ([`FakeRuntime::built_image_id`]), and a push returns [`FakeRuntime::digest`] of the tag.
 //!
 //! Like Docker, a stop or a kill is a death: `stop` ends a running container with exit code 143 (SIGTERM
 //! through the init process) and `remove` of a running one with 137; both emit [`RuntimeEvent::Died`].
@@ -44,6 +46,8 @@ pub enum Call {
     Info,
     /// The image reference as written (`127.0.0.1:5000/web:v1`).
     Pull(String),
+    /// The image reference as written.
+    Resolve(String),
     /// A build: the Dockerfile's path in the context, the tag, and the context's size in bytes.
     BuildImage {
         dockerfile: String,
@@ -113,7 +117,8 @@ impl FakeRuntime {
 
     // --- scripts ---
 
-    /// Pulls of `image` (the reference as written) fail with `message`.
+    /// Pulls of `image` (the reference as written) fail with `message`, and so do look-ups of it
+    /// ([`Images::resolve`](crate::Images::resolve)): a registry that refuses the one refuses the other.
     pub fn fail_pulls(&self, image: &str, message: &str) {
         self.lock().pull_failures.insert(image.to_owned(), message.to_owned());
     }

@@ -218,3 +218,30 @@ async fn a_runtime_upcasts_to_its_images_and_instances() {
     runtime.info().await.unwrap();
     assert_eq!(fake.calls(), [Call::ImageExists("web:v1".to_owned()), Call::List, Call::Info]);
 }
+
+#[tokio::test]
+async fn resolve_answers_the_digest_a_pull_reports_and_fails_like_the_pull() {
+    let fake = FakeRuntime::new();
+    let tag = ImageRef::parse("127.0.0.1:5000/web:v1").unwrap();
+    let digest = fake.resolve(&tag, None).await.unwrap();
+    assert_eq!(digest, FakeRuntime::digest("127.0.0.1:5000/web:v1"));
+    let pulled = fake.pull(&tag, None, &|_| {}).await.unwrap();
+    assert_eq!(pulled.digest.as_deref(), Some(digest.as_str()));
+    // A reference with a digest resolves to it, scripts or not.
+    let pinned = tag.with_digest(&FakeRuntime::digest("elsewhere"));
+    fake.fail_pulls(&pinned.to_string(), "manifest unknown");
+    assert_eq!(fake.resolve(&pinned, None).await.unwrap(), FakeRuntime::digest("elsewhere"));
+
+    fake.fail_pulls("web:gone", "manifest unknown");
+    let err = fake.resolve(&ImageRef::parse("web:gone").unwrap(), None).await.unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::Resolve { image, message } if image == "web:gone" && message == "manifest unknown"),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "image web:gone could not be resolved to a digest: manifest unknown");
+    fake.set_unavailable(Some("engine down"));
+    assert!(matches!(fake.resolve(&tag, None).await, Err(RuntimeError::Unavailable(_))));
+    let resolved: Vec<Call> = fake.calls().into_iter().filter(|c| matches!(c, Call::Resolve(_))).collect();
+    let as_written = [tag.to_string(), pinned.to_string(), "web:gone".to_owned(), tag.to_string()];
+    assert_eq!(resolved, as_written.map(Call::Resolve));
+}
