@@ -1,0 +1,167 @@
+//! Each command as reads and writes inside its transaction.
+
+use ferry_model::{
+    Operation, OperationType, Revision, Service, ServiceId, ServiceStatus, Timestamp, Trigger,
+};
+use ferry_plan::admission::{Facts, admit};
+use ferry_plan::deploy::{RevisionFacts, RollbackRefusal, rollback_target};
+use ferry_store::Db;
+
+use crate::{Command, CommandError, Outcome, Target};
+
+pub(crate) fn apply(
+    db: &mut Db,
+    command: Command,
+    trigger: Trigger,
+    now: Timestamp,
+) -> Result<Outcome, CommandError> {
+    match command {
+        Command::Create { name, spec } => {
+            let service = Service {
+                id: ServiceId::generate(),
+                name,
+                status: ServiceStatus::OperationInProgress,
+                spec: spec.clone(),
+                active_revision: None,
+                created_at: now,
+                updated_at: now,
+                deleted_at: None,
+            };
+            db.insert_service(&service)?;
+            let revision = new_revision(&service, 1, spec, now);
+            db.insert_revision(&revision)?;
+            let op =
+                Operation::queued(service.id.clone(), OperationType::CreateService, Some(1), trigger, now);
+            db.insert_operation(&op)?;
+            Ok(Outcome { service, operation: op, queued: true })
+        }
+        Command::Update { service, change } => {
+            let service = admitted(db, &service, OperationType::UpdateService)?;
+            let spec = change(&service.spec).map_err(CommandError::Invalid)?;
+            spec.validate().map_err(CommandError::Invalid)?;
+            deploy_new_revision(db, service, spec, OperationType::UpdateService, trigger, now)
+        }
+        Command::Deploy { service } => {
+            let service = admitted(db, &service, OperationType::StartDeployment)?;
+            let spec = service.spec.clone();
+            deploy_new_revision(db, service, spec, OperationType::StartDeployment, trigger, now)
+        }
+        Command::Rollback { service, to } => {
+            let service = admitted(db, &service, OperationType::StartDeployment)?;
+            let facts: Vec<RevisionFacts> = db
+                .revisions(&service.id)?
+                .iter()
+                .map(|r| RevisionFacts {
+                    number: r.number,
+                    activated_at: r.activated_at,
+                    has_image: r.image_id.is_some() || r.image_digest.is_some(),
+                })
+                .collect();
+            let target = rollback_target(&facts, service.active_revision, to).map_err(|refusal| {
+                let message = refusal.message(service.name.as_str());
+                match refusal {
+                    RollbackRefusal::NoSuchRevision(_) => CommandError::NoSuchRevision(message),
+                    _ => CommandError::Refused(message),
+                }
+            })?;
+            // A rollback is its own trigger, whoever asked for it (App Runner's `ROLLBACK` event).
+            let op = Operation::queued(
+                service.id.clone(),
+                OperationType::StartDeployment,
+                Some(target),
+                Trigger::Rollback,
+                now,
+            );
+            queue(db, service, op, now)
+        }
+        Command::Pause { service } => {
+            let service = admitted(db, &service, OperationType::PauseService)?;
+            let op = Operation::queued(service.id.clone(), OperationType::PauseService, None, trigger, now);
+            queue(db, service, op, now)
+        }
+        Command::Resume { service } => {
+            let service = admitted(db, &service, OperationType::ResumeService)?;
+            // Brings back the revision that served last.
+            let op = Operation::queued(
+                service.id.clone(),
+                OperationType::ResumeService,
+                service.active_revision,
+                trigger,
+                now,
+            );
+            queue(db, service, op, now)
+        }
+        Command::Delete { service } => {
+            let service = find(db, &service)?;
+            let pending = db
+                .unfinished_operations(&service.id)?
+                .into_iter()
+                .find(|o| o.kind == OperationType::DeleteService);
+            if let Some(operation) = pending {
+                return Ok(Outcome { service, operation, queued: false });
+            }
+            let op = Operation::queued(service.id.clone(), OperationType::DeleteService, None, trigger, now);
+            queue(db, service, op, now)
+        }
+    }
+}
+
+fn find(db: &Db, target: &Target) -> Result<Service, CommandError> {
+    let found = match target {
+        Target::Name(name) => db.service_by_name(name)?,
+        Target::Id(id) => db.service(id)?.filter(|s| s.deleted_at.is_none()),
+    };
+    found.ok_or_else(|| {
+        CommandError::NoSuchService(match target {
+            Target::Name(name) => name.clone(),
+            Target::Id(id) => id.to_string(),
+        })
+    })
+}
+
+/// The service, if it takes an operation of `kind` once its queued operations have run.
+fn admitted(db: &Db, target: &Target, kind: OperationType) -> Result<Service, CommandError> {
+    let service = find(db, target)?;
+    let unfinished = db.unfinished_operations(&service.id)?;
+    admit(kind, service.name.as_str(), Facts::of(&service, &unfinished)).map_err(CommandError::Refused)?;
+    Ok(service)
+}
+
+fn new_revision(service: &Service, number: u32, spec: ferry_model::ServiceSpec, now: Timestamp) -> Revision {
+    Revision {
+        service_id: service.id.clone(),
+        number,
+        spec,
+        image_digest: None,
+        image_id: None,
+        created_at: now,
+        activated_at: None,
+        image_pruned: false,
+        build: None,
+    }
+}
+
+/// Records a new revision with `spec`, makes it the desired spec, and queues the operation deploying it.
+fn deploy_new_revision(
+    db: &mut Db,
+    service: Service,
+    spec: ferry_model::ServiceSpec,
+    kind: OperationType,
+    trigger: Trigger,
+    now: Timestamp,
+) -> Result<Outcome, CommandError> {
+    let number = db.next_revision_number(&service.id)?;
+    let revision = new_revision(&service, number, spec, now);
+    db.insert_revision(&revision)?;
+    db.set_service_spec(&service.id, &revision.spec)?;
+    let op = Operation::queued(service.id.clone(), kind, Some(number), trigger, now);
+    queue(db, Service { spec: revision.spec, ..service }, op, now)
+}
+
+/// Records `op` and sets the service OPERATION_IN_PROGRESS.
+fn queue(db: &mut Db, service: Service, op: Operation, now: Timestamp) -> Result<Outcome, CommandError> {
+    db.insert_operation(&op)?;
+    db.set_service_status(&service.id, ServiceStatus::OperationInProgress, now)?;
+    let service = Service { status: ServiceStatus::OperationInProgress, updated_at: now, ..service };
+    Ok(Outcome { service, operation: op, queued: true })
+}
