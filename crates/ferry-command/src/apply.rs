@@ -21,14 +21,14 @@ pub(crate) fn apply(
                 id: ServiceId::generate(),
                 name,
                 status: ServiceStatus::OperationInProgress,
-                spec: spec.clone(),
+                spec: (*spec).clone(),
                 active_revision: None,
                 created_at: now,
                 updated_at: now,
                 deleted_at: None,
             };
             db.insert_service(&service)?;
-            let revision = new_revision(&service, 1, spec, now);
+            let revision = new_revision(&service, 1, *spec, now);
             db.insert_revision(&revision)?;
             let op =
                 Operation::queued(service.id.clone(), OperationType::CreateService, Some(1), trigger, now);

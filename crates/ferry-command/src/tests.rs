@@ -22,7 +22,7 @@ fn commands() -> (Commands, Store, Arc<Recorder>) {
 
 fn create(name: &str) -> Command {
     let spec = ServiceSpec::for_image(ImageRef::parse("127.0.0.1:5000/web:v1").unwrap());
-    Command::Create { name: ServiceName::parse(name).unwrap(), spec }
+    Command::Create { name: ServiceName::parse(name).unwrap(), spec: Box::new(spec) }
 }
 
 fn web() -> Target {
