@@ -45,7 +45,7 @@ pub enum Command {
     /// A new service, deployed as revision 1.
     Create {
         name: ServiceName,
-        spec: ServiceSpec,
+        spec: Box<ServiceSpec>,
     },
     /// A new revision with the configuration changed (App Runner's `UpdateService`).
     Update {
