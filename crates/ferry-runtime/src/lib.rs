@@ -58,7 +58,11 @@ pub struct ContainerInfo {
     pub oom_killed: bool,
     /// The engine's error for a container that could not start, if any.
     pub error: Option<String>,
-    /// Where the app's port is published: `127.0.0.1:<host port>`, while running.
+    /// The engine node the container runs on. The Docker driver is one engine on one host: the engine's
+    /// name (its host name, `local` if it reports none), read once at connect, the same for every
+    /// container. A distributed engine (Swarm mode, say) reports the node each task runs on.
+    pub node: String,
+    /// Where the router reaches the app: its port published on `127.0.0.1:<host port>`, while running.
     pub address: Option<SocketAddr>,
     /// The container's own address and the app's port on the engine's network, while running. Health
     /// checks use it: a userland port proxy (the engine's default) accepts connections on the published

@@ -59,6 +59,8 @@ async fn run_serves_http_on_a_loopback_port_with_env_and_command() -> anyhow::Re
     assert_eq!(info.name, name);
     assert!(info.running);
     assert_eq!(info.identity.as_ref(), Some(&spec.identity));
+    // One engine, one node: the engine's name.
+    assert_eq!(info.node, docker(&["info", "--format", "{{.Name}}"])?);
     let address = info.address.context("a running container has an address")?;
     assert!(address.ip().is_loopback(), "{address}");
 
@@ -131,6 +133,7 @@ async fn labels_round_trip_through_list_into_identity() -> anyhow::Result<()> {
     let b_listed = find(&b_info.id).context("a stopped ferry container is listed")?;
     assert_eq!(b_listed.identity.as_ref(), Some(&b.identity));
     assert!(!b_listed.running && b_listed.exit_code.is_some() && b_listed.address.is_none());
+    assert_eq!(b_listed.node, a_info.node, "a stopped container keeps its node");
     assert!(!listed.iter().any(|c| c.name == stranger), "only ferry's containers");
     assert!(listed.iter().all(|c| c.identity.is_some()));
     Ok(())

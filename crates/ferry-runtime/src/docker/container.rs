@@ -24,7 +24,7 @@ const LIST_CONCURRENCY: usize = 8;
 
 pub(super) async fn run(engine: &Engine, spec: &ContainerSpec) -> Result<ContainerInfo> {
     let name = labels::container_name(&spec.identity);
-    let nano_cpus = capped_nano_cpus(engine, spec).await?;
+    let nano_cpus = capped_nano_cpus(engine.cpus, spec);
     let body = create_body(spec, nano_cpus, &engine.options);
     let options = CreateContainerOptionsBuilder::default().name(&name).build();
     let create = async { engine.docker.create_container(Some(options), body).await.map_err(error::engine) };
@@ -73,26 +73,25 @@ async fn discard(engine: &Engine, id: &str, name: &str) {
 }
 
 /// The requested CPU limit, lowered to the host's CPU count: the engine refuses more than that.
-async fn capped_nano_cpus(engine: &Engine, spec: &ContainerSpec) -> Result<i64> {
+fn capped_nano_cpus(cpus: u32, spec: &ContainerSpec) -> i64 {
     if spec.nano_cpus <= NANOS_PER_CPU {
-        return Ok(spec.nano_cpus); // every host has at least one CPU
+        return spec.nano_cpus; // every host has at least one CPU
     }
-    let cpus = engine.host_cpus().await?;
     let max = i64::from(cpus).saturating_mul(NANOS_PER_CPU);
     if cpus > 0 && spec.nano_cpus > max {
         tracing::warn!(
             container = %labels::container_name(&spec.identity), requested_nano_cpus = spec.nano_cpus,
             host_cpus = cpus, "the cpu limit is more than the host has; capped at the host's cpus"
         );
-        return Ok(max);
+        return max;
     }
-    Ok(spec.nano_cpus)
+    spec.nano_cpus
 }
 
 pub(super) async fn inspect(engine: &Engine, id: &str) -> Result<Option<ContainerInfo>> {
     let call = async {
         match engine.docker.inspect_container(id, None::<InspectContainerOptions>).await {
-            Ok(response) => Ok(Some(container_info(response))),
+            Ok(response) => Ok(Some(container_info(response, &engine.node))),
             Err(e) if error::status(&e) == Some(404) => Ok(None),
             Err(e) => Err(error::engine(e)),
         }
@@ -193,7 +192,7 @@ fn create_body(spec: &ContainerSpec, nano_cpus: i64, options: &DockerOptions) ->
     }
 }
 
-fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
+fn container_info(c: ContainerInspectResponse, node: &str) -> ContainerInfo {
     let state = c.state.unwrap_or_default();
     let running = state.running.unwrap_or(false);
     let stopped = !running
@@ -213,6 +212,7 @@ fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
         exit_code: if stopped { state.exit_code } else { None },
         oom_killed: state.oom_killed.unwrap_or(false),
         error: state.error.filter(|e| !e.is_empty()),
+        node: node.to_owned(),
         address,
         network_address,
     }

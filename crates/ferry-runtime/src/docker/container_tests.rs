@@ -78,7 +78,7 @@ fn inspect_json(running: bool, status: &str, exit_code: i64) -> serde_json::Valu
 fn a_running_container_has_its_address_and_identity() {
     let response: ContainerInspectResponse =
         serde_json::from_value(inspect_json(true, "running", 0)).unwrap();
-    let info = container_info(response);
+    let info = container_info(response, "node-1");
     assert_eq!(info.id, "c0ffee");
     assert_eq!(info.name, "ferry-web-app-0123456789abcdef");
     assert_eq!(info.identity, Some(spec().identity));
@@ -86,6 +86,7 @@ fn a_running_container_has_its_address_and_identity() {
     assert_eq!(info.exit_code, None);
     assert_eq!(info.error, None);
     assert_eq!(info.address, Some("127.0.0.1:49153".parse().unwrap()));
+    assert_eq!(info.node, "node-1");
 }
 
 #[test]
@@ -93,11 +94,12 @@ fn an_exited_container_has_its_exit_code_and_no_address() {
     let mut json = inspect_json(false, "exited", 3);
     json["State"]["OOMKilled"] = true.into();
     json["State"]["Error"] = "boom".into();
-    let info = container_info(serde_json::from_value(json).unwrap());
+    let info = container_info(serde_json::from_value(json).unwrap(), "node-1");
     assert_eq!((info.running, info.exit_code, info.oom_killed), (false, Some(3), true));
     assert_eq!(info.error.as_deref(), Some("boom"));
     assert_eq!(info.address, None);
-    let created = container_info(serde_json::from_value(inspect_json(false, "created", 0)).unwrap());
+    let created =
+        container_info(serde_json::from_value(inspect_json(false, "created", 0)).unwrap(), "node-1");
     assert_eq!(created.exit_code, None, "a container that never ran has no exit code");
 }
 

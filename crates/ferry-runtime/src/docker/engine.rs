@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bollard::models::SystemInfo;
 use bollard::{API_DEFAULT_VERSION, Docker};
-use tokio::sync::OnceCell;
 
 use super::error::{self, timed};
 use crate::{EngineInfo, Result, RuntimeError};
@@ -54,8 +54,10 @@ const BOLLARD_TIMEOUT_SECS: u64 = 24 * 60 * 60;
 pub(super) struct Engine {
     pub(super) docker: Docker,
     pub(super) options: Arc<DockerOptions>,
-    /// The host's CPU count, read once, for capping CPU limits.
-    cpus: Arc<OnceCell<u32>>,
+    /// The engine's name (its host name), read at connect: the node every container runs on.
+    pub(super) node: Arc<str>,
+    /// The host's CPU count (0 if the engine does not say), read at connect, for capping CPU limits.
+    pub(super) cpus: u32,
 }
 
 impl Engine {
@@ -83,8 +85,19 @@ impl Engine {
             })
         };
         let docker = timed(options.call_timeout, "the version negotiation", negotiate).await?;
-        tracing::info!(socket = %socket, api_version = %docker.client_version(), "connected to the docker engine");
-        Ok(Self { docker, options: Arc::new(options), cpus: Arc::new(OnceCell::new()) })
+        // Neither the host's name nor its CPU count changes while the engine runs: ask once.
+        let call = async { docker.info().await.map_err(error::engine) };
+        let info = timed(options.call_timeout, "an info request", call).await?;
+        let node: Arc<str> = match info.name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name.into(),
+            _ => "local".into(),
+        };
+        let cpus = engine_info(&info).cpus;
+        tracing::info!(
+            socket = %socket, api_version = %docker.client_version(), node = %node,
+            "connected to the docker engine"
+        );
+        Ok(Self { docker, options: Arc::new(options), node, cpus })
     }
 
     pub(super) fn call_timeout(&self) -> Duration {
@@ -94,15 +107,14 @@ impl Engine {
     pub(super) async fn info(&self) -> Result<EngineInfo> {
         let call = async { self.docker.info().await.map_err(error::engine) };
         let info = timed(self.call_timeout(), "an info request", call).await?;
-        Ok(EngineInfo {
-            version: info.server_version.unwrap_or_default(),
-            cpus: info.ncpu.and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
-            memory_bytes: info.mem_total.unwrap_or(0),
-        })
+        Ok(engine_info(&info))
     }
+}
 
-    /// The host's CPU count (0 if the engine does not say), asked once.
-    pub(super) async fn host_cpus(&self) -> Result<u32> {
-        self.cpus.get_or_try_init(|| async { Ok(self.info().await?.cpus) }).await.copied()
+fn engine_info(info: &SystemInfo) -> EngineInfo {
+    EngineInfo {
+        version: info.server_version.clone().unwrap_or_default(),
+        cpus: info.ncpu.and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+        memory_bytes: info.mem_total.unwrap_or(0),
     }
 }

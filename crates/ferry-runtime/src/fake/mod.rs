@@ -3,12 +3,13 @@
 //! Containers live in memory. Every trait call is recorded as a [`Call`]; outcomes can be scripted per
 //! image (a failing pull or run, an app that exits right after it starts) or played on a container (a
 //! death, log lines). Everything is deterministic: container ids are `fake-0001`, `fake-0002`, …;
-//! addresses are `127.0.0.1:32768`, `127.0.0.1:32769`, …; log lines are dated by a logical clock that
-//! starts at [`FAKE_EPOCH`] and moves one millisecond a line; image ids and digests are hashes of the
-//! reference ([`FakeRuntime::image_id`], [`FakeRuntime::digest`]); a resolve answers the digest a pull
-//! would (or the one the reference carries), and fails as a [`RuntimeError::Resolve`] for a reference
-//! whose pulls are scripted to fail; a build's image id is a hash of its tag and context
-//! ([`FakeRuntime::built_image_id`]), and a push returns [`FakeRuntime::digest`] of the tag.
+//! addresses are `127.0.0.1:32768`, `127.0.0.1:32769`, …; every container runs on [`FAKE_NODE`]; log
+//! lines are dated by a logical clock that starts at [`FAKE_EPOCH`] and moves one millisecond a line;
+//! image ids and digests are hashes of the reference ([`FakeRuntime::image_id`],
+//! [`FakeRuntime::digest`]); a resolve answers the digest a pull would (or the one the reference
+//! carries), and fails as a [`RuntimeError::Resolve`] for a reference whose pulls are scripted to fail;
+//! a build's image id is a hash of its tag and context ([`FakeRuntime::built_image_id`]), and a push
+//! returns [`FakeRuntime::digest`] of the tag.
 //!
 //! Like Docker, a stop or a kill is a death: `stop` ends a running container with exit code 143 (SIGTERM
 //! through the init process) and `remove` of a running one with 137; both emit [`RuntimeEvent::Died`].
@@ -34,6 +35,9 @@ use state::{FakeContainer, Script, State};
 
 /// When the fake's logical clock starts (2023-11-14T22:13:20Z), in milliseconds since the epoch.
 pub const FAKE_EPOCH: Timestamp = Timestamp(1_700_000_000_000);
+
+/// The node every fake container runs on.
+pub const FAKE_NODE: &str = "fake-node";
 
 /// The exit code of a container stopped with SIGTERM, as the engine reports it.
 pub const EXIT_STOPPED: i64 = 143;

@@ -103,6 +103,7 @@ impl State {
             exit_code: None,
             oom_killed: false,
             error: None,
+            node: super::FAKE_NODE.to_owned(),
             address: Some(fake_address(port)),
             network_address: Some(fake_address(port)),
         };

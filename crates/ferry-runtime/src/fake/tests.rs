@@ -39,6 +39,7 @@ async fn runs_record_calls_and_hand_out_addresses() {
     assert_eq!(a.address, Some("127.0.0.1:32768".parse().unwrap()));
     assert_eq!(b.address, Some("127.0.0.1:32769".parse().unwrap()));
     assert!(a.running);
+    assert_eq!(a.node, FAKE_NODE);
 
     let again = fake.run(&spec(&pulled.image_id, "000000000000000a")).await.unwrap_err();
     assert!(again.to_string().contains("already in use"), "{again}");
