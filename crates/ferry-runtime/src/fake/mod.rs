@@ -2,8 +2,9 @@
 //!
 //! Containers live in memory. Every trait call is recorded as a [`Call`]; outcomes can be scripted per
 //! image (a failing pull or run, an app that exits right after it starts) or played on a container (a
-//! death, log lines). Everything is deterministic: container ids are `fake-0001`, `fake-0002`, …;
-//! addresses are `127.0.0.1:32768`, `127.0.0.1:32769`, …; every container runs on [`FAKE_NODE`]; log
+//! death, log lines). Everything is deterministic: container ids are `fake-0001`, `fake-0002`, …; the
+//! n-th container takes port 32767 + n (back to 32768 after 65535) and reports `127.0.0.1:<that port>`
+//! as both of its addresses unless [`FakeRuntime::set_addresses`] scripted others; every container runs on [`FAKE_NODE`]; log
 //! lines are dated by a logical clock that starts at [`FAKE_EPOCH`] and moves one millisecond a line;
 //! image ids and digests are hashes of the reference ([`FakeRuntime::image_id`],
 //! [`FakeRuntime::digest`]); a resolve answers the digest a pull would (or the one the reference
@@ -31,7 +32,7 @@ use crate::{
     ContainerInfo, ContainerSpec, EngineInfo, Instances, LogLine, LogStream, Result, Runtime, RuntimeError,
     RuntimeEvent, labels,
 };
-use state::{FakeContainer, Script, State};
+use state::{Addresses, FakeContainer, Script, State};
 
 /// When the fake's logical clock starts (2023-11-14T22:13:20Z), in milliseconds since the epoch.
 pub const FAKE_EPOCH: Timestamp = Timestamp(1_700_000_000_000);
@@ -140,6 +141,15 @@ impl FakeRuntime {
         self.lock().scripts.push((image.to_owned(), Script::ExitOnStart { exit_code, lines }));
     }
 
+    /// Containers of `image` (a reference, or its image id) report these addresses while they run:
+    /// `published` as their [`address`](ContainerInfo::address), `network` as their
+    /// [`network_address`](ContainerInfo::network_address), `None` for none. Others report
+    /// `127.0.0.1:<their port>` for both. Like every script, the latest that matches wins; unlike the
+    /// others, it also applies to [`add_container`](Self::add_container).
+    pub fn set_addresses(&self, image: &str, published: Option<SocketAddr>, network: Option<SocketAddr>) {
+        self.lock().addresses.push((image.to_owned(), Addresses { published, network }));
+    }
+
     /// Every call fails with [`RuntimeError::Unavailable`] and event streams end, until called with
     /// `None`.
     pub fn set_unavailable(&self, message: Option<&str>) {
@@ -174,7 +184,8 @@ impl FakeRuntime {
     }
 
     /// A container that exists before the test starts (e.g. one to adopt after a restart), running or
-    /// exited with code 0; no call is recorded and no script applies.
+    /// exited with code 0; no call is recorded, and of the scripts only
+    /// [`set_addresses`](Self::set_addresses) applies.
     pub fn add_container(&self, spec: &ContainerSpec, running: bool) -> ContainerInfo {
         let mut state = self.lock();
         let info = state.create(spec);

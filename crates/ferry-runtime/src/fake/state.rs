@@ -1,6 +1,7 @@
 //! The fake's in-memory engine.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 
 use ferry_model::Timestamp;
 use tokio::sync::mpsc;
@@ -24,6 +25,8 @@ pub(super) struct State {
     pub(super) push_failures: HashMap<String, String>,
     /// (image, script), the latest first to match.
     pub(super) scripts: Vec<(String, Script)>,
+    /// (image, the addresses its containers report while they run), the latest first to match.
+    pub(super) addresses: Vec<(String, Addresses)>,
     /// By id; ids sort in the order containers were made.
     pub(super) containers: BTreeMap<String, FakeContainer>,
     /// Open `follow_logs` streams, by container id.
@@ -47,6 +50,7 @@ impl Default for State {
             build_failures: Vec::new(),
             push_failures: HashMap::new(),
             scripts: Vec::new(),
+            addresses: Vec::new(),
             containers: BTreeMap::new(),
             followers: Vec::new(),
             subscribers: Vec::new(),
@@ -62,6 +66,13 @@ impl Default for State {
 pub(super) enum Script {
     FailRun(String),
     ExitOnStart { exit_code: i64, lines: Vec<(LogStream, String)> },
+}
+
+/// What a container reports while it runs, in place of `127.0.0.1:<its port>` for both.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Addresses {
+    pub(super) published: Option<SocketAddr>,
+    pub(super) network: Option<SocketAddr>,
 }
 
 /// How a scripted build fails: the lines it writes first, the command and its exit code.
@@ -82,19 +93,19 @@ pub(super) struct FakeContainer {
 impl State {
     /// The latest script for an image given as a reference or as the id a pull of it returned.
     pub(super) fn script_for(&self, image: &str) -> Option<Script> {
-        self.scripts
-            .iter()
-            .rev()
-            .find(|(key, _)| key == image || super::FakeRuntime::image_id(key) == image)
-            .map(|(_, script)| script.clone())
+        latest(&self.scripts, image).cloned()
     }
 
     /// A new running container for `spec`.
     pub(super) fn create(&mut self, spec: &ContainerSpec) -> ContainerInfo {
         let id = format!("fake-{:04}", self.next_container);
         self.next_container += 1;
+        // Every container takes the next port, whether it reports it or scripted addresses.
         let port = self.next_port;
         self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_PORT);
+        let addresses = latest(&self.addresses, &spec.image)
+            .copied()
+            .unwrap_or(Addresses { published: Some(fake_address(port)), network: Some(fake_address(port)) });
         let info = ContainerInfo {
             id: id.clone(),
             name: labels::container_name(&spec.identity),
@@ -104,8 +115,8 @@ impl State {
             oom_killed: false,
             error: None,
             node: super::FAKE_NODE.to_owned(),
-            address: Some(fake_address(port)),
-            network_address: Some(fake_address(port)),
+            address: addresses.published,
+            network_address: addresses.network,
         };
         self.containers
             .insert(id, FakeContainer { info: info.clone(), spec: spec.clone(), logs: Vec::new() });
@@ -148,6 +159,15 @@ impl State {
         self.followers.retain(|(follower, tx)| follower != id || tx.send(line.clone()).is_ok());
         true
     }
+}
+
+/// The latest entry of `list` for `image`, given as the reference it was scripted for or as the id a
+/// pull of that reference returned.
+fn latest<'a, T>(list: &'a [(String, T)], image: &str) -> Option<&'a T> {
+    list.iter()
+        .rev()
+        .find(|(key, _)| key == image || super::FakeRuntime::image_id(key) == image)
+        .map(|(_, t)| t)
 }
 
 /// `sha256:` and 64 hex digits, derived from `salt` and `text` (FNV-1a, chained; not a real hash of

@@ -246,3 +246,29 @@ async fn resolve_answers_the_digest_a_pull_reports_and_fails_like_the_pull() {
     let as_written = [tag.to_string(), pinned.to_string(), "web:gone".to_owned(), tag.to_string()];
     assert_eq!(resolved, as_written.map(Call::Resolve));
 }
+
+#[tokio::test]
+async fn scripted_addresses_are_reported_while_the_container_runs() {
+    let fake = FakeRuntime::new();
+    let (published, network) = ("127.0.0.1:40000".parse().unwrap(), "172.17.0.9:8080".parse().unwrap());
+    fake.set_addresses("web:v1", Some(published), Some(network));
+    let pulled = fake.pull(&ImageRef::parse("web:v1").unwrap(), None, &|_| {}).await.unwrap();
+    // By reference or by the id its pull returned; other images keep the default.
+    let by_id = fake.run(&spec(&pulled.image_id, "000000000000000a")).await.unwrap();
+    let by_ref = fake.run(&spec("web:v1", "000000000000000b")).await.unwrap();
+    let other = fake.run(&spec("web:v2", "000000000000000c")).await.unwrap();
+    for info in [&by_id, &by_ref] {
+        assert_eq!((info.address, info.network_address), (Some(published), Some(network)));
+    }
+    let third = Some(fake_address(32770));
+    assert_eq!((other.address, other.network_address), (third, third), "every container takes a port");
+
+    // The latest script wins, `None` is no address, and adopted containers report them too.
+    fake.set_addresses("web:v1", None, Some(network));
+    let adopted = fake.add_container(&spec("web:v1", "000000000000000d"), true);
+    assert_eq!((adopted.address, adopted.network_address), (None, Some(network)));
+    assert!(fake.die(&by_id.id, 1));
+    let dead = fake.inspect(&by_id.id).await.unwrap().unwrap();
+    assert_eq!((dead.address, dead.network_address), (None, None), "only while it runs");
+    assert_eq!(fake.inspect(&by_ref.id).await.unwrap().unwrap().address, Some(published));
+}
