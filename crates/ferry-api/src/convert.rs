@@ -1,10 +1,10 @@
 //! From request shapes to validated model values. Every error names the field, in the request's terms.
 
 use ferry_model::{
-    Builder, CodeConfiguration, CodeSource, EnvVars, GitCredentials, HealthCheckConfiguration,
+    Builder, CodeConfiguration, CodeRuntime, CodeSource, EnvVars, GitCredentials, HealthCheckConfiguration,
     HealthCheckProtocol, ImageConfiguration, ImageRef, ImageSource, InstanceConfiguration,
-    RegistryCredentials, RequestTimeout, Runtime, ServiceName, ServiceSpec, Source, UpstreamProtocol,
-    ValidationError, normalize_directory,
+    RegistryCredentials, RequestTimeout, ServiceName, ServiceSpec, Source, UpstreamProtocol, ValidationError,
+    normalize_directory,
 };
 use std::collections::BTreeMap;
 
@@ -105,7 +105,7 @@ fn code_configuration(
             ValidationError::new("runtime", "configuration_source API needs a runtime, e.g. python311")
         })?;
         let build_command = build_command.filter(|c| !c.trim().is_empty());
-        return Ok(CodeConfiguration::Api { runtime: Runtime::parse(runtime)?, build_command });
+        return Ok(CodeConfiguration::Api { runtime: CodeRuntime::parse(runtime)?, build_command });
     }
     if runtime.is_some() || build_command.is_some() {
         return Err(ValidationError::new(
@@ -253,6 +253,7 @@ pub(crate) fn update_request(
             }
             src.credentials = Some(RegistryCredentials { username: c.username, password: c.password });
         }
+        src.config.validate().map_err(err)?;
     }
     if let Some(i) = req.instance {
         let cpu = i.cpu.as_deref().unwrap_or(spec.instance.cpu().label()).to_owned();

@@ -1,9 +1,11 @@
 //! The API's one error type: a kind that maps to a status and a stable code, and a message for people.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use ferry_command::CommandError;
 use ferry_model::ValidationError;
+use ferry_store::StoreError;
 use ferry_wire::{ErrorBody, ErrorDetail};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,8 +13,12 @@ pub enum ErrorKind {
     InvalidRequest,
     Unauthorized,
     NotFound,
+    MethodNotAllowed,
     Conflict,
     InvalidState,
+    PayloadTooLarge,
+    /// The server cannot answer now (its database is locked by another process); try again.
+    Unavailable,
     Internal,
 }
 
@@ -22,7 +28,10 @@ impl ErrorKind {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict | Self::InvalidState => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -32,8 +41,11 @@ impl ErrorKind {
             Self::InvalidRequest => "InvalidRequest",
             Self::Unauthorized => "Unauthorized",
             Self::NotFound => "NotFound",
+            Self::MethodNotAllowed => "MethodNotAllowed",
             Self::Conflict => "Conflict",
             Self::InvalidState => "InvalidState",
+            Self::PayloadTooLarge => "PayloadTooLarge",
+            Self::Unavailable => "Unavailable",
             Self::Internal => "Internal",
         }
     }
@@ -53,7 +65,12 @@ impl ApiError {
         Self { kind, message: message.into(), field: None }
     }
 
-    pub fn internal(err: impl std::error::Error) -> Self {
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
         let mut chain = err.to_string();
         let mut source = err.source();
         while let Some(s) = source {
@@ -66,10 +83,7 @@ impl ApiError {
     }
 
     pub fn service_not_found(name: &str) -> Self {
-        Self::new(
-            ErrorKind::NotFound,
-            format!("no service is named {name:?}; `ferry service list` shows the services there are"),
-        )
+        Self::new(ErrorKind::NotFound, CommandError::NoSuchService(name.to_owned()).to_string())
     }
 }
 
@@ -79,9 +93,26 @@ impl From<ValidationError> for ApiError {
     }
 }
 
-impl From<ferry_store::StoreError> for ApiError {
-    fn from(e: ferry_store::StoreError) -> Self {
-        Self::internal(e)
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Busy => Self::new(ErrorKind::Unavailable, e.to_string()),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        let message = e.to_string();
+        match e {
+            CommandError::NoSuchService(_) => Self::new(ErrorKind::NotFound, message),
+            CommandError::Invalid(e) => e.into(),
+            CommandError::NameTaken(_) => Self::new(ErrorKind::Conflict, message).with_field("name"),
+            CommandError::NoSuchRevision(_) => Self::new(ErrorKind::NotFound, message).with_field("revision"),
+            CommandError::Refused(_) => Self::new(ErrorKind::InvalidState, message),
+            CommandError::Store(e) => e.into(),
+        }
     }
 }
 
@@ -98,6 +129,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(ErrorKind::NotFound, format!("no API route is {}; see /v1/openapi.json", uri.path()))
+}
+
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        format!("{} does not take {method}; see /v1/openapi.json for what it takes", uri.path()),
+    )
 }

@@ -2,15 +2,17 @@
 //!
 //! The native REST API lives under `/v1` and is described by the OpenAPI document at
 //! `/v1/openapi.json`. Every `/v1` request needs `Authorization: Bearer <token>`; only the hash of each
-//! token is stored. Handlers validate input into `ferry-model` types, write the desired state and an
-//! operation to the store, and tell the control plane through [`ControlPlane`]; they never touch
-//! containers. Mutating calls return at once with the operation's id (as App Runner's do); clients follow
-//! the operation to see it finish.
+//! token is stored. Mutating calls are commands (`ferry_command`): the handler turns the request into one,
+//! the command layer admits it, numbers its revision and queues its operation in one transaction, and the
+//! call returns at once with the operation's id (as App Runner's do); clients follow the operation to see
+//! it finish. Reads go to the store. Handlers never touch containers, and every answer that is not a
+//! success has the one JSON error shape of [`ApiError`].
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use ferry_command::Commands;
 use ferry_model::{Arn, ServiceId, ServiceName, Timestamp};
 use ferry_store::Store;
 use futures_util::stream::BoxStream;
@@ -20,6 +22,7 @@ mod auth;
 mod convert;
 mod deployments;
 mod error;
+mod extract;
 mod logs;
 mod openapi;
 mod operations;
@@ -29,13 +32,10 @@ mod views;
 pub use error::{ApiError, ErrorKind};
 pub use openapi::openapi_json;
 
-/// What the API needs from the rest of the control plane.
-pub trait ControlPlane: Send + Sync + 'static {
-    /// An operation was queued for this service: start working on it.
-    fn operation_queued(&self, service: &ServiceId);
-
+/// Where the API reads application logs from.
+pub trait LogSource: Send + Sync + 'static {
     /// The service's application log: up to `tail` lines from before, then, with `follow`, new lines as
-    /// they are written, until the client goes away.
+    /// they are written, until the client goes away or the server shuts down.
     fn logs(&self, service: &ServiceId, tail: usize, follow: bool) -> BoxStream<'static, AppLogLine>;
 }
 
@@ -78,14 +78,15 @@ pub struct ApiConfig {
 
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub store: Arc<Store>,
-    pub control: Arc<dyn ControlPlane>,
+    pub store: Store,
+    pub commands: Commands,
+    pub logs: Arc<dyn LogSource>,
     pub config: Arc<ApiConfig>,
 }
 
 /// The API's routes. `/healthz` answers without a token (it says only that the process is up).
-pub fn router(store: Arc<Store>, control: Arc<dyn ControlPlane>, config: ApiConfig) -> Router {
-    let state = AppState { store, control, config: Arc::new(config) };
+pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config: ApiConfig) -> Router {
+    let state = AppState { store, commands, logs, config: Arc::new(config) };
     let v1 = Router::new()
         .route("/v1/services", get(services::list).post(services::create))
         .route(
@@ -102,8 +103,13 @@ pub fn router(store: Arc<Store>, control: Arc<dyn ControlPlane>, config: ApiConf
         .route("/v1/operations/{id}", get(operations::detail))
         .route("/v1/openapi.json", get(openapi::serve))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
-    Router::new().route("/healthz", get(|| async { "ok\n" })).merge(v1).with_state(state)
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(v1)
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
 }
 
 /// The stored form of a token: its SHA-256, in hex.

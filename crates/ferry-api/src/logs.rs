@@ -1,7 +1,7 @@
 //! A service's application log, as newline-delimited JSON.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -9,6 +9,7 @@ use ferry_wire::{ErrorBody, LogLineView};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use crate::extract::{Params, Segment};
 use crate::services::find;
 use crate::views::rfc3339;
 use crate::{ApiError, AppState};
@@ -34,12 +35,12 @@ pub(crate) struct LogsQuery {
 )]
 pub(crate) async fn stream(
     State(state): State<AppState>,
-    Path(name): Path<String>,
-    Query(q): Query<LogsQuery>,
+    Segment(name): Segment,
+    Params(q): Params<LogsQuery>,
 ) -> Result<Response, ApiError> {
     let service = find(&state, name).await?;
     let tail = q.tail.unwrap_or(100).min(10_000);
-    let lines = state.control.logs(&service.id, tail, q.follow).map(|l| {
+    let lines = state.logs.logs(&service.id, tail, q.follow).map(|l| {
         let view = LogLineView { at: rfc3339(l.at), instance: l.instance, stream: l.stream, line: l.line };
         let mut json = serde_json::to_vec(&view).unwrap_or_default();
         json.push(b'\n');

@@ -1,11 +1,12 @@
 //! Operations: what every mutating call did, and its log.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use ferry_model::OperationId;
 use ferry_wire::{ErrorBody, OperationDetail, OperationEventView, OperationList};
 use serde::Deserialize;
 
+use crate::extract::{Params, Segment};
 use crate::services::find;
 use crate::views::rfc3339;
 use crate::{ApiError, AppState, ErrorKind};
@@ -19,11 +20,11 @@ use crate::{ApiError, AppState, ErrorKind};
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segment(name): Segment,
 ) -> Result<Json<OperationList>, ApiError> {
     let service = find(&state, name).await?;
     let id = service.id.clone();
-    let ops = state.db(move |store| Ok(store.operations(&id, 100)?)).await?;
+    let ops = state.store.call(move |db| db.operations(&id, 100)).await?;
     Ok(Json(OperationList { operations: ops.iter().map(|o| state.operation_view(o, &service)).collect() }))
 }
 
@@ -44,19 +45,21 @@ pub(crate) struct DetailQuery {
 )]
 pub(crate) async fn detail(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<DetailQuery>,
+    Segment(id): Segment,
+    Params(q): Params<DetailQuery>,
 ) -> Result<Json<OperationDetail>, ApiError> {
     let id = OperationId::parse(&id).map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message))?;
-    let (op, service, events) = state
-        .db(move |store| {
-            let not_found = || ApiError::new(ErrorKind::NotFound, format!("no operation has id {id}"));
-            let op = store.operation(&id)?.ok_or_else(not_found)?;
-            let service = store.service(&op.service_id)?.ok_or_else(not_found)?;
-            let events = store.events(&id, q.after, 1000)?;
-            Ok((op, service, events))
+    let not_found = ApiError::new(ErrorKind::NotFound, format!("no operation has id {id}"));
+    let found = state
+        .store
+        .call(move |db| {
+            let Some(op) = db.operation(&id)? else { return Ok(None) };
+            let Some(service) = db.service(&op.service_id)? else { return Ok(None) };
+            let events = db.events(&id, q.after, 1000)?;
+            Ok::<_, ferry_store::StoreError>(Some((op, service, events)))
         })
         .await?;
+    let (op, service, events) = found.ok_or(not_found)?;
     Ok(Json(OperationDetail {
         operation: state.operation_view(&op, &service),
         events: events

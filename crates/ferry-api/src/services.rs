@@ -1,45 +1,46 @@
 //! `/v1/services`: create, list, describe, delete.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use ferry_model::{Operation, OperationType, Revision, Service, ServiceId, ServiceStatus, Timestamp};
-use ferry_store::{Store, StoreError};
+use ferry_command::{Command, Target};
+use ferry_model::Service;
 use ferry_wire::{CreateServiceRequest, ErrorBody, ServiceList, ServiceOperation, ServiceView};
 
-use crate::{ApiError, AppState, ErrorKind, convert};
+use crate::extract::{Body, Caller, Segment};
+use crate::{ApiError, AppState, convert};
 
 impl AppState {
-    /// Runs store calls off the async threads.
-    pub(crate) async fn db<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store)).await.map_err(ApiError::internal)?
-    }
-
     pub(crate) async fn view_of(&self, service: Service) -> Result<ServiceView, ApiError> {
-        let this = self.clone();
-        self.db(move |store| {
-            let active = match service.active_revision {
-                Some(n) => store.revision(&service.id, n)?,
-                None => None,
-            };
-            let instances = store.instances(&service.id)?;
-            let latest = store.operations(&service.id, 1)?.into_iter().next();
-            Ok(this.service_view(&service, active.as_ref(), &instances, latest.as_ref()))
-        })
-        .await
+        let id = service.id.clone();
+        let active_revision = service.active_revision;
+        let (active, instances, latest) = self
+            .store
+            .call(move |db| {
+                let active = match active_revision {
+                    Some(n) => db.revision(&id, n)?,
+                    None => None,
+                };
+                Ok::<_, ferry_store::StoreError>((
+                    active,
+                    db.instances(&id)?,
+                    db.operations(&id, 1)?.into_iter().next(),
+                ))
+            })
+            .await?;
+        Ok(self.service_view(&service, active.as_ref(), &instances, latest.as_ref()))
     }
-}
 
-pub(crate) fn json_error(rejection: JsonRejection) -> ApiError {
-    ApiError::new(
-        ErrorKind::InvalidRequest,
-        format!("the request body is not what this call takes: {}", rejection.body_text()),
-    )
+    /// The answer to a mutating call: the service as it is now and the operation carrying the change.
+    pub(crate) async fn operation_answer(
+        &self,
+        status: StatusCode,
+        outcome: ferry_command::Outcome,
+    ) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
+        let operation_id = outcome.operation.id.to_string();
+        let service = self.view_of(outcome.service).await?;
+        Ok((status, Json(ServiceOperation { service, operation_id })))
+    }
 }
 
 /// Creates a service and starts its first deployment.
@@ -55,54 +56,13 @@ pub(crate) fn json_error(rejection: JsonRejection) -> ApiError {
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    body: Result<Json<CreateServiceRequest>, JsonRejection>,
+    Caller(trigger): Caller,
+    Body(req): Body<CreateServiceRequest>,
 ) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
-    let Json(req) = body.map_err(json_error)?;
     let (name, spec) = convert::create_request(req)?;
-    let now = Timestamp::now();
-    let service = Service {
-        id: ServiceId::generate(),
-        name,
-        status: ServiceStatus::OperationInProgress,
-        spec: spec.clone(),
-        active_revision: None,
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-    };
-    let revision = Revision {
-        service_id: service.id.clone(),
-        number: 1,
-        spec,
-        image_digest: None,
-        image_id: None,
-        created_at: now,
-        activated_at: None,
-        image_pruned: false,
-        build: None,
-    };
-    let operation =
-        Operation::queued(service.id.clone(), OperationType::CreateService, Some(1), "SERVICE_CREATE", now);
-    let (svc, op) = (service.clone(), operation.clone());
-    state
-        .db(move |store| match store.create_service(&svc, &revision, &op) {
-            Err(StoreError::NameTaken(name)) => Err(ApiError {
-                kind: ErrorKind::Conflict,
-                message: format!(
-                    "a service named {name:?} already exists; choose another name, or delete it first"
-                ),
-                field: Some("name".to_owned()),
-            }),
-            other => Ok(other?),
-        })
-        .await?;
-    tracing::info!(service = %service.name, id = %service.id, operation = %operation.id, "service created");
-    state.control.operation_queued(&service.id);
-    let view = state.view_of(service).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ServiceOperation { service: view, operation_id: operation.id.to_string() }),
-    ))
+    let command = Command::Create { name, spec: Box::new(spec) };
+    let outcome = state.commands.execute(command, trigger).await?;
+    state.operation_answer(StatusCode::CREATED, outcome).await
 }
 
 /// Lists live services, oldest first.
@@ -112,14 +72,14 @@ pub(crate) async fn create(
     security(("bearer" = []))
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<ServiceList>, ApiError> {
-    let services = state.db(|store| Ok(store.list_services()?)).await?;
+    let services = state.store.call(|db| db.list_services()).await?;
     Ok(Json(ServiceList { services: services.iter().map(|s| state.summary(s)).collect() }))
 }
 
 pub(crate) async fn find(state: &AppState, name: String) -> Result<Service, ApiError> {
-    state
-        .db(move |store| store.service_by_name(&name)?.ok_or_else(|| ApiError::service_not_found(&name)))
-        .await
+    let lookup = name.clone();
+    let found = state.store.call(move |db| db.service_by_name(&lookup)).await?;
+    found.ok_or_else(|| ApiError::service_not_found(&name))
 }
 
 /// Describes a service: its configuration, status, URL, running image digest and instances.
@@ -131,7 +91,7 @@ pub(crate) async fn find(state: &AppState, name: String) -> Result<Service, ApiE
 )]
 pub(crate) async fn describe(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segment(name): Segment,
 ) -> Result<Json<ServiceView>, ApiError> {
     let service = find(&state, name).await?;
     Ok(Json(state.view_of(service).await?))
@@ -148,39 +108,9 @@ pub(crate) async fn describe(
 )]
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Caller(trigger): Caller,
+    Segment(name): Segment,
 ) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
-    let service = find(&state, name).await?;
-    let svc = service.clone();
-    let (operation_id, queued) = state
-        .db(move |store| {
-            let pending = store
-                .operations(&svc.id, 20)?
-                .into_iter()
-                .find(|o| o.kind == OperationType::DeleteService && !o.status.is_terminal());
-            if let Some(op) = pending {
-                return Ok((op.id, false));
-            }
-            let op = Operation::queued(
-                svc.id.clone(),
-                OperationType::DeleteService,
-                None,
-                "SERVICE_DELETE",
-                Timestamp::now(),
-            );
-            store.queue_operation(&op, ServiceStatus::OperationInProgress)?;
-            Ok((op.id, true))
-        })
-        .await?;
-    if queued {
-        tracing::info!(service = %service.name, operation = %operation_id, "service deletion queued");
-    }
-    state.control.operation_queued(&service.id);
-    let id = service.id.clone();
-    let service = state.db(move |store| Ok(store.service(&id)?)).await?.unwrap_or(service);
-    let view = state.view_of(service).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(ServiceOperation { service: view, operation_id: operation_id.to_string() }),
-    ))
+    let outcome = state.commands.execute(Command::Delete { service: Target::Name(name) }, trigger).await?;
+    state.operation_answer(StatusCode::ACCEPTED, outcome).await
 }

@@ -1,9 +1,11 @@
-//! The API through its router, with an in-memory store and a recording control plane.
+//! The API through its router, with an in-memory store, the real command layer and a recording control
+//! plane.
 
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use ferry_command::{Commands, Dispatch};
 use ferry_model::{Arn, ServiceId, Timestamp};
 use ferry_store::Store;
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -11,18 +13,20 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::{ApiConfig, AppLogLine, ControlPlane, PublicUrl, hash_token, router};
+use crate::{ApiConfig, AppLogLine, LogSource, PublicUrl, hash_token, router};
 
 #[derive(Default)]
 struct Recorder {
     queued: Mutex<Vec<ServiceId>>,
 }
 
-impl ControlPlane for Recorder {
-    fn operation_queued(&self, service: &ServiceId) {
+impl Dispatch for Recorder {
+    fn queued(&self, service: &ServiceId) {
         self.queued.lock().unwrap().push(service.clone());
     }
+}
 
+impl LogSource for Recorder {
     fn logs(&self, _service: &ServiceId, tail: usize, _follow: bool) -> BoxStream<'static, AppLogLine> {
         let lines: Vec<AppLogLine> = (0..tail.min(2))
             .map(|i| AppLogLine {
@@ -44,15 +48,16 @@ struct Api {
 }
 
 impl Api {
-    fn new() -> Self {
-        let store = Arc::new(Store::in_memory().unwrap());
-        store.insert_token("t1", "admin", &hash_token(TOKEN), Timestamp(0)).unwrap();
+    async fn new() -> Self {
+        let store = Store::in_memory().unwrap();
+        store.call(|db| db.insert_token("t1", "admin", &hash_token(TOKEN), Timestamp(0))).await.unwrap();
         let recorder = Arc::new(Recorder::default());
         let config = ApiConfig {
             arn: Arn { region: "local".into(), account: "000000000000".into() },
             public: PublicUrl { scheme: "http".into(), domain: "localhost".into(), port: Some(8080) },
         };
-        Self { app: router(store, recorder.clone(), config), recorder }
+        let commands = Commands::new(store.clone(), recorder.clone());
+        Self { app: router(store, commands, recorder.clone(), config), recorder }
     }
 
     async fn call(
@@ -84,6 +89,19 @@ impl Api {
     async fn authed(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call(method, uri, body, Some(TOKEN)).await
     }
+
+    /// A request as given, with the token; the answer's status, content type and body.
+    async fn raw(&self, req: axum::http::request::Builder, body: Body) -> (StatusCode, String, Value) {
+        let req = req.header("authorization", format!("Bearer {TOKEN}")).body(body).unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let content_type =
+            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, content_type, value)
+    }
 }
 
 fn web() -> Value {
@@ -92,7 +110,7 @@ fn web() -> Value {
 
 #[tokio::test]
 async fn every_v1_route_needs_a_valid_token() {
-    let api = Api::new();
+    let api = Api::new().await;
     for (method, uri) in [
         ("GET", "/v1/services"),
         ("POST", "/v1/services"),
@@ -115,7 +133,7 @@ async fn every_v1_route_needs_a_valid_token() {
 
 #[tokio::test]
 async fn create_describe_list_delete() {
-    let api = Api::new();
+    let api = Api::new().await;
     let mut req = web();
     req["name"] = json!("web-app");
     req["source"]["image"]["port"] = json!(3000);
@@ -170,7 +188,7 @@ async fn create_describe_list_delete() {
 
 #[tokio::test]
 async fn bad_input_names_the_field_and_the_allowed_values() {
-    let api = Api::new();
+    let api = Api::new().await;
     let cases = [
         (json!({"name": "-web", "source": {"image": {"identifier": "web"}}}), "name", "1 to 40"),
         (json!({"name": "web1", "source": {}}), "source", "source.image"),
@@ -255,7 +273,7 @@ async fn bad_input_names_the_field_and_the_allowed_values() {
 
 #[tokio::test]
 async fn a_taken_name_is_a_conflict_and_unknown_names_are_not_found() {
-    let api = Api::new();
+    let api = Api::new().await;
     assert_eq!(api.authed("POST", "/v1/services", Some(web())).await.0, StatusCode::CREATED);
     let mut again = web();
     again["name"] = json!("WEB");
@@ -271,7 +289,7 @@ async fn a_taken_name_is_a_conflict_and_unknown_names_are_not_found() {
 
 #[tokio::test]
 async fn logs_are_newline_delimited_json() {
-    let api = Api::new();
+    let api = Api::new().await;
     api.authed("POST", "/v1/services", Some(web())).await;
     let (status, body) = api.authed("GET", "/v1/services/web/logs?tail=2", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -284,7 +302,7 @@ async fn logs_are_newline_delimited_json() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
-    let api = Api::new();
+    let api = Api::new().await;
     let (status, doc) = api.authed("GET", "/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
@@ -303,7 +321,7 @@ async fn the_openapi_document_describes_every_route() {
 
 #[tokio::test]
 async fn updates_merge_into_the_current_spec_as_a_new_revision() {
-    let api = Api::new();
+    let api = Api::new().await;
     let mut req = web();
     req["source"]["image"]["env"] = json!({"A": "1", "B": "2"});
     api.authed("POST", "/v1/services", Some(req)).await;
@@ -340,7 +358,7 @@ async fn updates_merge_into_the_current_spec_as_a_new_revision() {
 
 #[tokio::test]
 async fn protocol_and_request_timeout_are_set_at_create_and_changed_by_update() {
-    let api = Api::new();
+    let api = Api::new().await;
     let mut req = web();
     req["protocol"] = json!("HTTP2");
     req["request_timeout"] = json!(3600);
@@ -380,7 +398,7 @@ async fn protocol_and_request_timeout_are_set_at_create_and_changed_by_update() 
 
 #[tokio::test]
 async fn illegal_transitions_are_refused_with_the_reason() {
-    let api = Api::new();
+    let api = Api::new().await;
     api.authed("POST", "/v1/services", Some(web())).await;
     // Nothing has served yet: nothing to pause, nothing to roll back to, nothing to resume.
     let (status, resp) = api.authed("POST", "/v1/services/web/pause", None).await;
@@ -404,7 +422,7 @@ async fn illegal_transitions_are_refused_with_the_reason() {
 
 #[tokio::test]
 async fn code_repository_sources_are_validated_and_shown_without_secrets() {
-    let api = Api::new();
+    let api = Api::new().await;
     let req = json!({"name": "src", "source": {"code_repository": {
         "repository_url": "/srv/git/app", "source_directory": "/services/api/",
         "env": {"A": "1"}, "credentials": {"username": "bot", "password": "s3cret"}}}});
@@ -475,4 +493,134 @@ async fn code_repository_sources_are_validated_and_shown_without_secrets() {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["service"]["source"]["code_repository"]["branch"], "dev");
     assert_eq!(body["service"]["source"]["code_repository"]["env"], json!({"A": "1", "B": "2"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_concurrent_updates_are_all_queued_with_their_own_revision() {
+    let api = Arc::new(Api::new().await);
+    api.authed("POST", "/v1/services", Some(web())).await;
+    let calls: Vec<_> = (0..10)
+        .map(|i| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                let patch = json!({"image": {"env": {format!("V{i}"): "1"}}});
+                api.authed("PATCH", "/v1/services/web", Some(patch)).await
+            })
+        })
+        .collect();
+    for call in calls {
+        let (status, body) = call.await.unwrap();
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let (_, revisions) = api.authed("GET", "/v1/services/web/revisions", None).await;
+    let revisions = revisions["revisions"].as_array().unwrap();
+    let numbers: Vec<u64> = revisions.iter().map(|r| r["number"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (1..=11).rev().collect::<Vec<u64>>());
+    assert_eq!(revisions[0]["env"].as_object().unwrap().len(), 10, "every update's change is in the last");
+    let (_, ops) = api.authed("GET", "/v1/services/web/operations", None).await;
+    assert_eq!(ops["operations"].as_array().unwrap().len(), 11);
+}
+
+#[tokio::test]
+async fn every_refusal_is_the_one_json_error_shape() {
+    let api = Api::new().await;
+    api.authed("POST", "/v1/services", Some(web())).await;
+    let json_req = |method: &str, uri: &str| {
+        Request::builder().method(method).uri(uri).header("content-type", "application/json")
+    };
+    let cases: Vec<(axum::http::request::Builder, Body, StatusCode, &str, Option<&str>)> = vec![
+        (
+            json_req("POST", "/v1/services/web/rollback"),
+            Body::from(r#"{"revision": -1}"#),
+            StatusCode::BAD_REQUEST,
+            "not a revision number",
+            Some("revision"),
+        ),
+        (
+            json_req("POST", "/v1/services/web/rollback"),
+            Body::from(r#"{"revision": "two"}"#),
+            StatusCode::BAD_REQUEST,
+            "not what this call takes",
+            None,
+        ),
+        (
+            Request::builder().uri("/v1/services/web/logs?tail=-1"),
+            Body::empty(),
+            StatusCode::BAD_REQUEST,
+            "query string",
+            None,
+        ),
+        (
+            Request::builder().method("PUT").uri("/v1/services"),
+            Body::empty(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PUT",
+            None,
+        ),
+        (
+            json_req("POST", "/v1/services"),
+            Body::from(vec![b' '; 10 << 20]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "larger than",
+            None,
+        ),
+        (
+            Request::builder().method("POST").uri("/v1/services").header("content-type", "text/plain"),
+            Body::from(web().to_string()),
+            StatusCode::BAD_REQUEST,
+            "Content-Type: application/json",
+            None,
+        ),
+        (
+            json_req("PATCH", "/v1/services/web"),
+            Body::from(json!({"image": {"env": {"MY VAR": "1"}}}).to_string()),
+            StatusCode::BAD_REQUEST,
+            "spaces or control characters",
+            Some("image.env.MY VAR"),
+        ),
+        (
+            json_req("PATCH", "/v1/services/web"),
+            Body::from(json!({"image": {"start_command": "/app\u{0} --x"}}).to_string()),
+            StatusCode::BAD_REQUEST,
+            "control characters",
+            Some("image.start_command"),
+        ),
+        (Request::builder().uri("/v1/services/%FF"), Body::empty(), StatusCode::BAD_REQUEST, "path", None),
+    ];
+    for (req, body, status, hint, field) in cases {
+        let what = format!("{req:?}");
+        let (got, content_type, resp) = api.raw(req, body).await;
+        assert_eq!(got, status, "{what}: {resp}");
+        assert_eq!(content_type, "application/json", "{what}");
+        let message = resp["error"]["message"].as_str().unwrap_or_else(|| panic!("{what}: {resp}"));
+        assert!(message.contains(hint), "{what}: {message}");
+        assert_eq!(resp["error"]["field"].as_str(), field, "{what}: {resp}");
+    }
+    let (_, revisions) = api.authed("GET", "/v1/services/web/revisions", None).await;
+    assert_eq!(revisions["revisions"].as_array().unwrap().len(), 1, "no refused call made a revision");
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_callers_are_told_apart() {
+    let api = Api::new().await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let req = Request::builder().uri("/v1/services").header("authorization", format!("{scheme} {TOKEN}"));
+        let resp = api.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{scheme}");
+    }
+    // The CLI is a person at a terminal; anything else is a program.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/services")
+        .header("content-type", "application/json")
+        .header("user-agent", "ferry-cli/0.1.0");
+    let (status, _, body) = api.raw(req, Body::from(web().to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, ops) = api.authed("GET", "/v1/services/web/operations", None).await;
+    assert_eq!(ops["operations"][0]["triggered_by"], json!({"kind": "MANUAL"}));
+    assert_eq!(ops["operations"][0]["trigger"], "SERVICE_CREATE");
+    api.authed("POST", "/v1/services/web/deployments", None).await;
+    let (_, ops) = api.authed("GET", "/v1/services/web/operations", None).await;
+    assert_eq!(ops["operations"][0]["triggered_by"], json!({"kind": "API"}));
+    assert_eq!(ops["operations"][0]["trigger"], "START_DEPLOYMENT");
 }

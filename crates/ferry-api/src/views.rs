@@ -1,11 +1,12 @@
 //! From model values to response shapes.
 
 use ferry_model::{
-    CodeConfiguration, GitCredentials, Instance, Operation, Revision, Service, ServiceSpec, Source, Timestamp,
+    CodeConfiguration, GitCredentials, Instance, Operation, Revision, Service, ServiceSpec, Source,
+    Timestamp, Trigger,
 };
 use ferry_wire::{
     CodeSourceView, HealthCheckView, ImageSourceView, InstanceSizeView, InstanceView, OperationView,
-    RevisionView, ServiceSummary, ServiceView, SourceView,
+    RevisionView, ServiceSummary, ServiceView, SourceView, TriggerView,
 };
 
 use crate::AppState;
@@ -89,7 +90,8 @@ impl AppState {
             ended_at: o.ended_at.map(rfc3339),
             updated_at: rfc3339(o.updated_at),
             error: o.error.clone(),
-            trigger: o.trigger.clone(),
+            trigger: Some(o.trigger.event(o.kind).to_owned()),
+            triggered_by: Some(trigger_view(&o.trigger)),
         }
     }
 }
@@ -170,12 +172,24 @@ fn source_view(spec: &ServiceSpec) -> SourceView {
     }
 }
 
+fn trigger_view(t: &Trigger) -> TriggerView {
+    let (commit, image_digest) = match t {
+        Trigger::GitPush { commit } => (Some(commit.clone()), None),
+        Trigger::ImagePush { digest } => (None, Some(digest.clone())),
+        _ => (None, None),
+    };
+    let encoded = t.encode();
+    let kind = encoded.split(' ').next().unwrap_or_default().to_owned();
+    TriggerView { kind, commit, image_digest }
+}
+
 fn instance_view(i: &Instance) -> InstanceView {
     InstanceView {
         id: i.id.to_string(),
         revision: i.revision,
         state: i.state.to_string(),
-        address: i.address.clone(),
+        address: i.address.as_ref().map(|a| a.endpoint.to_string()),
+        node: i.address.as_ref().map(|a| a.node.clone()).filter(|n| !n.is_empty()),
         container_id: i.container_id.clone(),
         since: rfc3339(i.state_since),
         detail: i.detail.clone(),

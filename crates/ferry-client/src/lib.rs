@@ -157,7 +157,7 @@ impl Client {
 
     /// Goes back to `revision`, or to the one that served before the current one.
     pub async fn rollback_service(&self, name: &str, revision: Option<u32>) -> Result<ServiceOperation> {
-        let body = serde_json::to_vec(&RollbackRequest { revision })
+        let body = serde_json::to_vec(&RollbackRequest { revision: revision.map(i64::from) })
             .map_err(|e| ClientError::Decode(e.to_string()))?;
         self.call(Method::POST, &format!("/v1/services/{}/rollback", segment(name)), Some(body)).await
     }

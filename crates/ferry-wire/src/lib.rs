@@ -242,9 +242,9 @@ pub struct CodeUpdate {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
-    /// The revision to go back to; default: the one that served before the current one.
+    /// The revision to go back to (a number from 1); default: the one that served before the current one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<u32>,
+    pub revision: Option<i64>,
 }
 
 /// One deployed version of a service.
@@ -398,6 +398,9 @@ pub struct InstanceView {
     /// Where the router reaches it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// The engine node it runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_id: Option<String>,
     pub since: String,
@@ -453,9 +456,26 @@ pub struct OperationView {
     /// Why it failed, in one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// What started it: `SERVICE_CREATE`, `SERVICE_UPDATE`, `START_DEPLOYMENT`, `ROLLBACK`, ….
+    /// App Runner's triggering event: `SERVICE_CREATE`, `SERVICE_UPDATE`, `START_DEPLOYMENT`, `ROLLBACK`,
+    /// `SOURCE_CODE_PUSH`, `IMAGE_PUSH`, ….
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
+    /// Who or what started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_by: Option<TriggerView>,
+}
+
+/// What started an operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TriggerView {
+    /// `MANUAL` (the ferry CLI), `API` (another client), `ROLLBACK`, `GIT_PUSH`, `IMAGE_PUSH` or `SCALING`.
+    pub kind: String,
+    /// For `GIT_PUSH`: the commit pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// For `IMAGE_PUSH`: the digest the tag points at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
