@@ -208,9 +208,12 @@ pub trait Images: Send + Sync + 'static {
         progress: &(dyn for<'a> Fn(&'a str) + Send + Sync),
     ) -> Result<Option<String>>;
 
-    /// Removes an image (by id or reference) that no container uses any more, to free disk space.
-    /// Removing an image that is already gone succeeds; one still used by a container is an
-    /// [`RuntimeError::Engine`] error and stays.
+    /// Removes an image by id, or one of its names (a reference: `name@digest`, `name:tag`), to free disk
+    /// space. A name goes alone while other names still point at the image (so removing the
+    /// `name@digest` ferry pulled never removes a tag someone made); the image goes with its last name.
+    /// Removing what is already gone succeeds. Removing an image, or its last name (for this, a tag and
+    /// the digests of its repository count as one name), while a container was created from it is an
+    /// [`RuntimeError::Engine`] error, and everything stays.
     async fn remove_image(&self, image: &str) -> Result<()>;
 
     /// Whether the engine has the image (by id or reference), i.e. a container could start from it

@@ -5,7 +5,7 @@
 //! trip it), so it is set out of the way. Pulls are bounded by their caller; log and event streams run
 //! as long as they are read. Builds and pushes are bounded by their caller too.
 //!
-//! Dependencies point one way: each module below is a set of functions over an [`engine::Engine`]
+//! Dependencies point one way: each module below is a set of functions over an `engine::Engine`
 //! (the connection and the options), and this one composes them. The leaves, `engine`, `error` and
 //! `registry`, import none of the others.
 

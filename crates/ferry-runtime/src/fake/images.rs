@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use ferry_model::{ImageRef, RegistryCredentials};
 
-use super::state::{self, BuildFailure};
+use super::state::{self, BuildFailure, FakeContainer};
 use super::{Call, FakeRuntime};
 use crate::{Images, PulledImage, Result, RuntimeError};
 
@@ -48,8 +48,16 @@ impl Images for FakeRuntime {
         progress(&format!("pulling {reference}: 0 of 1 layers"));
         progress(&format!("pulled {reference}: 1 layers, 1.0 MB downloaded"));
         let digest = image.digest().map_or_else(|| Self::digest(&reference), str::to_owned);
-        let image_id = Self::image_id(&reference);
-        self.lock().removed_images.remove(&image_id);
+        // Like the engine: a pull by tag names the image by its tag and by its digest, a pull by digest
+        // by its digest only.
+        let by_digest = format!("{}@{digest}", image.name());
+        let names = match image.digest() {
+            Some(_) => vec![by_digest],
+            None => vec![reference.clone(), by_digest],
+        };
+        let mut state = self.lock();
+        let image_id = state.images.pulled_id(&reference);
+        state.images.made(&image_id, &names);
         Ok(PulledImage { image_id, digest: Some(digest) })
     }
 
@@ -102,9 +110,7 @@ impl Images for FakeRuntime {
         let image_id = Self::built_image_id(tag, &context);
         progress(&format!("Successfully built {}", image_id.get(7..19).unwrap_or_default()));
         progress(&format!("Successfully tagged {tag}"));
-        let mut state = self.lock();
-        state.removed_images.remove(tag);
-        state.removed_images.remove(&image_id);
+        self.lock().images.made(&image_id, &[tag.to_owned()]);
         Ok(image_id)
     }
 
@@ -121,27 +127,23 @@ impl Images for FakeRuntime {
         }
         progress(&format!("pushing {tag}: 0 of 1 layers"));
         progress(&format!("pushed {tag}: 1 layers"));
-        Ok(Some(Self::digest(tag)))
+        let digest = Self::digest(tag);
+        self.lock().images.pushed(tag, &digest);
+        Ok(Some(digest))
     }
 
     async fn remove_image(&self, image: &str) -> Result<()> {
-        let state = self.enter(Call::RemoveImage(image.to_owned()))?;
-        match state.containers.values().find(|c| c.spec.image == image) {
-            Some(user) => Err(RuntimeError::Engine(format!(
-                "conflict: unable to remove repository reference \"{image}\" (must force) - container {} is \
-                 using its referenced image",
-                user.info.id
-            ))),
-            None => {
-                let mut state = state;
-                state.removed_images.insert(image.to_owned());
-                Ok(())
-            }
-        }
+        let mut guard = self.enter(Call::RemoveImage(image.to_owned()))?;
+        let state = &mut *guard;
+        let users: Vec<_> = state.containers.values().map(FakeContainer::user).collect();
+        state.images.remove(image, &users).map_err(RuntimeError::Engine)
     }
 
     async fn image_exists(&self, image: &str) -> Result<bool> {
-        let state = self.enter(Call::ImageExists(image.to_owned()))?;
-        Ok(!state.removed_images.contains(image))
+        Ok(self.enter(Call::ImageExists(image.to_owned()))?.images.exists(image))
     }
 }
+
+#[cfg(test)]
+#[path = "images_tests.rs"]
+mod tests;

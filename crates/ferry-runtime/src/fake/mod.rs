@@ -1,29 +1,49 @@
 //! A recording fake [`Runtime`] for other crates' unit tests.
 //!
-//! Containers live in memory. Every trait call is recorded as a [`Call`]; outcomes can be scripted per
-//! image (a failing pull or run, an app that exits right after it starts) or played on a container (a
-//! death, log lines). Everything is deterministic: container ids are `fake-0001`, `fake-0002`, …; the
-//! n-th container takes port 32767 + n (back to 32768 after 65535) and reports `127.0.0.1:<that port>`
-//! as both of its addresses unless [`FakeRuntime::set_addresses`] scripted others; every container runs on [`FAKE_NODE`]; log
-//! lines are dated by a logical clock that starts at [`FAKE_EPOCH`] and moves one millisecond a line;
-//! image ids and digests are hashes of the reference ([`FakeRuntime::image_id`],
-//! [`FakeRuntime::digest`]); a resolve answers the digest a pull would (or the one the reference
-//! carries), and fails as a [`RuntimeError::Resolve`] for a reference whose pulls are scripted to fail;
-//! a build's image id is a hash of its tag and context ([`FakeRuntime::built_image_id`]), and a push
-//! returns [`FakeRuntime::digest`] of the tag.
+//! Containers and images live in memory. Every trait call is recorded as a [`Call`], a refused one
+//! too. Outcomes can be scripted (failing pulls and resolves per reference as written, builds per tag
+//! prefix, pushes per tag; per image, failing runs, apps that exit right after they start, and the
+//! addresses containers report) or played on a container (a death, log lines). A script per image
+//! applies to each name of the image: the reference it was written for, the id a pull or a build of it
+//! returned, its `name@digest`.
+//!
+//! Everything is deterministic:
+//! - container ids are `fake-0001`, `fake-0002`, …; the n-th container takes port 32767 + n (back to
+//!   32768 after 65535) and reports `127.0.0.1:<that port>` as both of its addresses while it runs,
+//!   unless [`FakeRuntime::set_addresses`] scripted others; every container runs on [`FAKE_NODE`];
+//! - log lines are dated by a logical clock that starts at [`FAKE_EPOCH`] and moves one millisecond a
+//!   line;
+//! - a digest is a hash of the reference as written ([`FakeRuntime::digest`]); pulls, resolves and
+//!   pushes report it, and a reference that carries a digest reports that one (a resolve of it asks
+//!   nothing, so no script fails it);
+//! - an image id is a hash of the digest a pull reports ([`FakeRuntime::image_id`]): a pull of `web:v1`
+//!   and one of `web@<digest of web:v1>` give one image. A pull of a tag or digest the fake pushed gives
+//!   the image pushed; a build's id is a hash of its tag and context ([`FakeRuntime::built_image_id`]).
+//!
+//! Images are kept as the engine keeps them: references (`name:tag`, `name@digest`) naming image ids.
+//! A pull by tag names the image by the tag and by `name@digest`, a pull by digest by `name@digest`
+//! only, a build by its tag, and a push adds `name@digest` for the tag.
+//! [`remove_image`](crate::Images::remove_image) follows Docker's rules without force. By id: refused while a container was created from the image, or while
+//! names of more than one repository point at it; otherwise the image goes with all its names. By
+//! reference: refused while a container was created from the image and the reference is its only name
+//! (a tag with digests of its own repository counts as one); otherwise only that reference goes (a tag
+//! that was its repository's last on the image takes that repository's digests along), and the image
+//! goes with its last name. Images and references the fake never made exist until removed, so a test
+//! need not pull what it runs; such a reference stands for the image a pull of it would give.
 //!
 //! Like Docker, a stop or a kill is a death: `stop` ends a running container with exit code 143 (SIGTERM
 //! through the init process) and `remove` of a running one with 137; both emit [`RuntimeEvent::Died`].
 
 mod images;
 mod state;
+mod store;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_model::Timestamp;
+use ferry_model::{ImageRef, Timestamp};
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
 use tokio::sync::mpsc;
@@ -110,12 +130,19 @@ impl FakeRuntime {
         self.lock().containers.get(container_id).map(|c| c.spec.clone())
     }
 
-    /// The image id a pull of `reference` returns: `sha256:` and 64 hex digits derived from it.
+    /// The image id a pull of `reference` returns, unless the fake pushed its tag or digest (a pull
+    /// then gives the pushed image): `sha256:` and 64 hex digits derived from the manifest digest the
+    /// pull reports, the one `reference` carries or else [`digest`](Self::digest) of it. So a pull of
+    /// `web:v1` and one of `web@<digest of web:v1>` give one image, as on an engine.
     pub fn image_id(reference: &str) -> String {
-        state::fake_sha256("id", reference)
+        match ImageRef::parse(reference).ok().as_ref().and_then(ImageRef::digest) {
+            Some(digest) => state::fake_sha256("id", digest),
+            None => state::fake_sha256("id", &Self::digest(reference)),
+        }
     }
 
-    /// The digest a pull of `reference` returns (unless it names one itself).
+    /// The digest a pull, a resolve or a push of `reference` reports (unless it names one itself):
+    /// `sha256:` and 64 hex digits derived from the reference as written.
     pub fn digest(reference: &str) -> String {
         state::fake_sha256("digest", reference)
     }
@@ -128,22 +155,23 @@ impl FakeRuntime {
         self.lock().pull_failures.insert(image.to_owned(), message.to_owned());
     }
 
-    /// Runs of `image` (a reference, or its [`image_id`](Self::image_id)) fail with `message`, leaving
-    /// nothing behind, as when the engine cannot start a container.
+    /// Runs of `image` (a reference or an id; any name of the same image matches) fail with `message`,
+    /// leaving nothing behind, as when the engine cannot start a container.
     pub fn fail_runs(&self, image: &str, message: &str) {
         self.lock().scripts.push((image.to_owned(), Script::FailRun(message.to_owned())));
     }
 
-    /// Containers of `image` (a reference, or its image id) write `lines` and exit with `exit_code`
-    /// right after they start: `run` succeeds but returns a stopped container, and a `Died` is sent.
+    /// Containers of `image` (any name of it, as for [`fail_runs`](Self::fail_runs)) write `lines` and
+    /// exit with `exit_code` right after they start: `run` succeeds but returns a stopped container, and
+    /// a `Died` is sent.
     pub fn exit_on_start(&self, image: &str, exit_code: i64, lines: &[(LogStream, &str)]) {
         let lines = lines.iter().map(|(stream, line)| (*stream, (*line).to_owned())).collect();
         self.lock().scripts.push((image.to_owned(), Script::ExitOnStart { exit_code, lines }));
     }
 
-    /// Containers of `image` (a reference, or its image id) report these addresses while they run:
-    /// `published` as their [`address`](ContainerInfo::address), `network` as their
-    /// [`network_address`](ContainerInfo::network_address), `None` for none. Others report
+    /// Containers of `image` (any name of it, as for [`fail_runs`](Self::fail_runs)) report these
+    /// addresses while they run: `published` as their [`address`](ContainerInfo::address), `network` as
+    /// their [`network_address`](ContainerInfo::network_address), `None` for none. Others report
     /// `127.0.0.1:<their port>` for both. Like every script, the latest that matches wins; unlike the
     /// others, it also applies to [`add_container`](Self::add_container).
     pub fn set_addresses(&self, image: &str, published: Option<SocketAddr>, network: Option<SocketAddr>) {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use ferry_model::Timestamp;
 use tokio::sync::mpsc;
 
+use super::store::{ImageStore, User};
 use super::{FAKE_EPOCH, fake_address};
 use crate::{ContainerInfo, ContainerSpec, EngineInfo, LogLine, LogStream, Result, RuntimeEvent, labels};
 
@@ -31,8 +32,8 @@ pub(super) struct State {
     pub(super) containers: BTreeMap<String, FakeContainer>,
     /// Open `follow_logs` streams, by container id.
     pub(super) followers: Vec<(String, mpsc::UnboundedSender<LogLine>)>,
-    /// Images removed with `remove_image` (and not pulled again since).
-    pub(super) removed_images: std::collections::HashSet<String>,
+    /// Which references name which images, what was removed, and what was pushed.
+    pub(super) images: ImageStore,
     /// Open `events` streams.
     pub(super) subscribers: Vec<mpsc::UnboundedSender<Result<RuntimeEvent>>>,
     next_container: u32,
@@ -56,7 +57,7 @@ impl Default for State {
             subscribers: Vec::new(),
             next_container: 1,
             next_port: FIRST_PORT,
-            removed_images: Default::default(),
+            images: ImageStore::default(),
             clock: FAKE_EPOCH,
         }
     }
@@ -87,23 +88,34 @@ pub(super) struct BuildFailure {
 pub(super) struct FakeContainer {
     pub(super) info: ContainerInfo,
     pub(super) spec: ContainerSpec,
+    /// The image the container was created from, as the engine holds on to it whatever happens to
+    /// the reference it was run with.
+    pub(super) image_id: String,
     pub(super) logs: Vec<LogLine>,
 }
 
+impl FakeContainer {
+    /// The container as [`ImageStore::remove`] weighs it.
+    pub(super) fn user(&self) -> User<'_> {
+        User { container_id: &self.info.id, image_id: &self.image_id, running: self.info.running }
+    }
+}
+
 impl State {
-    /// The latest script for an image given as a reference or as the id a pull of it returned.
+    /// The latest script for an image, given by any of its names.
     pub(super) fn script_for(&self, image: &str) -> Option<Script> {
-        latest(&self.scripts, image).cloned()
+        latest(&self.images, &self.scripts, image).cloned()
     }
 
     /// A new running container for `spec`.
     pub(super) fn create(&mut self, spec: &ContainerSpec) -> ContainerInfo {
         let id = format!("fake-{:04}", self.next_container);
+        let image_id = self.images.id_of(&spec.image);
         self.next_container += 1;
-        // Every container takes the next port, whether it reports it or scripted addresses.
+        // Every container takes the next port, whether it reports that port or scripted addresses.
         let port = self.next_port;
         self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_PORT);
-        let addresses = latest(&self.addresses, &spec.image)
+        let addresses = latest(&self.images, &self.addresses, &spec.image)
             .copied()
             .unwrap_or(Addresses { published: Some(fake_address(port)), network: Some(fake_address(port)) });
         let info = ContainerInfo {
@@ -119,7 +131,7 @@ impl State {
             network_address: addresses.network,
         };
         self.containers
-            .insert(id, FakeContainer { info: info.clone(), spec: spec.clone(), logs: Vec::new() });
+            .insert(id, FakeContainer { info: info.clone(), spec: spec.clone(), image_id, logs: Vec::new() });
         info
     }
 
@@ -161,13 +173,11 @@ impl State {
     }
 }
 
-/// The latest entry of `list` for `image`, given as the reference it was scripted for or as the id a
-/// pull of that reference returned.
-fn latest<'a, T>(list: &'a [(String, T)], image: &str) -> Option<&'a T> {
-    list.iter()
-        .rev()
-        .find(|(key, _)| key == image || super::FakeRuntime::image_id(key) == image)
-        .map(|(_, t)| t)
+/// The latest entry of `list` for `image`: scripted for it as written, or for another name of the same
+/// image (a reference and the id its pull returned, a tag and its digest, a build's tag and its id).
+fn latest<'a, T>(images: &ImageStore, list: &'a [(String, T)], image: &str) -> Option<&'a T> {
+    let id = images.id_of(image);
+    list.iter().rev().find(|(key, _)| key == image || images.id_of(key) == id).map(|(_, t)| t)
 }
 
 /// `sha256:` and 64 hex digits, derived from `salt` and `text` (FNV-1a, chained; not a real hash of

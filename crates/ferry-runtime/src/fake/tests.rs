@@ -1,13 +1,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_model::{ImageRef, InstanceId, RegistryCredentials, ServiceId, ServiceName};
+use ferry_model::{ImageRef, InstanceId, ServiceId, ServiceName};
 use futures_util::StreamExt;
 
 use super::*;
 use crate::{Images, InstanceIdentity};
 
-fn spec(image: &str, instance: &str) -> ContainerSpec {
+pub(super) fn spec(image: &str, instance: &str) -> ContainerSpec {
     ContainerSpec {
         identity: InstanceIdentity {
             service_name: ServiceName::parse("Web-App").unwrap(),
@@ -89,7 +89,7 @@ async fn scripted_failures_and_crashes() {
     assert_eq!(fake.tail_logs(&info.id, 10).await.unwrap()[0].at, FAKE_EPOCH);
 
     let err = fake.remove_image(&FakeRuntime::image_id("web:crash")).await.unwrap_err();
-    assert!(err.to_string().contains("is using its referenced image"), "{err}");
+    assert!(err.to_string().contains("image is being used by stopped container fake-0001"), "{err}");
     assert!(matches!(fake.tail_logs("nope", 1).await, Err(RuntimeError::NotFound(_))));
 
     fake.set_unavailable(Some("engine down"));
@@ -125,89 +125,6 @@ async fn deaths_end_log_streams_and_reach_every_subscriber() {
 }
 
 #[tokio::test]
-async fn builds_and_pushes_are_recorded_and_answer_stable_ids() {
-    let fake = FakeRuntime::new();
-    let lines = std::sync::Mutex::new(Vec::new());
-    let record = |line: &str| lines.lock().unwrap().push(line.to_owned());
-    let id =
-        fake.build_image(b"context".to_vec(), "Dockerfile", "ferry-build/web:abc-r1", &record).await.unwrap();
-    assert_eq!(id, FakeRuntime::built_image_id("ferry-build/web:abc-r1", b"context"));
-    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
-    assert_ne!(id, FakeRuntime::built_image_id("ferry-build/web:abc-r1", b"other context"));
-    assert_ne!(id, FakeRuntime::built_image_id("ferry-build/web:abc-r2", b"context"));
-    let again = fake.build_image(b"context".to_vec(), "Dockerfile", "ferry-build/web:abc-r1", &|_| {}).await;
-    assert_eq!(again.unwrap(), id, "the same build gives the same id");
-    let lines = lines.into_inner().unwrap();
-    assert!(lines[0].starts_with("Step 1/2 : "), "{lines:?}");
-    assert_eq!(lines.last().map(String::as_str), Some("Successfully tagged ferry-build/web:abc-r1"));
-    assert!(fake.image_exists(&id).await.unwrap());
-
-    let pushed = fake.push_image("127.0.0.1:5000/web:abc-r1", None, &|_| {}).await.unwrap();
-    assert_eq!(pushed, Some(FakeRuntime::digest("127.0.0.1:5000/web:abc-r1")));
-    fake.fail_pushes("127.0.0.1:5000/web:denied", "unauthorized: authentication required");
-    let credentials = RegistryCredentials { username: "u".to_owned(), password: "p".to_owned() };
-    let err = fake.push_image("127.0.0.1:5000/web:denied", Some(&credentials), &|_| {}).await.unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "image 127.0.0.1:5000/web:denied could not be pushed: unauthorized: authentication required"
-    );
-
-    let calls = fake.calls();
-    assert_eq!(
-        calls[0],
-        Call::BuildImage {
-            dockerfile: "Dockerfile".to_owned(),
-            tag: "ferry-build/web:abc-r1".to_owned(),
-            context_len: 7
-        }
-    );
-    assert_eq!(
-        calls[calls.len() - 2..],
-        [
-            Call::PushImage { tag: "127.0.0.1:5000/web:abc-r1".to_owned(), with_credentials: false },
-            Call::PushImage { tag: "127.0.0.1:5000/web:denied".to_owned(), with_credentials: true },
-        ]
-    );
-}
-
-#[tokio::test]
-async fn scripted_build_failures_name_the_command_and_write_their_lines() {
-    let fake = FakeRuntime::new();
-    fake.fail_builds(
-        "ferry-build/web:",
-        "pip install -r requirements.txt",
-        1,
-        &["ERROR: No matching distribution"],
-    );
-    let lines = std::sync::Mutex::new(Vec::new());
-    let record = |line: &str| lines.lock().unwrap().push(line.to_owned());
-    let err =
-        fake.build_image(vec![0; 10], "Dockerfile", "ferry-build/web:abc-r1", &record).await.unwrap_err();
-    match &err {
-        RuntimeError::Build { message, command, exit_code } => {
-            assert_eq!(command.as_deref(), Some("pip install -r requirements.txt"));
-            assert_eq!(*exit_code, Some(1));
-            assert!(message.starts_with("The command '/bin/sh -c pip install"), "{message}");
-        }
-        other => panic!("expected a build error, got {other:?}"),
-    }
-    assert_eq!(
-        lines.into_inner().unwrap().last().map(String::as_str),
-        Some("ERROR: No matching distribution")
-    );
-    // Other tags build; the latest matching script wins.
-    assert!(fake.build_image(vec![], "Dockerfile", "ferry-build/api:abc-r1", &|_| {}).await.is_ok());
-    fake.fail_builds("ferry-build/web:abc", "npm ci", 127, &[]);
-    let err = fake.build_image(vec![], "Dockerfile", "ferry-build/web:abc-r2", &|_| {}).await.unwrap_err();
-    assert!(matches!(err, RuntimeError::Build { exit_code: Some(127), .. }), "{err:?}");
-
-    fake.set_unavailable(Some("engine down"));
-    let err = fake.build_image(vec![], "Dockerfile", "ferry-build/api:abc-r1", &|_| {}).await.unwrap_err();
-    assert!(matches!(err, RuntimeError::Unavailable(_)));
-    assert!(matches!(fake.calls().last(), Some(Call::BuildImage { .. })), "a refused call is still recorded");
-}
-
-#[tokio::test]
 async fn a_runtime_upcasts_to_its_images_and_instances() {
     let fake = Arc::new(FakeRuntime::new());
     let runtime: Arc<dyn Runtime> = fake.clone();
@@ -218,33 +135,6 @@ async fn a_runtime_upcasts_to_its_images_and_instances() {
     assert!(instances.list().await.unwrap().is_empty());
     runtime.info().await.unwrap();
     assert_eq!(fake.calls(), [Call::ImageExists("web:v1".to_owned()), Call::List, Call::Info]);
-}
-
-#[tokio::test]
-async fn resolve_answers_the_digest_a_pull_reports_and_fails_like_the_pull() {
-    let fake = FakeRuntime::new();
-    let tag = ImageRef::parse("127.0.0.1:5000/web:v1").unwrap();
-    let digest = fake.resolve(&tag, None).await.unwrap();
-    assert_eq!(digest, FakeRuntime::digest("127.0.0.1:5000/web:v1"));
-    let pulled = fake.pull(&tag, None, &|_| {}).await.unwrap();
-    assert_eq!(pulled.digest.as_deref(), Some(digest.as_str()));
-    // A reference with a digest resolves to it, scripts or not.
-    let pinned = tag.with_digest(&FakeRuntime::digest("elsewhere"));
-    fake.fail_pulls(&pinned.to_string(), "manifest unknown");
-    assert_eq!(fake.resolve(&pinned, None).await.unwrap(), FakeRuntime::digest("elsewhere"));
-
-    fake.fail_pulls("web:gone", "manifest unknown");
-    let err = fake.resolve(&ImageRef::parse("web:gone").unwrap(), None).await.unwrap_err();
-    assert!(
-        matches!(&err, RuntimeError::Resolve { image, message } if image == "web:gone" && message == "manifest unknown"),
-        "{err:?}"
-    );
-    assert_eq!(err.to_string(), "image web:gone could not be resolved to a digest: manifest unknown");
-    fake.set_unavailable(Some("engine down"));
-    assert!(matches!(fake.resolve(&tag, None).await, Err(RuntimeError::Unavailable(_))));
-    let resolved: Vec<Call> = fake.calls().into_iter().filter(|c| matches!(c, Call::Resolve(_))).collect();
-    let as_written = [tag.to_string(), pinned.to_string(), "web:gone".to_owned(), tag.to_string()];
-    assert_eq!(resolved, as_written.map(Call::Resolve));
 }
 
 #[tokio::test]
