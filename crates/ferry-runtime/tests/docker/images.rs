@@ -165,6 +165,16 @@ async fn removing_what_a_pull_by_digest_made_leaves_the_users_tag() -> anyhow::R
     let tags = docker(&["image", "inspect", "--format", "{{json .RepoTags}}", &image_id])?;
     assert_eq!(tags, format!("[\"{users}\"]"), "the pull by digest made no tag");
 
+    // While a container runs from it, the engine counts a tag and the digests of its repository as one
+    // name, and refuses (the fake's rule too).
+    let mut spec = spec("pinned", &[]);
+    spec.image = by_digest.clone();
+    let running = rt.run(&spec).await?;
+    cleanup.container(&running.id);
+    let err = rt.remove_image(&by_digest).await.unwrap_err();
+    assert!(matches!(&err, RuntimeError::Engine(m) if m.contains("is using its referenced image")), "{err}");
+    rt.remove(&running.id).await?;
+
     // The user's tag still names the image, so the engine only untags ferry's reference.
     rt.remove_image(&by_digest).await?;
     assert!(!rt.image_exists(&by_digest).await?, "ferry's reference is gone");
