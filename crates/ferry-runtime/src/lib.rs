@@ -124,7 +124,8 @@ pub enum RuntimeError {
     Unavailable(String),
     #[error("image {image} could not be pulled: {message}")]
     Pull { image: String, message: String },
-    /// A reference that could not be looked up in its registry; the message says what to check.
+    /// A reference that could not be looked up in its registry. The Docker driver's message ends with
+    /// what to check: that the tag exists, that the registry is reachable, or the credentials.
     #[error("image {image} could not be resolved to a digest: {message}")]
     Resolve { image: String, message: String },
     #[error("image {image} could not be pushed: {message}")]
