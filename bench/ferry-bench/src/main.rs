@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use ferry_router::{Endpoint, Protocol, RouteState, RouteTable, Router, RouterConfig, ServiceRoute};
+use ferry_router::{Endpoint, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -80,8 +80,7 @@ async fn router(listen: SocketAddr, upstream: SocketAddr, services: usize) -> Re
     for i in 0..services.max(1) {
         let route = ServiceRoute {
             service: format!("svc{i}"),
-            state: RouteState::Serving,
-            endpoints: vec![Arc::clone(&endpoint)],
+            target: RouteTarget::Instances(vec![Arc::clone(&endpoint)]),
             protocol: Protocol::Http1,
             request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
         };

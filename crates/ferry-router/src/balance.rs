@@ -37,7 +37,7 @@ pub(crate) fn pick(endpoints: &[Arc<Endpoint>], skip: Option<usize>) -> Option<u
 
 /// The instance a request goes to first: two random ones, the less busy wins (`balance.rs`).
 pub(crate) fn first_choice(route: &ServiceRoute) -> Result<usize, ProxyError> {
-    pick(&route.endpoints, None).ok_or_else(|| ProxyError::NoInstance { service: route.service.clone() })
+    pick(route.endpoints(), None).ok_or_else(|| ProxyError::NoInstance { service: route.service.clone() })
 }
 
 /// The one other instance a request goes to when nothing of it reached `first` (`err` says why), or `err`
@@ -47,7 +47,7 @@ pub(crate) fn second_choice(
     first: usize,
     err: ProxyError,
 ) -> Result<usize, ProxyError> {
-    let endpoints = &route.endpoints;
+    let endpoints = route.endpoints();
     let Some(second) = pick(endpoints, Some(first)) else { return Err(err) };
     debug!(
         service = %route.service,

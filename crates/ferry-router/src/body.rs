@@ -63,7 +63,11 @@ impl ProxyBody {
     }
 
     pub(crate) fn text(text: String) -> ProxyBody {
-        ProxyBody { kind: Kind::Local(Some(Bytes::from(text))) }
+        ProxyBody::bytes(Bytes::from(text))
+    }
+
+    pub(crate) fn bytes(bytes: Bytes) -> ProxyBody {
+        ProxyBody { kind: Kind::Local((!bytes.is_empty()).then_some(bytes)) }
     }
 
     /// The body that follows a response head on `conn`. When the bytes read with the head already hold all of

@@ -59,6 +59,9 @@ pub enum ProxyError {
     Paused { service: String },
     #[error("service {service} has no ready instance")]
     NoInstance { service: String },
+    /// A request held for a service that waited for an instance, and none became ready within the hold.
+    #[error("no instance of service {service} became ready within {}", Secs(*.after))]
+    NotReady { service: String, after: Duration },
     /// Connecting to the instance failed, so the request was not sent: safe to retry elsewhere.
     #[error("the instance of service {service} failed to answer ({reason})")]
     Connect {
@@ -101,7 +104,9 @@ impl ProxyError {
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::SlowUpload { .. }
             | ProxyError::Downstream { .. } => ErrorSource::Downstream,
-            ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => ErrorSource::Internal,
+            ProxyError::Paused { .. } | ProxyError::NoInstance { .. } | ProxyError::NotReady { .. } => {
+                ErrorSource::Internal
+            }
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } | ProxyError::Timeout { .. } => {
                 ErrorSource::Upstream
             }
@@ -122,7 +127,9 @@ impl ProxyError {
             ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::SlowUpload { .. } => StatusCode::REQUEST_TIMEOUT,
-            ProxyError::Paused { .. } | ProxyError::NoInstance { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Paused { .. } | ProxyError::NoInstance { .. } | ProxyError::NotReady { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -268,6 +275,13 @@ mod tests {
                 ErrorSource::Internal,
                 false,
                 "service web has no ready instance",
+            ),
+            (
+                ProxyError::NotReady { service: service(), after: Duration::from_secs(30) },
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorSource::Internal,
+                false,
+                "no instance of service web became ready within 30 s",
             ),
             (
                 ProxyError::Connect {

@@ -58,7 +58,7 @@ impl Router {
         request_id: &HeaderValue,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let req = h2_request(req, client, host, request_id, self.config.max_body_bytes)?;
-        let endpoints = &route.endpoints;
+        let endpoints = route.endpoints();
         let first = first_choice(route)?;
         let (response, in_flight) = match self.send_h2(route, &endpoints[first], req).await {
             Ok(answer) => answer,

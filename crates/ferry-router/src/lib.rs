@@ -50,7 +50,7 @@
 //! # Modules
 //!
 //! Each module uses only modules before it in this order, lowest first (a test keeps it so):
-//! `error`, `pool` and `h2conn` (connections to instances), `table` (routes and endpoints, which hold those
+//! `error`, `pool` and `h2conn` (connections to instances), `waiting`, `table` (routes and endpoints, which hold those
 //! connections), `balance` (which instance), `headers`, `codec`, `decode`, `body`, `client` (HTTP/1.1 to an
 //! instance), `router`, `upgrade`, `h2` (HTTP/2 to an instance), `proxy` (one request), `serve` (connections
 //! from clients).
@@ -70,17 +70,19 @@ mod router;
 mod serve;
 mod table;
 mod upgrade;
+mod waiting;
 
 pub use error::{ErrorSource, ProxyError};
 pub use router::{Router, RouterConfig};
-pub use table::{Endpoint, Protocol, RouteState, RouteTable, ServiceRoute};
+pub use table::{Endpoint, InternalHandler, Protocol, RouteTable, RouteTarget, ServiceRoute};
+pub use waiting::Waiting;
 
 #[cfg(test)]
 mod tests {
     /// The module order of the crate docs, lowest first.
     const LAYERS: &[&str] = &[
-        "error", "pool", "h2conn", "table", "balance", "headers", "codec", "decode", "body", "client",
-        "router", "upgrade", "h2", "proxy", "serve",
+        "error", "pool", "h2conn", "waiting", "table", "balance", "headers", "codec", "decode", "body",
+        "client", "router", "upgrade", "h2", "proxy", "serve",
     ];
 
     /// The modules `code` names through `crate::`: in `crate::a::…`, or each of `crate::{a::…, b}`.

@@ -20,8 +20,11 @@ use crate::error::{Chain, ProxyError};
 use crate::headers::{X_REQUEST_ID, is_hop_by_hop, is_sane_request_id, is_upgrade, strip_hop_by_hop};
 use crate::pool::Conn;
 use crate::router::Router;
-use crate::table::{Endpoint, InFlight, Protocol, RouteState, ServiceRoute, normalize_host};
+use crate::table::{
+    Endpoint, InFlight, InternalHandler, Protocol, RouteTarget, ServiceRoute, normalize_host,
+};
 use crate::upgrade::Tunnels;
+use crate::waiting::Waiting;
 
 /// Room for a typical request head, so writing it rarely reallocates. Below 1 KiB, glibc serves it from its
 /// per-thread cache.
@@ -36,18 +39,42 @@ struct Answer {
     in_flight: InFlight,
 }
 
-/// A request as far as it goes without waiting: its id, and either what to send or why it cannot be sent.
+/// A request as far as it goes without waiting: its id, and either what to send or why it cannot be sent yet.
 ///
-/// Holds nothing that shares hyper's read buffer (see [`Router::start`]).
+/// Holds nothing that shares hyper's read buffer (see [`Router::start`]), except for a request that is held or
+/// that the router answers itself: both are rare, and both need the request whole.
 pub(crate) struct Started {
     request_id: HeaderValue,
-    forward: Result<Prepared, ProxyError>,
+    forward: Result<Prepared, NotYet>,
 }
 
-/// A routed request, ready for the protocol its service speaks.
+/// A routed request, ready for the protocol its service speaks, or for the router's own handler.
 enum Prepared {
     Http1(Forward),
     Http2 { route: Arc<ServiceRoute>, req: Request<Incoming>, client: IpAddr, host: HeaderValue },
+    Internal { handler: Arc<dyn InternalHandler>, req: Request<Incoming> },
+}
+
+/// Why a request is not prepared: it cannot be served, or it is to be held until its host has an instance.
+enum NotYet {
+    Failed(ProxyError),
+    Held(Box<Held>),
+}
+
+impl From<ProxyError> for NotYet {
+    fn from(err: ProxyError) -> NotYet {
+        NotYet::Failed(err)
+    }
+}
+
+/// A request for a service that waits for an instance, with what [`Router::prepare`] needs to route it again.
+struct Held {
+    waiting: Arc<Waiting>,
+    service: String,
+    req: Request<Incoming>,
+    client: IpAddr,
+    /// The host already found (`Scan::host`), and the rest of what [`Scan`] found.
+    scan: Scan<HeaderValue>,
 }
 
 /// A routed request with its head written for the instance.
@@ -98,7 +125,11 @@ impl Router {
                 // every request's future (7.7 KiB instead of 3.6), which hyper moves per request.
                 timed(&route, Box::pin(within_timeout(&route, forward)).await)
             }
-            Err(err) => Err(err),
+            Ok(Prepared::Internal { handler, req }) => Ok(internal_response(handler.handle(req).await)),
+            Err(NotYet::Failed(err)) => Err(err),
+            // Boxed (the wait, and the rest of the request after it): held requests are rare, and inline their
+            // futures would grow every request's. What comes back is the whole answer, request id included.
+            Err(NotYet::Held(held)) => Ok(Box::pin(self.finish_held(held, &request_id, tunnels)).await),
         };
         let mut response = match outcome {
             Ok(response) => response,
@@ -117,31 +148,45 @@ impl Router {
         response
     }
 
-    /// Routes the request and writes its head for the instance. What is returned owns its bytes: the target,
-    /// the headers and the host are dropped here.
+    /// Routes the request and prepares it for what its route's target says: for an instance, its head is
+    /// written; a waiting target has it held (given back as [`NotYet::Held`]). What is returned for an instance
+    /// owns its bytes: the target, the headers and the host are dropped here.
+    ///
+    /// A held request comes back here on every table change. Inlined into [`Router::start`]: as a call of its
+    /// own, its answer would be copied on the way back, on every request.
+    #[inline(always)]
     fn prepare(
         &self,
         mut req: Request<Incoming>,
         client: IpAddr,
         request_id: &HeaderValue,
         scan: Scan<HeaderValue>,
-    ) -> Result<Prepared, ProxyError> {
+    ) -> Result<Prepared, NotYet> {
         if req.method() == Method::CONNECT {
-            return Err(ProxyError::InvalidTarget);
+            return Err(ProxyError::InvalidTarget.into());
         }
         if let Some(limit) = self.config.max_body_bytes
             && req.body().size_hint().lower() > limit
         {
-            return Err(ProxyError::BodyTooLarge { limit });
+            return Err(ProxyError::BodyTooLarge { limit }.into());
         }
         let host = request_host(&mut req, scan.host)?;
         let route = self.route(&host)?;
-        if route.state == RouteState::Paused {
-            return Err(ProxyError::Paused { service: route.service.clone() });
+        match &route.target {
+            RouteTarget::Instances(_) => {}
+            RouteTarget::Paused => return Err(ProxyError::Paused { service: route.service.clone() }.into()),
+            RouteTarget::Waiting(waiting) => {
+                let scan = Scan { host: Ok(host), ..scan };
+                return Err(held(waiting, &route, req, client, scan));
+            }
+            RouteTarget::Internal(handler) => {
+                return Ok(Prepared::Internal { handler: Arc::clone(handler), req });
+            }
         }
+        let Scan { hop_by_hop, content_length, .. } = scan;
         // Upgrades exist in HTTP/1.1 only; an HTTP/1.0 "upgrade" is forwarded as a plain request.
         // Both need hop-by-hop headers, which most requests do not have.
-        let upgrade = scan.hop_by_hop && req.version() == Version::HTTP_11 && is_upgrade(req.headers());
+        let upgrade = hop_by_hop && req.version() == Version::HTTP_11 && is_upgrade(req.headers());
         // The HTTP/2 client takes the request as it is (`h2.rs`). An upgrade (a WebSocket) has no HTTP/2 form
         // but RFC 8441's extended CONNECT, which few application servers implement; servers that take h2c with
         // prior knowledge nearly all take HTTP/1.1 on the same port, so it goes there as HTTP/1.1. An instance
@@ -152,10 +197,10 @@ impl Router {
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         let mut headers = parts.headers;
-        if scan.hop_by_hop {
+        if hop_by_hop {
             strip_hop_by_hop(&mut headers, upgrade);
         }
-        let framing = request_framing(&body, scan.content_length);
+        let framing = request_framing(&body, content_length);
         let head = RequestHead {
             method: &parts.method,
             target: parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
@@ -177,6 +222,51 @@ impl Router {
             client_upgrade,
             spare: headers,
         }))
+    }
+
+    /// Holds a request until a table gives its host something other than a waiting target, then finishes it as
+    /// that table says; past the hold of the first [`Waiting`] it met, 503.
+    async fn finish_held(
+        &self,
+        held: Box<Held>,
+        request_id: &HeaderValue,
+        tunnels: &Tunnels,
+    ) -> Response<ProxyBody> {
+        let forward = self.hold(held, request_id).await.map_err(NotYet::Failed);
+        // Never held again (`hold` returns only once the host stops waiting), so this recursion ends here.
+        Box::pin(self.finish(Started { request_id: request_id.clone(), forward }, tunnels)).await
+    }
+
+    /// Waits for the request's host to stop waiting: on every table change, routes the request again. The
+    /// request's body stays unread meanwhile, and its request timeout starts only once it is routed.
+    async fn hold(&self, held: Box<Held>, request_id: &HeaderValue) -> Result<Prepared, ProxyError> {
+        let Held { waiting, mut req, mut scan, client, .. } = *held;
+        let limit = waiting.hold();
+        let deadline = tokio::time::sleep(limit);
+        tokio::pin!(deadline);
+        // Counted as demand and signalled to the control plane; counted as held until this returns or is
+        // dropped (the client went away).
+        let mut holding = waiting.enter();
+        loop {
+            // Created before the table is read: a table stored after the read wakes it, so none is missed.
+            let changed = self.routes_changed();
+            let service = match self.prepare(req, client, request_id, scan) {
+                Ok(prepared) => return Ok(prepared),
+                Err(NotYet::Failed(err)) => return Err(err),
+                Err(NotYet::Held(next)) => {
+                    // Still waiting, perhaps for another service now: counted where it waits.
+                    if !holding.is_in(&next.waiting) {
+                        holding = next.waiting.enter();
+                    }
+                    (req, scan) = (next.req, next.scan);
+                    next.service
+                }
+            };
+            tokio::select! {
+                () = changed => {}
+                () = &mut deadline => return Err(ProxyError::NotReady { service, after: limit }),
+            }
+        }
     }
 
     async fn forward(&self, forward: Forward, tunnels: &Tunnels) -> Result<Response<ProxyBody>, ProxyError> {
@@ -217,6 +307,9 @@ impl Router {
     }
 
     /// Looks `host` up in the current table. The table guard lives only for this call.
+    ///
+    /// Inline: holding a request made it a second caller, and as a call it costs every request more (callgrind).
+    #[inline]
     fn route(&self, host: &HeaderValue) -> Result<Arc<ServiceRoute>, ProxyError> {
         let host = host.to_str().map_err(|_| ProxyError::InvalidHost)?;
         let name = normalize_host(host);
@@ -232,7 +325,7 @@ impl Router {
     /// A retry writes the same bytes: the head does not depend on the instance, and the body frames taken from
     /// the client so far are still in `out` (nothing was sent).
     async fn send(&self, route: &ServiceRoute, out: &mut Outbound<'_>) -> Result<Answer, ProxyError> {
-        let endpoints = &route.endpoints;
+        let endpoints = route.endpoints();
         let mut target = first_choice(route)?;
         let mut retried = false;
         out.take_ready_frames().await.map_err(|err| ProxyError::from_client(&route.service, err))?;
@@ -281,6 +374,20 @@ fn timed<T>(
     outcome.unwrap_or_else(|_| {
         Err(ProxyError::Timeout { service: route.service.clone(), after: route.request_timeout })
     })
+}
+
+/// A request to hold for `waiting` (the target of `route`). Out of line: rare, and it moves the request.
+#[cold]
+#[inline(never)]
+fn held(
+    waiting: &Arc<Waiting>,
+    route: &ServiceRoute,
+    req: Request<Incoming>,
+    client: IpAddr,
+    scan: Scan<HeaderValue>,
+) -> NotYet {
+    let waiting = Arc::clone(waiting);
+    NotYet::Held(Box::new(Held { waiting, service: route.service.clone(), req, client, scan }))
 }
 
 /// How the body goes to the instance, as hyper's client framed it: no body stays without framing (unless the
@@ -362,6 +469,14 @@ impl Scan<&HeaderValue> {
             content_length: self.content_length,
         }
     }
+}
+
+/// The response of the router's own handler, as hyper's server takes it.
+fn internal_response(response: Response<bytes::Bytes>) -> Response<ProxyBody> {
+    let (mut parts, body) = response.into_parts();
+    // hyper's server writes HTTP/1.x from this; a 1.0 client gets 1.0.
+    parts.version = Version::HTTP_11;
+    Response::from_parts(parts, ProxyBody::bytes(body))
 }
 
 fn error_response(err: &ProxyError) -> Response<ProxyBody> {

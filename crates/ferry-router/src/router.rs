@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
 use crate::headers::RequestIds;
 use crate::table::RouteTable;
@@ -49,6 +51,11 @@ pub struct Router {
     /// The current routes. Read on every request with `load` (no lock, no refcount on the fast path); replaced
     /// whole by `set_routes`.
     routes: ArcSwap<RouteTable>,
+    /// Notified by every `set_routes`, for the requests held by a [`RouteTarget::Waiting`] to route again.
+    /// Only held requests wait on it; the request path never touches it.
+    ///
+    /// [`RouteTarget::Waiting`]: crate::RouteTarget::Waiting
+    changed: Notify,
     pub(crate) request_ids: RequestIds,
 }
 
@@ -66,6 +73,7 @@ impl Router {
         Arc::new(Router {
             config,
             routes: ArcSwap::from_pointee(RouteTable::new()),
+            changed: Notify::new(),
             request_ids: RequestIds::new(),
         })
     }
@@ -76,14 +84,21 @@ impl Router {
 
     /// Atomically replaces the routes. In-flight requests and open keep-alive/upgraded connections are
     /// unaffected: requests already routed hold their own `Arc<ServiceRoute>`, and a connection is not tied to
-    /// any table.
+    /// any table. Requests held for a waiting service route again with the new table.
     pub fn set_routes(&self, table: RouteTable) {
         self.routes.store(Arc::new(table));
+        self.changed.notify_waiters();
     }
 
     /// The current routes.
     pub fn routes(&self) -> Arc<RouteTable> {
         self.routes.load_full()
+    }
+
+    /// Completes at the next `set_routes` after it was created (not polled: a table stored between its creation
+    /// and its first poll still wakes it).
+    pub(crate) fn routes_changed(&self) -> Notified<'_> {
+        self.changed.notified()
     }
 
     /// Reads the current table for the duration of `f` without touching its reference count.

@@ -169,7 +169,7 @@ async fn reap_idle_connections(router: Arc<Router>, stop: CancellationToken) {
         }
         router.with_routes(|table| {
             for (_, route) in table.iter() {
-                route.endpoints.iter().for_each(|endpoint| endpoint.pool.prune());
+                route.endpoints().iter().for_each(|endpoint| endpoint.pool.prune());
             }
         });
     }

@@ -1,20 +1,28 @@
-//! The route table: which instances serve which host.
+//! The route table: what becomes of the requests for each host (its route's [`RouteTarget`]: instances, a
+//! pause, a wait for an instance, or the router's own answer).
 //!
 //! The control plane builds a fresh [`RouteTable`] whenever a service's set of ready instances changes and
 //! hands it to [`Router::set_routes`](crate::Router::set_routes). A table is immutable once it is shared, so the
 //! request path reads it without a lock. What lives longer than one table is the [`Endpoint`]: the control plane
 //! keeps one `Arc<Endpoint>` per instance and puts the same `Arc` into every table it builds, so the in-flight
-//! count of an instance is not reset by a route change, and neither is its pool of idle connections.
+//! count of an instance is not reset by a route change, and neither is its pool of idle connections. The same
+//! goes for a [`Waiting`]: one per service, kept across tables, so its demand counts are not reset.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
+
 use crate::h2conn::H2Conn;
 use crate::pool::Pool;
+use crate::waiting::Waiting;
 
 /// One instance the router can send requests to.
 #[derive(Debug)]
@@ -86,14 +94,6 @@ impl Drop for InFlight {
     }
 }
 
-/// Whether a service takes traffic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RouteState {
-    Serving,
-    /// App Runner's paused service: requests get 503 until it is resumed.
-    Paused,
-}
-
 /// How the router speaks to a service's instances.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Protocol {
@@ -109,19 +109,60 @@ pub enum Protocol {
 pub struct ServiceRoute {
     /// The service's name, used in error responses and logs.
     pub service: String,
-    pub state: RouteState,
-    /// The ready instances. Empty means the service is up but has nothing to serve with (503).
-    pub endpoints: Vec<Arc<Endpoint>>,
+    pub target: RouteTarget,
     /// What the instances speak.
     pub protocol: Protocol,
     /// How long an instance may take to send the response head (504 after that). Bodies, event streams and
-    /// upgraded connections are never cut by it.
+    /// upgraded connections are never cut by it, and neither is the time a request was held by a
+    /// [`RouteTarget::Waiting`]: it starts once the request is routed to an instance.
     pub request_timeout: Duration,
 }
 
 impl ServiceRoute {
     /// The request timeout ferry gives a service unless told otherwise.
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+    /// The instances requests go to: none unless the target is [`RouteTarget::Instances`].
+    pub fn endpoints(&self) -> &[Arc<Endpoint>] {
+        match &self.target {
+            RouteTarget::Instances(endpoints) => endpoints,
+            _ => &[],
+        }
+    }
+}
+
+/// What becomes of a request for a service.
+pub enum RouteTarget {
+    /// The ready instances. Empty: 503, the service has no ready instance.
+    Instances(Vec<Arc<Endpoint>>),
+    /// App Runner's paused service: 503 until it is resumed.
+    Paused,
+    /// No instance is ready but one is expected: requests are held until a later table gives their host
+    /// something else (instances, most likely), for at most the [`Waiting::hold`], then answered 503. Each held
+    /// request signals demand to the control plane ([`Waiting::demanded`]).
+    Waiting(Arc<Waiting>),
+    /// Answered by the router itself.
+    Internal(Arc<dyn InternalHandler>),
+}
+
+impl std::fmt::Debug for RouteTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteTarget::Instances(endpoints) => f.debug_tuple("Instances").field(endpoints).finish(),
+            RouteTarget::Paused => f.write_str("Paused"),
+            RouteTarget::Waiting(waiting) => f.debug_tuple("Waiting").field(waiting).finish(),
+            RouteTarget::Internal(_) => f.write_str("Internal"),
+        }
+    }
+}
+
+/// The router's own answer to the requests of a host, such as ACME HTTP-01 challenges.
+///
+/// The router sends back the response it returns, with the request's `X-Request-Id` added like to every
+/// response. The request arrives as the client sent it, body unread. The handler runs on the request path:
+/// it should answer promptly (the route's request timeout does not bound it).
+pub trait InternalHandler: Send + Sync + 'static {
+    fn handle(&self, req: Request<Incoming>) -> Pin<Box<dyn Future<Output = Response<Bytes>> + Send + '_>>;
 }
 
 /// Host name → service route. Keys are normalised by `normalize_host` on insert and on lookup.
@@ -223,8 +264,7 @@ mod tests {
         assert!(table.is_empty());
         let route = Arc::new(ServiceRoute {
             service: "web".into(),
-            state: RouteState::Serving,
-            endpoints: vec![],
+            target: RouteTarget::Instances(vec![]),
             protocol: Protocol::Http1,
             request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
         });

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferry_router::{Protocol, RouteState, ServiceRoute};
+use ferry_router::{Protocol, ServiceRoute};
 use http::header::{CONTENT_TYPE, HOST, TE};
 use http::{HeaderMap, HeaderValue, Request, Response, Version};
 use http_body_util::BodyExt;
@@ -14,13 +14,7 @@ use tokio::sync::Barrier;
 use crate::support::*;
 
 fn h2_route(endpoints: &[&Arc<ferry_router::Endpoint>]) -> Arc<ServiceRoute> {
-    serving_with(
-        "grpc",
-        endpoints,
-        Protocol::Http2,
-        ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
-        RouteState::Serving,
-    )
+    serving_with("grpc", endpoints, Protocol::Http2, ServiceRoute::DEFAULT_REQUEST_TIMEOUT)
 }
 
 /// Answers like a gRPC server: echoes the request body as the message, then `grpc-status: 0` as a trailer.

@@ -12,15 +12,6 @@ use tokio::sync::Barrier;
 
 use crate::support::*;
 
-/// One HTTP/2 client connection to the router.
-async fn h2_connect(proxy: &Proxy) -> hyper::client::conn::http2::SendRequest<TestBody> {
-    let stream = TcpStream::connect(proxy.addr).await.unwrap();
-    let (sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
-    tokio::spawn(conn);
-    sender
-}
-
 async fn read(response: Response<Incoming>) -> (StatusCode, Version, String) {
     let (parts, body) = response.into_parts();
     let body = within("a response body", body.collect()).await.unwrap().to_bytes();
@@ -33,7 +24,7 @@ async fn an_http2_client_is_served_on_the_http1_port() {
     let mut web = Backend::hello("web-1").await;
     proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
 
-    let mut h2 = h2_connect(&proxy).await;
+    let mut h2 = h2_connect(proxy.addr).await;
     let request = Request::get("http://web.localhost/path?q=1").body(empty()).unwrap();
     let response = within("a response", h2.send_request(request)).await.unwrap();
     assert!(response.headers().contains_key("x-request-id"));
@@ -66,7 +57,7 @@ async fn http2_streams_share_one_connection_concurrently() {
     .await;
     proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
 
-    let h2 = h2_connect(&proxy).await;
+    let h2 = h2_connect(proxy.addr).await;
     let requests = (0..STREAMS).map(|i| {
         let mut h2 = h2.clone();
         tokio::spawn(async move {
@@ -98,7 +89,7 @@ async fn an_http2_request_body_streams_to_the_instance() {
     .await;
     proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
 
-    let mut h2 = h2_connect(&proxy).await;
+    let mut h2 = h2_connect(proxy.addr).await;
     // Without a content-length: the router sends it on chunked.
     let (tx, body) = channel_body();
     let request = Request::post("http://web.localhost/upload").body(body).unwrap();
@@ -115,7 +106,7 @@ async fn an_http2_request_body_streams_to_the_instance() {
 #[tokio::test]
 async fn the_routers_own_answers_reach_http2_clients() {
     let proxy = Proxy::start().await;
-    let mut h2 = h2_connect(&proxy).await;
+    let mut h2 = h2_connect(proxy.addr).await;
     let request = Request::get("http://nowhere.localhost/").body(empty()).unwrap();
     let (status, _, body) = read(within("a response", h2.send_request(request)).await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -151,7 +142,7 @@ async fn cookies_an_http2_client_splits_reach_the_instance_as_one_line() {
     let mut web = Backend::hello("web-1").await;
     proxy.set(&[("web.localhost", serving("web", &[&web.endpoint]))]);
 
-    let mut h2 = h2_connect(&proxy).await;
+    let mut h2 = h2_connect(proxy.addr).await;
     let request = Request::get("http://web.localhost/")
         .header("cookie", "a=1")
         .header("cookie", "b=2")

@@ -10,6 +10,7 @@ mod h2;
 mod h2c;
 mod hardening;
 mod headers;
+mod hold;
 mod retry;
 mod routing;
 mod shutdown;

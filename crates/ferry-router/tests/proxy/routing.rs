@@ -1,6 +1,6 @@
 //! Behaviour 1 and 2: routing by host, and the router's own answers (404, 400, 503).
 
-use ferry_router::RouteState;
+use ferry_router::RouteTarget;
 
 use crate::support::*;
 
@@ -111,7 +111,7 @@ async fn connect_method_is_refused() {
 async fn paused_service_is_503() {
     let proxy = Proxy::start().await;
     let web = Backend::hello("web-1").await;
-    proxy.set(&[("web.localhost", route("web", RouteState::Paused, &[&web.endpoint]))]);
+    proxy.set(&[("web.localhost", route("web", RouteTarget::Paused))]);
 
     let reply = fetch(proxy.addr, "web.localhost", "/").await;
     assert_eq!(reply.status, 503);
@@ -130,4 +130,40 @@ async fn service_without_instances_is_503() {
     assert_eq!(reply.body, "ferry: service web has no ready instance\n");
     assert_eq!(reply.header("content-type"), Some("text/plain; charset=utf-8"));
     assert!(is_generated_id(reply.request_id()));
+}
+
+/// Answers with what it saw, as the router's own handler (ACME's HTTP-01 challenge answers will be one).
+struct Echo;
+
+impl ferry_router::InternalHandler for Echo {
+    fn handle(
+        &self,
+        req: http::Request<hyper::body::Incoming>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = http::Response<bytes::Bytes>> + Send + '_>> {
+        Box::pin(async move {
+            let host = req.headers()["host"].to_str().unwrap().to_owned();
+            let line = format!("{} {} for {host}", req.method(), req.uri().path());
+            http::Response::builder()
+                .status(http::StatusCode::ACCEPTED)
+                .header("content-type", "text/plain")
+                .body(bytes::Bytes::from(line))
+                .unwrap()
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_internal_target_is_answered_by_the_router_itself() {
+    let proxy = Proxy::start().await;
+    let web = Backend::hello("web-1").await;
+    let internal = route("acme", RouteTarget::Internal(std::sync::Arc::new(Echo)));
+    proxy.set(&[("web.localhost", serving("web", &[&web.endpoint])), ("acme.localhost", internal)]);
+
+    let reply = fetch(proxy.addr, "acme.localhost", "/.well-known/acme-challenge/token").await;
+    assert_eq!(reply.status, 202);
+    assert_eq!(reply.body, "GET /.well-known/acme-challenge/token for acme.localhost");
+    assert_eq!(reply.header("content-type"), Some("text/plain"));
+    assert!(is_generated_id(reply.request_id()), "the router adds the request id");
+    assert_eq!(fetch(proxy.addr, "web.localhost", "/").await.body, "web-1", "other hosts are unaffected");
+    assert_eq!(web.hits(), 1);
 }

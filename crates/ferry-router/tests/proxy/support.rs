@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry_router::{Endpoint, Protocol, RouteState, RouteTable, Router, RouterConfig, ServiceRoute};
+use ferry_router::{Endpoint, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute};
 use http::header::HOST;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::combinators::BoxBody;
@@ -110,29 +110,36 @@ pub fn table(routes: &[(&str, Arc<ServiceRoute>)]) -> RouteTable {
     table
 }
 
-pub fn route(service: &str, state: RouteState, endpoints: &[&Arc<Endpoint>]) -> Arc<ServiceRoute> {
-    serving_with(service, endpoints, Protocol::Http1, ServiceRoute::DEFAULT_REQUEST_TIMEOUT, state)
+/// A route to `target`, over HTTP/1.1 with the default request timeout.
+pub fn route(service: &str, target: RouteTarget) -> Arc<ServiceRoute> {
+    route_with(service, target, Protocol::Http1, ServiceRoute::DEFAULT_REQUEST_TIMEOUT)
 }
 
-/// A route with its protocol and request timeout given.
+pub fn route_with(
+    service: &str,
+    target: RouteTarget,
+    protocol: Protocol,
+    request_timeout: Duration,
+) -> Arc<ServiceRoute> {
+    Arc::new(ServiceRoute { service: service.to_owned(), target, protocol, request_timeout })
+}
+
+fn instances(endpoints: &[&Arc<Endpoint>]) -> RouteTarget {
+    RouteTarget::Instances(endpoints.iter().map(|e| Arc::clone(e)).collect())
+}
+
+/// A route to instances, with its protocol and request timeout given.
 pub fn serving_with(
     service: &str,
     endpoints: &[&Arc<Endpoint>],
     protocol: Protocol,
     request_timeout: Duration,
-    state: RouteState,
 ) -> Arc<ServiceRoute> {
-    Arc::new(ServiceRoute {
-        service: service.to_owned(),
-        state,
-        endpoints: endpoints.iter().map(|e| Arc::clone(e)).collect(),
-        protocol,
-        request_timeout,
-    })
+    route_with(service, instances(endpoints), protocol, request_timeout)
 }
 
 pub fn serving(service: &str, endpoints: &[&Arc<Endpoint>]) -> Arc<ServiceRoute> {
-    route(service, RouteState::Serving, endpoints)
+    route(service, instances(endpoints))
 }
 
 /// What a backend received, minus the body.
@@ -349,6 +356,15 @@ impl Conn {
     pub fn is_closed(&self) -> bool {
         self.sender.is_closed()
     }
+}
+
+/// One HTTP/2 client connection (h2c with prior knowledge) to the router.
+pub async fn h2_connect(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<TestBody> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    sender
 }
 
 pub fn get(host: &str, path: &str) -> Request<TestBody> {

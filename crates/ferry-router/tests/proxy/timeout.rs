@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry_router::{Endpoint, Protocol, RouteState, ServiceRoute};
+use ferry_router::{Endpoint, Protocol, ServiceRoute};
 use http::Response;
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
@@ -16,7 +16,7 @@ use crate::support::*;
 const TIMEOUT: Duration = Duration::from_millis(300);
 
 fn route_with_timeout(protocol: Protocol, endpoints: &[&Arc<Endpoint>]) -> Arc<ServiceRoute> {
-    serving_with("slow", endpoints, protocol, TIMEOUT, RouteState::Serving)
+    serving_with("slow", endpoints, protocol, TIMEOUT)
 }
 
 async fn a_late_head_is_a_504(protocol: Protocol) {

@@ -97,13 +97,7 @@ async fn a_tunnel_is_not_cut_by_the_request_timeout() {
     let timeout = std::time::Duration::from_millis(200);
     let proxy = Proxy::start().await;
     let backend = Backend::start("ws", echo_on_upgrade).await;
-    let route = serving_with(
-        "web",
-        &[&backend.endpoint],
-        ferry_router::Protocol::Http1,
-        timeout,
-        ferry_router::RouteState::Serving,
-    );
+    let route = serving_with("web", &[&backend.endpoint], ferry_router::Protocol::Http1, timeout);
     proxy.set(&[("web.localhost", route)]);
 
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
@@ -163,7 +157,6 @@ fn h2c_route(
         &[endpoint],
         ferry_router::Protocol::Http2,
         ferry_router::ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
-        ferry_router::RouteState::Serving,
     )
 }
 
@@ -207,4 +200,33 @@ async fn an_upgrade_to_an_http2_only_instance_is_a_502() {
     let (_stream, head) = ask_upgrade(&proxy, "grpc.localhost").await;
     assert!(head.starts_with("http/1.1 502 "), "{head}");
     assert_eq!(backend.endpoint.in_flight(), 0);
+}
+
+/// An upgrade to a service that waits for an instance is held like any request, and tunnels once served.
+#[tokio::test]
+async fn a_held_upgrade_is_tunnelled_once_its_host_has_an_instance() {
+    let proxy = Proxy::start().await;
+    let waiting = ferry_router::Waiting::new(WAIT);
+    let held = route("web", ferry_router::RouteTarget::Waiting(std::sync::Arc::clone(&waiting)));
+    proxy.set(&[("web.localhost", held)]);
+    let backend = Backend::start("ws", echo_on_upgrade).await;
+
+    let asked = tokio::spawn({
+        let addr = proxy.addr;
+        async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream
+                .write_all(b"GET /chat HTTP/1.1\r\nHost: web.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+                .await
+                .unwrap();
+            let head = read_head(&mut stream).await.to_ascii_lowercase();
+            (stream, head)
+        }
+    });
+    eventually("the upgrade to be held", || waiting.held() == 1).await;
+    proxy.set(&[("web.localhost", serving("web", &[&backend.endpoint]))]);
+    let (mut stream, head) = within("the held upgrade", asked).await.unwrap();
+    assert!(head.starts_with("http/1.1 101 "), "{head}");
+    echo_round_trip(&mut stream, b"after the hold").await;
+    assert_eq!(backend.endpoint.in_flight(), 1, "the tunnel counts against its instance");
 }
