@@ -105,6 +105,9 @@ pub enum Protocol {
 }
 
 /// Where the requests for one service go.
+///
+/// One route may be inserted under several hosts (`web.localhost`, `www.example.com`): they then share it, and
+/// with it its endpoints and their in-flight counts.
 #[derive(Debug)]
 pub struct ServiceRoute {
     /// The service's name, used in error responses and logs.
@@ -177,7 +180,8 @@ impl RouteTable {
     }
 
     /// `host` is a full host name such as `web.localhost`; matched case-insensitively, port and trailing dot
-    /// ignored. A later insert for the same host replaces the earlier one.
+    /// ignored. A later insert for the same host replaces the earlier one. One route may go in under several
+    /// hosts: they share it.
     pub fn insert(&mut self, host: &str, route: Arc<ServiceRoute>) {
         self.routes.insert(normalize_host(host).into_owned(), route);
     }
@@ -275,6 +279,11 @@ mod tests {
         assert!(table.get("WEB.LOCALHOST").is_some());
         assert!(table.get("api.localhost").is_none());
         assert_eq!(table.iter().map(|(host, _)| host).collect::<Vec<_>>(), ["web.localhost"]);
+
+        // One route under a second host: the same route, not a copy.
+        table.insert("www.example.com", Arc::clone(&route));
+        assert_eq!(table.len(), 2);
+        assert!(Arc::ptr_eq(table.get("WWW.example.com").expect("second host"), &route));
     }
 
     #[test]

@@ -167,3 +167,39 @@ async fn an_internal_target_is_answered_by_the_router_itself() {
     assert_eq!(fetch(proxy.addr, "web.localhost", "/").await.body, "web-1", "other hosts are unaffected");
     assert_eq!(web.hits(), 1);
 }
+
+/// One route under several hosts serves all of them, from the same endpoints and their in-flight counts.
+#[tokio::test]
+async fn one_route_serves_several_hosts_and_shares_its_instances() {
+    let proxy = Proxy::start().await;
+    let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let slow_or_hello = |id: &'static str| {
+        let release = std::sync::Arc::clone(&release);
+        move |req: http::Request<hyper::body::Incoming>| {
+            let release = std::sync::Arc::clone(&release);
+            async move {
+                if req.uri().path() == "/slow" {
+                    release.acquire().await.unwrap().forget();
+                }
+                http::Response::new(full(id))
+            }
+        }
+    };
+    let a = Backend::start("a", slow_or_hello("a")).await;
+    let b = Backend::start("b", slow_or_hello("b")).await;
+    let web = serving("web", &[&a.endpoint, &b.endpoint]);
+    proxy.set(&[("web.localhost", std::sync::Arc::clone(&web)), ("www.example.com", web)]);
+
+    // A slow request through one host keeps one instance busy...
+    let addr = proxy.addr;
+    let slow = tokio::spawn(async move { fetch(addr, "web.localhost", "/slow").await });
+    eventually("one instance to be busy", || a.endpoint.in_flight() + b.endpoint.in_flight() == 1).await;
+    let idle = if a.endpoint.in_flight() == 0 { "a" } else { "b" };
+    // ...and the other host sees it busy: every request goes to the idle one.
+    for _ in 0..8 {
+        let reply = fetch(proxy.addr, "www.example.com", "/").await;
+        assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, idle));
+    }
+    release.add_permits(1);
+    assert_eq!(within("the slow request", slow).await.unwrap().status, 200);
+}
