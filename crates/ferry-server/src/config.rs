@@ -40,6 +40,8 @@ pub struct RawConfig {
     /// Runtime name → image, on top of the defaults.
     #[serde(default)]
     pub runtime_images: BTreeMap<String, String>,
+    pub shutdown_grace: Option<u64>,
+    pub docker_socket: Option<PathBuf>,
     pub log: Option<String>,
 }
 
@@ -75,6 +77,8 @@ impl RawConfig {
             build_timeout,
             max_builds,
             build_registry,
+            shutdown_grace,
+            docker_socket,
             log
         );
         self.runtime_images.extend(other.runtime_images);
@@ -112,6 +116,11 @@ pub struct ServerConfig {
     pub max_builds: usize,
     pub build_registry: Option<String>,
     pub runtime_images: RuntimeImages,
+    /// How long a SIGTERM'd server waits for open requests, log streams and tunnels. Default 30 s.
+    pub shutdown_grace: Duration,
+    /// The Docker engine's socket. Default: `DOCKER_HOST` if it names a unix socket, else
+    /// `/var/run/docker.sock`.
+    pub docker_socket: PathBuf,
     pub log: String,
 }
 
@@ -143,6 +152,15 @@ pub fn default_data_dir() -> PathBuf {
         Some(h) => h.join(".local/share/ferry"),
         None => PathBuf::from("/var/lib/ferry"),
     }
+}
+
+/// The engine's socket when none is given: `DOCKER_HOST` if it is `unix://…` (rootless Docker sets it),
+/// else Docker's default.
+fn default_docker_socket() -> PathBuf {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|host| host.strip_prefix("unix://").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"))
 }
 
 fn within(
@@ -221,6 +239,8 @@ impl RawConfig {
         for (key, image) in &self.runtime_images {
             runtime_images.set(key, image).map_err(|e| err("runtime-image", e.message))?;
         }
+        let shutdown_grace = within("shutdown-grace", self.shutdown_grace.unwrap_or(30), 0..=600, "seconds")?;
+        let docker_socket = self.docker_socket.unwrap_or_else(default_docker_socket);
         let log = self.log.unwrap_or_else(|| "info".to_owned());
         let public_port = self.public_port.unwrap_or(http_listen.port());
         Ok(ServerConfig {
@@ -242,6 +262,8 @@ impl RawConfig {
             max_builds: max_builds as usize,
             build_registry,
             runtime_images,
+            shutdown_grace: secs(shutdown_grace),
+            docker_socket,
             log,
         })
     }

@@ -1,118 +1,102 @@
-//! Health checks: App Runner's TCP and HTTP checks against an instance, run by one task per instance.
+//! Health probes: App Runner's TCP and HTTP checks against one address, behind the [`Probe`] seam.
 //!
-//! A starting instance is probed often (every [`STARTUP_PROBE`]) so it can take traffic as soon as it
-//! listens, but a failed probe counts only once per configured interval: the time an app gets to start
-//! is the same as App Runner's (`UnhealthyThreshold × Interval`), while a fast app is ready in
-//! milliseconds instead of one interval. Once the instance has a verdict, probes run every interval.
-//! During the check's grace period (from the instance's start) failed probes do not count at all.
+//! Checks go to an instance's own address on the engine's network, never to a port the engine published
+//! for it: with the engine's default userland proxy, `docker-proxy` accepts connections on a published
+//! port whether or not the app listens, and a TCP check there would pass for an app that cannot answer.
+//! How often a check runs and when a run of results becomes a verdict is the controller's (`fleet.rs`)
+//! and `ferry_plan::health`'s.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ferry_model::{HealthCheckConfiguration, HealthCheckProtocol, InstanceId};
-use ferry_plan::{HealthTracker, HealthVerdict};
+use async_trait::async_trait;
+use ferry_model::{HealthCheckConfiguration, HealthCheckProtocol};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
-use tokio::time::{Instant, timeout};
+use tokio::time::timeout;
 
-use crate::controller::Msg;
+/// Why a check failed, for the instance's detail and the operation's log.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProbeError {
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect { addr: SocketAddr, reason: String },
+    #[error("cannot send the request: {0}")]
+    Send(String),
+    #[error("cannot read the answer: {0}")]
+    Read(String),
+    #[error("the connection closed before an HTTP answer")]
+    Closed,
+    #[error("the answer's status line is too long")]
+    StatusLineTooLong,
+    #[error("the answer is not HTTP")]
+    NotHttp,
+    #[error("GET {path} answered {status}; a healthy instance answers 2xx")]
+    Status { path: String, status: u16 },
+    #[error("no answer within the {secs}s health check timeout")]
+    Timeout { secs: u32 },
+    /// The engine gave the instance no address of its own on its network.
+    #[error("the engine reports no network address for the instance, so it cannot be checked")]
+    NoAddress,
+}
 
-pub(crate) const STARTUP_PROBE: Duration = Duration::from_millis(100);
+/// Checks an instance once.
+#[async_trait]
+pub trait Probe: Send + Sync + 'static {
+    async fn check(&self, addr: SocketAddr, check: &HealthCheckConfiguration) -> Result<(), ProbeError>;
+}
 
-/// Checks `addr` once; `Err` says what failed, for the instance's detail and the operation's log.
-pub(crate) async fn probe(addr: SocketAddr, check: &HealthCheckConfiguration) -> Result<(), String> {
-    let limit = Duration::from_secs(u64::from(check.timeout));
-    let attempt = async {
-        let mut stream =
-            TcpStream::connect(addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        if check.protocol == HealthCheckProtocol::Tcp {
-            return Ok(());
+/// The real checks, over the network.
+pub struct NetworkProbe;
+
+#[async_trait]
+impl Probe for NetworkProbe {
+    async fn check(&self, addr: SocketAddr, check: &HealthCheckConfiguration) -> Result<(), ProbeError> {
+        let limit = Duration::from_secs(u64::from(check.timeout));
+        match timeout(limit, attempt(addr, check)).await {
+            Ok(result) => result,
+            Err(_) => Err(ProbeError::Timeout { secs: check.timeout }),
         }
-        let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: ferry-health-check\r\nConnection: close\r\n\r\n",
-            check.path
-        );
-        stream.write_all(request.as_bytes()).await.map_err(|e| format!("cannot send the request: {e}"))?;
-        let status = read_status(&mut stream).await?;
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(format!("GET {} answered {status}; a healthy instance answers 2xx", check.path))
-        }
-    };
-    match timeout(limit, attempt).await {
-        Ok(result) => result,
-        Err(_) => Err(format!("no answer within the {}s health check timeout", check.timeout)),
+    }
+}
+
+async fn attempt(addr: SocketAddr, check: &HealthCheckConfiguration) -> Result<(), ProbeError> {
+    let mut stream =
+        TcpStream::connect(addr).await.map_err(|e| ProbeError::Connect { addr, reason: e.to_string() })?;
+    if check.protocol == HealthCheckProtocol::Tcp {
+        return Ok(());
+    }
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: ferry-health-check\r\nConnection: close\r\n\r\n",
+        check.path
+    );
+    stream.write_all(request.as_bytes()).await.map_err(|e| ProbeError::Send(e.to_string()))?;
+    let status = read_status(&mut stream).await?;
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(ProbeError::Status { path: check.path.clone(), status })
     }
 }
 
 /// Reads an HTTP status line (`HTTP/1.1 200 OK`) and returns its code.
-async fn read_status(stream: &mut TcpStream) -> Result<u16, String> {
+async fn read_status(stream: &mut TcpStream) -> Result<u16, ProbeError> {
     let mut buf = [0u8; 256];
     let mut len = 0;
     while !buf[..len].contains(&b'\n') {
         if len == buf.len() {
-            return Err("the answer's status line is too long".to_owned());
+            return Err(ProbeError::StatusLineTooLong);
         }
         match stream.read(&mut buf[len..]).await {
-            Ok(0) => return Err("the connection closed before an HTTP answer".to_owned()),
+            Ok(0) => return Err(ProbeError::Closed),
             Ok(n) => len += n,
-            Err(e) => return Err(format!("cannot read the answer: {e}")),
+            Err(e) => return Err(ProbeError::Read(e.to_string())),
         }
     }
     let line = String::from_utf8_lossy(&buf[..len]);
     let mut parts = line.split_whitespace();
     match (parts.next(), parts.next().and_then(|c| c.parse::<u16>().ok())) {
         (Some(v), Some(code)) if v.starts_with("HTTP/") => Ok(code),
-        _ => Err("the answer is not HTTP".to_owned()),
-    }
-}
-
-/// Probes an instance until the task is aborted, reporting each change of verdict to its controller.
-pub(crate) async fn watch(
-    instance: InstanceId,
-    addr: SocketAddr,
-    check: HealthCheckConfiguration,
-    resume: Option<HealthVerdict>,
-    to_controller: mpsc::Sender<Msg>,
-) {
-    let mut tracker = match resume {
-        Some(v) => HealthTracker::resume(check.healthy_threshold, check.unhealthy_threshold, v),
-        None => HealthTracker::new(check.healthy_threshold, check.unhealthy_threshold),
-    };
-    let interval = Duration::from_secs(u64::from(check.interval));
-    // The grace period runs from the instance's start; an adopted instance is past it.
-    let grace =
-        if resume.is_some() { Duration::ZERO } else { Duration::from_secs(u64::from(check.grace_period)) };
-    let grace_until = Instant::now() + grace;
-    let mut last_counted_failure: Option<Instant> = None;
-    loop {
-        let result = probe(addr, &check).await;
-        let passed = result.is_ok();
-        let in_grace = Instant::now() < grace_until;
-        let counts = passed
-            || (!in_grace
-                && (tracker.verdict().is_some()
-                    || last_counted_failure.is_none_or(|t| t.elapsed() >= interval)));
-        if counts {
-            if !passed {
-                last_counted_failure = Some(Instant::now());
-            }
-            let failures_before = tracker.failures();
-            if let Some(verdict) = tracker.record(passed) {
-                let detail = match &result {
-                    Ok(()) => "health check passed".to_owned(),
-                    Err(e) => format!("{} health checks in a row failed; the last: {e}", failures_before + 1),
-                };
-                let msg = Msg::Health { instance: instance.clone(), verdict, detail };
-                if to_controller.send(msg).await.is_err() {
-                    return; // the controller is gone
-                }
-            }
-        }
-        let pause = if tracker.verdict().is_none() { STARTUP_PROBE } else { interval };
-        tokio::time::sleep(pause).await;
+        _ => Err(ProbeError::NotHttp),
     }
 }
 
@@ -147,26 +131,28 @@ mod tests {
 
     #[tokio::test]
     async fn tcp_and_http_checks_pass_and_fail_for_the_right_reasons() {
+        let probe = NetworkProbe;
         let ok = answering("200 OK").await;
-        assert_eq!(probe(ok, &HealthCheckConfiguration::default()).await, Ok(()));
-        assert_eq!(probe(ok, &http("/healthz")).await, Ok(()));
+        assert_eq!(probe.check(ok, &HealthCheckConfiguration::default()).await, Ok(()));
+        assert_eq!(probe.check(ok, &http("/healthz")).await, Ok(()));
 
         let failing = answering("503 Service Unavailable").await;
-        let err = probe(failing, &http("/healthz")).await.unwrap_err();
-        assert!(err.contains("answered 503"), "{err}");
+        let err = probe.check(failing, &http("/healthz")).await.unwrap_err();
+        assert_eq!(err, ProbeError::Status { path: "/healthz".into(), status: 503 });
+        assert!(err.to_string().contains("answered 503"), "{err}");
 
         let closed = {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             l.local_addr().unwrap()
         };
-        let err = probe(closed, &HealthCheckConfiguration::default()).await.unwrap_err();
-        assert!(err.contains("cannot connect"), "{err}");
+        let err = probe.check(closed, &HealthCheckConfiguration::default()).await.unwrap_err();
+        assert!(err.to_string().contains("cannot connect"), "{err}");
 
         // Accepts but never answers: the timeout decides.
         let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = silent.local_addr().unwrap();
-        let err = probe(addr, &http("/")).await.unwrap_err();
-        assert!(err.contains("timeout"), "{err}");
+        let err = probe.check(addr, &http("/")).await.unwrap_err();
+        assert_eq!(err, ProbeError::Timeout { secs: 1 });
         drop(silent);
     }
 }

@@ -3,23 +3,26 @@
 //! [`run`] validates nothing itself (that is [`config`]'s job) and then, in order: opens the store,
 //! makes the admin token on first start, connects to the container engine, adopts the containers that
 //! still run and publishes their routes, binds the router and the API, and runs until the shutdown token
-//! is cancelled. Shutdown stops accepting, lets open requests finish within the grace period, and leaves
-//! every app container running: the next start adopts them.
+//! is cancelled. Shutdown is bounded by the configured grace: the router and the API stop accepting, open
+//! requests, log streams and tunnels get the grace to finish and are cut after it, controllers stop where
+//! they are, and every app container keeps running for the next start to adopt.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_api::{ApiConfig, PublicUrl};
+use ferry_command::Commands;
 use ferry_model::Arn;
 use ferry_router::{Router, RouterConfig};
 use ferry_runtime::Runtime;
-use ferry_store::Store;
+use ferry_store::{Db, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub mod clock;
 pub mod config;
 mod controller;
-mod health;
+pub mod health;
 mod logs;
 mod routes;
 mod token;
@@ -51,40 +54,46 @@ impl Error {
 
 /// Runs the server with the Docker engine until `shutdown` is cancelled.
 pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> Result<(), Error> {
-    let store = open_state(&config)?;
-    let owner = installation_id(&store)?;
+    let (store, owner) = open_state(&config)?;
     println!("ferry: installation {owner}");
-    let options = ferry_runtime::docker::DockerOptions { owner, ..Default::default() };
+    let options = ferry_runtime::docker::DockerOptions {
+        owner,
+        socket: config.docker_socket.clone(),
+        ..Default::default()
+    };
     let runtime = ferry_runtime::docker::DockerRuntime::connect_with(options).await?;
-    serve(config, store, Arc::new(runtime), shutdown).await
+    serve(config, store, Arc::new(runtime), Arc::new(health::NetworkProbe), shutdown).await
 }
 
-/// Creates the data directory, opens the store, and makes the admin token on the first start.
-pub fn open_state(config: &ServerConfig) -> Result<Arc<Store>, Error> {
+/// Creates the data directory, opens and migrates the database, makes the admin token on the first start,
+/// and returns the store with this installation's id.
+pub fn open_state(config: &ServerConfig) -> Result<(Store, String), Error> {
     create_private_dir(&config.data_dir)?;
-    let store = Arc::new(Store::open(&config.data_dir.join("ferry.db"))?);
-    if token::bootstrap(&store, &config.data_dir)? {
+    let mut db = Db::open(&config.data_dir.join("ferry.db"))?;
+    if token::bootstrap(&mut db, &config.data_dir)? {
         eprintln!("ferry: admin token written to {}", config.data_dir.join(ADMIN_TOKEN_FILE).display());
     }
-    Ok(store)
+    let owner = installation_id(&mut db)?;
+    Ok((Store::new(db), owner))
 }
 
 /// This installation's id, made on the first start: the engine label that tells its containers from
 /// those of other ferry servers sharing the engine.
-pub fn installation_id(store: &Store) -> Result<String, Error> {
-    if let Some(id) = store.setting("installation_id")? {
+fn installation_id(db: &mut Db) -> Result<String, Error> {
+    if let Some(id) = db.setting("installation_id")? {
         return Ok(id);
     }
     let id = format!("ferry-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    store.set_setting("installation_id", &id)?;
+    db.set_setting("installation_id", &id)?;
     Ok(id)
 }
 
-/// Serves with the given store and engine until `shutdown` is cancelled.
+/// Serves with the given store, engine and health probe until `shutdown` is cancelled.
 pub async fn serve(
     config: ServerConfig,
-    store: Arc<Store>,
+    store: Store,
     runtime: Arc<dyn Runtime>,
+    probe: Arc<dyn health::Probe>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let engine = runtime.info().await?;
@@ -95,13 +104,17 @@ pub async fn serve(
         max_connections: config.max_connections,
         max_header_bytes: config.max_header_size,
         max_body_bytes: config.max_body_size,
+        shutdown_grace: config.shutdown_grace,
         ..RouterConfig::default()
     });
-    let logs = logs::LogHub::new(config.data_dir.join("logs"))
-        .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.join("logs").display()), e))?;
+    let logs_dir = config.data_dir.join("logs");
+    let logs = logs::LogHub::new(logs_dir.clone(), shutdown.clone())
+        .map_err(|e| Error::io(format!("cannot create {}", logs_dir.display()), e))?;
     let controller = Controller::new(Shared {
         store: store.clone(),
         runtime,
+        probe,
+        clock: Arc::new(clock::SystemClock),
         routes: routes::RouteBook::new(router.clone()),
         logs,
         settings: Settings {
@@ -135,9 +148,11 @@ pub async fn serve(
     tokio::spawn(controller.clone().watch_events());
 
     let public_port = if config.http_listen.port() == 0 { http_addr.port() } else { config.public_port };
+    let handle = Arc::new(ControlHandle(controller));
     let api = ferry_api::router(
-        store,
-        Arc::new(ControlHandle(controller)),
+        store.clone(),
+        Commands::new(store, handle.clone()),
+        handle,
         ApiConfig {
             arn: Arn { region: config.region.clone(), account: config.account.clone() },
             public: PublicUrl {
@@ -151,18 +166,38 @@ pub async fn serve(
     // One line on stdout that scripts (and tests) can wait for.
     println!("ferry: api on http://{api_addr}, apps on http://*.{}:{}", config.domain, http_addr.port());
 
-    let stop = shutdown.clone();
-    axum::serve(api_listener, api)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-        .map_err(|e| Error::io("the API server failed", e))?;
-    match router_task.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(Error::io("the router failed", e)),
-        Err(e) => return Err(Error::Internal(format!("the router task ended abnormally: {e}"))),
-    }
+    let api_task = tokio::spawn(
+        axum::serve(api_listener, api)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future(),
+    );
+    shutdown.cancelled().await;
+    // The router and the API drain side by side, each for at most the grace.
+    let deadline = tokio::time::Instant::now() + config.shutdown_grace;
+    let (api, router) =
+        tokio::join!(finish("the API", api_task, deadline), finish("the router", router_task, deadline));
+    api.and(router)?;
     tracing::info!("ferry stopped; app containers keep running");
     Ok(())
+}
+
+/// Waits for a server task until `deadline` (plus a moment for it to cut what is left), then stops it.
+async fn finish(
+    what: &str,
+    mut task: tokio::task::JoinHandle<std::io::Result<()>>,
+    deadline: tokio::time::Instant,
+) -> Result<(), Error> {
+    const CUT: Duration = Duration::from_secs(1);
+    match tokio::time::timeout_at(deadline + CUT, &mut task).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(Error::io(format!("{what} failed"), e)),
+        Ok(Err(e)) => Err(Error::Internal(format!("{what} ended abnormally: {e}"))),
+        Err(_) => {
+            tracing::warn!("{what} still had connections open after the shutdown grace; closing them");
+            task.abort();
+            Ok(())
+        }
+    }
 }
 
 fn create_private_dir(dir: &std::path::Path) -> Result<(), Error> {

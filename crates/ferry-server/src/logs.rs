@@ -5,12 +5,16 @@
 //! carry a sequence number so a reader that takes the tail from the file and then follows the channel
 //! sees each line once. Logs outlive the instances that wrote them (App Runner's users asked for logs of
 //! instances that were killed) and are removed with the service.
+//!
+//! File IO never runs on the threads that serve requests: lines are appended in batches on the blocking
+//! pool, and a reader's tail is read there too. Followers end when the server shuts down, so an open
+//! `ferry logs --follow` never holds a shutdown up.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ferry_api::AppLogLine;
 use ferry_model::{ServiceId, Timestamp};
@@ -18,6 +22,7 @@ use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 /// A service's log file is rotated when it grows past this.
 pub(crate) const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -43,6 +48,15 @@ impl Entry {
     }
 }
 
+/// One line to append.
+#[derive(Debug, Clone)]
+pub(crate) struct NewLine {
+    pub at: Timestamp,
+    pub instance: String,
+    pub stream: &'static str,
+    pub line: String,
+}
+
 struct Writer {
     file: Option<File>,
     size: u64,
@@ -51,104 +65,138 @@ struct Writer {
 
 struct ServiceLog {
     path: PathBuf,
-    writer: Mutex<Writer>,
+    /// Opened on the first write (reading the file's end to go on numbering), on the blocking pool.
+    writer: Mutex<Option<Writer>>,
     live: broadcast::Sender<Arc<Entry>>,
+}
+
+impl ServiceLog {
+    fn writer(&self) -> MutexGuard<'_, Option<Writer>> {
+        // Writes are whole lines; a panic between two leaves a consistent writer.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 pub(crate) struct LogHub {
     dir: PathBuf,
     services: Mutex<HashMap<ServiceId, Arc<ServiceLog>>>,
+    /// Ends every follower: the server is shutting down.
+    shutdown: CancellationToken,
 }
 
 impl LogHub {
-    pub(crate) fn new(dir: PathBuf) -> std::io::Result<Self> {
+    pub(crate) fn new(dir: PathBuf, shutdown: CancellationToken) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir, services: Mutex::new(HashMap::new()) })
+        Ok(Self { dir, services: Mutex::new(HashMap::new()), shutdown })
     }
 
     fn service(&self, id: &ServiceId) -> Arc<ServiceLog> {
-        let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
+        let mut services = self.services.lock().unwrap_or_else(PoisonError::into_inner);
         services
             .entry(id.clone())
             .or_insert_with(|| {
-                let path = self.dir.join(format!("{id}.log"));
-                let seq = last_entry(&path).map(|e| e.seq).unwrap_or(0);
-                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 let (live, _) = broadcast::channel(LIVE_BUFFER);
-                Arc::new(ServiceLog { path, writer: Mutex::new(Writer { file: None, size, seq }), live })
+                let path = self.dir.join(format!("{id}.log"));
+                Arc::new(ServiceLog { path, writer: Mutex::new(None), live })
             })
             .clone()
     }
 
-    /// Appends one line of a service's output.
-    pub(crate) fn append(&self, id: &ServiceId, at: Timestamp, instance: &str, stream: &str, line: &str) {
+    /// Appends lines of a service's output, in order.
+    pub(crate) async fn append(&self, id: &ServiceId, lines: Vec<NewLine>) {
         let log = self.service(id);
-        let mut w = log.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.seq += 1;
-        let entry = Arc::new(Entry {
-            seq: w.seq,
-            at: at.millis(),
-            instance: instance.to_owned(),
-            stream: stream.to_owned(),
-            line: line.to_owned(),
+        let service = id.clone();
+        let write = tokio::task::spawn_blocking(move || {
+            let mut guard = log.writer();
+            let writer = guard.get_or_insert_with(|| open_writer(&log.path));
+            for l in lines {
+                writer.seq += 1;
+                let entry = Arc::new(Entry {
+                    seq: writer.seq,
+                    at: l.at.millis(),
+                    instance: l.instance,
+                    stream: l.stream.to_owned(),
+                    line: l.line,
+                });
+                if let Err(e) = write_entry(&log.path, writer, &entry) {
+                    tracing::warn!(service = %service, error = %e, "cannot write the application log");
+                }
+                // No receiver is not an error: nobody follows the log right now.
+                let _ = log.live.send(entry);
+            }
         });
-        if let Err(e) = write_entry(&log.path, &mut w, &entry) {
-            tracing::warn!(service = %id, error = %e, "cannot write the application log");
+        if let Err(e) = write.await {
+            tracing::warn!(service = %id, error = %e, "writing the application log failed");
         }
-        // No receiver is not an error: nobody follows the log right now.
-        let _ = log.live.send(entry);
     }
 
-    /// Up to `tail` earlier lines, then (with `follow`) new ones as they come.
+    /// Up to `tail` earlier lines, then (with `follow`) new ones as they come, until the server shuts down.
     pub(crate) fn read(&self, id: &ServiceId, tail: usize, follow: bool) -> BoxStream<'static, AppLogLine> {
         let log = self.service(id);
         // Subscribe before reading the file, so no line falls between the two; the sequence number drops
         // the lines that are in both.
         let live = follow.then(|| log.live.subscribe());
-        let earlier = {
-            let _w = log.writer.lock().unwrap_or_else(|p| p.into_inner());
-            tail_entries(&log.path, tail)
+        let read = async move {
+            let read = tokio::task::spawn_blocking(move || {
+                // Under the writer's lock: a line being written is either whole in the file or still to come.
+                let _writing = log.writer();
+                tail_entries(&log.path, tail)
+            });
+            read.await.unwrap_or_default()
         };
-        let last_seq = earlier.last().map(|e| e.seq).unwrap_or(0);
-        let head = stream::iter(earlier.into_iter().map(|e| e.to_line()));
-        match live {
-            None => head.boxed(),
-            Some(rx) => {
-                let rest = stream::unfold(rx, move |mut rx| async move {
-                    loop {
-                        match rx.recv().await {
-                            Ok(e) if e.seq <= last_seq => continue,
-                            Ok(e) => return Some((e.to_line(), rx)),
-                            Err(broadcast::error::RecvError::Lagged(n)) => {
-                                let note = AppLogLine {
-                                    at: Timestamp::now(),
-                                    instance: "ferry".to_owned(),
-                                    stream: "stderr".to_owned(),
-                                    line: format!("[ferry] {n} lines were skipped: this reader fell behind"),
-                                };
-                                return Some((note, rx));
-                            }
-                            Err(broadcast::error::RecvError::Closed) => return None,
+        let Some(rx) = live else {
+            return stream::once(read)
+                .flat_map(|entries| stream::iter(entries.into_iter().map(|e| e.to_line())))
+                .boxed();
+        };
+        let lines = async move {
+            let entries = read.await;
+            let last_seq = entries.last().map(|e| e.seq).unwrap_or(0);
+            let head = stream::iter(entries.into_iter().map(|e| e.to_line()));
+            let rest = stream::unfold(rx, move |mut rx| async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(e) if e.seq <= last_seq => continue,
+                        Ok(e) => return Some((e.to_line(), rx)),
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            let note = AppLogLine {
+                                at: Timestamp::now(),
+                                instance: "ferry".to_owned(),
+                                stream: "stderr".to_owned(),
+                                line: format!("[ferry] {n} lines were skipped: this reader fell behind"),
+                            };
+                            return Some((note, rx));
                         }
+                        Err(broadcast::error::RecvError::Closed) => return None,
                     }
-                });
-                head.chain(rest).boxed()
-            }
-        }
+                }
+            });
+            head.chain(rest)
+        };
+        stream::once(lines).flatten().take_until(self.shutdown.clone().cancelled_owned()).boxed()
     }
 
     /// Deletes a service's logs (when the service is deleted).
-    pub(crate) fn remove(&self, id: &ServiceId) {
-        let log = self.services.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    pub(crate) async fn remove(&self, id: &ServiceId) {
+        let log = self.services.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
         let path = log.map(|l| l.path.clone()).unwrap_or_else(|| self.dir.join(format!("{id}.log")));
-        for p in [path.clone(), rotated(&path)] {
-            if let Err(e) = std::fs::remove_file(&p)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(path = %p.display(), error = %e, "cannot remove a log file");
+        let removed = tokio::task::spawn_blocking(move || {
+            for p in [rotated(&path), path] {
+                if let Err(e) = std::fs::remove_file(&p)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(path = %p.display(), error = %e, "cannot remove a log file");
+                }
             }
-        }
+        });
+        let _ = removed.await;
     }
+}
+
+fn open_writer(path: &Path) -> Writer {
+    let seq = tail_of_file(path, 1).pop().map(|e| e.seq).unwrap_or(0);
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    Writer { file: None, size, seq }
 }
 
 fn rotated(path: &Path) -> PathBuf {
@@ -166,17 +214,15 @@ fn write_entry(path: &Path, w: &mut Writer, entry: &Entry) -> std::io::Result<()
         w.size = 0;
     }
     if w.file.is_none() {
-        w.file = Some(OpenOptions::new().create(true).append(true).open(path)?);
+        use std::os::unix::fs::OpenOptionsExt;
+        // Only the server's user reads what apps write.
+        w.file = Some(OpenOptions::new().create(true).append(true).mode(0o600).open(path)?);
     }
     if let Some(f) = w.file.as_mut() {
         f.write_all(&json)?;
         w.size += json.len() as u64;
     }
     Ok(())
-}
-
-fn last_entry(path: &Path) -> Option<Entry> {
-    tail_of_file(path, 1).pop()
 }
 
 /// The last `n` entries, from the rotated file too when the current one has fewer.
@@ -227,28 +273,43 @@ fn tail_of_file(path: &Path, n: usize) -> Vec<Entry> {
 mod tests {
     use super::*;
 
+    fn line(at: i64, instance: &str, stream: &'static str, text: &str) -> NewLine {
+        NewLine { at: Timestamp(at), instance: instance.into(), stream, line: text.into() }
+    }
+
     #[tokio::test]
     async fn tail_then_follow_sees_each_line_once_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let id = ServiceId::generate();
-        let hub = LogHub::new(dir.path().to_owned()).unwrap();
-        for i in 0..5 {
-            hub.append(&id, Timestamp(i), "i1", "stdout", &format!("line {i}"));
-        }
+        let hub = LogHub::new(dir.path().to_owned(), CancellationToken::new()).unwrap();
+        hub.append(&id, (0..5).map(|i| line(i, "i1", "stdout", &format!("line {i}"))).collect()).await;
         let mut s = hub.read(&id, 2, true);
         assert_eq!(s.next().await.unwrap().line, "line 3");
         assert_eq!(s.next().await.unwrap().line, "line 4");
-        hub.append(&id, Timestamp(9), "i1", "stderr", "line 5");
+        hub.append(&id, vec![line(9, "i1", "stderr", "line 5")]).await;
         let l = s.next().await.unwrap();
         assert_eq!((l.line.as_str(), l.stream.as_str()), ("line 5", "stderr"));
 
         // A new hub (a restarted server) continues the numbering and finds the old lines.
-        let hub = LogHub::new(dir.path().to_owned()).unwrap();
-        hub.append(&id, Timestamp(10), "i2", "stdout", "line 6");
+        let hub = LogHub::new(dir.path().to_owned(), CancellationToken::new()).unwrap();
+        hub.append(&id, vec![line(10, "i2", "stdout", "line 6")]).await;
         let all: Vec<_> = hub.read(&id, 100, false).map(|l| l.line).collect().await;
         assert_eq!(all, ["line 0", "line 1", "line 2", "line 3", "line 4", "line 5", "line 6"]);
-        hub.remove(&id);
+        hub.remove(&id).await;
         assert!(hub.read(&id, 100, false).collect::<Vec<_>>().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn followers_end_when_the_server_shuts_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = ServiceId::generate();
+        let shutdown = CancellationToken::new();
+        let hub = LogHub::new(dir.path().to_owned(), shutdown.clone()).unwrap();
+        hub.append(&id, vec![line(1, "i1", "stdout", "before")]).await;
+        let mut s = hub.read(&id, 10, true);
+        assert_eq!(s.next().await.unwrap().line, "before");
+        shutdown.cancel();
+        assert!(s.next().await.is_none(), "the follow ended");
     }
 
     #[test]

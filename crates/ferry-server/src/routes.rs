@@ -1,18 +1,21 @@
 //! The route book: each service's current route, assembled into the router's table.
 //!
-//! Service controllers publish their own service's route whenever its pool changes; the book rebuilds
-//! the whole table and swaps it into the router. Building happens under a mutex so swaps are applied in
-//! the order they were made; the router itself never takes a lock.
+//! Service controllers publish their own service's route whenever its pool changes, under every host the
+//! service answers to; the book rebuilds the whole table and swaps it into the router. Building happens
+//! under a mutex so swaps are applied in the order they were made; the router itself never takes a lock.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ferry_model::ServiceId;
 use ferry_router::{RouteTable, Router, ServiceRoute};
 
+/// A service's hosts and its route.
+type Entry = (Vec<String>, Arc<ServiceRoute>);
+
 pub(crate) struct RouteBook {
     router: Arc<Router>,
-    entries: Mutex<HashMap<ServiceId, (String, Arc<ServiceRoute>)>>,
+    entries: Mutex<HashMap<ServiceId, Entry>>,
 }
 
 impl RouteBook {
@@ -20,16 +23,18 @@ impl RouteBook {
         Self { router, entries: Mutex::new(HashMap::new()) }
     }
 
-    /// Sets (or with `None`, removes) the route of one service, under `host`.
-    pub(crate) fn publish(&self, service: &ServiceId, host: &str, route: Option<ServiceRoute>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+    /// Sets (or with `None`, removes) the route of one service, under each of `hosts`.
+    pub(crate) fn publish(&self, service: &ServiceId, hosts: &[String], route: Option<ServiceRoute>) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         match route {
-            Some(r) => entries.insert(service.clone(), (host.to_owned(), Arc::new(r))),
+            Some(r) => entries.insert(service.clone(), (hosts.to_vec(), Arc::new(r))),
             None => entries.remove(service),
         };
         let mut table = RouteTable::new();
-        for (host, route) in entries.values() {
-            table.insert(host, route.clone());
+        for (hosts, route) in entries.values() {
+            for host in hosts {
+                table.insert(host, route.clone());
+            }
         }
         self.router.set_routes(table);
     }

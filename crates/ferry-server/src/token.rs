@@ -5,7 +5,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use ferry_model::Timestamp;
-use ferry_store::Store;
+use ferry_store::Db;
 
 use crate::Error;
 
@@ -14,7 +14,7 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 /// On the first start (no token in the store), makes an admin token, stores its hash and writes the
 /// token to `DATA_DIR/admin-token` with mode 0600. Returns whether it made one.
-pub(crate) fn bootstrap(store: &Store, data_dir: &Path) -> Result<bool, Error> {
+pub(crate) fn bootstrap(store: &mut Db, data_dir: &Path) -> Result<bool, Error> {
     if store.token_count()? > 0 {
         return Ok(false);
     }
@@ -51,8 +51,8 @@ mod tests {
     #[test]
     fn the_token_is_written_once_with_mode_0600_and_stored_as_a_hash() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::in_memory().unwrap();
-        assert!(bootstrap(&store, dir.path()).unwrap());
+        let mut store = Db::in_memory().unwrap();
+        assert!(bootstrap(&mut store, dir.path()).unwrap());
         let path = dir.path().join(ADMIN_TOKEN_FILE);
         let token = std::fs::read_to_string(&path).unwrap().trim().to_owned();
         assert!(token.starts_with("ferry_") && token.len() > 60, "{token}");
@@ -60,7 +60,7 @@ mod tests {
         assert!(store.token_by_hash(&ferry_api::hash_token(&token)).unwrap().is_some());
         assert!(store.token_by_hash(&token).unwrap().is_none(), "the plain token is not stored");
         std::fs::remove_file(&path).unwrap();
-        assert!(!bootstrap(&store, dir.path()).unwrap());
+        assert!(!bootstrap(&mut store, dir.path()).unwrap());
         assert!(!path.exists(), "a second start writes nothing");
     }
 }

@@ -124,6 +124,13 @@ pub struct ServerArgs {
     /// How many builds run at once [default: 2]
     #[arg(long, env = "FERRY_MAX_BUILDS")]
     pub max_builds: Option<usize>,
+    /// Seconds a SIGTERM'd server waits for open requests, log streams and tunnels before it exits
+    /// [default: 30]
+    #[arg(long, env = "FERRY_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<u64>,
+    /// The Docker engine's socket [default: DOCKER_HOST if it is unix://…, else /var/run/docker.sock]
+    #[arg(long, env = "FERRY_DOCKER_SOCKET")]
+    pub docker_socket: Option<PathBuf>,
     /// Log filter, e.g. `info` or `info,ferry_server=debug` [default: info]
     #[arg(long, env = "FERRY_LOG")]
     pub log: Option<String>,

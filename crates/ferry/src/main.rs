@@ -37,11 +37,29 @@ impl std::fmt::Display for OperationFailed {
 
 impl std::error::Error for OperationFailed {}
 
+/// A command line ferry refuses before asking the server anything: what was wrong and how to write it.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Refuses the command line with `message` (exit code 2).
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
 fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<OperationFailed>().is_some() {
         return 1;
     }
-    if err.downcast_ref::<ferry_server::ConfigError>().is_some() {
+    if err.downcast_ref::<ferry_server::ConfigError>().is_some() || err.downcast_ref::<UsageError>().is_some()
+    {
         return 2;
     }
     match err.downcast_ref::<ClientError>() {

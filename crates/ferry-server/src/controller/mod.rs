@@ -1,87 +1,47 @@
-//! The control loop: one controller task per service, fed by API calls, health verdicts, container
-//! events and a periodic resync.
+//! The control loop: one controller task per service, fed by queued operations, health verdicts,
+//! container events and a periodic resync.
 //!
 //! Each service's controller owns that service's instances (their state, health tasks, log followers and
 //! router endpoints) and is the only writer of its instances' rows. It works level-triggered: whatever
-//! woke it, it reads the desired state from the store, compares it with what runs, and asks
-//! `ferry_plan::plan` what to do. Start-up after a crash goes through the same path: [`Controller::start`]
-//! adopts the containers that still run and hands them to the controllers, which carry on.
+//! woke it, it reads the desired state from the store, compares it with what runs, and asks `ferry_plan`
+//! what to do. Start-up after a crash goes through the same path: [`Controller::start`] adopts the
+//! containers that still run and hands them to the controllers, which carry on.
+//!
+//! The modules depend one way: `inbox`, `shared`, `oplog`, `revisions` ← `fleet`, `build` ← `images`,
+//! `route` ← `service` ← this registry.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use ferry_api::{AppLogLine, ControlPlane};
+use ferry_api::{AppLogLine, LogSource};
+use ferry_command::Dispatch;
 use ferry_model::{InstanceId, ServiceId, ServiceStatus};
-use ferry_plan::HealthVerdict;
-use ferry_runtime::{ContainerInfo, Runtime, RuntimeEvent};
-use ferry_store::Store;
+use ferry_runtime::{ContainerInfo, RuntimeEvent};
+use ferry_store::StoreError;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-use crate::logs::LogHub;
-use crate::routes::RouteBook;
 
 mod build;
-mod instance;
-mod operation;
+mod fleet;
+mod images;
+mod inbox;
+mod oplog;
+mod revisions;
+mod route;
 mod service;
+mod shared;
+#[cfg(test)]
+mod tests;
 
+pub(crate) use shared::{Settings, Shared};
+
+use inbox::{Inbox, Msg};
 use service::ServiceController;
-
-/// Messages to a service's controller. Every message also makes it reconcile.
-#[derive(Debug)]
-pub(crate) enum Msg {
-    /// Something about the service may have changed (an API call, a resync).
-    Nudge,
-    /// An instance's health verdict changed.
-    Health { instance: InstanceId, verdict: HealthVerdict, detail: String },
-    /// An instance's container stopped.
-    Exited { instance: InstanceId, exit_code: Option<i64> },
-    /// A stop that the controller started has finished.
-    Stopped { instance: InstanceId, result: Result<(), String> },
-}
-
-/// Settings the controllers need.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub domain: String,
-    pub deploy_timeout: Duration,
-    pub stop_grace: Duration,
-    /// How long a retiring instance gets to finish its requests (and close its WebSockets) before it is
-    /// stopped.
-    pub drain_timeout: Duration,
-    /// How many of a service's newest revisions keep their images on the engine.
-    pub keep_revisions: u32,
-    /// Where builds keep their checkouts (`git/<service id>` under it).
-    pub data_dir: std::path::PathBuf,
-    pub runtime_images: ferry_build::RuntimeImages,
-    /// Where built images are pushed, if anywhere.
-    pub build_registry: Option<String>,
-    pub build_timeout: Duration,
-    /// How often a controller re-checks its containers even when nothing woke it.
-    pub resync: Duration,
-}
-
-/// What every service controller shares.
-pub(crate) struct Shared {
-    pub store: Arc<Store>,
-    pub runtime: Arc<dyn Runtime>,
-    pub routes: RouteBook,
-    pub logs: LogHub,
-    pub settings: Settings,
-    pub shutdown: CancellationToken,
-    /// Bounds how many builds run at once.
-    pub builds: tokio::sync::Semaphore,
-}
-
-const INBOX: usize = 256;
 
 pub struct Controller {
     shared: Arc<Shared>,
-    inboxes: Mutex<HashMap<ServiceId, mpsc::Sender<Msg>>>,
+    inboxes: Mutex<HashMap<ServiceId, Inbox>>,
 }
 
 impl Controller {
@@ -89,16 +49,19 @@ impl Controller {
         Arc::new(Self { shared: Arc::new(shared), inboxes: Mutex::new(HashMap::new()) })
     }
 
+    fn inboxes(&self) -> std::sync::MutexGuard<'_, HashMap<ServiceId, Inbox>> {
+        self.inboxes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Adopts what runs and starts a controller for every live service. Routes of adopted ready instances
     /// are published before this returns, so the router serves them as soon as it listens.
     pub(crate) async fn start(self: &Arc<Self>) -> Result<(), crate::Error> {
         let containers = self.shared.runtime.list().await?;
-        let store = self.shared.store.clone();
-        let (services, rows) = tokio::task::spawn_blocking(move || {
-            Ok::<_, ferry_store::StoreError>((store.list_services()?, store.all_instances()?))
-        })
-        .await
-        .map_err(|e| crate::Error::Internal(e.to_string()))??;
+        let (services, rows) = self
+            .shared
+            .store
+            .call(|db| Ok::<_, StoreError>((db.list_services()?, db.all_instances()?)))
+            .await?;
 
         let mut by_instance: HashMap<InstanceId, ContainerInfo> = HashMap::new();
         for c in containers {
@@ -120,67 +83,67 @@ impl Controller {
             if service.status == ServiceStatus::Deleted {
                 continue;
             }
-            let mine: Vec<_> = rows.iter().filter(|r| r.service_id == service.id).cloned().collect();
-            let adopted = mine
-                .into_iter()
-                .map(|row| {
-                    let container = by_instance.remove(&row.id);
-                    (row, container)
-                })
+            let adopted = rows
+                .iter()
+                .filter(|r| r.service_id == service.id)
+                .map(|row| (row.clone(), by_instance.remove(&row.id)))
                 .collect();
-            self.spawn(service.id.clone(), adopted);
+            if let Some(controller) = self.register(&service.id) {
+                let controller =
+                    ServiceController::adopt(service.id.clone(), self.shared.clone(), controller, adopted);
+                self.run(service.id.clone(), controller.await);
+            }
         }
         Ok(())
     }
 
-    /// Starts a service's controller with the instances it adopts, unless one runs already. The inbox is
-    /// registered under the lock before anything else happens, so a service never has two controllers.
-    fn spawn(self: &Arc<Self>, id: ServiceId, adopted: Vec<(ferry_model::Instance, Option<ContainerInfo>)>) {
-        let (tx, rx) = {
-            let mut inboxes = self.inboxes.lock().unwrap_or_else(|p| p.into_inner());
-            if inboxes.get(&id).is_some_and(|tx| !tx.is_closed()) {
-                return;
-            }
-            let (tx, rx) = mpsc::channel(INBOX);
-            inboxes.insert(id.clone(), tx.clone());
-            (tx, rx)
-        };
-        let controller = ServiceController::adopt(id.clone(), self.shared.clone(), tx, rx, adopted);
+    /// A new inbox for the service, unless a live controller has one: then `None`. Registered under the
+    /// lock before anything else happens, so a service never has two controllers.
+    fn register(&self, id: &ServiceId) -> Option<(Inbox, inbox::Mailbox)> {
+        let mut inboxes = self.inboxes();
+        if inboxes.get(id).is_some_and(|tx| !tx.is_closed()) {
+            return None;
+        }
+        let (tx, rx) = inbox::inbox();
+        inboxes.insert(id.clone(), tx.clone());
+        Some((tx, rx))
+    }
+
+    fn run(self: &Arc<Self>, id: ServiceId, controller: ServiceController) {
         let this = self.clone();
         tokio::spawn(async move {
             controller.run().await;
-            let mut inboxes = this.inboxes.lock().unwrap_or_else(|p| p.into_inner());
+            let mut inboxes = this.inboxes();
             // Remove only our own inbox: a new controller may already have replaced it.
-            if inboxes.get(&id).is_some_and(|t| t.is_closed()) {
+            if inboxes.get(&id).is_some_and(Inbox::is_closed) {
                 inboxes.remove(&id);
             }
         });
     }
 
-    /// Sends a message to a service's controller, starting one if it has none (a new service, or one
-    /// whose controller ended).
-    pub(crate) fn send(self: &Arc<Self>, id: &ServiceId, msg: Msg) {
-        let existing = self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
-        let tx = match existing {
-            Some(tx) if !tx.is_closed() => tx,
-            _ => {
-                self.spawn(id.clone(), Vec::new());
-                match self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned() {
-                    Some(tx) => tx,
-                    None => return,
-                }
-            }
-        };
-        match tx.try_send(msg) {
-            Ok(()) => {}
-            // A full inbox means the controller has plenty to wake it; only messages that carry facts
-            // must not be lost, so those wait for room.
-            Err(mpsc::error::TrySendError::Full(msg)) if !matches!(msg, Msg::Nudge) => {
+    /// Offers a message to a service's controller, starting one if it has none (a new service, or one
+    /// whose controller ended). Never waits (see `inbox.rs`).
+    pub(crate) fn offer(self: &Arc<Self>, id: &ServiceId, msg: Msg) {
+        let existing = self.inboxes().get(id).filter(|tx| !tx.is_closed()).cloned();
+        match existing {
+            Some(tx) => tx.offer(msg),
+            None => {
+                let Some(inbox) = self.register(id) else {
+                    // Another caller registered it a moment ago.
+                    if let Some(tx) = self.inboxes().get(id).cloned() {
+                        tx.offer(msg);
+                    }
+                    return;
+                };
+                inbox.0.offer(msg);
+                let this = self.clone();
+                let id = id.clone();
                 tokio::spawn(async move {
-                    let _ = tx.send(msg).await;
+                    let controller =
+                        ServiceController::adopt(id.clone(), this.shared.clone(), inbox, Vec::new());
+                    this.run(id, controller.await);
                 });
             }
-            Err(_) => {}
         }
     }
 
@@ -191,11 +154,11 @@ impl Controller {
             let mut events = self.shared.runtime.events();
             loop {
                 tokio::select! {
-                    _ = self.shared.shutdown.cancelled() => return,
+                    () = self.shared.shutdown.cancelled() => return,
                     next = events.next() => match next {
                         Some(Ok(RuntimeEvent::Died { identity: Some(identity), exit_code, .. })) => {
                             backoff = Duration::from_millis(500);
-                            self.send(&identity.service_id, Msg::Exited { instance: identity.instance_id, exit_code });
+                            self.offer(&identity.service_id, Msg::Exited { instance: identity.instance_id, exit_code });
                         }
                         Some(Ok(_)) => {}
                         Some(Err(e)) => {
@@ -207,28 +170,29 @@ impl Controller {
                 }
             }
             // Events may have been missed: let every controller look again.
-            let ids: Vec<ServiceId> =
-                self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+            let ids: Vec<ServiceId> = self.inboxes().keys().cloned().collect();
             for id in ids {
-                self.send(&id, Msg::Nudge);
+                self.offer(&id, Msg::Nudge);
             }
             tokio::select! {
-                _ = self.shared.shutdown.cancelled() => return,
-                _ = tokio::time::sleep(backoff) => {}
+                () = self.shared.shutdown.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     }
 }
 
-/// The API's handle on the controllers.
+/// What the rest of the server sees of the controllers: the command layer's dispatch and the API's logs.
 pub(crate) struct ControlHandle(pub Arc<Controller>);
 
-impl ControlPlane for ControlHandle {
-    fn operation_queued(&self, service: &ServiceId) {
-        self.0.send(service, Msg::Nudge);
+impl Dispatch for ControlHandle {
+    fn queued(&self, service: &ServiceId) {
+        self.0.offer(service, Msg::Nudge);
     }
+}
 
+impl LogSource for ControlHandle {
     fn logs(&self, service: &ServiceId, tail: usize, follow: bool) -> BoxStream<'static, AppLogLine> {
         self.0.shared.logs.read(service, tail, follow)
     }

@@ -1,6 +1,6 @@
 //! `ferry login`: checks the URL and token against the server and saves them.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use ferry_client::Client;
 
 use crate::cli::{Global, LoginArgs};
@@ -14,7 +14,9 @@ pub async fn run(global: &Global, args: LoginArgs) -> Result<()> {
             .to_owned(),
         (None, Some(t)) => t.trim().to_owned(),
         (None, None) => {
-            bail!("give the token: --token-file <server's DATA_DIR/admin-token>, --token, or FERRY_TOKEN")
+            return Err(crate::usage(
+                "give the token: --token-file <server's DATA_DIR/admin-token>, --token, or FERRY_TOKEN",
+            ));
         }
     };
     let client = Client::new(&args.url, &token)?;

@@ -15,9 +15,9 @@ pub fn run(args: ServerArgs) -> Result<()> {
     let mut runtime_images = std::collections::BTreeMap::new();
     for pair in &args.runtime_images {
         let Some((name, image)) = pair.split_once('=') else {
-            anyhow::bail!(
+            return Err(crate::usage(format!(
                 "--runtime-image {pair:?} is not NAME=IMAGE, e.g. python311=registry.local/python:3.11"
-            );
+            )));
         };
         runtime_images.insert(name.trim().to_owned(), image.trim().to_owned());
     }
@@ -40,12 +40,14 @@ pub fn run(args: ServerArgs) -> Result<()> {
         max_builds: args.max_builds,
         build_registry: args.build_registry,
         runtime_images,
+        shutdown_grace: args.shutdown_grace,
+        docker_socket: args.docker_socket,
         log: args.log,
     };
     // Validated before anything is bound or written.
     let config = file.overlay(flags).validate()?;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
-        .map_err(|e| anyhow::anyhow!("--log {:?} is not a log filter: {e}", config.log))?;
+        .map_err(|e| crate::usage(format!("--log {:?} is not a log filter: {e}", config.log)))?;
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use ferry_client::Client;
 use ferry_wire::{
     CodeRepositoryInput, CodeUpdate, CreateServiceRequest, GitCredentialsInput, HealthCheckInput,
@@ -79,7 +79,7 @@ fn git_credentials(
         }),
         (_, _, Some(path)) => {
             let key = std::fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!("cannot read the SSH key {}: {e}", path.display()))?;
+                .map_err(|e| crate::usage(format!("cannot read the SSH key {}: {e}", path.display())))?;
             Some(GitCredentialsInput { username: None, password: None, ssh_private_key: Some(key) })
         }
         _ => None,
@@ -212,7 +212,7 @@ fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
     let mut env = BTreeMap::new();
     for pair in pairs {
         let Some((name, value)) = pair.split_once('=') else {
-            bail!("--env {pair:?} is not NAME=VALUE");
+            return Err(crate::usage(format!("--env {pair:?} is not NAME=VALUE, e.g. --env GREETING=hello")));
         };
         env.insert(name.to_owned(), value.to_owned());
     }
@@ -253,7 +253,9 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
                 )?,
             }),
         },
-        (None, None) => bail!("give --image (an image to run) or --repo (a git repository to build)"),
+        (None, None) => {
+            return Err(crate::usage("give --image (an image to run) or --repo (a git repository to build)"));
+        }
     };
     let req = CreateServiceRequest {
         name: args.name.clone(),

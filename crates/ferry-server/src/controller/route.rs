@@ -1,0 +1,110 @@
+//! A service's route as the controller publishes it: its hosts, its target (the ready instances that speak
+//! the route's protocol, or paused), its protocol and request timeout (`ferry_plan::routing` chooses while
+//! a deployment switches protocol). Published again only when something changed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_model::{InstanceId, RequestTimeout, ServiceId, UpstreamProtocol};
+use ferry_plan::routing::{RouteSettings, route_settings};
+use ferry_router::{Endpoint, Protocol, RouteTarget, ServiceRoute};
+
+use super::revisions::Revisions;
+use crate::routes::RouteBook;
+
+/// What was last published, to publish again only on a change.
+#[derive(PartialEq, Eq)]
+struct Published {
+    hosts: Vec<String>,
+    instances: Vec<InstanceId>,
+    paused: bool,
+    protocol: UpstreamProtocol,
+    timeout: RequestTimeout,
+}
+
+/// What a service's route says, and what it said last.
+pub(crate) struct Route {
+    service: ServiceId,
+    /// The hosts the service answers to; `None` until the service is known, and after it is gone.
+    hosts: Option<Vec<String>>,
+    name: String,
+    last: Option<Published>,
+    /// The protocol of the endpoints last published: kept while any ready instance speaks it.
+    serving: UpstreamProtocol,
+}
+
+impl Route {
+    pub(crate) fn new(service: ServiceId) -> Self {
+        Self { service, hosts: None, name: String::new(), last: None, serving: UpstreamProtocol::default() }
+    }
+
+    /// The service answers to `hosts` under `name` (while it is not gone).
+    pub(crate) fn set(&mut self, name: &str, hosts: Vec<String>) {
+        name.clone_into(&mut self.name);
+        if self.hosts.as_ref() != Some(&hosts) {
+            self.hosts = Some(hosts);
+        }
+    }
+
+    /// Publishes the route if it changed; returns whether it published.
+    pub(crate) fn publish(
+        &mut self,
+        book: &RouteBook,
+        ready: &[(InstanceId, u32, Arc<Endpoint>)],
+        revisions: &Revisions,
+        paused: bool,
+    ) -> bool {
+        let Some(hosts) = &self.hosts else { return false };
+        let mut settings: HashMap<u32, RouteSettings> = HashMap::new();
+        for &(_, number, _) in ready {
+            settings.entry(number).or_insert_with(|| {
+                revisions
+                    .cached(number)
+                    .map(|r| (r.spec.protocol, r.spec.request_timeout))
+                    .unwrap_or_default()
+            });
+        }
+        let numbers: Vec<u32> = ready.iter().map(|(_, n, _)| *n).collect();
+        let (protocol, timeout) = route_settings(&numbers, &settings, self.serving);
+        let speaks = |number: &u32| settings.get(number).map(|s| s.0).unwrap_or_default();
+        let chosen: Vec<&(InstanceId, u32, Arc<Endpoint>)> =
+            ready.iter().filter(|(_, n, _)| speaks(n) == protocol).collect();
+        let key = Published {
+            hosts: hosts.clone(),
+            instances: chosen.iter().map(|(id, _, _)| id.clone()).collect(),
+            paused,
+            protocol,
+            timeout,
+        };
+        if self.last.as_ref() == Some(&key) {
+            return false;
+        }
+        let target = if paused {
+            RouteTarget::Paused
+        } else {
+            RouteTarget::Instances(chosen.iter().map(|(_, _, e)| Arc::clone(e)).collect())
+        };
+        let route = ServiceRoute {
+            service: self.name.clone(),
+            target,
+            protocol: match protocol {
+                UpstreamProtocol::Http1 => Protocol::Http1,
+                UpstreamProtocol::Http2 => Protocol::Http2,
+            },
+            request_timeout: Duration::from_secs(u64::from(timeout.secs())),
+        };
+        book.publish(&self.service, hosts, Some(route));
+        self.serving = protocol;
+        self.last = Some(key);
+        true
+    }
+
+    /// Takes the service out of the router for good.
+    pub(crate) fn unpublish(&mut self, book: &RouteBook) {
+        if let Some(hosts) = self.hosts.take() {
+            book.publish(&self.service, &hosts, None);
+        }
+        self.last = None;
+    }
+}

@@ -1,0 +1,48 @@
+//! What every service controller shares, and the settings they follow.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_runtime::Runtime;
+use ferry_store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::health::Probe;
+use crate::logs::LogHub;
+use crate::routes::RouteBook;
+
+/// Settings the controllers need.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub domain: String,
+    pub deploy_timeout: Duration,
+    pub stop_grace: Duration,
+    /// How long a retiring instance gets to finish its requests (and close its WebSockets) before it is
+    /// stopped.
+    pub drain_timeout: Duration,
+    /// How many of a service's newest revisions keep their images on the engine.
+    pub keep_revisions: u32,
+    /// Where builds keep their checkouts (`git/<service id>` under it).
+    pub data_dir: std::path::PathBuf,
+    pub runtime_images: ferry_build::RuntimeImages,
+    /// Where built images are pushed, if anywhere.
+    pub build_registry: Option<String>,
+    pub build_timeout: Duration,
+    /// How often a controller re-checks its containers even when nothing woke it.
+    pub resync: Duration,
+}
+
+/// What every service controller shares.
+pub(crate) struct Shared {
+    pub store: Store,
+    pub runtime: Arc<dyn Runtime>,
+    pub probe: Arc<dyn Probe>,
+    pub clock: Arc<dyn Clock>,
+    pub routes: RouteBook,
+    pub logs: LogHub,
+    pub settings: Settings,
+    pub shutdown: CancellationToken,
+    /// Bounds how many builds run at once.
+    pub builds: tokio::sync::Semaphore,
+}
