@@ -2,7 +2,6 @@
 //! it parses (with `httparse`), with the framing of the body that follows (RFC 9112 §6.3).
 
 use std::mem::MaybeUninit;
-use std::net::IpAddr;
 
 use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -11,6 +10,7 @@ use http::{Method, StatusCode, Version};
 use crate::headers::{
     X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, write_forwarded_for,
 };
+use crate::listen::Peer;
 
 /// Most header lines a response head may have (hyper's default too).
 const MAX_HEADERS: usize = 100;
@@ -37,8 +37,8 @@ pub(crate) struct RequestHead<'a> {
     /// The client's headers, hop-by-hop ones already removed. The forwarding headers and the framing are
     /// replaced by the fields below.
     pub(crate) headers: &'a HeaderMap,
-    /// The client's address, appended to `X-Forwarded-For`.
-    pub(crate) client: IpAddr,
+    /// The client's address, appended to `X-Forwarded-For`, and its scheme, sent as `X-Forwarded-Proto`.
+    pub(crate) peer: Peer,
     /// The host the client asked for: the value of `X-Forwarded-Host`.
     pub(crate) host: &'a HeaderValue,
     pub(crate) request_id: &'a HeaderValue,
@@ -82,12 +82,12 @@ impl RequestHead<'_> {
         }
         out.extend_from_slice(b"x-forwarded-for: ");
         if forwarded {
-            write_forwarded_for(out, self.headers.get_all(&X_FORWARDED_FOR), self.client);
+            write_forwarded_for(out, self.headers.get_all(&X_FORWARDED_FOR), self.peer.addr);
         } else {
-            write_forwarded_for(out, [], self.client);
+            write_forwarded_for(out, [], self.peer.addr);
         }
         out.extend_from_slice(b"\r\n");
-        line(out, b"x-forwarded-proto", b"http");
+        line(out, b"x-forwarded-proto", self.peer.scheme.as_str().as_bytes());
         line(out, b"x-forwarded-host", self.host.as_bytes());
         line(out, b"x-request-id", self.request_id.as_bytes());
         match self.framing {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::listen::Scheme;
 
 fn parse(bytes: &[u8], method: Method) -> Result<Option<(ResponseHead, usize)>, ParseError> {
     let mut buf = BytesMut::from(bytes);
@@ -27,7 +28,7 @@ fn writes_the_request_head_with_forwarding_headers_and_framing() {
         method: &Method::POST,
         target: "/p?q=1",
         headers: &headers,
-        client: [192, 0, 2, 7].into(),
+        peer: Peer { addr: [192, 0, 2, 7].into(), scheme: Scheme::Http },
         host: &host,
         request_id: &id,
         framing: RequestFraming::Length(12),
@@ -51,6 +52,12 @@ fn writes_the_request_head_with_forwarding_headers_and_framing() {
         head.write(&mut out);
         assert!(String::from_utf8(out).expect("text").ends_with(tail), "{framing:?}");
     }
+
+    // A client of an HTTPS listener: the instance is told so, whatever the client claimed.
+    head.peer.scheme = Scheme::Https;
+    let mut out = Vec::new();
+    head.write(&mut out);
+    assert!(String::from_utf8(out).expect("text").contains("\r\nx-forwarded-proto: https\r\n"));
 }
 
 #[test]

@@ -15,7 +15,6 @@
 //! given gRPC's.
 
 use std::io;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -31,6 +30,7 @@ use crate::h2conn::H2Body;
 use crate::headers::{
     X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, strip_hop_by_hop, write_forwarded_for,
 };
+use crate::listen::Peer;
 use crate::router::Router;
 use crate::table::{Endpoint, InFlight, ServiceRoute};
 
@@ -53,11 +53,11 @@ impl Router {
         &self,
         route: &ServiceRoute,
         req: Request<Incoming>,
-        client: IpAddr,
+        peer: Peer,
         host: &HeaderValue,
         request_id: &HeaderValue,
     ) -> Result<Response<ProxyBody>, ProxyError> {
-        let req = h2_request(req, client, host, request_id, self.config.max_body_bytes)?;
+        let req = h2_request(req, peer, host, request_id, self.config.max_body_bytes)?;
         let endpoints = route.endpoints();
         let first = first_choice(route)?;
         let (response, in_flight) = match self.send_h2(route, &endpoints[first], req).await {
@@ -135,7 +135,7 @@ impl Router {
 /// The client's request in HTTP/2 form, with the forwarding headers set.
 fn h2_request(
     req: Request<Incoming>,
-    client: IpAddr,
+    peer: Peer,
     host: &HeaderValue,
     request_id: &HeaderValue,
     body_limit: Option<u64>,
@@ -152,12 +152,12 @@ fn h2_request(
     // `:authority` carries the host in HTTP/2.
     headers.remove(header::HOST);
     let mut forwarded_for = Vec::with_capacity(64);
-    write_forwarded_for(&mut forwarded_for, headers.get_all(&X_FORWARDED_FOR), client);
+    write_forwarded_for(&mut forwarded_for, headers.get_all(&X_FORWARDED_FOR), peer.addr);
     // Addresses and earlier values that were text are a valid value; `from_maybe_shared` only re-checks it.
     let forwarded_for = HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded_for))
         .map_err(|_| ProxyError::InvalidHost)?;
     headers.insert(&X_FORWARDED_FOR, forwarded_for);
-    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(peer.scheme.as_str()));
     headers.insert(&X_FORWARDED_HOST, host.clone());
     headers.insert(&X_REQUEST_ID, request_id.clone());
     let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));

@@ -50,7 +50,7 @@
 //! # Modules
 //!
 //! Each module uses only modules before it in this order, lowest first (a test keeps it so):
-//! `error`, `pool` and `h2conn` (connections to instances), `waiting`, `table` (routes and endpoints, which hold those
+//! `listen`, `error`, `pool` and `h2conn` (connections to instances), `waiting`, `table` (routes and endpoints, which hold those
 //! connections), `balance` (which instance), `headers`, `codec`, `decode`, `body`, `client` (HTTP/1.1 to an
 //! instance), `router`, `upgrade`, `h2` (HTTP/2 to an instance), `proxy` (one request), `serve` (connections
 //! from clients).
@@ -64,6 +64,7 @@ mod error;
 mod h2;
 mod h2conn;
 mod headers;
+mod listen;
 mod pool;
 mod proxy;
 mod router;
@@ -73,6 +74,7 @@ mod upgrade;
 mod waiting;
 
 pub use error::{ErrorSource, ProxyError};
+pub use listen::{Listener, Scheme};
 pub use router::{Router, RouterConfig};
 pub use table::{Endpoint, InternalHandler, Protocol, RouteTable, RouteTarget, ServiceRoute};
 pub use waiting::Waiting;
@@ -81,8 +83,8 @@ pub use waiting::Waiting;
 mod tests {
     /// The module order of the crate docs, lowest first.
     const LAYERS: &[&str] = &[
-        "error", "pool", "h2conn", "waiting", "table", "balance", "headers", "codec", "decode", "body",
-        "client", "router", "upgrade", "h2", "proxy", "serve",
+        "listen", "error", "pool", "h2conn", "waiting", "table", "balance", "headers", "codec", "decode",
+        "body", "client", "router", "upgrade", "h2", "proxy", "serve",
     ];
 
     /// The modules `code` names through `crate::`: in `crate::a::…`, or each of `crate::{a::…, b}`.

@@ -1,7 +1,6 @@
 //! One request through the router: route, pick, forward, and turn the outcome into a response.
 //! See the LIFECYCLE in the crate docs for the whole path.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -18,6 +17,7 @@ use crate::client::{Budget, Outbound, exchange};
 use crate::codec::{RequestFraming, RequestHead, ResponseHead};
 use crate::error::{Chain, ProxyError};
 use crate::headers::{X_REQUEST_ID, is_hop_by_hop, is_sane_request_id, is_upgrade, strip_hop_by_hop};
+use crate::listen::Peer;
 use crate::pool::Conn;
 use crate::router::Router;
 use crate::table::{
@@ -51,7 +51,7 @@ pub(crate) struct Started {
 /// A routed request, ready for the protocol its service speaks, or for the router's own handler.
 enum Prepared {
     Http1(Forward),
-    Http2 { route: Arc<ServiceRoute>, req: Request<Incoming>, client: IpAddr, host: HeaderValue },
+    Http2 { route: Arc<ServiceRoute>, req: Request<Incoming>, peer: Peer, host: HeaderValue },
     Internal { handler: Arc<dyn InternalHandler>, req: Request<Incoming> },
 }
 
@@ -72,7 +72,7 @@ struct Held {
     waiting: Arc<Waiting>,
     service: String,
     req: Request<Incoming>,
-    client: IpAddr,
+    peer: Peer,
     /// The host already found (`Scan::host`), and the rest of what [`Scan`] found.
     scan: Scan<HeaderValue>,
 }
@@ -99,7 +99,7 @@ impl Router {
     /// headers share hyper's read buffer, and hyper reads from the client while the request is in flight (to
     /// notice a client that goes away). Were they still alive then, every request would cost hyper a fresh
     /// 8 KiB buffer; released here, it reuses the one it has.
-    pub(crate) fn start(&self, req: Request<Incoming>, client: IpAddr) -> Started {
+    pub(crate) fn start(&self, req: Request<Incoming>, peer: Peer) -> Started {
         let scan = Scan::of(req.headers());
         let request_id = match scan.request_id {
             // A copy, not a clone: a clone would share hyper's read buffer until the response is sent.
@@ -109,7 +109,7 @@ impl Router {
             _ => self.request_ids.next(),
         };
         let scan = scan.into_owned();
-        let forward = self.prepare(req, client, &request_id, scan);
+        let forward = self.prepare(req, peer, &request_id, scan);
         Started { request_id, forward }
     }
 
@@ -119,8 +119,8 @@ impl Router {
         let Started { request_id, forward } = started;
         let outcome = match forward {
             Ok(Prepared::Http1(forward)) => self.forward(forward, tunnels).await,
-            Ok(Prepared::Http2 { route, req, client, host }) => {
-                let forward = self.forward_h2(&route, req, client, &host, &request_id);
+            Ok(Prepared::Http2 { route, req, peer, host }) => {
+                let forward = self.forward_h2(&route, req, peer, &host, &request_id);
                 // Boxed: HTTP/2's client futures are large, and inline they would more than double the size of
                 // every request's future (7.7 KiB instead of 3.6), which hyper moves per request.
                 timed(&route, Box::pin(within_timeout(&route, forward)).await)
@@ -158,7 +158,7 @@ impl Router {
     fn prepare(
         &self,
         mut req: Request<Incoming>,
-        client: IpAddr,
+        peer: Peer,
         request_id: &HeaderValue,
         scan: Scan<HeaderValue>,
     ) -> Result<Prepared, NotYet> {
@@ -177,7 +177,7 @@ impl Router {
             RouteTarget::Paused => return Err(ProxyError::Paused { service: route.service.clone() }.into()),
             RouteTarget::Waiting(waiting) => {
                 let scan = Scan { host: Ok(host), ..scan };
-                return Err(held(waiting, &route, req, client, scan));
+                return Err(held(waiting, &route, req, peer, scan));
             }
             RouteTarget::Internal(handler) => {
                 return Ok(Prepared::Internal { handler: Arc::clone(handler), req });
@@ -192,7 +192,7 @@ impl Router {
         // prior knowledge nearly all take HTTP/1.1 on the same port, so it goes there as HTTP/1.1. An instance
         // that speaks only HTTP/2 answers it with bytes that are no HTTP/1.1 response: 502.
         if route.protocol == Protocol::Http2 && !upgrade {
-            return Ok(Prepared::Http2 { route, req, client, host });
+            return Ok(Prepared::Http2 { route, req, peer, host });
         }
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
@@ -205,7 +205,7 @@ impl Router {
             method: &parts.method,
             target: parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
             headers: &headers,
-            client,
+            peer,
             host: &host,
             request_id,
             framing,
@@ -240,7 +240,7 @@ impl Router {
     /// Waits for the request's host to stop waiting: on every table change, routes the request again. The
     /// request's body stays unread meanwhile, and its request timeout starts only once it is routed.
     async fn hold(&self, held: Box<Held>, request_id: &HeaderValue) -> Result<Prepared, ProxyError> {
-        let Held { waiting, mut req, mut scan, client, .. } = *held;
+        let Held { waiting, mut req, mut scan, peer, .. } = *held;
         let limit = waiting.hold();
         let deadline = tokio::time::sleep(limit);
         tokio::pin!(deadline);
@@ -250,7 +250,7 @@ impl Router {
         loop {
             // Created before the table is read: a table stored after the read wakes it, so none is missed.
             let changed = self.routes_changed();
-            let service = match self.prepare(req, client, request_id, scan) {
+            let service = match self.prepare(req, peer, request_id, scan) {
                 Ok(prepared) => return Ok(prepared),
                 Err(NotYet::Failed(err)) => return Err(err),
                 Err(NotYet::Held(next)) => {
@@ -383,11 +383,11 @@ fn held(
     waiting: &Arc<Waiting>,
     route: &ServiceRoute,
     req: Request<Incoming>,
-    client: IpAddr,
+    peer: Peer,
     scan: Scan<HeaderValue>,
 ) -> NotYet {
     let waiting = Arc::clone(waiting);
-    NotYet::Held(Box::new(Held { waiting, service: route.service.clone(), req, client, scan }))
+    NotYet::Held(Box::new(Held { waiting, service: route.service.clone(), req, peer, scan }))
 }
 
 /// How the body goes to the instance, as hyper's client framed it: no body stays without framing (unless the

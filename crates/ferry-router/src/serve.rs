@@ -22,12 +22,12 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::listen::{Listener, Peer, Scheme};
 use crate::router::Router;
 use crate::upgrade::Tunnels;
 
@@ -67,15 +67,18 @@ struct Shared {
     tunnels: Tunnels,
     /// Whether accepted sockets come with TCP_NODELAY already set.
     inherit_nodelay: bool,
+    /// What the listener's clients speak.
+    scheme: Scheme,
 }
 
 impl Router {
-    /// Serves HTTP/1.1 and HTTP/2 (h2c with prior knowledge) on `listener` until `shutdown` is cancelled, then
+    /// Serves HTTP/1.1 and HTTP/2 (with prior knowledge) on `listener` until `shutdown` is cancelled, then
     /// stops accepting, lets open connections finish for up to `shutdown_grace`, closes what is left and
-    /// returns.
-    pub async fn serve(
+    /// returns. A `tokio::net::TcpListener` serves plain HTTP; instances are told the listener's
+    /// [`Scheme`] in `X-Forwarded-Proto`.
+    pub async fn serve<L: Listener>(
         self: Arc<Self>,
-        listener: TcpListener,
+        mut listener: L,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
         let config = &self.config;
@@ -100,14 +103,15 @@ impl Router {
             .keep_alive_timeout(H2_PING_TIMEOUT);
         // Accepted sockets inherit TCP_NODELAY from the listener (Linux, the BSDs): one system call here instead
         // of one per connection. Where that fails, each connection sets it itself.
-        let inherit_nodelay = socket2::SockRef::from(&listener).set_tcp_nodelay(true).is_ok();
+        let inherit_nodelay = listener.inherit_nodelay();
+        let scheme = listener.scheme();
         let grace = config.shutdown_grace;
         let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
         let tracker = TaskTracker::new();
         let tunnels = Tunnels { tracker: tracker.clone(), force: CancellationToken::new(), permit: None };
         tokio::spawn(reap_idle_connections(Arc::clone(&self), shutdown.clone()));
-        let shared =
-            Arc::new(Shared { router: self, http1, http2, stop: shutdown.clone(), tunnels, inherit_nodelay });
+        let stop = shutdown.clone();
+        let shared = Arc::new(Shared { router: self, http1, http2, stop, tunnels, inherit_nodelay, scheme });
 
         loop {
             // At the cap, stop accepting: new clients wait in the listen backlog (and see a slow connect rather
@@ -124,7 +128,7 @@ impl Router {
             };
             match accepted {
                 Ok((stream, peer)) => {
-                    tracker.spawn(serve_connection(Arc::clone(&shared), stream, peer, permit));
+                    tracker.spawn(serve_connection::<L>(Arc::clone(&shared), stream, peer, permit));
                 }
                 // The peer gave up before we accepted: its problem, not the listener's.
                 Err(err) if is_per_connection(&err) => debug!(error = %err, "accepting a connection failed"),
@@ -175,21 +179,40 @@ async fn reap_idle_connections(router: Arc<Router>, stop: CancellationToken) {
     }
 }
 
-fn is_per_connection(err: &std::io::Error) -> bool {
+/// Whether an accept error was one connection's (log it, accept the next) rather than the listener's (back off).
+///
+/// The listener's own failures come from the OS (EMFILE, ENFILE, ENOBUFS, ENOMEM): an error with an OS error
+/// code, here or in its sources, is the listener's unless its kind is one of a single connection. An error
+/// without one came from setting one connection up, such as a TLS handshake that failed or ended early.
+fn is_per_connection(err: &io::Error) -> bool {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
-    matches!(err.kind(), ConnectionAborted | ConnectionReset | Interrupted)
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.raw_os_error().is_some() {
+                return matches!(io.kind(), ConnectionAborted | ConnectionReset | Interrupted);
+            }
+            // An error an `io::Error` wraps is its `get_ref`: its `source()` skips to the wrapped error's source.
+            if let Some(inner) = io.get_ref() {
+                next = Some(inner);
+                continue;
+            }
+        }
+        next = err.source();
+    }
+    true
 }
 
 /// Serves one client connection until it closes, shutdown has let it finish, or `force` cuts it. The permit
 /// counts the connection against `max_connections` until it and any tunnel it became are gone.
-async fn serve_connection(
+async fn serve_connection<L: Listener>(
     shared: Arc<Shared>,
-    mut stream: TcpStream,
+    mut stream: L::Io,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
 ) {
     if !shared.inherit_nodelay
-        && let Err(err) = stream.set_nodelay(true)
+        && let Err(err) = L::set_nodelay(&stream)
     {
         debug!(%peer, error = %err, "could not set TCP_NODELAY");
     }
@@ -214,11 +237,12 @@ async fn serve_connection(
     let tunnels = Tunnels { permit: Some(Arc::new(permit)), ..shared.tunnels.clone() };
     let context = Arc::new((Arc::clone(&shared.router), tunnels, AtomicU64::new(0)));
     let requests = Arc::clone(&context);
+    let scheme = shared.scheme;
     let service = service_fn(move |req| {
         let context = Arc::clone(&context);
         context.2.fetch_add(1, Ordering::Relaxed);
         // Started before the future is returned: see `Router::start`.
-        let started = context.0.start(req, peer.ip());
+        let started = context.0.start(req, Peer { addr: peer.ip(), scheme });
         async move { Ok::<_, Infallible>(context.0.finish(started, &context.1).await) }
     });
     let io = TokioIo::new(Rewind { prefix, io: stream });
@@ -287,7 +311,7 @@ where
 /// (`Some((true, bytes))`) or anything else (`Some((false, bytes))`); `None` when the client closed without
 /// sending a byte. The bytes go to the server in front of the rest of the stream ([`Rewind`]): one read instead
 /// of a peek and a read for every connection.
-async fn sniff(stream: &mut TcpStream) -> std::io::Result<Option<(bool, BytesMut)>> {
+async fn sniff(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Option<(bool, BytesMut)>> {
     let mut buf = BytesMut::with_capacity(FIRST_READ);
     loop {
         // Through `AsyncRead`, so a short read clears the socket's readiness and the server's first read does
@@ -308,13 +332,13 @@ async fn sniff(stream: &mut TcpStream) -> std::io::Result<Option<(bool, BytesMut
 }
 
 /// A client connection whose first bytes were already read (by [`sniff`]): they are read again first.
-struct Rewind {
+struct Rewind<Io> {
     /// Read but not yet handed to the server; released once empty.
     prefix: BytesMut,
-    io: TcpStream,
+    io: Io,
 }
 
-impl AsyncRead for Rewind {
+impl<Io: AsyncRead + Unpin> AsyncRead for Rewind<Io> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -334,7 +358,7 @@ impl AsyncRead for Rewind {
     }
 }
 
-impl AsyncWrite for Rewind {
+impl<Io: AsyncWrite + Unpin> AsyncWrite for Rewind<Io> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
@@ -364,14 +388,19 @@ impl AsyncWrite for Rewind {
 mod tests {
     use super::*;
 
-    /// `serve` sets TCP_NODELAY on the listener only, relying on accepted sockets inheriting it.
-    #[tokio::test]
-    async fn accepted_sockets_inherit_nodelay_from_the_listener() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        socket2::SockRef::from(&listener).set_tcp_nodelay(true).unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let (accepted, _) = listener.accept().await.unwrap();
-        assert!(accepted.nodelay().unwrap());
-        drop(client);
+    #[test]
+    fn accept_errors_are_one_connections_unless_the_os_says_the_listener_failed() {
+        let os = |code| io::Error::from_raw_os_error(code);
+        // EMFILE and ENOBUFS (Linux numbers): the listener's.
+        assert!(!is_per_connection(&os(24)));
+        assert!(!is_per_connection(&os(105)));
+        // ECONNABORTED, ECONNRESET: one connection's.
+        assert!(is_per_connection(&os(103)));
+        assert!(is_per_connection(&os(104)));
+        // A wrapper's error around an OS error is judged by the OS error.
+        assert!(!is_per_connection(&io::Error::other(os(24))));
+        // Errors of no OS origin: one connection's setup, such as a TLS handshake.
+        assert!(is_per_connection(&io::Error::new(io::ErrorKind::InvalidData, "bad handshake")));
+        assert!(is_per_connection(&io::ErrorKind::UnexpectedEof.into()));
     }
 }

@@ -11,6 +11,7 @@ mod h2c;
 mod hardening;
 mod headers;
 mod hold;
+mod listener;
 mod retry;
 mod routing;
 mod shutdown;

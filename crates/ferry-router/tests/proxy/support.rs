@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry_router::{Endpoint, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute};
+use ferry_router::{
+    Endpoint, Listener, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute,
+};
 use http::header::HOST;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::combinators::BoxBody;
@@ -76,9 +78,14 @@ impl Proxy {
     }
 
     pub async fn with_config(config: RouterConfig) -> Proxy {
-        let router = Router::new(config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        Proxy::with_listener(config, listener, addr)
+    }
+
+    /// A router serving on `listener`, which accepts connections to `addr`.
+    pub fn with_listener(config: RouterConfig, listener: impl Listener, addr: SocketAddr) -> Proxy {
+        let router = Router::new(config);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(Arc::clone(&router).serve(listener, shutdown.clone()));
         Proxy { router, addr, shutdown, task: Some(task) }
