@@ -97,7 +97,8 @@ fn remove_named(headers: &mut HeaderMap, connection: &HeaderValue) {
 }
 
 /// Writes the value of `X-Forwarded-For` to `out`: what earlier proxies wrote, then `client`. (The router also
-/// sets `X-Forwarded-Proto: http` and `X-Forwarded-Host` to the host the client asked for: see `codec.rs`.)
+/// sets `X-Forwarded-Proto` to the listener's scheme and `X-Forwarded-Host` to the host the client asked for:
+/// see `codec.rs`.)
 ///
 /// `earlier` are the request's `X-Forwarded-For` values, in order.
 pub(crate) fn write_forwarded_for<'a>(

@@ -5,36 +5,43 @@
 //! The control plane owns the truth about services and instances; it builds an immutable [`RouteTable`] and
 //! swaps it in with [`Router::set_routes`]. The router only reads the current table (through `ArcSwap`, no lock)
 //! and keeps serving the last one it was given if the control plane goes away. It knows nothing of SQL, Docker or
-//! the API: an instance is an address.
+//! the API: an instance is an address. A host's route says what becomes of its requests ([`RouteTarget`]):
+//! they go to its instances, get 503 while the service is paused, are held while it waits for an instance
+//! ([`Waiting`]), or are answered by the router itself ([`InternalHandler`]). One route may serve several hosts.
 //!
 //! # LIFECYCLE of a request
 //!
-//! 1. **accept** ([`Router::serve`]): a TCP connection is accepted (at most `max_connections` open),
-//!    `TCP_NODELAY` inherited from the listener, its first bytes read (and handed on): the HTTP/2 preface gets
-//!    hyper's HTTP/2 server, anything else its HTTP/1.1 server with upgrades, a header read timeout and a bound on the head's size (431). A body
-//!    announced larger than `max_body_bytes` is refused with 413 before routing.
+//! 1. **accept** ([`Router::serve`]): a connection is accepted from a [`Listener`] (at most `max_connections`
+//!    open; a `TcpListener`'s with `TCP_NODELAY` inherited from it), its first bytes read (and handed on): the
+//!    HTTP/2 preface gets hyper's HTTP/2 server, anything else its HTTP/1.1 server with upgrades, a header read
+//!    timeout and a bound on the head's size (431). A body announced larger than `max_body_bytes` is refused
+//!    with 413 before routing. The listener's [`Scheme`] is what instances are told in `X-Forwarded-Proto`.
 //! 2. **route** (`proxy.rs`): the host comes from the absolute-form URI or the `Host` header; it is normalised
 //!    and looked up in the current table. The table guard is dropped right away: the request holds only its
 //!    `Arc<ServiceRoute>`, so a table swap never waits on and never disturbs a request. Unknown host → 404,
-//!    paused service → 503, no instance → 503.
+//!    paused service → 503, no instance → 503, internal target → its handler's answer. A waiting target holds
+//!    the request, body unread: it counts as demand on the [`Waiting`] (which wakes the control plane), and
+//!    is routed again after every `set_routes` until its host has something else (instances: on to 3), or 503
+//!    once the first `Waiting`'s hold has passed. A client that goes away while held is dropped with it.
 //! 3. **pick** (`balance.rs`): two random instances, the one with fewer requests in flight wins. Its in-flight
 //!    count goes up (an `InFlight` guard).
 //! 4. **forward** (`proxy.rs`, `headers.rs`, `codec.rs`, `client.rs`, `pool.rs`): hop-by-hop headers removed;
 //!    the request head is written once into one buffer, in origin form, with the client's `Host`,
 //!    `X-Forwarded-*` and `X-Request-Id` set, and the body frames the client already sent appended. Routing
 //!    and writing the head happen as hyper hands the request over, before its future is first polled, so the
-//!    request's borrowed bytes go back to hyper's read buffer at once (`Router::start`). The
-//!    exchange runs inside the request's own task: an idle connection is taken from the endpoint's pool (or
-//!    one is opened), the buffer written in one write, the rest of the body streamed (`Content-Length` or
-//!    chunked) while watching for an early answer, and the response head parsed with `httparse`, 1xx interim
-//!    answers skipped. If the connection cannot be made, nothing was sent and one other instance is tried. A
-//!    pooled connection found closed is replaced by a fresh one to the same instance when that is safe (see
-//!    `client.rs`); any other failure is a 502, never a retry. A service whose route says
-//!    [`Protocol::Http2`] takes `h2.rs` instead: the request, converted to HTTP/2's form, goes on a stream of
-//!    the instance's one shared h2c connection (opened on first use, replaced when closed), with the same
-//!    retry rule; only an upgrade request stays on HTTP/1.1, to the same port. Either way, the route's
-//!    `request_timeout` bounds everything up to the response head: past it the client gets a 504 and the exchange is dropped (its connection closed, or its stream reset). A
-//!    body streamed past `max_body_bytes` is cut there and answered 413.
+//!    request's borrowed bytes go back to hyper's read buffer at once (`Router::start`). The exchange runs
+//!    inside the request's own task: an idle connection is taken from the endpoint's pool (or one is opened),
+//!    the buffer written in one write, the rest of the body streamed (`Content-Length` or chunked) while
+//!    watching for an early answer, and the response head parsed with `httparse`, 1xx interim answers skipped.
+//!    If the connection cannot be made, nothing was sent and one other instance is tried. A pooled connection
+//!    found closed is replaced by a fresh one to the same instance when that is safe (see `client.rs`); any
+//!    other failure is a 502, never a retry. A service whose route says [`Protocol::Http2`] takes `h2.rs`
+//!    instead: the request, converted to HTTP/2's form, goes on a stream of the instance's one shared h2c
+//!    connection (`h2conn.rs`: opened on first use, replaced when closed), with the same retry rule; only an
+//!    upgrade request stays on HTTP/1.1, to the same port. Either way, the route's `request_timeout` bounds
+//!    everything from here up to the response head (a hold comes before it and is not counted): past it the
+//!    client gets a 504 and the exchange is dropped (its connection closed, or its stream reset). A body
+//!    streamed past `max_body_bytes` is cut there and answered 413.
 //! 5. **stream** (`body.rs`, `decode.rs`): the response head goes back at once and the body is read straight
 //!    from the instance's connection by its framing (`Content-Length`, chunked, or until close), each read
 //!    passed on as it arrives; a body that came whole with the head is passed on at once and its connection
@@ -46,14 +53,14 @@
 //! 6. **count down**: the `InFlight` guard lives in the response body (or the tunnel) and is dropped when the
 //!    body ends, fails or is abandoned by the client (or the tunnel closes). An abandoned body closes its
 //!    connection.
-
+//!
 //! # Modules
 //!
-//! Each module uses only modules before it in this order, lowest first (a test keeps it so):
-//! `listen`, `error`, `pool` and `h2conn` (connections to instances), `waiting`, `table` (routes and endpoints, which hold those
-//! connections), `balance` (which instance), `headers`, `codec`, `decode`, `body`, `client` (HTTP/1.1 to an
-//! instance), `router`, `upgrade`, `h2` (HTTP/2 to an instance), `proxy` (one request), `serve` (connections
-//! from clients).
+//! Each module uses only modules before it in this order, lowest first (a test keeps it so): `listen` (where
+//! client connections come from), `error`, `pool` and `h2conn` (connections to instances), `waiting`, `table`
+//! (routes and endpoints, which hold those connections), `balance` (which instance), `headers`, `codec`,
+//! `decode`, `body`, `client` (HTTP/1.1 to an instance), `router`, `upgrade`, `h2` (HTTP/2 to an instance),
+//! `proxy` (one request), `serve` (connections from clients).
 
 mod balance;
 mod body;

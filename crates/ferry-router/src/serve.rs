@@ -1,12 +1,14 @@
 //! Accepting connections, telling HTTP/1.1 from HTTP/2, and shutting down gracefully.
 //!
 //! LIFECYCLE of `serve`: take a connection permit (at most `max_connections` open; beyond that the kernel's
-//! backlog holds new clients) → accept → read the first bytes (handed on to the server): the HTTP/2 preface
-//! (`PRI * HTTP/2.0`, h2c with prior knowledge) gets hyper's HTTP/2 server, anything else its HTTP/1.1 server
-//! with upgrades; a client that sends nothing within `header_read_timeout` is dropped → serve until `shutdown` is cancelled → drop the
-//! listener (new connections are refused) → ask every open connection to finish: HTTP/1.1 stops keep-alive and
-//! closes idle connections at once, HTTP/2 sends GOAWAY; requests in progress complete → wait up to
-//! `shutdown_grace` for connections and tunnels → cancel whatever is left (`force`) → return.
+//! backlog holds new clients) → accept from the [`Listener`] (an error of one connection is logged and the next
+//! accepted; the listener's own, such as EMFILE, waits `ACCEPT_BACKOFF` first) → read the first bytes (handed
+//! on to the server): the HTTP/2 preface (`PRI * HTTP/2.0`, prior knowledge) gets hyper's HTTP/2 server,
+//! anything else its HTTP/1.1 server with upgrades; a client that sends nothing within `header_read_timeout`
+//! is dropped → serve until `shutdown` is cancelled → drop the listener (new connections are refused) → ask
+//! every open connection to finish: HTTP/1.1 stops keep-alive and closes idle connections at once, HTTP/2 sends
+//! GOAWAY; requests in progress complete (a held one waits on) → wait up to `shutdown_grace` for connections and
+//! tunnels → cancel whatever is left (`force`) → return.
 
 use std::convert::Infallible;
 use std::io;
