@@ -10,7 +10,7 @@ use ferry_model::{Build, Revision, Source};
 use ferry_runtime::RuntimeError;
 use ferry_store::StoreError;
 
-use super::images::Context;
+use super::shared::Context;
 
 /// The largest build context ferry sends to the engine.
 const MAX_CONTEXT_BYTES: u64 = 1 << 30;

@@ -6,13 +6,12 @@
 //! reference) can never take a tag a user made on the same engine, and every instance of a revision runs
 //! exactly the image that revision recorded.
 
-use ferry_model::{ImageRef, OperationId, RegistryCredentials, Revision, ServiceId, Source};
+use ferry_model::{ImageRef, RegistryCredentials, Revision, Source};
 use ferry_runtime::RuntimeError;
 use ferry_store::StoreError;
 
 use super::build::{BuildFailure, build_revision};
-use super::oplog::OpLog;
-use super::shared::Shared;
+use super::shared::Context;
 
 /// Why a revision's image could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +28,6 @@ pub(crate) enum ImageError {
     Gone(u32),
     #[error(transparent)]
     Build(BuildFailure),
-}
-
-/// What an image step needs to know of its service.
-pub(crate) struct Context<'a> {
-    pub shared: &'a Shared,
-    pub service: &'a ServiceId,
-    pub name: &'a str,
-    pub log: &'a OpLog,
-    pub op: &'a OperationId,
 }
 
 /// Makes sure the revision's image is on the engine; returns the revision with what it became.

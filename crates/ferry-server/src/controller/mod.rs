@@ -7,7 +7,7 @@
 //! what to do. Start-up after a crash goes through the same path: [`Controller::start`] adopts the
 //! containers that still run and hands them to the controllers, which carry on.
 //!
-//! The modules depend one way: `inbox`, `shared`, `oplog`, `revisions` ← `fleet`, `build` ← `images`,
+//! The modules depend one way: `inbox`, `oplog` ← `shared`, `revisions` ← `fleet`, `build` ← `images`,
 //! `route` ← `service` ← this registry.
 
 use std::collections::HashMap;

@@ -36,12 +36,12 @@ use ferry_store::StoreError;
 use tokio::time::Instant;
 
 use super::fleet::Fleet;
-use super::images::{self, Context};
+use super::images;
 use super::inbox::{Inbox, Mailbox, Msg};
 use super::oplog::OpLog;
 use super::revisions::Revisions;
 use super::route::Route;
-use super::shared::Shared;
+use super::shared::{Context, Shared};
 use crate::Error;
 
 /// What the loop does after a reconcile.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_model::{OperationId, ServiceId};
 use ferry_runtime::Runtime;
 use ferry_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -11,6 +12,8 @@ use crate::clock::Clock;
 use crate::health::Probe;
 use crate::logs::LogHub;
 use crate::routes::RouteBook;
+
+use super::oplog::OpLog;
 
 /// Settings the controllers need.
 #[derive(Debug, Clone)]
@@ -45,4 +48,13 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Bounds how many builds run at once.
     pub builds: tokio::sync::Semaphore,
+}
+
+/// What a step of an operation (pulling or building its revision's image) needs to know of its service.
+pub(crate) struct Context<'a> {
+    pub shared: &'a Shared,
+    pub service: &'a ServiceId,
+    pub name: &'a str,
+    pub log: &'a OpLog,
+    pub op: &'a OperationId,
 }

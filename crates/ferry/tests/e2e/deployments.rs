@@ -208,13 +208,17 @@ fn old_revisions_images_are_pruned_and_a_rollback_pulls_them_again() {
         "TESTAPP_MESSAGE=p1",
         "--wait",
     ]);
+    // The image as ferry pulled it: by the digest its tag resolved to.
     let first_id = {
+        let digest = server.describe("prune")["image_digest"].as_str().unwrap().to_owned();
+        let pulled = format!("{}@{digest}", images[0].rsplit_once(':').unwrap().0);
         let out = std::process::Command::new("docker")
-            .args(["image", "inspect", "-f", "{{.Id}}", &images[0]])
+            .args(["image", "inspect", "-f", "{{.Id}}", &pulled])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
+    assert!(first_id.starts_with("sha256:"), "{first_id:?}");
     server.ferry_ok(&[
         "service",
         "update",

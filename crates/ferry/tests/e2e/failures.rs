@@ -32,6 +32,13 @@ fn invalid_input_is_refused_with_the_field_and_the_allowed_values() {
             &["service", "create", "web", "--image", &image, "--health-interval", "30"],
             "health_check.interval",
         ),
+        // Refused by the CLI itself, before it asks the server.
+        (&["service", "create", "web", "--image", &image, "-e", "NOEQUALS"], "is not NAME=VALUE"),
+        (
+            &["service", "create", "web", "--repo", "/srv/git/x", "--git-ssh-key", "/nonexistent/key"],
+            "cannot read the SSH key /nonexistent/key",
+        ),
+        (&["service", "create", "web", "--image", &image, "-e", "MY VAR=1"], "spaces or control characters"),
     ];
     for (args, expected) in cases {
         let out = server.ferry(args);

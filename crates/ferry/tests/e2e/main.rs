@@ -7,6 +7,7 @@
 mod support;
 
 mod builds;
+mod control_plane;
 mod deployments;
 mod failures;
 mod restart;

@@ -189,6 +189,29 @@ impl Server {
         }
     }
 
+    /// SIGTERM, and wait up to `limit` for the process to exit by itself; returns how long it took.
+    pub fn terminate_within(&mut self, limit: Duration) -> Duration {
+        let mut child = self.child.take().expect("a running server");
+        let sent = Instant::now();
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let status = poll("the server to exit after SIGTERM", limit, || child.try_wait().ok().flatten());
+        assert!(status.success(), "a SIGTERM'd server exits cleanly: {status}\n{}", self.log_text());
+        sent.elapsed()
+    }
+
+    /// The CLI against this server, started and left running (for `logs --follow`).
+    pub fn ferry_spawn(&self, args: &[&str]) -> Child {
+        Command::new(FERRY)
+            .args(args)
+            .env("FERRY_API_URL", format!("http://{}", self.api))
+            .env("FERRY_TOKEN", &self.token)
+            .env("HOME", self.data_dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ferry")
+    }
+
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
@@ -408,11 +431,14 @@ impl Load {
 }
 
 /// A copy of the test app's image that differs only by a label, so it has its own id and digest; built
-/// and pushed once per variant name and app version.
+/// and pushed once per variant name and app version. Like an image a CI system pushed from elsewhere, it
+/// is in the registry only: the engine keeps no tag of it, so what is on the engine of it is what ferry
+/// pulled.
 pub fn testapp_variant(variant: &str) -> String {
     let base = testapp_image();
     let tag = base.rsplit(':').next().unwrap_or("latest");
     let image = format!("{}/ferry-testapp-variant:{variant}-{tag}", registry());
+    let manifest = format!("http://{}/v2/ferry-testapp-variant/manifests/{variant}-{tag}", registry());
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("Dockerfile"),
@@ -420,8 +446,9 @@ pub fn testapp_variant(variant: &str) -> String {
     )
     .expect("Dockerfile");
     let script = format!(
-        "docker image inspect {image} >/dev/null 2>&1 && docker push {image} >/dev/null \
-         || (DOCKER_BUILDKIT=0 docker build -q -t {image} {dir} >/dev/null && docker push {image} >/dev/null)",
+        "(curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' {manifest} \
+          || (DOCKER_BUILDKIT=0 docker build -q -t {image} {dir} >/dev/null && docker push {image} >/dev/null)) \
+         && (docker rmi {image} >/dev/null 2>&1; true)",
         dir = dir.path().display()
     );
     let lock = std::env::temp_dir().join("ferry-testapp-image.lock");
