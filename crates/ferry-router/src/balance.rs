@@ -35,7 +35,7 @@ pub(crate) fn pick(endpoints: &[Arc<Endpoint>], skip: Option<usize>) -> Option<u
     }
 }
 
-/// The instance a request goes to first: two random ones, the less busy wins (`balance.rs`).
+/// The instance a request goes to first: two random ones, the less busy wins ([`pick`]).
 pub(crate) fn first_choice(route: &ServiceRoute) -> Result<usize, ProxyError> {
     pick(route.endpoints(), None).ok_or_else(|| ProxyError::NoInstance { service: route.service.clone() })
 }
