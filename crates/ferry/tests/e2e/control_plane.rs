@@ -196,7 +196,16 @@ fn deleting_a_service_leaves_the_tags_a_user_made_on_the_engine() {
         let out = Command::new("docker").args(args).output().unwrap();
         assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
-    run(&["tag", &testapp_image(), &user_tag]);
+    // An image of the user's own, built on this engine: its only name is the user's tag.
+    let dir = tempfile::tempdir().unwrap();
+    let dockerfile = format!("FROM {}\nLABEL ferry.test.user={}\n", testapp_image(), server.installation);
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", &user_tag, dir.path().to_str().unwrap()])
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "docker build: {}", String::from_utf8_lossy(&out.stderr));
     run(&["push", &user_tag]);
     server.ferry_ok(&["service", "create", "mine", "--image", &user_tag, "--wait"]);
     server.ferry_ok(&["service", "delete", "mine", "--wait"]);
