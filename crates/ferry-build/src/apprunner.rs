@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_model::{EnvVars, CodeRuntime};
+use ferry_model::{CodeRuntime, EnvVars};
 use serde::Deserialize;
 
 use crate::BuildError;

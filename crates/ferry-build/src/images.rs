@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_model::{ImageRef, CodeRuntime, ValidationError};
+use ferry_model::{CodeRuntime, ImageRef, ValidationError};
 
 /// Runtime name → base image. Keys: every `CodeRuntime::name()` plus `rust` and `static`.
 #[derive(Debug, Clone, PartialEq, Eq)]

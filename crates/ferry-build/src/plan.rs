@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ferry_model::{CodeConfiguration, EnvVars, ImageConfiguration, CodeRuntime};
+use ferry_model::{CodeConfiguration, CodeRuntime, EnvVars, ImageConfiguration};
 
 use crate::apprunner::AppRunnerConfig;
 use crate::deps::place;

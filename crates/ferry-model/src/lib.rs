@@ -19,7 +19,7 @@ mod service;
 mod time;
 mod traffic;
 
-pub use code::{Builder, CodeConfiguration, CodeSource, GitCredentials, CodeRuntime, normalize_directory};
+pub use code::{Builder, CodeConfiguration, CodeRuntime, CodeSource, GitCredentials, normalize_directory};
 pub use error::ValidationError;
 pub use ids::{Arn, InstanceId, OperationId, ServiceId};
 pub use image::{ImageRef, RegistryCredentials};

@@ -217,7 +217,9 @@ impl Trigger {
             ("API", None) => Some(Self::Api),
             ("ROLLBACK", None) => Some(Self::Rollback),
             ("SCALING", None) => Some(Self::Scaling),
-            ("GIT_PUSH", Some(commit)) if !commit.is_empty() => Some(Self::GitPush { commit: commit.to_owned() }),
+            ("GIT_PUSH", Some(commit)) if !commit.is_empty() => {
+                Some(Self::GitPush { commit: commit.to_owned() })
+            }
             ("IMAGE_PUSH", Some(digest)) if !digest.is_empty() => {
                 Some(Self::ImagePush { digest: digest.to_owned() })
             }
