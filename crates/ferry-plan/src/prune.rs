@@ -51,6 +51,8 @@ pub fn prunable(uses: &[ImageUse], keep: u32) -> Vec<Prune> {
         }
     }
     candidates.sort_by(|a, b| (&a.service, a.revision).cmp(&(&b.service, b.revision)));
+    // A revision whose references are all a kept one's too has its image still in use: nothing of it goes,
+    // and it is not pruned (a rollback to it needs no pull).
     candidates
         .into_iter()
         .map(|u| Prune {
@@ -58,6 +60,7 @@ pub fn prunable(uses: &[ImageUse], keep: u32) -> Vec<Prune> {
             revision: u.revision,
             references: u.references.iter().filter(|r| !kept_refs.contains(r.as_str())).cloned().collect(),
         })
+        .filter(|p| !p.references.is_empty())
         .collect()
 }
 
@@ -106,10 +109,10 @@ mod tests {
                 (4, vec!["web@sha256:one".into()])
             ]
         );
-        // Keeping 3 keeps revision 4, and with it the reference revision 1 shares: 1 is pruned with nothing to
-        // remove.
+        // Keeping 3 keeps revision 4, and with it the reference revision 1 shares: 1's image stays, and 1 is
+        // not pruned.
         let got = pruned(&prunable(&uses, 3));
-        assert_eq!(got, [(1, vec![]), (3, vec!["web@sha256:three".to_owned()])]);
+        assert_eq!(got, [(3, vec!["web@sha256:three".to_owned()])]);
     }
 
     #[test]
@@ -128,7 +131,8 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
-            /// Nothing a kept revision uses is ever removed, and every revision past the kept ones is pruned.
+            /// Nothing a kept revision uses is ever removed, no kept revision is pruned, and a pruned one always
+            /// has something to remove.
             #[test]
             fn kept_references_are_never_removed(
                 revisions in proptest::collection::vec((0u8..3, 0u8..6, any::<bool>(), any::<bool>(), any::<bool>()), 0..30),
@@ -144,11 +148,18 @@ mod tests {
                 let pruned_revisions: HashSet<(ServiceId, u32)> =
                     prunes.iter().map(|p| (p.service.clone(), p.revision)).collect();
                 let removed: HashSet<&String> = prunes.iter().flat_map(|p| &p.references).collect();
-                for u in &uses {
+                prop_assert!(prunes.iter().all(|p| !p.references.is_empty()));
+                let kept_of = |u: &ImageUse| {
                     let newer = uses.iter().filter(|o| o.service == u.service && o.revision > u.revision).count();
-                    let kept = u.deploying || (!u.service_deleted && (u.active || newer < keep as usize));
+                    u.deploying || (!u.service_deleted && (u.active || newer < keep as usize))
+                };
+                let kept_refs: HashSet<&String> =
+                    uses.iter().filter(|u| kept_of(u)).flat_map(|u| &u.references).collect();
+                for u in &uses {
+                    let kept = kept_of(u);
                     let key = (u.service.clone(), u.revision);
-                    prop_assert_eq!(kept, !pruned_revisions.contains(&key), "{:?}", u);
+                    let own = u.references.iter().any(|r| !kept_refs.contains(r));
+                    prop_assert_eq!(!kept && own, pruned_revisions.contains(&key), "{:?}", u);
                     if kept {
                         for r in &u.references {
                             prop_assert!(!removed.contains(r), "{} of a kept revision was removed", r);

@@ -417,3 +417,34 @@ async fn a_store_error_is_retried_and_operations_do_not_leak_into_each_other() {
     let ids = h.store.call(|db| Ok::<_, StoreError>(db.list_services()?.len())).await.unwrap();
     assert_eq!(ids, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn old_revisions_of_the_same_image_are_not_pruned_and_roll_back_without_a_pull() {
+    let h = Harness::start().await;
+    let created = h.create("same", WEB_V1, 1, &[]).await;
+    assert_eq!(h.wait(&created.id).await.status, OperationStatus::Succeeded);
+    for i in 0..6 {
+        let change = Box::new(move |spec: &ServiceSpec| {
+            let mut spec = spec.clone();
+            spec.source.config_mut().env = EnvVars::new([("ROUND".into(), i.to_string())].into())?;
+            Ok(spec)
+        });
+        let op = h.run(Command::Update { service: Target::Name("same".into()), change }).await;
+        assert_eq!(h.wait(&op.id).await.status, OperationStatus::Succeeded);
+    }
+    let id = created.service_id.clone();
+    let revisions = h.store.call(move |db| db.revisions(&id)).await.unwrap();
+    assert!(
+        revisions.iter().all(|r| !r.image_pruned),
+        "one image, kept by the newest revisions: {revisions:?}"
+    );
+    h.runtime.take_calls();
+    let back = h.run(Command::Rollback { service: Target::Name("same".into()), to: Some(1) }).await;
+    assert_eq!(h.wait(&back.id).await.status, OperationStatus::Succeeded);
+    let calls = h.runtime.calls();
+    assert!(!calls.iter().any(|c| matches!(c, Call::Pull(_) | Call::Resolve(_))), "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| matches!(c, Call::RemoveImage(_))),
+        "nothing of a kept image goes: {calls:?}"
+    );
+}
