@@ -109,18 +109,23 @@ impl LogHub {
         let write = tokio::task::spawn_blocking(move || {
             let mut guard = log.writer();
             let writer = guard.get_or_insert_with(|| open_writer(&log.path));
-            for l in lines {
-                writer.seq += 1;
-                let entry = Arc::new(Entry {
-                    seq: writer.seq,
-                    at: l.at.millis(),
-                    instance: l.instance,
-                    stream: l.stream.to_owned(),
-                    line: l.line,
-                });
-                if let Err(e) = write_entry(&log.path, writer, &entry) {
-                    tracing::warn!(service = %service, error = %e, "cannot write the application log");
-                }
+            let entries: Vec<Arc<Entry>> = lines
+                .into_iter()
+                .map(|l| {
+                    writer.seq += 1;
+                    Arc::new(Entry {
+                        seq: writer.seq,
+                        at: l.at.millis(),
+                        instance: l.instance,
+                        stream: l.stream.to_owned(),
+                        line: l.line,
+                    })
+                })
+                .collect();
+            if let Err(e) = write_entries(&log.path, writer, &entries) {
+                tracing::warn!(service = %service, error = %e, "cannot write the application log");
+            }
+            for entry in entries {
                 // No receiver is not an error: nobody follows the log right now.
                 let _ = log.live.send(entry);
             }
@@ -205,13 +210,39 @@ fn rotated(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn write_entry(path: &Path, w: &mut Writer, entry: &Entry) -> std::io::Result<()> {
-    let mut json = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
-    json.push(b'\n');
-    if w.size + json.len() as u64 > MAX_FILE_BYTES && w.size > 0 {
-        w.file = None;
-        std::fs::rename(path, rotated(path))?;
-        w.size = 0;
+/// Appends entries as JSON lines, in one write per file (rotating first when they would pass the limit).
+fn write_entries(path: &Path, w: &mut Writer, entries: &[Arc<Entry>]) -> std::io::Result<()> {
+    write_entries_up_to(path, w, entries, MAX_FILE_BYTES)
+}
+
+fn write_entries_up_to(
+    path: &Path,
+    w: &mut Writer,
+    entries: &[Arc<Entry>],
+    limit: u64,
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(entries.len() * 128);
+    for entry in entries {
+        let start = buf.len();
+        serde_json::to_writer(&mut buf, &**entry).map_err(std::io::Error::other)?;
+        buf.push(b'\n');
+        let line = (buf.len() - start) as u64;
+        if w.size + start as u64 + line > limit && w.size + start as u64 > 0 {
+            // What came before this line goes to the current file; the file rotates; this line starts the next.
+            let rest = buf.split_off(start);
+            flush(path, w, &buf)?;
+            w.file = None;
+            std::fs::rename(path, rotated(path))?;
+            w.size = 0;
+            buf = rest;
+        }
+    }
+    flush(path, w, &buf)
+}
+
+fn flush(path: &Path, w: &mut Writer, bytes: &[u8]) -> std::io::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
     }
     if w.file.is_none() {
         use std::os::unix::fs::OpenOptionsExt;
@@ -219,8 +250,8 @@ fn write_entry(path: &Path, w: &mut Writer, entry: &Entry) -> std::io::Result<()
         w.file = Some(OpenOptions::new().create(true).append(true).mode(0o600).open(path)?);
     }
     if let Some(f) = w.file.as_mut() {
-        f.write_all(&json)?;
-        w.size += json.len() as u64;
+        f.write_all(bytes)?;
+        w.size += bytes.len() as u64;
     }
     Ok(())
 }
@@ -313,6 +344,31 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_that_passes_the_limit_rotates_between_two_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let mut w = Writer { file: None, size: 0, seq: 0 };
+        let entries: Vec<Arc<Entry>> = (0..30u64)
+            .map(|i| {
+                let line = format!("{i:02} {}", "y".repeat(60));
+                Arc::new(Entry { seq: i, at: 0, instance: "i".into(), stream: "stdout".into(), line })
+            })
+            .collect();
+        write_entries_up_to(&path, &mut w, &entries, 1_000).unwrap();
+        let current = std::fs::read_to_string(&path).unwrap();
+        let older = std::fs::read_to_string(rotated(&path)).unwrap();
+        assert!(current.len() <= 1_000 && older.len() <= 1_000, "{} and {}", current.len(), older.len());
+        // Lines rotated away twice are gone; what is left is whole and in order.
+        let seqs: Vec<u64> = older
+            .lines()
+            .chain(current.lines())
+            .map(|l| serde_json::from_str::<Entry>(l).unwrap().seq)
+            .collect();
+        assert_eq!(seqs, ((30 - seqs.len() as u64)..30).collect::<Vec<_>>());
+        assert!(seqs.len() > 10, "{seqs:?}");
+    }
+
+    #[test]
     fn tail_reads_across_blocks_and_the_rotated_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
@@ -326,7 +382,7 @@ mod tests {
                 stream: "stdout".into(),
                 line: format!("{i} {long}"),
             };
-            write_entry(&path, &mut w, &e).unwrap();
+            write_entries(&path, &mut w, &[Arc::new(e)]).unwrap();
         }
         let got: Vec<u64> = tail_entries(&path, 25).iter().map(|e| e.seq).collect();
         assert_eq!(got, (15..40).collect::<Vec<_>>());
@@ -335,7 +391,7 @@ mod tests {
         for i in 40..45u64 {
             let e =
                 Entry { seq: i, at: 0, instance: "i".into(), stream: "stdout".into(), line: i.to_string() };
-            write_entry(&path, &mut w, &e).unwrap();
+            write_entries(&path, &mut w, &[Arc::new(e)]).unwrap();
         }
         let got: Vec<u64> = tail_entries(&path, 8).iter().map(|e| e.seq).collect();
         assert_eq!(got, (37..45).collect::<Vec<_>>());

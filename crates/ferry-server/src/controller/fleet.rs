@@ -17,7 +17,7 @@ use ferry_model::{
 };
 use ferry_plan::{CrashBackoff, HealthTracker, HealthVerdict, ObservedInstance, StopReason};
 use ferry_router::Endpoint;
-use ferry_runtime::{ContainerInfo, ContainerSpec, InstanceIdentity, RuntimeError};
+use ferry_runtime::{ContainerInfo, ContainerSpec, InstanceIdentity};
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
@@ -548,15 +548,18 @@ pub(crate) async fn watch_health(
     }
 }
 
-/// How many application log lines are written in one batch at most.
-const LOG_BATCH: usize = 256;
+/// How many application log lines are written in one batch at most, and how long a batch waits for more
+/// once it has its first line: a chatty app's lines reach the file in a few batches a second instead of one
+/// hand-over to the blocking pool per line, which would crowd the router's threads.
+const LOG_BATCH: usize = 512;
+const LOG_BATCH_WAIT: Duration = Duration::from_millis(25);
 
 /// Copies an instance's output into the service's log until the container stops.
 async fn follow_logs(shared: Arc<Shared>, service: ServiceId, instance: InstanceId, container: String) {
     let from = instance.clone();
     let since =
         shared.store.call(move |db| db.log_cursor(&from)).await.ok().flatten().map(|t| t.plus_millis(1));
-    let mut lines = shared.runtime.follow_logs(&container, since).ready_chunks(LOG_BATCH);
+    let mut lines = shared.runtime.follow_logs(&container, since);
     let mut cursor: Option<Timestamp> = None;
     let mut saved = Instant::now();
     let name = instance.to_string();
@@ -566,9 +569,22 @@ async fn follow_logs(shared: Arc<Shared>, service: ServiceId, instance: Instance
             let _ = store.call(move |db| db.set_log_cursor(&instance, at)).await;
         }
     };
-    'stream: while let Some(batch) = lines.next().await {
+    let mut ended = false;
+    while !ended {
+        let Some(first) = lines.next().await else { break };
+        let mut batch = vec![first];
+        let until = Instant::now() + LOG_BATCH_WAIT;
+        while batch.len() < LOG_BATCH {
+            match tokio::time::timeout_at(until, lines.next()).await {
+                Ok(Some(item)) => batch.push(item),
+                Ok(None) => {
+                    ended = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
         let mut new = Vec::with_capacity(batch.len());
-        let mut ended: Option<RuntimeError> = None;
         for item in batch {
             match item {
                 Ok(l) => {
@@ -581,16 +597,13 @@ async fn follow_logs(shared: Arc<Shared>, service: ServiceId, instance: Instance
                     });
                 }
                 Err(e) => {
-                    ended = Some(e);
+                    tracing::debug!(instance = %instance, error = %e, "log stream ended");
+                    ended = true;
                     break;
                 }
             }
         }
         shared.logs.append(&service, new).await;
-        if let Some(e) = ended {
-            tracing::debug!(instance = %instance, error = %e, "log stream ended");
-            break 'stream;
-        }
         if let Some(at) = cursor
             && saved.elapsed() >= Duration::from_secs(1)
         {
