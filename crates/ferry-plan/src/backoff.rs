@@ -129,4 +129,43 @@ mod tests {
         assert_eq!(b.failures(Timestamp(80 * S)), 2, "the minute counts from the last ready after a failure");
         assert_eq!(b.failures(Timestamp(111 * S)), 0);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever happens, no start is put off by more than the longest wait from the last failure, a wait
+            /// never shrinks while failures come without a stable minute between them, and nothing waits once a
+            /// ready instance has had its stable minute.
+            #[test]
+            fn waits_grow_are_bounded_and_a_stable_minute_ends_them(
+                events in proptest::collection::vec((any::<bool>(), 0i64..90_000), 1..40),
+            ) {
+                let mut b = CrashBackoff::default();
+                let mut now = Timestamp(0);
+                let mut last_wait: Option<i64> = None;
+                let mut stable_since: Option<Timestamp> = None;
+                for (failed, gap) in events {
+                    now = now.plus_millis(gap);
+                    if failed {
+                        let was_stable = stable_since.is_some_and(|s| now.millis_since(s) >= STABLE);
+                        b.failed(now);
+                        stable_since = None;
+                        let wait = b.start_not_before(now).map_or(0, |at| at.millis_since(now));
+                        prop_assert!(wait > 0 && wait <= LONGEST);
+                        if let Some(last) = last_wait.filter(|_| !was_stable) {
+                            prop_assert!(wait >= last, "{wait} < {last}");
+                        }
+                        last_wait = Some(wait);
+                    } else {
+                        b.ready(now);
+                        stable_since.get_or_insert(now);
+                        let stable = now.plus_millis(STABLE);
+                        prop_assert_eq!(b.start_not_before(stable), None);
+                    }
+                }
+            }
+        }
+    }
 }

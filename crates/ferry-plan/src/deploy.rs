@@ -157,4 +157,42 @@ mod tests {
         assert_eq!(rollback_target(&[], None, None), Err(RollbackRefusal::NothingEarlier));
         assert!(RollbackRefusal::NothingEarlier.message("web").contains("no earlier revision"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// A rollback never goes to the serving revision, to one that does not exist, or to one that never
+            /// had an image; without a named one it goes to the revision that served most recently.
+            #[test]
+            fn a_rollback_target_is_always_runnable_and_never_the_active_one(
+                revisions in proptest::collection::vec((proptest::option::of(0i64..100), any::<bool>()), 0..8),
+                active in proptest::option::of(1u32..9),
+                wanted in proptest::option::of(1u32..9),
+            ) {
+                let facts: Vec<RevisionFacts> = revisions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (at, img))| rev(i as u32 + 1, *at, *img))
+                    .collect();
+                if let Ok(n) = rollback_target(&facts, active, wanted) {
+                    prop_assert!(Some(n) != active);
+                    let target = facts.iter().find(|r| r.number == n);
+                    prop_assert!(target.is_some_and(|r| r.has_image));
+                    if wanted.is_none() {
+                        let newest = facts
+                            .iter()
+                            .filter(|r| r.activated_at.is_some() && Some(r.number) != active)
+                            .map(|r| r.activated_at)
+                            .max()
+                            .flatten();
+                        prop_assert_eq!(target.and_then(|r| r.activated_at), newest);
+                    } else {
+                        prop_assert_eq!(Some(n), wanted);
+                    }
+                }
+            }
+        }
+    }
 }
