@@ -28,6 +28,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// starts (migrations, the first admin token).
 pub struct Db {
     pub(crate) conn: Connection,
+    busy_timeout: Duration,
 }
 
 impl Db {
@@ -47,7 +48,24 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         migrate::run(&mut conn)?;
-        Ok(Self { conn })
+        Ok(Self { conn, busy_timeout: BUSY_TIMEOUT })
+    }
+
+    /// How long a call waits for another process's lock before it fails with
+    /// [`StoreError::Busy`](crate::StoreError::Busy) (5 s unless set).
+    pub fn set_busy_timeout(&mut self, timeout: Duration) -> Result<()> {
+        self.conn.busy_timeout(timeout)?;
+        self.busy_timeout = timeout;
+        Ok(())
+    }
+
+    /// Runs `f` without waiting for another process's lock: it fails as busy at once instead.
+    pub(crate) fn without_waiting<T>(&mut self, f: impl FnOnce(&mut Db) -> T) -> T {
+        let waits = self.busy_timeout;
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let out = f(self);
+        let _ = self.conn.busy_timeout(waits);
+        out
     }
 
     /// The schema version this database is at.

@@ -5,14 +5,18 @@
 //! so every call runs on tokio's blocking pool, one at a time and in the order they were made (a fair
 //! semaphore with one permit hands out the turns). The caller only awaits.
 //!
-//! Operation log lines come in bursts (pull progress, a build's output, one line per step), often from
-//! code that cannot await. [`Store::append_event`] queues a line without waiting; queued lines are written
-//! in one transaction by the next call that takes its turn, before that call's own work (so a caller that
-//! logs a line and then ends its operation writes them in that order), or by a flush started when the
-//! queue stops being empty. The queue is bounded: past [`MAX_PENDING`] lines, further lines are counted
-//! and dropped, and the log says how many.
+//! Some writes need no answer: operation log lines (pull progress, a build's output, one line per step),
+//! and records a controller keeps for a restart (an instance's state). [`Store::append_event`] and
+//! [`Store::submit`] queue them without waiting; the queue is written, in order, in one transaction by the
+//! next call that takes its turn, before that call's own work (so what a caller queued and then reads or
+//! writes is seen in that order), or by a flush started when the queue stops being empty. Log lines are
+//! bounded: past [`MAX_PENDING`] waiting lines, further ones are counted and dropped, and the log says how
+//! many. A queued write that fails is logged and the others go on. When another process holds the
+//! database (busy), the whole queue stays, in order, and a flush tries it again every second; calls
+//! meanwhile go ahead without it, so reads, which need no lock, are not held up (and, until the queue is
+//! written, do not see it).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ferry_model::{OperationId, Timestamp};
@@ -24,6 +28,9 @@ use crate::operations::NewEvent;
 
 /// How many operation log lines may wait to be written.
 pub const MAX_PENDING: usize = 50_000;
+
+/// A write queued with [`Store::submit`]: `Fn`, so that one the database was too busy to take can run again.
+type Write = Box<dyn Fn(&mut Db) -> Result<()> + Send>;
 
 /// The database, shared. Cheap to clone: clones are handles on one database.
 #[derive(Clone)]
@@ -38,11 +45,24 @@ struct Inner {
     pending: Mutex<Pending>,
 }
 
+/// After the queue could not be written because another process holds the database, a flush tries it
+/// again this often, and calls meanwhile go ahead without it (reads need no lock).
+const QUEUE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+enum Queued {
+    Line(NewEvent),
+    /// What the write records, for the log if it fails, and the write.
+    Write(&'static str, Write),
+}
+
 #[derive(Default)]
 struct Pending {
-    events: Vec<NewEvent>,
+    queue: VecDeque<Queued>,
+    lines: usize,
     /// Lines dropped per operation because the queue was full.
     dropped: HashMap<OperationId, u64>,
+    /// The queue failed on a busy database: only a flush tries it again.
+    busy: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -72,10 +92,23 @@ impl Store {
         Ok(Self::new(Db::in_memory()?))
     }
 
-    /// Runs `f` with the database when its turn comes, on the blocking pool; queued log lines are written
-    /// first. For several reads and writes that must see one state, run them in
-    /// [`Db::transaction`] inside `f`.
+    /// Runs `f` with the database when its turn comes, on the blocking pool; what was queued is written
+    /// first. For several reads and writes that must see one state, run them in [`Db::transaction`]
+    /// inside `f`.
     pub async fn call<T, E>(&self, f: impl FnOnce(&mut Db) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.turn(false, f).await
+    }
+
+    /// Runs `f` in turn; `retry` also tries a queue the database was too busy to take.
+    async fn turn<T, E>(
+        &self,
+        retry: bool,
+        f: impl FnOnce(&mut Db) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -83,12 +116,15 @@ impl Store {
         let turn = Arc::clone(&self.inner.turn).acquire_owned().await;
         let turn = turn.map_err(|_| StoreError::Unavailable("the store is closed".to_owned()))?;
         let inner = Arc::clone(&self.inner);
+        let store = self.clone();
         let work = tokio::task::spawn_blocking(move || {
             // Held until the work is done, even if the caller stops waiting.
             let _turn = turn;
             let mut db = inner.lock_db();
             db.recover();
-            inner.write_pending(&mut db);
+            if !inner.write_pending(&mut db, retry) {
+                store.flush_later();
+            }
             f(&mut db)
         });
         match work.await {
@@ -101,28 +137,57 @@ impl Store {
     pub fn append_event(&self, operation: &OperationId, at: Timestamp, message: impl Into<String>) {
         let was_empty = {
             let mut pending = self.inner.lock_pending();
-            let was_empty = pending.events.is_empty();
-            if pending.events.len() >= MAX_PENDING {
+            let was_empty = pending.queue.is_empty();
+            if pending.lines >= MAX_PENDING {
                 *pending.dropped.entry(operation.clone()).or_default() += 1;
             } else {
-                pending.events.push(NewEvent { operation: operation.clone(), at, message: message.into() });
+                pending.lines += 1;
+                let line = NewEvent { operation: operation.clone(), at, message: message.into() };
+                pending.queue.push_back(Queued::Line(line));
             }
             was_empty
         };
-        // One flush at a time: the one that finds the queue empty starts it; later lines ride along.
+        self.flush_soon(was_empty);
+    }
+
+    /// Queues a write that needs no answer, without waiting (see the module docs). `what` names it in the
+    /// server's log if it fails.
+    pub fn submit(&self, what: &'static str, write: impl Fn(&mut Db) -> Result<()> + Send + 'static) {
+        let was_empty = {
+            let mut pending = self.inner.lock_pending();
+            let was_empty = pending.queue.is_empty();
+            pending.queue.push_back(Queued::Write(what, Box::new(write)));
+            was_empty
+        };
+        self.flush_soon(was_empty);
+    }
+
+    /// One flush at a time: the one that finds the queue empty starts it; later items ride along.
+    fn flush_soon(&self, was_empty: bool) {
         if was_empty && let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let store = self.clone();
             runtime.spawn(async move {
                 if let Err(e) = store.flush().await {
-                    tracing::warn!(error = %e, "cannot write operation log lines");
+                    tracing::warn!(error = %e, "cannot write what was queued for the database");
                 }
             });
         }
     }
 
-    /// Writes the queued log lines now.
+    /// Tries the queue again after [`QUEUE_RETRY`], once the database was too busy to take it.
+    fn flush_later(&self) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let store = self.clone();
+            runtime.spawn(async move {
+                tokio::time::sleep(QUEUE_RETRY).await;
+                let _ = store.flush().await;
+            });
+        }
+    }
+
+    /// Writes what is queued now (and tries again a queue the database was too busy to take).
     pub async fn flush(&self) -> Result<()> {
-        self.call(|_| Ok::<_, StoreError>(())).await
+        self.turn(true, |_| Ok::<_, StoreError>(())).await
     }
 }
 
@@ -138,28 +203,91 @@ impl Inner {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes the queued lines in one transaction; on failure they go back to the front of the queue.
-    fn write_pending(&self, db: &mut Db) {
-        let (mut events, dropped) = {
+    /// Writes what is queued, in order, in one transaction. If the database is too busy to take it
+    /// (another process holds it), all of it goes back to the front of the queue for the next turn; a write
+    /// or lines the database refuses for another reason are logged and dropped (they would fail again).
+    ///
+    /// Returns `false` when the database was busy: from then on only a flush (`retry`) tries the queue again,
+    /// every [`QUEUE_RETRY`], and calls go ahead without it (a read needs no lock; a write fails as busy
+    /// anyway).
+    fn write_pending(&self, db: &mut Db, retry: bool) -> bool {
+        let (queue, dropped) = {
             let mut pending = self.lock_pending();
-            (std::mem::take(&mut pending.events), std::mem::take(&mut pending.dropped))
+            if pending.busy && !retry {
+                return true;
+            }
+            pending.busy = false;
+            pending.lines = 0;
+            (std::mem::take(&mut pending.queue), std::mem::take(&mut pending.dropped))
         };
-        for (operation, count) in dropped {
-            events.push(NewEvent {
-                at: events.last().map_or(Timestamp(0), |e| e.at),
+        if queue.is_empty() && dropped.is_empty() {
+            return true;
+        }
+        let notes: Vec<NewEvent> = dropped
+            .iter()
+            .map(|(operation, count)| NewEvent {
+                operation: operation.clone(),
+                at: Timestamp::now(),
                 message: format!("[ferry] {count} lines of this log were dropped: the database fell behind"),
-                operation,
-            });
+            })
+            .collect();
+        // Once busy, retries do not wait for the lock (they would hold every call up behind them).
+        let attempt = |db: &mut Db| {
+            db.transaction(|db| {
+                let mut lines: Vec<&NewEvent> = Vec::new();
+                for item in &queue {
+                    match item {
+                        Queued::Line(line) => lines.push(line),
+                        Queued::Write(what, write) => {
+                            // Lines queued before a write are written before it.
+                            write_lines(db, &mut lines)?;
+                            match db.transaction(|db| write(db)) {
+                                Err(StoreError::Busy) => return Err(StoreError::Busy),
+                                Err(e) => tracing::warn!(error = %e, "cannot {what}"),
+                                Ok(()) => {}
+                            }
+                        }
+                    }
+                }
+                lines.extend(&notes);
+                write_lines(db, &mut lines)
+            })
+        };
+        let outcome = if retry { db.without_waiting(attempt) } else { attempt(db) };
+        let Err(e) = outcome else { return true };
+        tracing::warn!(error = %e, "cannot write what was queued for the database; will try again");
+        let mut pending = self.lock_pending();
+        let mut queue = queue;
+        pending.lines += queue.iter().filter(|q| matches!(q, Queued::Line(_))).count();
+        queue.extend(pending.queue.drain(..));
+        pending.queue = queue;
+        for (operation, count) in dropped {
+            *pending.dropped.entry(operation).or_default() += count;
         }
-        if events.is_empty() {
-            return;
+        pending.busy = true;
+        false
+    }
+}
+
+/// Writes the lines gathered so far, in a savepoint of their own: if the database refuses them for any
+/// reason but being busy, they are logged and dropped and the rest goes on.
+fn write_lines(db: &mut Db, lines: &mut Vec<&NewEvent>) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let batch = std::mem::take(lines);
+    let written = db.transaction(|db| {
+        for e in &batch {
+            db.append_event(&e.operation, e.at, &e.message)?;
         }
-        if let Err(e) = db.append_events(&events) {
-            tracing::warn!(error = %e, lines = events.len(), "cannot write operation log lines; will retry");
-            let mut pending = self.lock_pending();
-            events.truncate(MAX_PENDING.saturating_sub(pending.events.len()));
-            events.append(&mut pending.events);
-            pending.events = events;
+        Ok(())
+    });
+    match written {
+        Err(StoreError::Busy) => Err(StoreError::Busy),
+        Err(e) => {
+            tracing::warn!(error = %e, lines = batch.len(), "cannot write operation log lines");
+            Ok(())
         }
+        Ok(()) => Ok(()),
     }
 }

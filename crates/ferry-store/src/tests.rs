@@ -298,3 +298,67 @@ async fn a_locked_database_delays_the_call_but_never_the_runtime() {
     write.await.unwrap();
     assert_eq!(store.call(|db| db.setting("k")).await.unwrap().as_deref(), Some("v"));
 }
+
+#[tokio::test]
+async fn submitted_writes_and_lines_are_written_in_order_before_the_next_call() {
+    let store = Store::in_memory().unwrap();
+    let created = service("web-app");
+    let op = created.2.id.clone();
+    store.call(move |db| create(db, &created)).await.unwrap();
+    store.append_event(&op, Timestamp(1), "first");
+    store.submit("set k", |db| db.set_setting("k", "1"));
+    store.append_event(&op, Timestamp(2), "second");
+    store.submit("set k again", |db| db.set_setting("k", "2"));
+    // A write that fails is logged and dropped; the others still land.
+    store.submit("fail on purpose", |db| {
+        db.insert_token("t", "x", "h", Timestamp(0))
+            .and_then(|()| db.insert_token("t", "x", "h", Timestamp(0)))
+    });
+    let read = op.clone();
+    let (k, lines, tokens) = store
+        .call(move |db| Ok::<_, StoreError>((db.setting("k")?, db.events(&read, 0, 10)?, db.token_count()?)))
+        .await
+        .unwrap();
+    assert_eq!(k.as_deref(), Some("2"));
+    assert_eq!(lines.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), ["first", "second"]);
+    assert_eq!(tokens, 0, "the failed write left nothing behind");
+}
+
+#[tokio::test]
+async fn what_was_queued_while_another_process_held_the_database_is_written_once_it_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferry.db");
+    let mut db = Db::open(&path).unwrap();
+    db.set_busy_timeout(Duration::from_secs(1)).unwrap();
+    let store = Store::new(db);
+    let created = service("web-app");
+    let op = created.2.id.clone();
+    store.call(move |db| create(db, &created)).await.unwrap();
+
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    store.append_event(&op, Timestamp(1), "while locked");
+    store.submit("set k", |db| db.set_setting("k", "v"));
+    let err = store.call(|db| db.set_setting("other", "x")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Busy), "{err}");
+    // Reads need no lock: they are not held up by the queue the database would not take.
+    let started = std::time::Instant::now();
+    let service = store.call(|db| db.list_services()).await.unwrap();
+    assert_eq!(service.len(), 1);
+    assert!(started.elapsed() < Duration::from_millis(500), "a read waited {:?}", started.elapsed());
+    other.execute_batch("COMMIT").unwrap();
+    // The queue is tried again on its own a moment later.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.call(|db| db.setting("k")).await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the queue was never written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let read = op.clone();
+    let (k, lines) = store
+        .call(move |db| Ok::<_, StoreError>((db.setting("k")?, db.events(&read, 0, 10)?)))
+        .await
+        .unwrap();
+    assert_eq!(k.as_deref(), Some("v"), "the queued write was kept and written");
+    assert_eq!(lines.len(), 1, "the queued line was written once: {lines:?}");
+}
