@@ -219,12 +219,19 @@ fn container_info(c: ContainerInspectResponse, node: &str) -> ContainerInfo {
 }
 
 /// The container's own address on its network and the app's port (the key of the published port,
-/// `8080/tcp`): reachable from the engine's host without the port mapping.
+/// `8080/tcp`, not of a port the image only declares): reachable from the engine's host without the port
+/// mapping.
 fn network_address(
     ports: &PortMap,
     networks: HashMap<String, bollard::models::EndpointSettings>,
 ) -> Option<SocketAddr> {
-    let port = ports.keys().filter_map(|k| k.strip_suffix("/tcp")?.parse::<u16>().ok()).min()?;
+    // The published port is the app's (ferry publishes no other). Ports the image only declares
+    // (`EXPOSE`) are listed too, with no binding: never those.
+    let port = ports
+        .iter()
+        .filter(|(_, bindings)| bindings.as_ref().is_some_and(|b| !b.is_empty()))
+        .filter_map(|(k, _)| k.strip_suffix("/tcp")?.parse::<u16>().ok())
+        .min()?;
     let mut names: Vec<&String> = networks.keys().collect();
     names.sort();
     let ip = names

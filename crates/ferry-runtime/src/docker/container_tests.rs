@@ -113,3 +113,18 @@ fn ipv6_and_unpublished_ports_are_skipped() {
     assert_eq!(published_address(&ports), Some("127.0.0.1:5001".parse().unwrap()));
     assert_eq!(published_address(&PortMap::new()), None);
 }
+
+#[test]
+fn health_checks_go_to_the_published_port_at_the_containers_own_address() {
+    // The image declares port 80, below the app's 8080, which alone is published.
+    let ports: PortMap = serde_json::from_value(serde_json::json!({
+        "80/tcp": null,
+        "8080/tcp": [{ "HostIp": "127.0.0.1", "HostPort": "49153" }]
+    }))
+    .unwrap();
+    let networks: HashMap<String, bollard::models::EndpointSettings> =
+        serde_json::from_value(serde_json::json!({ "bridge": { "IPAddress": "172.17.0.2" } })).unwrap();
+    assert_eq!(network_address(&ports, networks.clone()), Some("172.17.0.2:8080".parse().unwrap()));
+    let unpublished: PortMap = serde_json::from_value(serde_json::json!({ "80/tcp": null })).unwrap();
+    assert_eq!(network_address(&unpublished, networks), None, "no published port, nothing to check");
+}

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 /// The test app; see its header for what it does.
 const APP_SOURCE: &str = include_str!("../testapp/app.c");
-const DOCKERFILE: &str = "FROM scratch\nCOPY app /app\nEXPOSE 9999\nENTRYPOINT [\"/app\"]\nCMD [\"serve\"]\n";
+const DOCKERFILE: &str = "FROM scratch\nCOPY app /app\nEXPOSE 80\nENTRYPOINT [\"/app\"]\nCMD [\"serve\"]\n";
 /// The port the app listens on in these tests.
 pub const APP_PORT: u16 = 8080;
 /// How long anything the tests wait for may take.
