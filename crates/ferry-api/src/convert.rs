@@ -50,8 +50,8 @@ pub(crate) fn create_request(
     };
     let protocol = req.protocol.as_deref().map(UpstreamProtocol::parse).transpose()?.unwrap_or_default();
     let request_timeout = req.request_timeout.map(RequestTimeout::from_secs).transpose()?.unwrap_or_default();
+    // The whole spec is validated by the command layer, whoever asks.
     let spec = ServiceSpec { source, instance, health_check, instances, protocol, request_timeout };
-    spec.validate()?;
     Ok((name, spec))
 }
 
@@ -284,7 +284,7 @@ pub(crate) fn update_request(
     if let Some(t) = req.request_timeout {
         spec.request_timeout = RequestTimeout::from_secs(t)?;
     }
-    spec.validate()?;
+    // The whole spec is validated by the command layer, whoever asks.
     Ok(spec)
 }
 

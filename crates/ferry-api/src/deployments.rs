@@ -66,8 +66,10 @@ pub(crate) async fn deploy(
     state.run(Command::Deploy { service: Target::Name(name) }, trigger).await
 }
 
-/// Goes back to an earlier revision without rebuilding it: the one that served before the current one,
-/// or the one named. Its image is used as it was (pulled again by digest if it was pruned).
+/// Goes back to an earlier revision: the one that served before the one that will serve once the queued
+/// deployments have run, or the one named. Its image is used as it was: pulled again by digest if it was
+/// pruned (a code revision whose image is gone and was not pushed to a build registry is built again from
+/// its commit).
 #[utoipa::path(
     post, path = "/v1/services/{name}/rollback", tag = "deployments",
     params(("name" = String, Path, description = "The service's name")),

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use ferry_command::CommandError;
+use ferry_command::{CommandError, RollbackRefusal};
 use ferry_model::ValidationError;
 use ferry_store::StoreError;
 use ferry_wire::{ErrorBody, ErrorDetail};
@@ -109,8 +109,12 @@ impl From<CommandError> for ApiError {
             CommandError::NoSuchService(_) => Self::new(ErrorKind::NotFound, message),
             CommandError::Invalid(e) => e.into(),
             CommandError::NameTaken(_) => Self::new(ErrorKind::Conflict, message).with_field("name"),
-            CommandError::NoSuchRevision(_) => Self::new(ErrorKind::NotFound, message).with_field("revision"),
-            CommandError::Refused(_) => Self::new(ErrorKind::InvalidState, message),
+            CommandError::CannotRollBack { reason: RollbackRefusal::NoSuchRevision(_), .. } => {
+                Self::new(ErrorKind::NotFound, message).with_field("revision")
+            }
+            CommandError::CannotRollBack { .. } | CommandError::Refused { .. } => {
+                Self::new(ErrorKind::InvalidState, message)
+            }
             CommandError::Store(e) => e.into(),
         }
     }

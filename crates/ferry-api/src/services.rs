@@ -32,13 +32,23 @@ impl AppState {
     }
 
     /// The answer to a mutating call: the service as it is now and the operation carrying the change.
+    ///
+    /// The command is committed by now: if reading the rest of the view fails (a database locked by a
+    /// backup), the answer is still a success, with what the command returned, so a client never retries
+    /// (and queues twice) a change that was made.
     pub(crate) async fn operation_answer(
         &self,
         status: StatusCode,
         outcome: ferry_command::Outcome,
     ) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
         let operation_id = outcome.operation.id.to_string();
-        let service = self.view_of(outcome.service).await?;
+        let service = match self.view_of(outcome.service.clone()).await {
+            Ok(view) => view,
+            Err(e) => {
+                tracing::warn!(service = %outcome.service.name, error = e.message, "answering with a partial view");
+                self.service_view(&outcome.service, None, &[], Some(&outcome.operation))
+            }
+        };
         Ok((status, Json(ServiceOperation { service, operation_id })))
     }
 }

@@ -69,7 +69,7 @@ impl AppState {
             },
             protocol: s.spec.protocol.as_str().to_owned(),
             request_timeout: s.spec.request_timeout.secs(),
-            instances_desired: s.spec.instances,
+            instances_desired: ferry_plan::scale::desired_instances(&s.spec),
             active_revision: s.active_revision,
             image_digest: active.and_then(|r| r.image_digest.clone().or_else(|| r.image_id.clone())),
             instances: instances.iter().map(instance_view).collect(),

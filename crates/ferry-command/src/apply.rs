@@ -4,7 +4,7 @@ use ferry_model::{
     Operation, OperationType, Revision, Service, ServiceId, ServiceStatus, Timestamp, Trigger,
 };
 use ferry_plan::admission::{Facts, admit};
-use ferry_plan::deploy::{RevisionFacts, RollbackRefusal, rollback_target};
+use ferry_plan::deploy::{RevisionFacts, rollback_target};
 use ferry_store::Db;
 
 use crate::{Command, CommandError, Outcome, Target};
@@ -17,6 +17,7 @@ pub(crate) fn apply(
 ) -> Result<Outcome, CommandError> {
     match command {
         Command::Create { name, spec } => {
+            spec.validate().map_err(CommandError::Invalid)?;
             let service = Service {
                 id: ServiceId::generate(),
                 name,
@@ -48,8 +49,8 @@ pub(crate) fn apply(
         }
         Command::Rollback { service, to } => {
             let service = admitted(db, &service, OperationType::StartDeployment)?;
-            let facts: Vec<RevisionFacts> = db
-                .revisions(&service.id)?
+            let revisions = db.revisions(&service.id)?;
+            let facts: Vec<RevisionFacts> = revisions
                 .iter()
                 .map(|r| RevisionFacts {
                     number: r.number,
@@ -57,13 +58,23 @@ pub(crate) fn apply(
                     has_image: r.image_id.is_some() || r.image_digest.is_some(),
                 })
                 .collect();
-            let target = rollback_target(&facts, service.active_revision, to).map_err(|refusal| {
-                let message = refusal.message(service.name.as_str());
-                match refusal {
-                    RollbackRefusal::NoSuchRevision(_) => CommandError::NoSuchRevision(message),
-                    _ => CommandError::Refused(message),
-                }
+            // Judged against what will serve once the queued deployments have run, like every command.
+            let serving = db
+                .unfinished_operations(&service.id)?
+                .iter()
+                .rev()
+                .find(|o| o.deploys())
+                .and_then(|o| o.revision)
+                .or(service.active_revision);
+            let target = rollback_target(&facts, serving, to).map_err(|reason| {
+                CommandError::CannotRollBack { service: service.name.to_string(), reason }
             })?;
+            // Later changes build on the revision gone back to.
+            let mut service = service;
+            if let Some(r) = revisions.into_iter().find(|r| r.number == target) {
+                db.set_service_spec(&service.id, &r.spec)?;
+                service.spec = r.spec;
+            }
             // A rollback is its own trigger, whoever asked for it (App Runner's `ROLLBACK` event).
             let op = Operation::queued(
                 service.id.clone(),
@@ -123,7 +134,8 @@ fn find(db: &Db, target: &Target) -> Result<Service, CommandError> {
 fn admitted(db: &Db, target: &Target, kind: OperationType) -> Result<Service, CommandError> {
     let service = find(db, target)?;
     let unfinished = db.unfinished_operations(&service.id)?;
-    admit(kind, service.name.as_str(), Facts::of(&service, &unfinished)).map_err(CommandError::Refused)?;
+    admit(kind, Facts::of(&service, &unfinished))
+        .map_err(|reason| CommandError::Refused { service: service.name.to_string(), reason })?;
     Ok(service)
 }
 

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use ferry_model::{
     Operation, Service, ServiceId, ServiceName, ServiceSpec, Timestamp, Trigger, ValidationError,
 };
+pub use ferry_plan::admission::Refusal;
+pub use ferry_plan::deploy::RollbackRefusal;
 use ferry_store::{Store, StoreError};
 
 mod apply;
@@ -114,12 +116,12 @@ pub enum CommandError {
     Invalid(ValidationError),
     #[error("a service named {0:?} already exists; choose another name, or delete it first")]
     NameTaken(String),
-    /// A rollback named a revision the service does not have.
-    #[error("{0}")]
-    NoSuchRevision(String),
     /// The service does not take this command in its state (App Runner's `InvalidStateException`).
-    #[error("{0}")]
-    Refused(String),
+    #[error("{}", .reason.message(.service))]
+    Refused { service: String, reason: Refusal },
+    /// The rollback cannot be done (no such revision, nothing earlier, …).
+    #[error("{}", .reason.message(.service))]
+    CannotRollBack { service: String, reason: RollbackRefusal },
     #[error(transparent)]
     Store(StoreError),
 }
@@ -146,20 +148,25 @@ impl Commands {
     }
 
     /// Executes `command`, asked for by `trigger`, as one transaction; tells the control plane once it is
-    /// committed.
+    /// committed. Both happen even if the caller stops waiting (a client that goes away): a committed
+    /// command is always carried out.
     pub async fn execute(&self, command: Command, trigger: Trigger) -> Result<Outcome, CommandError> {
         let now = Timestamp::now();
-        let outcome =
-            self.store.call(move |db| db.transaction(|db| apply::apply(db, command, trigger, now))).await?;
-        if outcome.queued {
-            tracing::info!(
-                service = %outcome.service.name, operation = %outcome.operation.id,
-                kind = %outcome.operation.kind, trigger = outcome.operation.trigger.encode(),
-                "operation queued"
-            );
-        }
-        self.dispatch.queued(&outcome.service.id);
-        Ok(outcome)
+        let (store, dispatch) = (self.store.clone(), self.dispatch.clone());
+        let work = tokio::spawn(async move {
+            let outcome =
+                store.call(move |db| db.transaction(|db| apply::apply(db, command, trigger, now))).await?;
+            if outcome.queued {
+                tracing::info!(
+                    service = %outcome.service.name, operation = %outcome.operation.id,
+                    kind = %outcome.operation.kind, trigger = outcome.operation.trigger.encode(),
+                    "operation queued"
+                );
+            }
+            dispatch.queued(&outcome.service.id);
+            Ok(outcome)
+        });
+        work.await.map_err(|e| CommandError::Store(StoreError::Unavailable(e.to_string())))?
     }
 }
 

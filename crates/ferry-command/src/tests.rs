@@ -177,3 +177,91 @@ async fn each_command_queues_the_operation_app_runner_would() {
     let resume = commands.execute(Command::Resume { service: web() }, Trigger::Manual).await.unwrap();
     assert_eq!((resume.operation.kind, resume.operation.revision), (OperationType::ResumeService, Some(2)));
 }
+
+#[tokio::test]
+async fn a_create_is_validated_by_the_command_layer_whoever_asks() {
+    let (commands, store, _) = commands();
+    let mut spec = ServiceSpec::for_image(ImageRef::parse("127.0.0.1:5000/web:v1").unwrap());
+    spec.instances = 0;
+    let command = Command::Create { name: ServiceName::parse("web").unwrap(), spec: Box::new(spec) };
+    let err = commands.execute(command, Trigger::Api).await.unwrap_err();
+    assert!(matches!(err, CommandError::Invalid(ref e) if e.field == "instances"), "{err}");
+    assert!(store.call(|db| db.list_services()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_change_queued_behind_a_deployment_survives_its_end_and_the_next_builds_on_it() {
+    let (commands, store, _) = commands();
+    let created = commands.execute(create("web"), Trigger::Manual).await.unwrap();
+    let a = commands.execute(add_env("A".into()), Trigger::Manual).await.unwrap();
+    commands.execute(add_env("B".into()), Trigger::Manual).await.unwrap();
+    // Revision 2 (A) deploys and serves while revision 3 (A and B) waits its turn.
+    let id = created.service.id.clone();
+    let op = a.operation.id.clone();
+    store
+        .call(move |db| {
+            db.activate_revision(&id, 2, Timestamp(10))?;
+            db.settle_spec(&id, 2, &op)
+        })
+        .await
+        .unwrap();
+    let c = commands.execute(add_env("C".into()), Trigger::Manual).await.unwrap();
+    let env: Vec<String> = c.service.spec.source.config().env.iter().map(|(k, _)| k.to_owned()).collect();
+    assert_eq!(env, ["A", "B", "C"], "B was not undone by revision 2's end");
+}
+
+#[tokio::test]
+async fn a_rollback_is_judged_against_what_will_serve_once_the_queue_has_run() {
+    let (commands, store, _) = commands();
+    let created = commands.execute(create("web"), Trigger::Manual).await.unwrap();
+    commands.execute(add_env("A".into()), Trigger::Manual).await.unwrap();
+    let id = created.service.id.clone();
+    store
+        .call(move |db| {
+            db.set_revision_image(&id, 1, Some("sha256:d1"), "sha256:i1")?;
+            db.set_revision_image(&id, 2, Some("sha256:d2"), "sha256:i2")?;
+            db.activate_revision(&id, 1, Timestamp(5))?;
+            db.activate_revision(&id, 2, Timestamp(6))
+        })
+        .await
+        .unwrap();
+    // Revision 2 serves and revision 3 is queued: once it has run, "back" is revision 2, not 1.
+    commands.execute(add_env("B".into()), Trigger::Manual).await.unwrap();
+    let back =
+        commands.execute(Command::Rollback { service: web(), to: None }, Trigger::Manual).await.unwrap();
+    assert_eq!(back.operation.revision, Some(2));
+    let env: Vec<String> = back.service.spec.source.config().env.iter().map(|(k, _)| k.to_owned()).collect();
+    assert_eq!(env, ["A"], "later changes build on revision 2");
+}
+
+#[tokio::test]
+async fn a_committed_command_reaches_the_control_plane_even_if_its_caller_goes_away() {
+    let (commands, store, recorder) = commands();
+    // The store is busy for a moment, so the command is still waiting for its turn when its caller goes.
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let lane = store.clone();
+    let busy = tokio::spawn(async move {
+        lane.call(move |_| {
+            started_tx.send(()).unwrap();
+            #[allow(clippy::disallowed_methods)] // holds the store's one lane, as a slow disk would
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok::<_, StoreError>(())
+        })
+        .await
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap()).await.unwrap();
+    let caller = tokio::spawn({
+        let commands = commands.clone();
+        async move { commands.execute(create("web"), Trigger::Api).await }
+    });
+    tokio::task::yield_now().await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled(), "the caller went away before the command was done");
+    busy.await.unwrap().unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while recorder.0.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the control plane never heard of the create");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(store.call(|db| db.list_services()).await.unwrap().len(), 1);
+}

@@ -34,19 +34,42 @@ impl Facts {
     }
 }
 
-/// `Ok` if the service takes a call of this kind now, else the reason, written for the user.
-pub fn admit(kind: OperationType, name: &str, facts: Facts) -> Result<(), String> {
+/// Why a service does not take a change now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Deleting,
+    Paused,
+    AlreadyPaused,
+    NothingToPause,
+    NotPaused,
+}
+
+impl Refusal {
+    /// The reason, for the user, about service `name`.
+    pub fn message(self, name: &str) -> String {
+        match self {
+            Self::Deleting => format!("service {name} is being deleted"),
+            Self::Paused => {
+                format!("service {name} is paused: resume it first (ferry service resume {name})")
+            }
+            Self::AlreadyPaused => format!("service {name} is already paused"),
+            Self::NothingToPause => format!("service {name} has nothing running to pause"),
+            Self::NotPaused => format!("service {name} is not paused"),
+        }
+    }
+}
+
+/// `Ok` if the service takes a change of this kind now, else why not.
+pub fn admit(kind: OperationType, facts: Facts) -> Result<(), Refusal> {
     use OperationType::*;
     if facts.deleting && kind != DeleteService {
-        return Err(format!("service {name} is being deleted"));
+        return Err(Refusal::Deleting);
     }
     match kind {
-        UpdateService | StartDeployment if facts.paused => {
-            Err(format!("service {name} is paused: resume it first (ferry service resume {name})"))
-        }
-        PauseService if facts.paused => Err(format!("service {name} is already paused")),
-        PauseService if !facts.has_served => Err(format!("service {name} has nothing running to pause")),
-        ResumeService if !facts.paused => Err(format!("service {name} is not paused")),
+        UpdateService | StartDeployment if facts.paused => Err(Refusal::Paused),
+        PauseService if facts.paused => Err(Refusal::AlreadyPaused),
+        PauseService if !facts.has_served => Err(Refusal::NothingToPause),
+        ResumeService if !facts.paused => Err(Refusal::NotPaused),
         _ => Ok(()),
     }
 }
@@ -79,10 +102,11 @@ mod tests {
             (DeleteService, deleting, true),
         ];
         for (kind, facts, ok) in table {
-            assert_eq!(admit(kind, "web", facts).is_ok(), ok, "{kind} with {facts:?}");
+            assert_eq!(admit(kind, facts).is_ok(), ok, "{kind} with {facts:?}");
         }
+        assert_eq!(admit(StartDeployment, paused), Err(Refusal::Paused));
         assert_eq!(
-            admit(StartDeployment, "web", paused).unwrap_err(),
+            Refusal::Paused.message("web"),
             "service web is paused: resume it first (ferry service resume web)"
         );
     }

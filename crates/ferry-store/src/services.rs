@@ -1,6 +1,6 @@
 //! Services: identity, status, the desired spec and the revision that serves.
 
-use ferry_model::{Service, ServiceId, ServiceName, ServiceSpec, ServiceStatus, Timestamp};
+use ferry_model::{OperationId, Service, ServiceId, ServiceName, ServiceSpec, ServiceStatus, Timestamp};
 use rusqlite::{OptionalExtension, Row, params};
 
 use crate::db::Db;
@@ -137,8 +137,8 @@ impl Db {
         Ok(())
     }
 
-    /// Makes `number` the revision that serves: the service's active revision and desired spec, with the
-    /// time it was activated.
+    /// Makes `number` the revision that serves (the service's active revision), with the time it was
+    /// activated.
     pub fn activate_revision(&mut self, service_id: &ServiceId, number: u32, now: Timestamp) -> Result<()> {
         self.transaction(|db| {
             db.conn.execute(
@@ -146,21 +146,26 @@ impl Db {
                 params![service_id.as_str(), number, now.0],
             )?;
             db.conn.execute(
-                "UPDATE services SET active_revision = ?2, updated_at = ?3,
-                     spec = (SELECT spec FROM revisions WHERE service_id = ?1 AND number = ?2)
-                 WHERE id = ?1",
+                "UPDATE services SET active_revision = ?2, updated_at = ?3 WHERE id = ?1",
                 params![service_id.as_str(), number, now.0],
             )?;
             Ok(())
         })
     }
 
-    /// Sets the desired spec back to what a revision runs (after a deployment of a newer one failed).
-    pub fn reset_spec_to(&mut self, service_id: &ServiceId, number: u32) -> Result<()> {
+    /// Once operation `current` ends with revision `number` serving (it deployed it, or it failed and
+    /// `number` keeps serving): the desired spec becomes `number`'s, unless another unfinished operation
+    /// names a revision. That one was queued with the desired spec it was built on, which stays: a change
+    /// queued behind a deployment is never undone by the deployment's end.
+    pub fn settle_spec(&mut self, service_id: &ServiceId, number: u32, current: &OperationId) -> Result<()> {
         self.conn.execute(
             "UPDATE services SET spec = (SELECT spec FROM revisions WHERE service_id = ?1 AND number = ?2)
-             WHERE id = ?1 AND EXISTS (SELECT 1 FROM revisions WHERE service_id = ?1 AND number = ?2)",
-            params![service_id.as_str(), number],
+             WHERE id = ?1
+               AND EXISTS (SELECT 1 FROM revisions WHERE service_id = ?1 AND number = ?2)
+               AND NOT EXISTS (SELECT 1 FROM operations
+                               WHERE service_id = ?1 AND id != ?3 AND revision IS NOT NULL
+                                 AND status NOT IN ('FAILED', 'SUCCEEDED', 'ROLLBACK_FAILED', 'ROLLBACK_SUCCEEDED'))",
+            params![service_id.as_str(), number, current.as_str()],
         )?;
         Ok(())
     }

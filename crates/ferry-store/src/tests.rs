@@ -191,11 +191,11 @@ fn add_revision(db: &mut Db, base: &Revision, number: u32, image: &str) -> Revis
 }
 
 #[test]
-fn revisions_list_newest_first_and_activation_sets_the_serving_spec() {
+fn revisions_list_newest_first_and_a_settled_spec_never_undoes_a_queued_change() {
     let mut db = Db::in_memory().unwrap();
     let created = service("web-app");
     create(&mut db, &created).unwrap();
-    let (svc, rev, _) = created;
+    let (svc, rev, create_op) = created;
     assert_eq!(db.next_revision_number(&svc.id).unwrap(), 2);
     let mut second = rev.clone();
     second.spec.source.config_mut().port = 9090;
@@ -204,14 +204,31 @@ fn revisions_list_newest_first_and_activation_sets_the_serving_spec() {
     let numbers: Vec<u32> = db.revisions(&svc.id).unwrap().iter().map(|r| r.number).collect();
     assert_eq!(numbers, [2, 1]);
 
+    // Revision 1 ends up serving while nothing else is queued: the desired spec is its.
     db.activate_revision(&svc.id, 1, Timestamp(50)).unwrap();
+    db.settle_spec(&svc.id, 1, &create_op.id).unwrap();
     let s = db.service(&svc.id).unwrap().unwrap();
     assert_eq!((s.active_revision, s.spec.source.config().port), (Some(1), 8080));
     assert_eq!(db.revision(&svc.id, 1).unwrap().unwrap().activated_at, Some(Timestamp(50)));
     assert_eq!(db.revision(&svc.id, 2).unwrap().unwrap(), second);
 
-    db.reset_spec_to(&svc.id, 2).unwrap();
-    assert_eq!(db.service(&svc.id).unwrap().unwrap().spec.source.config().port, 9090);
+    // A change queued behind a deployment (revision 3, on the desired spec of then) stays desired when the
+    // deployment before it ends.
+    let mut third = rev.clone();
+    third.number = 3;
+    third.spec.source.config_mut().port = 7070;
+    let queued =
+        Operation::queued(svc.id.clone(), OperationType::UpdateService, Some(3), Trigger::Api, Timestamp(60));
+    db.transaction(|db| {
+        db.insert_revision(&third)?;
+        db.set_service_spec(&svc.id, &third.spec)?;
+        db.insert_operation(&queued)
+    })
+    .unwrap();
+    db.settle_spec(&svc.id, 1, &create_op.id).unwrap();
+    assert_eq!(db.service(&svc.id).unwrap().unwrap().spec.source.config().port, 7070);
+    db.settle_spec(&svc.id, 3, &queued.id).unwrap();
+    assert_eq!(db.service(&svc.id).unwrap().unwrap().spec.source.config().port, 7070);
 }
 
 #[test]
