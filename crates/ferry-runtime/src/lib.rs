@@ -116,6 +116,9 @@ pub struct EngineInfo {
     pub version: String,
     pub cpus: u32,
     pub memory_bytes: i64,
+    /// The engine runs without root (rootless Docker): its containers' own addresses are not reachable
+    /// from the host, where ferry's health checks come from.
+    pub rootless: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -116,5 +116,26 @@ fn engine_info(info: &SystemInfo) -> EngineInfo {
         version: info.server_version.clone().unwrap_or_default(),
         cpus: info.ncpu.and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
         memory_bytes: info.mem_total.unwrap_or(0),
+        rootless: info
+            .security_options
+            .iter()
+            .flatten()
+            .any(|o| o.split(',').any(|kv| kv == "name=rootless")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rootless_engine_says_so_among_its_security_options() {
+        let info = |options: &[&str]| SystemInfo {
+            security_options: Some(options.iter().map(|o| o.to_string()).collect()),
+            ..Default::default()
+        };
+        assert!(engine_info(&info(&["name=seccomp,profile=builtin", "name=rootless"])).rootless);
+        assert!(!engine_info(&info(&["name=seccomp,profile=builtin", "name=cgroupns"])).rootless);
+        assert!(!engine_info(&SystemInfo::default()).rootless);
     }
 }

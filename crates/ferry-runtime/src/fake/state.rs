@@ -46,7 +46,7 @@ impl Default for State {
         Self {
             calls: Vec::new(),
             unavailable: None,
-            info: EngineInfo { version: "fake".to_owned(), cpus: 4, memory_bytes: 8 << 30 },
+            info: EngineInfo { version: "fake".to_owned(), cpus: 4, memory_bytes: 8 << 30, rootless: false },
             pull_failures: HashMap::new(),
             build_failures: Vec::new(),
             push_failures: HashMap::new(),
