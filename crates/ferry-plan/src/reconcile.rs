@@ -33,6 +33,9 @@ pub enum Goal {
     },
     /// Run nothing: the service is paused, failed to create, or is being deleted.
     Stop,
+    /// Leave the instances as they are: an operation is getting its revision's image (a pull, a build)
+    /// and nothing serves that a failure could be replaced from.
+    Hold,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +87,7 @@ pub enum Action {
 pub fn plan(goal: &Goal, instances: &[ObservedInstance], now: Timestamp) -> Vec<Action> {
     match goal {
         Goal::Stop => plan_stop(instances),
+        Goal::Hold => Vec::new(),
         Goal::Run { revision, count, deploy, start_not_before } => {
             plan_run(*revision, *count, *deploy, *start_not_before, instances, now)
         }

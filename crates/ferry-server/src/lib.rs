@@ -98,6 +98,13 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let engine = runtime.info().await?;
     tracing::info!(version = %engine.version, cpus = engine.cpus, "container engine connected");
+    if engine.rootless {
+        tracing::warn!(
+            "the container engine runs rootless: its containers' own addresses are not reachable from this \
+             host, where ferry checks instances' health, so no instance will become ready; run ferry with \
+             the rootful engine (--docker-socket /var/run/docker.sock)"
+        );
+    }
 
     raise_open_file_limit(config.max_connections);
     let router = Router::new(RouterConfig {
@@ -146,6 +153,7 @@ pub async fn serve(
 
     let router_task = tokio::spawn(router.clone().serve(http, shutdown.clone()));
     tokio::spawn(controller.clone().watch_events());
+    tokio::spawn(controller.clone().sweep());
 
     let public_port = if config.http_listen.port() == 0 { http_addr.port() } else { config.public_port };
     let handle = Arc::new(ControlHandle(controller));

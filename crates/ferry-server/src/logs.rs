@@ -61,6 +61,8 @@ struct Writer {
     file: Option<File>,
     size: u64,
     seq: u64,
+    /// The file ends in a cut line: write a newline before the next line.
+    cut: bool,
 }
 
 struct ServiceLog {
@@ -198,10 +200,21 @@ impl LogHub {
     }
 }
 
+/// How many of a log's last lines are read to go on numbering after a restart: the last whole line may be
+/// further up than the last line (a write cut short by a crash).
+const RESUME_LINES: usize = 64;
+
 fn open_writer(path: &Path) -> Writer {
-    let seq = tail_of_file(path, 1).pop().map(|e| e.seq).unwrap_or(0);
+    let seq = tail_of_file(path, RESUME_LINES).iter().map(|e| e.seq).max().unwrap_or(0);
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    Writer { file: None, size, seq }
+    Writer { file: None, size, seq, cut: ends_cut(path) }
+}
+
+/// Whether the file's last line lacks its newline (a write cut short): the next write starts a new line.
+fn ends_cut(path: &Path) -> bool {
+    let Ok(mut file) = File::open(path) else { return false };
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::End(-1)).and_then(|_| file.read_exact(&mut last)).is_ok() && last[0] != b'\n'
 }
 
 fn rotated(path: &Path) -> PathBuf {
@@ -250,6 +263,10 @@ fn flush(path: &Path, w: &mut Writer, bytes: &[u8]) -> std::io::Result<()> {
         w.file = Some(OpenOptions::new().create(true).append(true).mode(0o600).open(path)?);
     }
     if let Some(f) = w.file.as_mut() {
+        if std::mem::take(&mut w.cut) {
+            f.write_all(b"\n")?;
+            w.size += 1;
+        }
         f.write_all(bytes)?;
         w.size += bytes.len() as u64;
     }
@@ -270,7 +287,8 @@ fn tail_entries(path: &Path, n: usize) -> Vec<Entry> {
     entries
 }
 
-/// Reads backwards in blocks until `n` complete lines are found. Unreadable lines are skipped.
+/// Reads backwards in blocks until `n` readable lines are found, or the file's start. Unreadable lines (a
+/// line a crash cut short) are skipped.
 fn tail_of_file(path: &Path, n: usize) -> Vec<Entry> {
     const BLOCK: u64 = 64 * 1024;
     let Ok(mut file) = File::open(path) else { return Vec::new() };
@@ -278,9 +296,15 @@ fn tail_of_file(path: &Path, n: usize) -> Vec<Entry> {
     let mut start = len;
     let mut buf: Vec<u8> = Vec::new();
     loop {
-        let newlines = buf.iter().filter(|&&b| b == b'\n').count();
-        if start == 0 || newlines > n {
-            break;
+        let text = String::from_utf8_lossy(&buf);
+        let mut lines: Vec<&str> = text.lines().collect();
+        if start > 0 && !lines.is_empty() {
+            lines.remove(0); // may be cut in the middle
+        }
+        let entries: Vec<Entry> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        if start == 0 || entries.len() >= n {
+            let skip = entries.len().saturating_sub(n);
+            return entries.into_iter().skip(skip).collect();
         }
         let from = start.saturating_sub(BLOCK);
         let mut block = vec![0; (start - from) as usize];
@@ -291,13 +315,6 @@ fn tail_of_file(path: &Path, n: usize) -> Vec<Entry> {
         buf = block;
         start = from;
     }
-    let text = String::from_utf8_lossy(&buf);
-    let mut lines: Vec<&str> = text.lines().collect();
-    if start > 0 && !lines.is_empty() {
-        lines.remove(0); // may be cut in the middle
-    }
-    let skip = lines.len().saturating_sub(n);
-    lines.into_iter().skip(skip).filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
 #[cfg(test)]
@@ -343,11 +360,38 @@ mod tests {
         assert!(s.next().await.is_none(), "the follow ended");
     }
 
+    #[tokio::test]
+    async fn a_line_cut_by_a_crash_neither_restarts_the_numbering_nor_swallows_the_next_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = ServiceId::generate();
+        let hub = LogHub::new(dir.path().to_owned(), CancellationToken::new()).unwrap();
+        hub.append(&id, (0..5).map(|i| line(i, "i1", "stdout", &format!("line {i}"))).collect()).await;
+        // The process dies in the middle of writing a line.
+        let path = dir.path().join(format!("{id}.log"));
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(br#"{"seq":6,"at":5,"instance":"i1","str"#).unwrap();
+        drop(file);
+
+        let hub = LogHub::new(dir.path().to_owned(), CancellationToken::new()).unwrap();
+        let mut follow = hub.read(&id, 2, true);
+        assert_eq!(follow.next().await.unwrap().line, "line 3");
+        assert_eq!(follow.next().await.unwrap().line, "line 4");
+        hub.append(&id, vec![line(6, "i2", "stdout", "after the crash")]).await;
+        assert_eq!(follow.next().await.unwrap().line, "after the crash", "numbered after the old lines");
+        let all: Vec<_> = hub.read(&id, 100, false).map(|l| l.line).collect().await;
+        assert_eq!(
+            all.last().map(String::as_str),
+            Some("after the crash"),
+            "a whole line of its own: {all:?}"
+        );
+        assert_eq!(all.len(), 6);
+    }
+
     #[test]
     fn a_batch_that_passes_the_limit_rotates_between_two_whole_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
-        let mut w = Writer { file: None, size: 0, seq: 0 };
+        let mut w = Writer { file: None, size: 0, seq: 0, cut: false };
         let entries: Vec<Arc<Entry>> = (0..30u64)
             .map(|i| {
                 let line = format!("{i:02} {}", "y".repeat(60));
@@ -372,7 +416,7 @@ mod tests {
     fn tail_reads_across_blocks_and_the_rotated_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
-        let mut w = Writer { file: None, size: 0, seq: 0 };
+        let mut w = Writer { file: None, size: 0, seq: 0, cut: false };
         let long = "x".repeat(10_000);
         for i in 0..40u64 {
             let e = Entry {
@@ -387,7 +431,7 @@ mod tests {
         let got: Vec<u64> = tail_entries(&path, 25).iter().map(|e| e.seq).collect();
         assert_eq!(got, (15..40).collect::<Vec<_>>());
         std::fs::rename(&path, rotated(&path)).unwrap();
-        let mut w = Writer { file: None, size: 0, seq: 0 };
+        let mut w = Writer { file: None, size: 0, seq: 0, cut: false };
         for i in 40..45u64 {
             let e =
                 Entry { seq: i, at: 0, instance: "i".into(), stream: "stdout".into(), line: i.to_string() };

@@ -118,6 +118,14 @@ impl Db {
         raws.map(|r| decode(r?)).collect()
     }
 
+    /// The services that have an operation that has not ended.
+    pub fn services_with_unfinished_operations(&self) -> Result<Vec<ServiceId>> {
+        let sql = format!("SELECT DISTINCT service_id FROM operations WHERE {UNFINISHED}");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.into_iter().map(|id| ServiceId::parse(&id).map_err(|_| corrupt("service id", &id))).collect()
+    }
+
     /// The service's oldest operation that has not ended: the one to work on now.
     pub fn current_operation(&self, service_id: &ServiceId) -> Result<Option<Operation>> {
         let sql = format!(

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use ferry_build::{FetchRequest, PlanRequest};
 use ferry_model::{Build, Revision, Source};
 use ferry_runtime::RuntimeError;
-use ferry_store::StoreError;
 
 use super::shared::Context;
 
@@ -94,20 +93,17 @@ fn interrupted(e: tokio::task::JoinError) -> BuildFailure {
 }
 
 /// Builds the revision's code (at its recorded commit when it was built before), or says why not.
-pub(crate) async fn build_revision(
-    cx: &Context<'_>,
-    revision: Revision,
-) -> Result<Result<Revision, BuildFailure>, StoreError> {
+pub(crate) async fn build_revision(cx: &Context, revision: Revision) -> Result<Revision, BuildFailure> {
     let Source::Code(code) = &revision.spec.source else {
-        return Ok(Err(BuildFailure::Interrupted("a build was asked for an image source".to_owned())));
+        return Err(BuildFailure::Interrupted("a build was asked for an image source".to_owned()));
     };
-    let shared = cx.shared;
+    let shared = &cx.shared;
     let log = BuildLog { log: cx.log.clone(), op: cx.op.clone(), state: Arc::default() };
     if shared.builds.available_permits() == 0 {
         log.line("waiting for a build slot (other builds are running)");
     }
     let Ok(_permit) = shared.builds.acquire().await else {
-        return Ok(Err(BuildFailure::Interrupted("the server is shutting down".to_owned())));
+        return Err(BuildFailure::Interrupted("the server is shutting down".to_owned()));
     };
     let settings = &shared.settings;
     let workdir = settings.data_dir.join("git").join(cx.service.as_str());
@@ -148,7 +144,7 @@ pub(crate) async fn build_revision(
             tokio::task::spawn_blocking(move || ferry_build::context_tar(&dir, &for_tar, MAX_CONTEXT_BYTES))
                 .await
                 .map_err(interrupted)??;
-        let tag = build_tag(settings.build_registry.as_deref(), cx.name, &checkout.commit, revision.number);
+        let tag = build_tag(settings.build_registry.as_deref(), &cx.name, &checkout.commit, revision.number);
         let image_id = shared.runtime.build_image(context, &plan.dockerfile, &tag, &emit).await?;
         let digest = match &settings.build_registry {
             Some(_) => shared.runtime.push_image(&tag, None, &emit).await.map_err(BuildFailure::Engine)?,
@@ -165,36 +161,32 @@ pub(crate) async fn build_revision(
         Err(reason) => {
             let tail = log.tail();
             if !tail.is_empty() {
-                cx.log.event(cx.op, "Last lines of the build:");
+                cx.log.event(&cx.op, "Last lines of the build:");
                 for line in tail {
-                    cx.log.event(cx.op, &format!("  | {line}"));
+                    cx.log.event(&cx.op, &format!("  | {line}"));
                 }
             }
-            return Ok(Err(reason));
+            return Err(reason);
         }
     };
     let build =
         Build { commit: commit.clone(), image: tag.clone(), builder: plan.description, run: plan.run };
     let (service, number, recorded, id, pushed) =
         (cx.service.clone(), revision.number, build.clone(), image_id.clone(), digest.clone());
-    shared
-        .store
-        .call(move |db| {
-            db.transaction(|db| {
-                db.set_revision_build(&service, number, &recorded, &id)?;
-                if let Some(digest) = &pushed {
-                    db.set_revision_image(&service, number, Some(digest), &id)?;
-                }
-                db.set_image_pruned(&service, number, false)
-            })
-        })
-        .await?;
-    cx.log.event(cx.op, &format!("Successfully built image {tag} from commit {commit}."));
-    Ok(Ok(Revision {
+    // Queued: the step's result is what the deployment goes on with; the record follows it in order.
+    shared.store.submit("record a revision's build", move |db| {
+        db.set_revision_build(&service, number, &recorded, &id)?;
+        if let Some(digest) = &pushed {
+            db.set_revision_image(&service, number, Some(digest), &id)?;
+        }
+        db.set_image_pruned(&service, number, false)
+    });
+    cx.log.event(&cx.op, &format!("Successfully built image {tag} from commit {commit}."));
+    Ok(Revision {
         build: Some(build),
         image_id: Some(image_id),
         image_digest: digest.or(revision.image_digest),
         image_pruned: false,
         ..revision
-    }))
+    })
 }

@@ -93,7 +93,8 @@ fn exit_detail(exit_code: Option<i64>, oom_killed: bool) -> String {
 fn container_spec(service: &Service, revision: &Revision, instance: &InstanceId) -> Option<ContainerSpec> {
     let spec = &revision.spec;
     let config = revision.run_config()?;
-    let image = revision.image_id.clone().or_else(|| spec.source.image().map(|i| i.image.to_string()))?;
+    // Always the image id the pull or build recorded: never a tag, which could have moved since.
+    let image = revision.image_id.clone()?;
     let mut env: Vec<(String, String)> =
         config.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     env.push(("PORT".to_owned(), config.port.to_string()));
@@ -133,6 +134,11 @@ impl Fleet {
             backoff: CrashBackoff::default(),
             unpublished: Vec::new(),
         }
+    }
+
+    /// The controller's inbox, for tasks that report to it.
+    pub(crate) fn inbox(&self) -> Inbox {
+        self.inbox.clone()
     }
 
     pub(crate) fn observed(&self) -> Vec<ObservedInstance> {
@@ -184,14 +190,14 @@ impl Fleet {
         self.instances.clear();
     }
 
-    async fn persist(&self, record: &Instance) {
+    /// Records an instance as it is now, for a restart and for `describe`; queued, in order, without
+    /// waiting (the controller's own view is what it acts on).
+    fn persist(&self, record: &Instance) {
         let record = record.clone();
-        if let Err(e) = self.shared.store.call(move |db| db.put_instance(&record)).await {
-            tracing::warn!(error = %e, "cannot record an instance's state");
-        }
+        self.shared.store.submit("record an instance's state", move |db| db.put_instance(&record));
     }
 
-    async fn set_state(&mut self, id: &InstanceId, state: InstanceState, detail: Option<String>) {
+    fn set_state(&mut self, id: &InstanceId, state: InstanceState, detail: Option<String>) {
         let now = self.shared.clock.now();
         let Some(live) = self.instances.get_mut(id) else { return };
         if live.record.state == state && live.record.detail == detail {
@@ -204,11 +210,11 @@ impl Fleet {
             live.endpoint = None;
         }
         let record = live.record.clone();
-        self.persist(&record).await;
+        self.persist(&record);
     }
 
     /// Takes over an instance found at start-up, keeping what it was doing.
-    pub(crate) async fn adopt(
+    pub(crate) fn adopt(
         &mut self,
         mut row: Instance,
         container: Option<ContainerInfo>,
@@ -229,10 +235,7 @@ impl Fleet {
             }
             None if row.state == InstanceState::Stopping || row.container_id.is_none() => {
                 // Its stop finished, or its start never got as far as a container.
-                let gone = id.clone();
-                if let Err(e) = self.shared.store.call(move |db| db.delete_instance(&gone)).await {
-                    tracing::warn!(instance = %id, error = %e, "cannot delete an instance's row");
-                }
+                self.shared.store.submit("delete an instance's row", move |db| db.delete_instance(&id));
                 return;
             }
             None => {
@@ -241,7 +244,7 @@ impl Fleet {
             }
             Some(_) => {}
         }
-        self.persist(&row).await;
+        self.persist(&row);
         let state = row.state;
         let mut live = Live::new(row);
         if container.as_ref().is_some_and(|c| c.running) && state.is_live() {
@@ -322,7 +325,7 @@ impl Fleet {
                 record.detail = Some(format!("the engine could not start it: {e}"));
             }
         }
-        self.persist(&record).await;
+        self.persist(&record);
         let mut live = Live::new(record);
         if live.record.state == InstanceState::Starting {
             let check = &cfg.health_check;
@@ -351,12 +354,12 @@ impl Fleet {
 
     /// Takes an instance out of the pool and stops it in the background: once the router's table no longer
     /// has it and its requests have drained.
-    pub(crate) async fn stop(&mut self, id: &InstanceId, reason: StopReason) {
+    pub(crate) fn stop(&mut self, id: &InstanceId, reason: StopReason) {
         let (drain, grace) = (self.shared.settings.drain_timeout, self.shared.settings.stop_grace);
         let Some(live) = self.instances.get(id) else { return };
         let endpoint = live.endpoint.clone();
         let detail = live.record.detail.clone();
-        self.set_state(id, InstanceState::Stopping, detail).await;
+        self.set_state(id, InstanceState::Stopping, detail);
         let Some(live) = self.instances.get_mut(id) else { return };
         if let Some(h) = live.health.take() {
             h.abort();
@@ -385,7 +388,7 @@ impl Fleet {
     }
 
     /// Starts stops again for instances whose stop failed (or was cut by a restart).
-    pub(crate) async fn retry_stops(&mut self) {
+    pub(crate) fn retry_stops(&mut self) {
         let again: Vec<InstanceId> = self
             .instances
             .values()
@@ -393,7 +396,7 @@ impl Fleet {
             .map(|l| l.record.id.clone())
             .collect();
         for id in again {
-            self.stop(&id, StopReason::Failed).await;
+            self.stop(&id, StopReason::Failed);
         }
     }
 
@@ -423,7 +426,7 @@ impl Fleet {
             return;
         }
         log.note(&format!("Instance {id} stopped: {detail}"));
-        self.set_state(id, InstanceState::Exited, Some(detail)).await;
+        self.set_state(id, InstanceState::Exited, Some(detail));
         self.backoff.failed(self.shared.clock.now());
     }
 
@@ -431,12 +434,12 @@ impl Fleet {
     /// revision's image may go too).
     pub(crate) async fn handle(&mut self, msg: Msg, log: &OpLog) -> bool {
         match msg {
-            Msg::Nudge => {}
+            Msg::Nudge | Msg::Resync => {}
             Msg::Health { instance, verdict, detail } => {
                 let Some(state) = self.instances.get(&instance).map(|l| l.record.state) else { return false };
                 match verdict {
                     HealthVerdict::Healthy if state == InstanceState::Starting => {
-                        self.set_state(&instance, InstanceState::Ready, None).await;
+                        self.set_state(&instance, InstanceState::Ready, None);
                         if let Some(live) = self.instances.get_mut(&instance) {
                             live.endpoint = live.endpoint();
                         }
@@ -445,7 +448,7 @@ impl Fleet {
                     }
                     HealthVerdict::Unhealthy if state.is_live() => {
                         log.note(&format!("Instance {instance} is unhealthy: {detail}"));
-                        self.set_state(&instance, InstanceState::Unhealthy, Some(detail)).await;
+                        self.set_state(&instance, InstanceState::Unhealthy, Some(detail));
                         self.backoff.failed(self.shared.clock.now());
                     }
                     _ => {}
@@ -463,10 +466,7 @@ impl Fleet {
             }
             Msg::Stopped { instance, result: Ok(()) } => {
                 self.instances.remove(&instance);
-                let gone = instance.clone();
-                if let Err(e) = self.shared.store.call(move |db| db.delete_instance(&gone)).await {
-                    tracing::warn!(instance = %instance, error = %e, "cannot delete an instance's row");
-                }
+                self.shared.store.submit("delete an instance's row", move |db| db.delete_instance(&instance));
                 return true;
             }
             Msg::Stopped { instance, result: Err(e) } => {
@@ -561,13 +561,13 @@ async fn follow_logs(shared: Arc<Shared>, service: ServiceId, instance: Instance
         shared.store.call(move |db| db.log_cursor(&from)).await.ok().flatten().map(|t| t.plus_millis(1));
     let mut lines = shared.runtime.follow_logs(&container, since);
     let mut cursor: Option<Timestamp> = None;
-    let mut saved = Instant::now();
     let name = instance.to_string();
+    // Queued, not awaited: a restart goes on from the last batch written, at most a batch twice.
     let save = |at: Timestamp| {
-        let (store, instance) = (shared.store.clone(), instance.clone());
-        async move {
-            let _ = store.call(move |db| db.set_log_cursor(&instance, at)).await;
-        }
+        let instance = instance.clone();
+        shared
+            .store
+            .submit("record where an instance's log was read to", move |db| db.set_log_cursor(&instance, at));
     };
     let mut ended = false;
     while !ended {
@@ -604,14 +604,8 @@ async fn follow_logs(shared: Arc<Shared>, service: ServiceId, instance: Instance
             }
         }
         shared.logs.append(&service, new).await;
-        if let Some(at) = cursor
-            && saved.elapsed() >= Duration::from_secs(1)
-        {
-            save(at).await;
-            saved = Instant::now();
+        if let Some(at) = cursor.take() {
+            save(at);
         }
-    }
-    if let Some(at) = cursor {
-        save(at).await;
     }
 }

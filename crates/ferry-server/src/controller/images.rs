@@ -8,7 +8,6 @@
 
 use ferry_model::{ImageRef, RegistryCredentials, Revision, Source};
 use ferry_runtime::RuntimeError;
-use ferry_store::StoreError;
 
 use super::build::{BuildFailure, build_revision};
 use super::shared::Context;
@@ -31,16 +30,13 @@ pub(crate) enum ImageError {
 }
 
 /// Makes sure the revision's image is on the engine; returns the revision with what it became.
-pub(crate) async fn ensure_image(
-    cx: &Context<'_>,
-    revision: Revision,
-) -> Result<Result<Revision, ImageError>, StoreError> {
+pub(crate) async fn ensure_image(cx: &Context, revision: Revision) -> Result<Revision, ImageError> {
     let runtime = &cx.shared.runtime;
     if let Some(id) = &revision.image_id
         && !revision.image_pruned
         && runtime.image_exists(id).await.unwrap_or(true)
     {
-        return Ok(Ok(revision));
+        return Ok(revision);
     }
     let source = match &revision.spec.source {
         Source::Image(source) => source.clone(),
@@ -52,30 +48,27 @@ pub(crate) async fn ensure_image(
                 let reference = image.with_digest(digest);
                 return pull(cx, revision.clone(), reference, None).await;
             }
-            return Ok(build_revision(cx, revision).await?.map_err(ImageError::Build));
+            return build_revision(cx, revision).await.map_err(ImageError::Build);
         }
     };
     let digest = match &revision.image_digest {
         Some(digest) => digest.clone(),
-        None if revision.image_id.is_some() => return Ok(Err(ImageError::Gone(revision.number))),
-        None => match resolve(cx, &source.image, source.credentials.as_ref()).await {
-            Ok(digest) => digest,
-            Err(e) => return Ok(Err(e)),
-        },
+        None if revision.image_id.is_some() => return Err(ImageError::Gone(revision.number)),
+        None => resolve(cx, &source.image, source.credentials.as_ref()).await?,
     };
     pull(cx, revision, source.image.with_digest(&digest), source.credentials).await
 }
 
 /// The digest the tag points at now, bounded by the deployment timeout.
 async fn resolve(
-    cx: &Context<'_>,
+    cx: &Context,
     image: &ImageRef,
     credentials: Option<&RegistryCredentials>,
 ) -> Result<String, ImageError> {
     let lookup = cx.shared.runtime.resolve(image, credentials);
     match tokio::time::timeout(cx.shared.settings.deploy_timeout, lookup).await {
         Ok(Ok(digest)) => {
-            cx.log.event(cx.op, &format!("Image {image} resolves to {digest}."));
+            cx.log.event(&cx.op, &format!("Image {image} resolves to {digest}."));
             Ok(digest)
         }
         Ok(Err(RuntimeError::Resolve { image, message })) => Err(ImageError::Resolve { image, message }),
@@ -85,38 +78,29 @@ async fn resolve(
 }
 
 async fn pull(
-    cx: &Context<'_>,
+    cx: &Context,
     revision: Revision,
     reference: ImageRef,
     credentials: Option<RegistryCredentials>,
-) -> Result<Result<Revision, ImageError>, StoreError> {
-    cx.log.event(cx.op, &format!("Pulling image {reference}"));
+) -> Result<Revision, ImageError> {
+    cx.log.event(&cx.op, &format!("Pulling image {reference}"));
     let (store, clock, op) = (cx.shared.store.clone(), cx.shared.clock.clone(), cx.op.clone());
     let progress = move |line: &str| store.append_event(&op, clock.now(), line);
     let pull = cx.shared.runtime.pull(&reference, credentials.as_ref(), &progress);
     let pulled = match tokio::time::timeout(cx.shared.settings.deploy_timeout, pull).await {
         Ok(Ok(p)) => p,
-        Ok(Err(e)) => return Ok(Err(ImageError::Pull(e))),
-        Err(_) => return Ok(Err(ImageError::PullTimedOut(reference.to_string()))),
+        Ok(Err(e)) => return Err(ImageError::Pull(e)),
+        Err(_) => return Err(ImageError::PullTimedOut(reference.to_string())),
     };
     let digest = revision.image_digest.clone().or(pulled.digest);
     let (service, number, image_id) = (cx.service.clone(), revision.number, pulled.image_id.clone());
     let recorded = digest.clone();
-    cx.shared
-        .store
-        .call(move |db| {
-            db.transaction(|db| {
-                db.set_revision_image(&service, number, recorded.as_deref(), &image_id)?;
-                db.set_image_pruned(&service, number, false)
-            })
-        })
-        .await?;
+    // Queued: the step's result is what the deployment goes on with; the record follows it in order.
+    cx.shared.store.submit("record a revision's pulled image", move |db| {
+        db.set_revision_image(&service, number, recorded.as_deref(), &image_id)?;
+        db.set_image_pruned(&service, number, false)
+    });
     let shown = digest.as_deref().unwrap_or(&pulled.image_id);
-    cx.log.event(cx.op, &format!("Successfully pulled image {reference} ({shown})"));
-    Ok(Ok(Revision {
-        image_digest: digest,
-        image_id: Some(pulled.image_id),
-        image_pruned: false,
-        ..revision
-    }))
+    cx.log.event(&cx.op, &format!("Successfully pulled image {reference} ({shown})"));
+    Ok(Revision { image_digest: digest, image_id: Some(pulled.image_id), image_pruned: false, ..revision })
 }

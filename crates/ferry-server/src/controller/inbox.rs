@@ -16,8 +16,10 @@ use tokio::sync::mpsc;
 /// Messages to a service's controller. Every message also makes it reconcile.
 #[derive(Debug)]
 pub(crate) enum Msg {
-    /// Something about the service may have changed (an operation was queued, a resync).
+    /// Something about the service may have changed (an operation was queued, an image step ended).
     Nudge,
+    /// Events may have been missed (the engine's event stream was down): look at every container again.
+    Resync,
     /// An instance's health verdict changed.
     Health { instance: InstanceId, verdict: HealthVerdict, detail: String },
     /// An instance's container stopped.

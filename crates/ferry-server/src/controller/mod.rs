@@ -150,8 +150,18 @@ impl Controller {
     /// Feeds the engine's events to the controllers, reconnecting with back-off when the stream ends.
     pub(crate) async fn watch_events(self: Arc<Self>) {
         let mut backoff = Duration::from_millis(500);
+        let mut reconnected = false;
         loop {
+            // Events from now on; what happened while the stream was down, every controller looks for
+            // itself, once the new stream is there (so nothing falls between the two).
             let mut events = self.shared.runtime.events();
+            if reconnected {
+                let ids: Vec<ServiceId> = self.inboxes().keys().cloned().collect();
+                for id in ids {
+                    self.offer(&id, Msg::Resync);
+                }
+            }
+            reconnected = true;
             loop {
                 tokio::select! {
                     () = self.shared.shutdown.cancelled() => return,
@@ -169,16 +179,38 @@ impl Controller {
                     }
                 }
             }
-            // Events may have been missed: let every controller look again.
-            let ids: Vec<ServiceId> = self.inboxes().keys().cloned().collect();
-            for id in ids {
-                self.offer(&id, Msg::Nudge);
-            }
             tokio::select! {
                 () = self.shared.shutdown.cancelled() => return,
                 () = tokio::time::sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+}
+
+impl Controller {
+    /// Every resync period, makes sure each service with an operation to carry out has a controller: a
+    /// safety net under the command layer's dispatch (which starts one at once).
+    pub(crate) async fn sweep(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.shared.settings.resync);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.shared.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match self.shared.store.call(|db| db.services_with_unfinished_operations()).await {
+                Ok(ids) => {
+                    for id in ids {
+                        let idle = self.inboxes().get(&id).is_none_or(Inbox::is_closed);
+                        if idle {
+                            tracing::info!(service = %id, "an operation waits with no controller; starting one");
+                            self.offer(&id, Msg::Nudge);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot look for operations waiting for a controller"),
+            }
         }
     }
 }

@@ -41,6 +41,12 @@ impl OpLog {
         self.store.append_event(op, self.clock.now(), message);
     }
 
+    /// A line of `op`'s log that its caller writes to the store itself (in a transaction): to the server's
+    /// log only here.
+    pub(crate) fn trace(&self, op: &OperationId, message: &str) {
+        tracing::info!(service = %self.service, operation = %op, "{message}");
+    }
+
     /// A line of the operation in progress, if there is one; the server's log only otherwise.
     pub(crate) fn note(&self, message: &str) {
         match &self.current {

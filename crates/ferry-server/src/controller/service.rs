@@ -1,30 +1,33 @@
 //! One service's controller: the reconcile loop, and what each kind of operation means.
 //!
-//! Whatever wakes it (a queued operation, a health verdict, a container's death, a resync), the controller
-//! reads the service and its operations from the store, turns them into a [`Goal`], asks
-//! [`ferry_plan::plan`] what its instances should do, and does it through its [`Fleet`]. It decides nothing
-//! itself: back-off, deadlines, what follows a failure, the route's protocol and the instance count come
-//! from `ferry_plan`.
+//! Whatever wakes it (a queued operation, a health verdict, a container's death, an image step that
+//! ended, a resync), the controller reads the service and its operations from the store, turns them into a
+//! [`Goal`], asks [`ferry_plan::plan`] what its instances should do, and does it through its [`Fleet`]. It
+//! decides nothing itself: back-off, deadlines, what follows a failure, the route's protocol and the
+//! instance count come from `ferry_plan`. Nothing it awaits takes long: a pull or a build runs in a task of
+//! its own (an image step), so facts about instances are taken in, and the route published, throughout.
 //!
 //! LIFECYCLE of an operation (App Runner's statuses):
 //!
 //! ```text
-//! PENDING ──its turn──► IN_PROGRESS ──all new instances ready──► SUCCEEDED (the revision serves)
+//! PENDING ──its turn──► IN_PROGRESS ──image ready, all new instances ready──► SUCCEEDED (it serves)
 //!    │                       │
 //!    │                       ├─ an image cannot be had, an instance exits or fails its checks, the
 //!    │                       │  deadline passes ──► FAILED (nothing served before: CREATE_FAILED), or
 //!    │                       │                      ROLLBACK_IN_PROGRESS ──new instances gone──► ROLLBACK_SUCCEEDED
-//!    └─ a delete is queued behind it ──► FAILED (cancelled)
+//!    └───────────────────────┴─ a delete is queued behind it ──► FAILED (cancelled; an image step ends too)
 //! ```
 //!
 //! A pause stops every instance (PAUSED), a resume deploys the revision that served last, a delete stops
-//! every instance, marks the service DELETED and takes its route away.
+//! every instance, marks the service DELETED and takes its route away. Each end of an operation is one
+//! transaction with its last log lines and what it changes (the serving revision, the service's status).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_model::{
-    Instance, Operation, OperationStatus, OperationType, Service, ServiceId, ServiceStatus, Timestamp,
+    Instance, Operation, OperationId, OperationStatus, OperationType, Revision, Service, ServiceId,
+    ServiceStatus, Timestamp,
 };
 use ferry_plan::deploy::{AfterFailure, after_failure, deadline};
 use ferry_plan::prune::{ImageUse, prunable};
@@ -32,11 +35,12 @@ use ferry_plan::reconcile::Deploy;
 use ferry_plan::scale::desired_instances;
 use ferry_plan::{Action, Goal};
 use ferry_runtime::ContainerInfo;
-use ferry_store::StoreError;
+use ferry_store::{Db, StoreError};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::fleet::Fleet;
-use super::images;
+use super::images::{self, ImageError};
 use super::inbox::{Inbox, Mailbox, Msg};
 use super::oplog::OpLog;
 use super::revisions::Revisions;
@@ -54,6 +58,27 @@ enum Step {
     Exit,
 }
 
+/// What a deploying operation wants next.
+enum Next {
+    Goal(Goal),
+    /// The operation ended or moved on: reconcile again.
+    Again,
+}
+
+/// A running pull or build of one operation's revision.
+struct ImageStep {
+    op: OperationId,
+    task: JoinHandle<Result<Revision, ImageError>>,
+}
+
+impl Drop for ImageStep {
+    fn drop(&mut self) {
+        // A step nobody waits for any more (its operation ended, the controller is going) ends with it; a
+        // build ends when its future is dropped.
+        self.task.abort();
+    }
+}
+
 /// How long a controller waits before trying again after a reconcile failed (the store was locked).
 const RETRY: i64 = 2_000;
 
@@ -69,6 +94,15 @@ pub(crate) struct ServiceController {
     /// The router answers "paused" for this service.
     paused: bool,
     resync_due: bool,
+    /// When the next periodic look at every container is due, whatever wakes the controller meanwhile.
+    next_resync: Instant,
+    /// The operation this controller started, as it started it: the store may not have taken the write
+    /// yet (another process holding the database), and the operation must not start twice.
+    started: Option<Operation>,
+    /// An operation's image being pulled or built.
+    image_step: Option<ImageStep>,
+    /// The operation whose revision's image is known to be on the engine.
+    image_ready: Option<OperationId>,
 }
 
 impl ServiceController {
@@ -85,12 +119,16 @@ impl ServiceController {
             revisions: Revisions::new(id.clone(), shared.store.clone()),
             route: Route::new(id.clone()),
             log: OpLog::new(shared.store.clone(), shared.clock.clone()),
+            next_resync: Instant::now() + shared.settings.resync,
             id,
             shared,
             mailbox,
             name: String::new(),
             paused: false,
             resync_due: false,
+            started: None,
+            image_step: None,
+            image_ready: None,
         };
         let id = this.id.clone();
         match this.shared.store.call(move |db| db.service(&id)).await {
@@ -103,7 +141,7 @@ impl ServiceController {
                 Ok(Some(r)) => r.spec.health_check,
                 _ => Default::default(),
             };
-            this.fleet.adopt(row, container, check).await;
+            this.fleet.adopt(row, container, check);
         }
         this.publish();
         this
@@ -124,7 +162,6 @@ impl ServiceController {
     }
 
     pub(super) async fn run(mut self) {
-        let resync = self.shared.settings.resync;
         let shutdown = self.shared.shutdown.clone();
         loop {
             let step = tokio::select! {
@@ -141,7 +178,8 @@ impl ServiceController {
                 Step::Again => continue,
                 Step::WaitUntil(at) => at,
             };
-            let mut deadline = Instant::now() + resync;
+            // The periodic resync keeps its own time: messages that keep coming do not put it off.
+            let mut deadline = self.next_resync;
             if let Some(at) = wake {
                 let ms = at.millis_since(self.now()) as u64;
                 deadline = deadline.min(Instant::now() + Duration::from_millis(ms));
@@ -154,19 +192,26 @@ impl ServiceController {
                     while let Some(msg) = self.mailbox.try_recv() {
                         self.handle(msg).await;
                     }
+                    // An instance that just became ready takes traffic now, and one that failed leaves
+                    // the pool now, not after the reconcile that follows.
+                    self.publish();
                 }
-                () = tokio::time::sleep_until(deadline) => self.resync_due = true,
+                () = tokio::time::sleep_until(deadline) => {}
             }
-            if self.mailbox.take_missed() {
+            if self.mailbox.take_missed() || Instant::now() >= self.next_resync {
                 self.resync_due = true;
             }
         }
         // Containers keep running when the controller ends (shutdown, or the service is gone after its
-        // delete): dropping the instances only ends their health and log tasks.
+        // delete): dropping the instances only ends their health and log tasks, and an image step ends.
+        self.image_step = None;
         self.fleet.clear();
     }
 
     async fn handle(&mut self, msg: Msg) {
+        if matches!(msg, Msg::Resync) {
+            self.resync_due = true;
+        }
         if self.fleet.handle(msg, &self.log).await {
             // A container went, and with it what kept a retired revision's image.
             self.prune().await;
@@ -182,8 +227,9 @@ impl ServiceController {
     async fn reconcile(&mut self) -> Result<Step, Error> {
         if std::mem::take(&mut self.resync_due) {
             self.fleet.resync(&self.log).await;
+            self.next_resync = Instant::now() + self.shared.settings.resync;
         }
-        self.fleet.retry_stops().await;
+        self.fleet.retry_stops();
         let id = self.id.clone();
         let (service, unfinished) = self
             .shared
@@ -206,8 +252,9 @@ impl ServiceController {
         };
         let goal = match &op {
             Some(op) if op.kind != OperationType::DeleteService && delete_queued(op) => {
-                self.end(op, OperationStatus::Failed, "cancelled: the service is being deleted", true)
-                    .await?;
+                // A pull or build under way for it ends too.
+                self.image_step = None;
+                self.fail(op, "cancelled: the service is being deleted").await?;
                 return Ok(Step::Again);
             }
             Some(op) if op.status == OperationStatus::RollbackInProgress => {
@@ -217,21 +264,20 @@ impl ServiceController {
                 }
             }
             Some(op) if op.deploys() => match self.deploy_goal(&service, op).await? {
-                Some(goal) => goal,
-                None => return Ok(Step::Again),
+                Next::Goal(goal) => goal,
+                Next::Again => return Ok(Step::Again),
             },
             Some(op) if op.kind == OperationType::PauseService => {
-                self.begin(op).await?;
+                self.begin(op);
                 self.paused = true;
                 Goal::Stop
             }
             Some(op) if op.kind == OperationType::DeleteService => {
-                self.begin(op).await?;
+                self.begin(op);
                 Goal::Stop
             }
             Some(op) => {
-                let why = format!("{} is not supported by this ferry", op.kind);
-                self.end(op, OperationStatus::Failed, &why, true).await?;
+                self.fail(op, &format!("{} is not supported by this ferry", op.kind)).await?;
                 return Ok(Step::Again);
             }
             None => self.steady_goal(&service).await?,
@@ -250,7 +296,7 @@ impl ServiceController {
                     self.fleet.start(&service, &r, &self.log).await?;
                 }
                 Action::Stop { id, reason } => {
-                    self.fleet.stop(&id, reason).await;
+                    self.fleet.stop(&id, reason);
                     // Out of the router's table before it drains.
                     self.publish();
                 }
@@ -291,19 +337,33 @@ impl ServiceController {
         };
         self.paused = service.status == ServiceStatus::Paused;
         let Some(revision) = active else { return Ok(Goal::Stop) };
-        Ok(Goal::Run {
+        Ok(self.serving_goal(&revision))
+    }
+
+    /// Keep `revision` serving, replacing what fails (with back-off).
+    fn serving_goal(&self, revision: &Revision) -> Goal {
+        Goal::Run {
             revision: revision.number,
             count: desired_instances(&revision.spec),
             deploy: None,
             start_not_before: self.fleet.start_not_before(self.now()),
-        })
+        }
     }
 
-    /// Marks a pending operation started; returns it as it is now.
-    async fn begin(&mut self, op: &Operation) -> Result<Operation, Error> {
+    /// Marks a pending operation started (queued for the store, in order with its log); returns it as it is
+    /// now.
+    fn begin(&mut self, op: &Operation) -> Operation {
+        if let Some(started) =
+            self.started.as_ref().filter(|s| s.id == op.id && op.status == OperationStatus::Pending)
+        {
+            // Started already; the store has not taken the write yet.
+            let started = started.clone();
+            self.log.follow(Some(&started));
+            return started;
+        }
         if op.status != OperationStatus::Pending {
             self.log.follow(Some(op));
-            return Ok(op.clone());
+            return op.clone();
         }
         let now = self.now();
         let started = Operation {
@@ -313,7 +373,8 @@ impl ServiceController {
             ..op.clone()
         };
         let write = started.clone();
-        self.shared.store.call(move |db| db.update_operation(&write)).await?;
+        self.shared.store.submit("record an operation's start", move |db| db.update_operation(&write));
+        self.started = Some(started.clone());
         self.log.follow(Some(&started));
         let what = match op.kind {
             OperationType::DeleteService => "Deletion",
@@ -322,154 +383,197 @@ impl ServiceController {
         };
         let trigger = op.trigger.event(op.kind);
         self.log.event(&op.id, &format!("{what} with ID : {} started. Triggering event : {trigger}", op.id));
-        Ok(started)
+        started
     }
 
-    /// Ends an operation; with `log`, also writes `error` to its log.
-    async fn end(
+    /// Moves `op` to `status` (with `error` unless it succeeded), writing `lines` to its log and doing `also`
+    /// in the same transaction: a retry after a failed write repeats none of it.
+    async fn finish(
         &mut self,
         op: &Operation,
         status: OperationStatus,
         error: &str,
-        log: bool,
+        lines: Vec<String>,
+        also: impl FnOnce(&mut Db) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<(), Error> {
-        let ended = self.ended(op, status, error, log);
-        self.shared.store.call(move |db| db.update_operation(&ended)).await?;
-        Ok(())
-    }
-
-    /// `op` as it ends with `status` (written by the caller, often with other changes in one transaction).
-    fn ended(&mut self, op: &Operation, status: OperationStatus, error: &str, log: bool) -> Operation {
         let now = self.now();
-        let mut op = op.clone();
-        op.status = status;
-        op.ended_at = Some(now);
-        op.updated_at = now;
+        let mut moved = op.clone();
+        moved.status = status;
+        moved.updated_at = now;
+        if status.is_terminal() {
+            moved.ended_at = Some(now);
+        }
         if !status.is_success() {
-            op.error = Some(error.to_owned());
-            if log {
-                self.log.event(&op.id, error);
-            }
+            moved.error = Some(error.to_owned());
         }
-        self.log.follow(None);
-        op
-    }
-
-    /// The goal of a deploying operation, once its image is on the engine; `None` when the operation
-    /// ended instead.
-    async fn deploy_goal(&mut self, service: &Service, op: &Operation) -> Result<Option<Goal>, Error> {
-        if op.status == OperationStatus::Pending
-            && service.status == ServiceStatus::Paused
-            && op.kind != OperationType::ResumeService
-        {
-            let why = format!("service {} is paused: resume it first", service.name);
-            self.end(op, OperationStatus::Failed, &why, true).await?;
-            return Ok(None);
+        for line in &lines {
+            self.log.trace(&op.id, line);
         }
-        let op = self.begin(op).await?;
-        if op.kind == OperationType::ResumeService {
-            self.paused = false;
-        }
-        let Some(number) = op.revision else {
-            self.end(&op, OperationStatus::Failed, "the operation names no revision to deploy", true).await?;
-            return Ok(None);
-        };
-        let Some(revision) = self.revisions.get(number).await? else {
-            self.end(&op, OperationStatus::Failed, &format!("revision {number} is missing"), true).await?;
-            return Ok(None);
-        };
-        let cx =
-            Context { shared: &self.shared, service: &self.id, name: &self.name, log: &self.log, op: &op.id };
-        let revision = match images::ensure_image(&cx, revision).await? {
-            Ok(r) => {
-                self.revisions.put(r.clone());
-                r
-            }
-            Err(reason) => {
-                self.deploy_failed(service, &op, &reason.to_string()).await?;
-                return Ok(None);
-            }
-        };
-        let started = op.started_at.unwrap_or_else(|| self.now());
-        let timeout = self.shared.settings.deploy_timeout.as_millis() as i64;
-        Ok(Some(Goal::Run {
-            revision: number,
-            count: desired_instances(&revision.spec),
-            deploy: Some(Deploy {
-                deadline: deadline(started, timeout, revision.spec.health_check.grace_period),
-            }),
-            start_not_before: None,
-        }))
-    }
-
-    async fn deploy_succeeded(&mut self, op: &Operation) -> Result<(), Error> {
-        let now = self.now();
-        if let Some(n) = op.revision {
-            self.log.event(&op.id, &format!("Health check is successful. Routing traffic to revision {n}."));
-        }
-        self.log.event(&op.id, "Deployment completed successfully.");
-        self.log.event(&op.id, "Service status is set to RUNNING.");
-        let ended = self.ended(op, OperationStatus::Succeeded, "", false);
-        let id = self.id.clone();
         self.shared
             .store
             .call(move |db| {
                 db.transaction(|db| {
-                    if let Some(n) = ended.revision {
-                        db.activate_revision(&id, n, now)?;
+                    for line in &lines {
+                        db.append_event(&moved.id, now, line)?;
                     }
-                    db.set_service_status(&id, ServiceStatus::Running, now)?;
-                    db.update_operation(&ended)
+                    also(db)?;
+                    db.update_operation(&moved)
                 })
             })
             .await?;
+        if status.is_terminal() {
+            self.log.follow(None);
+        }
+        Ok(())
+    }
+
+    /// Fails `op` with `why`, said in its log too.
+    async fn fail(&mut self, op: &Operation, why: &str) -> Result<(), Error> {
+        self.finish(op, OperationStatus::Failed, why, vec![why.to_owned()], |_| Ok(())).await
+    }
+
+    /// The goal of a deploying operation: its revision, once its image is on the engine; meanwhile what
+    /// serves keeps serving.
+    async fn deploy_goal(&mut self, service: &Service, op: &Operation) -> Result<Next, Error> {
+        if op.status == OperationStatus::Pending
+            && service.status == ServiceStatus::Paused
+            && op.kind != OperationType::ResumeService
+        {
+            self.fail(op, &format!("service {} is paused: resume it first", service.name)).await?;
+            return Ok(Next::Again);
+        }
+        let op = self.begin(op);
+        if op.kind == OperationType::ResumeService {
+            self.paused = false;
+        }
+        let Some(number) = op.revision else {
+            self.fail(&op, "the operation names no revision to deploy").await?;
+            return Ok(Next::Again);
+        };
+        let Some(revision) = self.revisions.get(number).await? else {
+            self.fail(&op, &format!("revision {number} is missing")).await?;
+            return Ok(Next::Again);
+        };
+        if self.image_ready.as_ref() != Some(&op.id) {
+            match self.image_step.take() {
+                Some(mut step) if step.op == op.id && step.task.is_finished() => {
+                    let result = (&mut step.task)
+                        .await
+                        .map_err(|e| Error::Internal(format!("an image step ended abnormally: {e}")))?;
+                    match result {
+                        Ok(r) => {
+                            self.revisions.put(r);
+                            self.image_ready = Some(op.id.clone());
+                        }
+                        Err(reason) => {
+                            self.deploy_failed(service, &op, &reason.to_string()).await?;
+                            return Ok(Next::Again);
+                        }
+                    }
+                }
+                Some(step) if step.op == op.id => {
+                    self.image_step = Some(step);
+                    return Ok(Next::Goal(self.holding_goal(service).await?));
+                }
+                // None, or a step of an operation that has ended: this one's starts.
+                _ => {
+                    self.start_image_step(&op, revision);
+                    return Ok(Next::Goal(self.holding_goal(service).await?));
+                }
+            }
+        }
+        let Some(revision) = self.revisions.cached(number).cloned() else {
+            return Err(Error::Internal(format!("revision {number} of {} left the cache", self.name)));
+        };
+        let started = op.started_at.unwrap_or_else(|| self.now());
+        let timeout = self.shared.settings.deploy_timeout.as_millis() as i64;
+        let grace = revision.spec.health_check.grace_period;
+        Ok(Next::Goal(Goal::Run {
+            revision: number,
+            count: desired_instances(&revision.spec),
+            deploy: Some(Deploy { deadline: deadline(started, timeout, grace) }),
+            start_not_before: None,
+        }))
+    }
+
+    /// Pulls or builds the operation's revision's image in a task of its own, which wakes the controller
+    /// when it is done.
+    fn start_image_step(&mut self, op: &Operation, revision: Revision) {
+        let cx = Context {
+            shared: self.shared.clone(),
+            service: self.id.clone(),
+            name: self.name.clone(),
+            log: self.log.clone(),
+            op: op.id.clone(),
+        };
+        let inbox = self.fleet.inbox();
+        let task = tokio::spawn(async move {
+            let result = images::ensure_image(&cx, revision).await;
+            inbox.send(Msg::Nudge).await;
+            result
+        });
+        self.image_step = Some(ImageStep { op: op.id.clone(), task });
+    }
+
+    /// While an operation's image is pulled or built: what serves keeps serving (failed instances of it are
+    /// replaced); a service with nothing serving stays as it is.
+    async fn holding_goal(&mut self, service: &Service) -> Result<Goal, Error> {
+        let serving = match service.active_revision {
+            Some(n) if !self.paused && self.fleet.runs(n) => self.revisions.get(n).await?,
+            _ => None,
+        };
+        Ok(match serving {
+            Some(revision) => self.serving_goal(&revision),
+            None => Goal::Hold,
+        })
+    }
+
+    async fn deploy_succeeded(&mut self, op: &Operation) -> Result<(), Error> {
+        let now = self.now();
+        let mut lines = Vec::new();
+        if let Some(n) = op.revision {
+            lines.push(format!("Health check is successful. Routing traffic to revision {n}."));
+        }
+        lines.push("Deployment completed successfully.".to_owned());
+        lines.push("Service status is set to RUNNING.".to_owned());
+        let (id, op_id, revision) = (self.id.clone(), op.id.clone(), op.revision);
+        self.finish(op, OperationStatus::Succeeded, "", lines, move |db| {
+            if let Some(n) = revision {
+                db.activate_revision(&id, n, now)?;
+                db.settle_spec(&id, n, &op_id)?;
+            }
+            db.set_service_status(&id, ServiceStatus::Running, now)
+        })
+        .await?;
         self.paused = false;
+        self.image_ready = None;
         self.prune().await;
         Ok(())
     }
 
     async fn deploy_failed(&mut self, service: &Service, op: &Operation, reason: &str) -> Result<(), Error> {
-        self.log.event(&op.id, &format!("Deployment failed: {reason}"));
-        self.log_failed_instances(op).await;
-        let id = self.id.clone();
-        let now = self.now();
+        let mut lines = vec![format!("Deployment failed: {reason}")];
+        lines.extend(self.failed_instances_lines(op).await);
+        let (id, op_id, now) = (self.id.clone(), op.id.clone(), self.now());
+        self.image_ready = None;
         match after_failure(op.kind, service.active_revision, op.revision) {
             AfterFailure::Fail { status } => {
                 self.paused = status == ServiceStatus::Paused;
-                self.log.event(&op.id, &format!("Deployment with ID : {} failed.", op.id));
-                self.log.event(&op.id, &format!("Service status is set to {status}."));
-                let ended = self.ended(op, OperationStatus::Failed, reason, false);
-                self.shared
-                    .store
-                    .call(move |db| {
-                        db.transaction(|db| {
-                            db.set_service_status(&id, status, now)?;
-                            db.update_operation(&ended)
-                        })
-                    })
-                    .await?;
+                lines.push(format!("Deployment with ID : {} failed.", op.id));
+                lines.push(format!("Service status is set to {status}."));
+                self.finish(op, OperationStatus::Failed, reason, lines, move |db| {
+                    db.set_service_status(&id, status, now)
+                })
+                .await
             }
             AfterFailure::RollBack { to } => {
-                let mut rolling = op.clone();
-                rolling.status = OperationStatus::RollbackInProgress;
-                rolling.error = Some(reason.to_owned());
-                rolling.updated_at = now;
-                self.log.event(
-                    &op.id,
-                    &format!("Rolling back: revision {to} keeps serving; removing the new instances."),
-                );
-                self.shared
-                    .store
-                    .call(move |db| {
-                        db.transaction(|db| {
-                            db.update_operation(&rolling)?;
-                            db.reset_spec_to(&id, to)
-                        })
-                    })
-                    .await?;
+                lines.push(format!("Rolling back: revision {to} keeps serving; removing the new instances."));
+                self.finish(op, OperationStatus::RollbackInProgress, reason, lines, move |db| {
+                    db.settle_spec(&id, to, &op_id)
+                })
+                .await
             }
         }
-        Ok(())
     }
 
     /// The goal while a failed deployment rolls back: the serving revision, as in steady state, which
@@ -477,26 +581,18 @@ impl ServiceController {
     async fn rollback_goal(&mut self, service: &Service, op: &Operation) -> Result<Option<Goal>, Error> {
         let reason = op.error.clone().unwrap_or_default();
         let Some(active) = service.active_revision else {
-            self.end(op, OperationStatus::RollbackFailed, &reason, false).await?;
+            self.finish(op, OperationStatus::RollbackFailed, &reason, Vec::new(), |_| Ok(())).await?;
             return Ok(None);
         };
         self.log.follow(Some(op));
         if !op.revision.is_some_and(|n| self.fleet.runs(n)) {
-            self.log.event(
-                &op.id,
-                &format!("Rollback completed: revision {active} serves. Service status is set to RUNNING."),
-            );
-            let ended = self.ended(op, OperationStatus::RollbackSucceeded, &reason, false);
+            let line =
+                format!("Rollback completed: revision {active} serves. Service status is set to RUNNING.");
             let (id, now) = (self.id.clone(), self.now());
-            self.shared
-                .store
-                .call(move |db| {
-                    db.transaction(|db| {
-                        db.set_service_status(&id, ServiceStatus::Running, now)?;
-                        db.update_operation(&ended)
-                    })
-                })
-                .await?;
+            self.finish(op, OperationStatus::RollbackSucceeded, &reason, vec![line], move |db| {
+                db.set_service_status(&id, ServiceStatus::Running, now)
+            })
+            .await?;
             return Ok(None);
         }
         let Some(revision) = self.revisions.get(active).await? else {
@@ -510,59 +606,45 @@ impl ServiceController {
         }))
     }
 
-    /// Writes the failing instances' details and last log lines to the operation's log, before their
+    /// The failing instances' details and last log lines, for the operation's log, read before their
     /// containers are removed.
-    async fn log_failed_instances(&mut self, op: &Operation) {
-        let Some(revision) = op.revision else { return };
+    async fn failed_instances_lines(&mut self, op: &Operation) -> Vec<String> {
+        let mut lines = Vec::new();
+        let Some(revision) = op.revision else { return lines };
         for (id, container, detail) in self.fleet.failed(revision) {
             if let Some(detail) = detail {
-                self.log.event(&op.id, &format!("Instance {id}: {detail}"));
+                lines.push(format!("Instance {id}: {detail}"));
             }
             let Some(container) = container else { continue };
             match self.shared.runtime.tail_logs(&container, 20).await {
-                Ok(lines) if lines.is_empty() => {
-                    self.log.event(&op.id, &format!("Instance {id} wrote nothing to stdout or stderr."));
+                Ok(tail) if tail.is_empty() => {
+                    lines.push(format!("Instance {id} wrote nothing to stdout or stderr."))
                 }
-                Ok(lines) => {
-                    self.log.event(&op.id, &format!("Last lines written by instance {id}:"));
-                    for l in lines {
-                        self.log.event(&op.id, &format!("  {} | {}", l.stream.as_str(), l.line));
-                    }
+                Ok(tail) => {
+                    lines.push(format!("Last lines written by instance {id}:"));
+                    lines.extend(tail.iter().map(|l| format!("  {} | {}", l.stream.as_str(), l.line)));
                 }
-                Err(e) => self.log.event(&op.id, &format!("The logs of instance {id} cannot be read: {e}")),
+                Err(e) => lines.push(format!("The logs of instance {id} cannot be read: {e}")),
             }
         }
+        lines
     }
 
     async fn paused_done(&mut self, op: &Operation) -> Result<(), Error> {
-        self.log.event(&op.id, "All instances stopped. Service status is set to PAUSED.");
-        let ended = self.ended(op, OperationStatus::Succeeded, "", false);
+        let line = "All instances stopped. Service status is set to PAUSED.".to_owned();
         let (id, now) = (self.id.clone(), self.now());
-        self.shared
-            .store
-            .call(move |db| {
-                db.transaction(|db| {
-                    db.set_service_status(&id, ServiceStatus::Paused, now)?;
-                    db.update_operation(&ended)
-                })
-            })
-            .await?;
-        Ok(())
+        self.finish(op, OperationStatus::Succeeded, "", vec![line], move |db| {
+            db.set_service_status(&id, ServiceStatus::Paused, now)
+        })
+        .await
     }
 
     async fn deleted(&mut self, op: &Operation) -> Result<(), Error> {
-        self.log.event(&op.id, "Service deleted.");
-        let ended = self.ended(op, OperationStatus::Succeeded, "", false);
         let (id, now) = (self.id.clone(), self.now());
-        self.shared
-            .store
-            .call(move |db| {
-                db.transaction(|db| {
-                    db.mark_deleted(&id, now)?;
-                    db.update_operation(&ended)
-                })
-            })
-            .await?;
+        self.finish(op, OperationStatus::Succeeded, "", vec!["Service deleted.".to_owned()], move |db| {
+            db.mark_deleted(&id, now)
+        })
+        .await?;
         self.route.unpublish(&self.shared.routes);
         self.shared.logs.remove(&self.id).await;
         let checkout = self.shared.settings.data_dir.join("git").join(self.id.as_str());
@@ -610,11 +692,9 @@ impl ServiceController {
             }
             if removed {
                 let (service, number) = (p.service.clone(), p.revision);
-                if let Err(e) =
-                    self.shared.store.call(move |db| db.set_image_pruned(&service, number, true)).await
-                {
-                    tracing::warn!(error = %e, "cannot record a pruned image");
-                }
+                self.shared
+                    .store
+                    .submit("record a pruned image", move |db| db.set_image_pruned(&service, number, true));
             }
         }
     }

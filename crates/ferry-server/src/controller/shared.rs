@@ -50,11 +50,13 @@ pub(crate) struct Shared {
     pub builds: tokio::sync::Semaphore,
 }
 
-/// What a step of an operation (pulling or building its revision's image) needs to know of its service.
-pub(crate) struct Context<'a> {
-    pub shared: &'a Shared,
-    pub service: &'a ServiceId,
-    pub name: &'a str,
-    pub log: &'a OpLog,
-    pub op: &'a OperationId,
+/// What a step of an operation (pulling or building its revision's image, in a task of its own) needs to
+/// know of its service.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub shared: Arc<Shared>,
+    pub service: ServiceId,
+    pub name: String,
+    pub log: OpLog,
+    pub op: OperationId,
 }

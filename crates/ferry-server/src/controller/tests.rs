@@ -16,7 +16,7 @@ use ferry_model::{
 use ferry_router::{RouteTarget, Router, RouterConfig};
 use ferry_runtime::LogStream;
 use ferry_runtime::fake::{Call, FakeRuntime};
-use ferry_store::{Store, StoreError};
+use ferry_store::Store;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -53,7 +53,6 @@ struct Harness {
     commands: Commands,
     router: Arc<Router>,
     shutdown: CancellationToken,
-    clock: Arc<dyn Clock>,
     _dir: tempfile::TempDir,
 }
 
@@ -105,7 +104,7 @@ impl Harness {
         controller.start().await.unwrap();
         tokio::spawn(controller.clone().watch_events());
         let commands = Commands::new(store.clone(), Arc::new(ControlHandle(controller)));
-        Self { runtime, probe: fake_probe, store, commands, router, shutdown, clock, _dir: dir }
+        Self { runtime, probe: fake_probe, store, commands, router, shutdown, _dir: dir }
     }
 
     async fn run(&self, command: Command) -> Operation {
@@ -335,7 +334,6 @@ async fn a_deployment_that_is_not_ready_by_its_deadline_fails() {
     assert!(took >= Duration::from_secs(300) && took < Duration::from_secs(302), "{took:?}");
     assert_eq!(h.service("late").await.status, ServiceStatus::CreateFailed);
     h.until("nothing running", |h| h.running().is_empty().then_some(())).await;
-    let _ = h.clock.now();
 }
 
 /// Accepts connections for `target` the way the engine's userland proxy does: it takes every connection,
@@ -404,18 +402,68 @@ async fn an_instance_that_accepts_nothing_is_never_ready_even_behind_a_forwarder
     assert_eq!(h.endpoints("live").unwrap(), [live_proxy]);
 }
 
+/// Another process holds the database while a deployment runs: the controller's writes fail, it tries
+/// again, and once the lock is gone the deployment ends as it would have, with its log written once.
 #[tokio::test(start_paused = true)]
-async fn a_store_error_is_retried_and_operations_do_not_leak_into_each_other() {
+async fn a_locked_database_delays_a_deployment_which_then_ends_with_its_log_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferry.db");
+    let mut db = ferry_store::Db::open(&path).unwrap();
+    db.set_busy_timeout(Duration::from_millis(50)).unwrap();
+    let runtime = Arc::new(FakeRuntime::new());
+    let probe = Arc::new(FakeProbe { runtime: runtime.clone(), held: Mutex::default() });
+    let h = Harness::start_with(runtime, probe.clone(), probe, Store::new(db), settings).await;
+    let created = h.create("web", WEB_V1, 1, &[]).await;
+    assert_eq!(h.wait(&created.id).await.status, OperationStatus::Succeeded);
+
+    let update = h.update_image("web", WEB_V2, 1).await;
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let id = update.id.clone();
+    let during = h.store.call(move |db| db.operation(&id)).await.unwrap().unwrap();
+    assert!(!during.status.is_terminal(), "nothing could be written while the database was held: {during:?}");
+    other.execute_batch("COMMIT").unwrap();
+
+    let done = h.wait(&update.id).await;
+    assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", h.events(&update.id).await);
+    let events = h.events(&update.id).await;
+    for line in [
+        "started. Triggering event",
+        "Deployment completed successfully.",
+        "Service status is set to RUNNING.",
+    ] {
+        assert_eq!(events.iter().filter(|e| e.contains(line)).count(), 1, "{line:?} once: {events:?}");
+    }
+    assert_eq!(h.service("web").await.active_revision, Some(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_queued_behind_a_deployment_stays_desired_when_that_deployment_ends() {
     let h = Harness::start().await;
-    let a = h.create("a", WEB_V1, 1, &[]).await;
-    let b = h.create("b", WEB_V1, 1, &[("FAKE_HEALTH", "fail")]).await;
+    let created = h.create("web", WEB_V1, 1, &[]).await;
+    assert_eq!(h.wait(&created.id).await.status, OperationStatus::Succeeded);
+    let env = |name: &'static str, value: &'static str| {
+        Box::new(move |spec: &ServiceSpec| {
+            let mut spec = spec.clone();
+            let mut vars: std::collections::BTreeMap<String, String> =
+                spec.source.config().env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            vars.insert(name.into(), value.into());
+            spec.source.config_mut().env = EnvVars::new(vars)?;
+            Ok(spec)
+        })
+    };
+    let a = h.run(Command::Update { service: Target::Name("web".into()), change: env("A", "1") }).await;
+    // B, queued behind A, will not get healthy for a while.
+    h.run(Command::Update { service: Target::Name("web".into()), change: env("FAKE_HEALTH", "fail") }).await;
     assert_eq!(h.wait(&a.id).await.status, OperationStatus::Succeeded);
-    assert_eq!(h.wait(&b.id).await.status, OperationStatus::Failed);
-    let (events_a, events_b) = (h.events(&a.id).await, h.events(&b.id).await);
-    assert!(events_a.iter().all(|e| !e.contains("unhealthy")), "{events_a:?}");
-    assert!(events_b.iter().any(|e| e.contains("unhealthy")), "{events_b:?}");
-    let ids = h.store.call(|db| Ok::<_, StoreError>(db.list_services()?.len())).await.unwrap();
-    assert_eq!(ids, 2);
+    let desired = h.service("web").await.spec;
+    assert_eq!(
+        desired.source.config().env.get("FAKE_HEALTH"),
+        Some("fail"),
+        "B is still desired: {desired:?}"
+    );
+    assert_eq!(desired.source.config().env.get("A"), Some("1"));
 }
 
 #[tokio::test(start_paused = true)]

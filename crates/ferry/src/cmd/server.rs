@@ -50,7 +50,7 @@ pub fn run(args: ServerArgs) -> Result<()> {
         .map_err(|e| crate::usage(format!("--log {:?} is not a log filter: {e}", config.log)))?;
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let signals = shutdown.clone();
         let mut term = signal(SignalKind::terminate())?;
@@ -65,5 +65,12 @@ pub fn run(args: ServerArgs) -> Result<()> {
         });
         ferry_server::run(config, shutdown).await?;
         Ok(())
-    })
+    });
+    // The server has finished within its grace; what still runs on the blocking pool (a store call waiting
+    // on a locked database, a build context being packed) gets a moment, not a say in when ferry exits.
+    runtime.shutdown_timeout(SHUTDOWN_LEFTOVERS);
+    result
 }
+
+/// How long blocking work left over at exit may take.
+const SHUTDOWN_LEFTOVERS: std::time::Duration = std::time::Duration::from_secs(1);

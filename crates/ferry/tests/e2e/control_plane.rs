@@ -70,6 +70,9 @@ fn a_locked_database_stalls_the_control_plane_but_not_the_router() {
     let db = rusqlite::Connection::open(server.data_dir.path().join("ferry.db")).unwrap();
     db.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let (during, answered) = slowest_request(&server, "steady", Duration::from_secs(7));
+    // The control plane was held up meanwhile: the deployment could not end while the lock was held.
+    let d = server.describe("busy");
+    assert_ne!(d["latest_operation"]["status"], "SUCCEEDED", "the deployment ended under the lock: {d}");
     db.execute_batch("COMMIT").unwrap();
     eprintln!(
         "slowest request: {before:?} before, {during:?} with the database locked ({answered} answered)"
@@ -180,6 +183,8 @@ fn sigterm_ends_the_server_within_its_grace_with_a_log_stream_open_and_apps_keep
 
     let took = server.terminate_within(Duration::from_secs(20));
     eprintln!("the server exited {took:?} after SIGTERM");
+    // Within its grace (3 s) and the moment it then gives leftovers, not whenever the log stream ends.
+    assert!(took < Duration::from_secs(8), "SIGTERM took {took:?} with a log stream open");
     let status =
         poll("`ferry logs --follow` to end", Duration::from_secs(10), || follow.try_wait().ok().flatten());
     assert!(status.success(), "the log stream ended cleanly: {status}");
