@@ -454,6 +454,15 @@ impl ServiceController {
             self.fail(&op, &format!("revision {number} is missing")).await?;
             return Ok(Next::Again);
         };
+        // An image already on the engine (a rollback, a resume, a redeploy of a pinned digest) needs no
+        // step: one bounded engine call here says so.
+        if self.image_ready.as_ref() != Some(&op.id)
+            && self.image_step.as_ref().is_none_or(|s| s.op != op.id)
+            && let Some(id) = revision.image_id.as_deref().filter(|_| !revision.image_pruned)
+            && self.shared.runtime.image_exists(id).await.unwrap_or(false)
+        {
+            self.image_ready = Some(op.id.clone());
+        }
         if self.image_ready.as_ref() != Some(&op.id) {
             match self.image_step.take() {
                 Some(mut step) if step.op == op.id && step.task.is_finished() => {
