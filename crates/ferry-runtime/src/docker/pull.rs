@@ -32,6 +32,15 @@ pub(super) async fn pull(
         Some(digest) => format!("{}@{digest}", image.name()),
         None => format!("{}:{}", image.name(), image.pull_tag()),
     };
+    // A digest names its content: if `name@digest` is already here, asking the registry again changes
+    // nothing (a rollback, a redeploy of an unchanged tag, a second instance), so it is not asked.
+    if image.digest().is_some()
+        && let Some(image_id) = present(engine, &pulled_as).await
+    {
+        progress(&format!("pulled {image}: already on the engine"));
+        tracing::info!(image = %image, image_id = %image_id, "the image is already on the engine");
+        return Ok(PulledImage { image_id, digest: image.digest().map(str::to_owned) });
+    }
     let credentials = registry::credentials(image, credentials);
     let mut state = PullProgress::new(image.to_string());
     let mut last_line: Option<Instant> = None;
@@ -56,6 +65,12 @@ pub(super) async fn pull(
         elapsed_ms = started.elapsed().as_millis() as u64, "pulled an image"
     );
     Ok(PulledImage { image_id, digest })
+}
+
+/// The id of `reference` if the engine has it; `None` if not or if it cannot say (the pull then tells).
+async fn present(engine: &Engine, reference: &str) -> Option<String> {
+    let inspect = async { engine.docker.inspect_image(reference).await.map_err(error::engine) };
+    timed(engine.call_timeout(), "an image inspect", inspect).await.ok().and_then(|i| i.id)
 }
 
 /// Per-layer state of a pull, from the engine's progress messages.

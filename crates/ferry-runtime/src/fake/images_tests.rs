@@ -215,3 +215,20 @@ async fn removing_a_tag_leaves_the_other_tags_and_takes_its_repositorys_last_dig
     let removals = fake.calls().into_iter().filter(|c| matches!(c, Call::RemoveImage(_))).count();
     assert_eq!(removals, 2, "refused removals are recorded too");
 }
+
+#[tokio::test]
+async fn a_digest_already_pulled_is_not_asked_of_the_registry_again() {
+    let fake = FakeRuntime::new();
+    let digest = FakeRuntime::digest("127.0.0.1:5000/web:v1");
+    let pinned = ImageRef::parse("127.0.0.1:5000/web:v1").unwrap().with_digest(&digest);
+    let first = fake.pull(&pinned, None, &|_| {}).await.unwrap();
+    fake.fail_pulls(&pinned.to_string(), "connection refused");
+    let lines = std::sync::Mutex::new(Vec::new());
+    let again = fake.pull(&pinned, None, &|l| lines.lock().unwrap().push(l.to_owned())).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(lines.into_inner().unwrap(), [format!("pulled {pinned}: already on the engine")]);
+    // Once its reference is removed, the registry is asked (and here refuses).
+    fake.remove_image(&format!("127.0.0.1:5000/web@{digest}")).await.unwrap();
+    let err = fake.pull(&pinned, None, &|_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("connection refused"), "{err}");
+}

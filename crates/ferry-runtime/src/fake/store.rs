@@ -124,6 +124,16 @@ impl ImageStore {
         }
     }
 
+    /// `text` (a reference) was made here, by a pull, a build or a push, and is still here.
+    pub(super) fn holds(&self, text: &str) -> Option<String> {
+        match name(text) {
+            Name::Reference(r) if !self.removed.contains(&r.key) => {
+                self.references.get(&r.key).filter(|id| !self.removed.contains(*id)).cloned()
+            }
+            _ => None,
+        }
+    }
+
     pub(super) fn exists(&self, text: &str) -> bool {
         match name(text) {
             Name::Id(id) => !self.removed.contains(&id),

@@ -62,6 +62,22 @@ async fn pull_from_a_private_registry_returns_the_image_id_and_digest() -> anyho
     assert_eq!(pinned.image_id, expected_id);
     assert_eq!(pinned.digest.as_deref(), Some(pushed_digest.as_str()));
     cleanup.image(&format!("{}@{pushed_digest}", image.name()));
+
+    // Once here by its digest, the image is not asked of the registry again: pulling it works with the
+    // registry gone.
+    drop(registry);
+    let lines = Mutex::new(Vec::new());
+    let again = rt
+        .pull(&image.with_digest(&pushed_digest), None, &|l| lines.lock().unwrap().push(l.to_owned()))
+        .await?;
+    assert_eq!(
+        (again.image_id.as_str(), again.digest.as_deref()),
+        (expected_id.as_str(), Some(pushed_digest.as_str()))
+    );
+    assert_eq!(
+        lines.into_inner().unwrap(),
+        [format!("pulled {}: already on the engine", image.with_digest(&pushed_digest))]
+    );
     Ok(())
 }
 
