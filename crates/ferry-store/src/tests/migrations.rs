@@ -58,13 +58,7 @@ fn image_sources_stored_before_code_sources_existed_still_read() {
     let path = dir.path().join("ferry.db");
     let old_spec = r#"{"source":{"image":"127.0.0.1:5000/web:v1","config":{"port":8080,"env":{"A":"1"},"start_command":null},"credentials":null},"instance":{"cpu":"1 vCPU","memory":"2 GB"},"health_check":{"protocol":"TCP","path":"/","interval":5,"timeout":2,"healthy_threshold":1,"unhealthy_threshold":5},"instances":1}"#;
     {
-        let mut conn = Connection::open(&path).unwrap();
-        for (i, (_, sql)) in MIGRATIONS[..3].iter().enumerate() {
-            let tx = conn.transaction().unwrap();
-            tx.execute_batch(sql).unwrap();
-            tx.pragma_update(None, "user_version", i as i64 + 1).unwrap();
-            tx.commit().unwrap();
-        }
+        let conn = schema_of_version(&path, 3);
         conn.execute(
             "INSERT INTO services (id, name, name_key, status, spec, created_at, updated_at)
              VALUES ('8fe1e10304f84fd2b0df550fe98a71fa', 'web', 'web', 'RUNNING', ?1, 1, 1)",
@@ -109,13 +103,7 @@ fn operations_and_instances_from_before_typed_triggers_read_back() {
     let spec = r#"{"source":{"Image":{"image":"127.0.0.1:5000/web:v1","config":{"port":8080,"env":{},"start_command":null},"credentials":null}},"instance":{"cpu":"1 vCPU","memory":"2 GB"},"health_check":{"protocol":"TCP","path":"/","interval":5,"timeout":2,"healthy_threshold":1,"unhealthy_threshold":5},"instances":1}"#;
     let service = "8fe1e10304f84fd2b0df550fe98a71fa";
     {
-        let mut conn = Connection::open(&path).unwrap();
-        for (i, (_, sql)) in MIGRATIONS[..4].iter().enumerate() {
-            let tx = conn.transaction().unwrap();
-            tx.execute_batch(sql).unwrap();
-            tx.pragma_update(None, "user_version", i as i64 + 1).unwrap();
-            tx.commit().unwrap();
-        }
+        let conn = schema_of_version(&path, 4);
         conn.execute(
             "INSERT INTO services (id, name, name_key, status, spec, created_at, updated_at)
              VALUES (?1, 'web', 'web', 'RUNNING', ?2, 1, 1)",
@@ -150,4 +138,16 @@ fn operations_and_instances_from_before_typed_triggers_read_back() {
     let address = instance.address.unwrap();
     assert_eq!(address.endpoint.to_string(), "127.0.0.1:32768");
     assert_eq!((address.node.as_str(), address.probe), ("", None));
+}
+
+/// A database at `path` with the first `version` migrations applied, as an older ferry left it.
+fn schema_of_version(path: &std::path::Path, version: usize) -> Connection {
+    let mut conn = Connection::open(path).unwrap();
+    for (i, (_, sql)) in MIGRATIONS[..version].iter().enumerate() {
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(sql).unwrap();
+        tx.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+        tx.commit().unwrap();
+    }
+    conn
 }
