@@ -29,7 +29,7 @@ pub(crate) fn apply(
                 deleted_at: None,
             };
             db.insert_service(&service)?;
-            let revision = new_revision(&service, 1, *spec, now);
+            let revision = Revision::new(service.id.clone(), 1, *spec, now);
             db.insert_revision(&revision)?;
             let op =
                 Operation::queued(service.id.clone(), OperationType::CreateService, Some(1), trigger, now);
@@ -139,21 +139,6 @@ fn admitted(db: &Db, target: &Target, kind: OperationType) -> Result<Service, Co
     Ok(service)
 }
 
-fn new_revision(service: &Service, number: u32, spec: ferry_model::ServiceSpec, now: Timestamp) -> Revision {
-    Revision {
-        service_id: service.id.clone(),
-        number,
-        spec,
-        image_digest: None,
-        image_id: None,
-        created_at: now,
-        activated_at: None,
-        image_pruned: false,
-        build: None,
-    }
-}
-
-/// Records a new revision with `spec`, makes it the desired spec, and queues the operation deploying it.
 fn deploy_new_revision(
     db: &mut Db,
     service: Service,
@@ -163,7 +148,7 @@ fn deploy_new_revision(
     now: Timestamp,
 ) -> Result<Outcome, CommandError> {
     let number = db.next_revision_number(&service.id)?;
-    let revision = new_revision(&service, number, spec, now);
+    let revision = Revision::new(service.id.clone(), number, spec, now);
     db.insert_revision(&revision)?;
     db.set_service_spec(&service.id, &revision.spec)?;
     let op = Operation::queued(service.id.clone(), kind, Some(number), trigger, now);

@@ -357,8 +357,21 @@ pub struct Revision {
 }
 
 impl Revision {
-    /// How its instances run: the image source's configuration, or what the build resolved for code
-    /// (`None` for code not built yet).
+    /// A new revision, not yet pulled, built or served.
+    pub fn new(service_id: ServiceId, number: u32, spec: ServiceSpec, created_at: Timestamp) -> Self {
+        Self {
+            service_id,
+            number,
+            spec,
+            image_digest: None,
+            image_id: None,
+            created_at,
+            activated_at: None,
+            image_pruned: false,
+            build: None,
+        }
+    }
+
     /// The references ferry itself put on the engine for this revision's image: `name@digest` for an image
     /// pulled by its digest, and for code the tag its build got (plus `name@digest` of that tag when it
     /// was pushed to a build registry and may have been pulled back by digest). Pruning removes only
@@ -379,6 +392,8 @@ impl Revision {
         }
     }
 
+    /// How its instances run: the image source's configuration, or what the build resolved for code
+    /// (`None` for code not built yet).
     pub fn run_config(&self) -> Option<&ImageConfiguration> {
         match &self.spec.source {
             Source::Image(i) => Some(&i.config),

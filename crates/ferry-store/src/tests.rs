@@ -20,17 +20,7 @@ fn service(name: &str) -> (Service, Revision, Operation) {
         updated_at: now,
         deleted_at: None,
     };
-    let revision = Revision {
-        service_id: id.clone(),
-        number: 1,
-        spec,
-        image_digest: None,
-        image_id: None,
-        created_at: now,
-        activated_at: None,
-        image_pruned: false,
-        build: None,
-    };
+    let revision = Revision::new(id.clone(), 1, spec, now);
     let op = Operation::queued(id, OperationType::CreateService, Some(1), Trigger::Manual, now);
     (service, revision, op)
 }
