@@ -117,7 +117,7 @@ pub(crate) fn apply(
     }
 }
 
-fn find(db: &Db, target: &Target) -> Result<Service, CommandError> {
+pub(crate) fn find(db: &Db, target: &Target) -> Result<Service, CommandError> {
     let found = match target {
         Target::Name(name) => db.service_by_name(name)?,
         Target::Id(id) => db.service(id)?.filter(|s| s.deleted_at.is_none()),
@@ -131,7 +131,7 @@ fn find(db: &Db, target: &Target) -> Result<Service, CommandError> {
 }
 
 /// The service, if it takes an operation of `kind` once its queued operations have run.
-fn admitted(db: &Db, target: &Target, kind: OperationType) -> Result<Service, CommandError> {
+pub(crate) fn admitted(db: &Db, target: &Target, kind: OperationType) -> Result<Service, CommandError> {
     let service = find(db, target)?;
     let unfinished = db.unfinished_operations(&service.id)?;
     admit(kind, Facts::of(&service, &unfinished))
@@ -156,7 +156,12 @@ fn deploy_new_revision(
 }
 
 /// Records `op` and sets the service OPERATION_IN_PROGRESS.
-fn queue(db: &mut Db, service: Service, op: Operation, now: Timestamp) -> Result<Outcome, CommandError> {
+pub(crate) fn queue(
+    db: &mut Db,
+    service: Service,
+    op: Operation,
+    now: Timestamp,
+) -> Result<Outcome, CommandError> {
     db.insert_operation(&op)?;
     db.set_service_status(&service.id, ServiceStatus::OperationInProgress, now)?;
     let service = Service { status: ServiceStatus::OperationInProgress, updated_at: now, ..service };

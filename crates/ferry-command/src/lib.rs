@@ -9,6 +9,10 @@
 //! service are thereby serialised: ten concurrent updates make ten revisions, numbered one after another,
 //! each built on the one before, queued in that order.
 //!
+//! Pushes (a commit on a watched branch, a digest under a watched tag) enter through
+//! [`Commands::source_changed`]: recorded as the newest version seen, deployed once the service is idle
+//! (`push.rs`).
+//!
 //! Nothing here touches a container: the controller does the work and writes each step to the operation's
 //! log.
 
@@ -22,6 +26,9 @@ pub use ferry_plan::deploy::RollbackRefusal;
 use ferry_store::{Store, StoreError};
 
 mod apply;
+mod push;
+
+pub use push::PushOutcome;
 
 /// What the command layer needs from the control plane.
 pub trait Dispatch: Send + Sync + 'static {

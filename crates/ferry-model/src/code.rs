@@ -21,6 +21,14 @@ pub struct CodeSource {
     pub config: ImageConfiguration,
     /// Never returned by the API.
     pub credentials: Option<GitCredentials>,
+    /// Deploy each commit pushed to the branch (App Runner's `AutoDeploymentsEnabled`; on by default for
+    /// repositories, as there, and for specs stored before the switch existed).
+    #[serde(default = "on")]
+    pub auto_deploy: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// Where the build and run settings come from: App Runner's `ConfigurationSource`.

@@ -18,13 +18,14 @@ mod resources;
 mod service;
 mod time;
 mod traffic;
+mod watch;
 
 pub use code::{Builder, CodeConfiguration, CodeRuntime, CodeSource, GitCredentials, normalize_directory};
 pub use error::ValidationError;
 pub use ids::{Arn, InstanceId, OperationId, ServiceId};
 pub use image::{ImageRef, RegistryCredentials};
 pub use instance::{Instance, InstanceAddress, InstanceState};
-pub use operation::{Operation, OperationEvent, OperationStatus, OperationType, Trigger};
+pub use operation::{Operation, OperationEvent, OperationStatus, OperationType, Trigger, Via, one_line};
 pub use resources::{
     Cpu, HealthCheckConfiguration, HealthCheckProtocol, InstanceConfiguration, MAX_GRACE_PERIOD, Memory,
 };
@@ -34,3 +35,4 @@ pub use service::{
 };
 pub use time::Timestamp;
 pub use traffic::{RequestTimeout, UpstreamProtocol};
+pub use watch::{Ignored, Seen, SourceVersion, SourceWatch, Webhook};

@@ -169,12 +169,52 @@ pub enum Trigger {
     Api,
     /// A person going back to an earlier revision (`ferry service rollback`).
     Rollback,
-    /// A push to the watched branch: the commit it brought.
-    GitPush { commit: String },
-    /// A new image under the watched tag: the digest it points at.
-    ImagePush { digest: String },
+    /// A push to the watched branch: the commit it brought, who made it and its message's first line
+    /// (when the git host said), and how ferry learnt of it.
+    GitPush { commit: String, author: Option<String>, subject: Option<String>, via: Via },
+    /// A new image under the watched tag: the digest it points at, and how ferry learnt of it.
+    ImagePush { digest: String, via: Via },
     /// The autoscaler.
     Scaling,
+}
+
+/// How ferry learnt of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Via {
+    /// The git host's push webhook.
+    Webhook,
+    /// The registry's own notification.
+    Notification,
+    /// ferry asked (the branch head, or the tag's digest) and found something new.
+    Poll,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Webhook => "webhook",
+            Via::Notification => "notification",
+            Via::Poll => "poll",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Via::Webhook, Via::Notification, Via::Poll].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Text from a git host (an author's name, a commit's subject) made fit to store and show on one line:
+/// control characters become spaces, and it is cut at 200 characters.
+pub fn one_line(text: &str) -> String {
+    let line: String =
+        text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect::<String>();
+    line.trim().to_owned()
 }
 
 impl Trigger {
@@ -197,14 +237,23 @@ impl Trigger {
         }
     }
 
-    /// The stored form: `MANUAL`, `API`, `ROLLBACK`, `GIT_PUSH <commit>`, `IMAGE_PUSH <digest>`, `SCALING`.
+    /// The stored form: `MANUAL`, `API`, `ROLLBACK`, `SCALING`, `IMAGE_PUSH <digest> <via>`, or
+    /// `GIT_PUSH <commit> <via>` followed by a tab, the author, a tab and the subject when they are known.
+    /// (Earlier records have no `<via>`: they read as a webhook's.)
     pub fn encode(&self) -> String {
         match self {
             Self::Manual => "MANUAL".to_owned(),
             Self::Api => "API".to_owned(),
             Self::Rollback => "ROLLBACK".to_owned(),
-            Self::GitPush { commit } => format!("GIT_PUSH {commit}"),
-            Self::ImagePush { digest } => format!("IMAGE_PUSH {digest}"),
+            Self::GitPush { commit, author, subject, via } => {
+                let mut s = format!("GIT_PUSH {commit} {via}");
+                if author.is_some() || subject.is_some() {
+                    let (a, m) = (author.as_deref().unwrap_or(""), subject.as_deref().unwrap_or(""));
+                    s.push_str(&format!("\t{}\t{}", one_line(a), one_line(m)));
+                }
+                s
+            }
+            Self::ImagePush { digest, via } => format!("IMAGE_PUSH {digest} {via}"),
             Self::Scaling => "SCALING".to_owned(),
         }
     }
@@ -212,16 +261,29 @@ impl Trigger {
     /// Reads [`Trigger::encode`]'s form back; `None` for anything else.
     pub fn decode(s: &str) -> Option<Self> {
         let (kind, value) = s.split_once(' ').map_or((s, None), |(k, v)| (k, Some(v)));
+        let version_and_via = |v: &str| -> Option<(String, Via)> {
+            let (version, via) = match v.split_once(' ') {
+                Some((version, via)) => (version, Via::parse(via)?),
+                None => (v, Via::Webhook),
+            };
+            (!version.is_empty()).then(|| (version.to_owned(), via))
+        };
+        let text = |t: &str| (!t.is_empty()).then(|| t.to_owned());
         match (kind, value) {
             ("MANUAL", None) => Some(Self::Manual),
             ("API", None) => Some(Self::Api),
             ("ROLLBACK", None) => Some(Self::Rollback),
             ("SCALING", None) => Some(Self::Scaling),
-            ("GIT_PUSH", Some(commit)) if !commit.is_empty() => {
-                Some(Self::GitPush { commit: commit.to_owned() })
+            ("GIT_PUSH", Some(value)) => {
+                let mut parts = value.splitn(3, '\t');
+                let (commit, via) = version_and_via(parts.next()?)?;
+                let author = parts.next().and_then(text);
+                let subject = parts.next().and_then(text);
+                Some(Self::GitPush { commit, author, subject, via })
             }
-            ("IMAGE_PUSH", Some(digest)) if !digest.is_empty() => {
-                Some(Self::ImagePush { digest: digest.to_owned() })
+            ("IMAGE_PUSH", Some(value)) => {
+                let (digest, via) = version_and_via(value)?;
+                Some(Self::ImagePush { digest, via })
             }
             _ => None,
         }
@@ -246,14 +308,33 @@ mod tests {
             Trigger::Manual,
             Trigger::Api,
             Trigger::Rollback,
-            Trigger::GitPush { commit: "0123456789abcdef0123456789abcdef01234567".into() },
-            Trigger::ImagePush { digest: format!("sha256:{}", "a".repeat(64)) },
+            Trigger::GitPush {
+                commit: "0123456789abcdef0123456789abcdef01234567".into(),
+                author: Some("Ada Lovelace".into()),
+                subject: Some("Fix the greeting".into()),
+                via: Via::Webhook,
+            },
+            Trigger::GitPush {
+                commit: "0123456789abcdef0123456789abcdef01234567".into(),
+                author: None,
+                subject: None,
+                via: Via::Poll,
+            },
+            Trigger::GitPush {
+                commit: "0123456789abcdef0123456789abcdef01234567".into(),
+                author: None,
+                subject: Some("only a subject".into()),
+                via: Via::Webhook,
+            },
+            Trigger::ImagePush { digest: format!("sha256:{}", "a".repeat(64)), via: Via::Notification },
+            Trigger::ImagePush { digest: format!("sha256:{}", "a".repeat(64)), via: Via::Poll },
             Trigger::Scaling,
         ];
         for t in all {
             assert_eq!(Trigger::decode(&t.encode()), Some(t.clone()), "{t:?}");
         }
-        for bad in ["", "GIT_PUSH", "GIT_PUSH ", "MANUAL x", "SERVICE_CREATE"] {
+        for bad in ["", "GIT_PUSH", "GIT_PUSH ", "MANUAL x", "SERVICE_CREATE", "IMAGE_PUSH sha256:a carrier"]
+        {
             assert_eq!(Trigger::decode(bad), None, "{bad:?}");
         }
         assert_eq!(Trigger::Manual.event(OperationType::UpdateService), "SERVICE_UPDATE");

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::watch::SourceVersion;
 use crate::{
     CodeSource, HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials,
     RequestTimeout, ServiceId, Timestamp, UpstreamProtocol, ValidationError,
@@ -238,6 +239,10 @@ pub struct ImageSource {
     pub config: ImageConfiguration,
     /// For a private registry. Never returned by the API.
     pub credentials: Option<RegistryCredentials>,
+    /// Deploy each new digest pushed under the tag (App Runner's `AutoDeploymentsEnabled`; off by default
+    /// for images, as there).
+    #[serde(default)]
+    pub auto_deploy: bool,
 }
 
 /// Where a service's code comes from: App Runner's `SourceConfiguration`, exactly one of the two.
@@ -285,6 +290,21 @@ impl Source {
             Source::Image(_) => None,
         }
     }
+
+    /// Whether a push to the watched branch, or a new digest under the watched tag, deploys by itself.
+    pub fn auto_deploy(&self) -> bool {
+        match self {
+            Source::Image(i) => i.auto_deploy,
+            Source::Code(c) => c.auto_deploy,
+        }
+    }
+
+    pub fn set_auto_deploy(&mut self, on: bool) {
+        match self {
+            Source::Image(i) => i.auto_deploy = on,
+            Source::Code(c) => c.auto_deploy = on,
+        }
+    }
 }
 
 /// Everything a user configures about a service; each deployment freezes one into a [`Revision`].
@@ -311,6 +331,7 @@ impl ServiceSpec {
                 image,
                 config: ImageConfiguration::default(),
                 credentials: None,
+                auto_deploy: false,
             }),
             instance: InstanceConfiguration::default(),
             health_check: HealthCheckConfiguration::default(),
@@ -354,6 +375,9 @@ pub struct Revision {
     pub image_pruned: bool,
     /// For a code source: what its build made, once built.
     pub build: Option<Build>,
+    /// For a code source: the commit a push named, which its build checks out instead of the branch's
+    /// newest (so a push deploys exactly what was pushed).
+    pub source_commit: Option<String>,
 }
 
 impl Revision {
@@ -369,6 +393,20 @@ impl Revision {
             activated_at: None,
             image_pruned: false,
             build: None,
+            source_commit: None,
+        }
+    }
+
+    /// What this revision runs of its watched source: the commit it builds (pinned, or checked out by its
+    /// build) or the digest its tag resolved to; `None` until that is known.
+    pub fn source_version(&self) -> Option<SourceVersion> {
+        match &self.spec.source {
+            Source::Image(_) => self.image_digest.clone().map(SourceVersion::Digest),
+            Source::Code(_) => self
+                .source_commit
+                .clone()
+                .or_else(|| self.build.as_ref().map(|b| b.commit.clone()))
+                .map(SourceVersion::Commit),
         }
     }
 

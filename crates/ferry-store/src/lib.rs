@@ -6,7 +6,7 @@
 //! atomic runs its reads and writes in [`Db::transaction`] inside one call.
 //!
 //! The modules depend one way: `error` ← `migrate` ← `db` ← the tables (`services` ← `revisions`,
-//! `operations`, `instances`, `tokens`) ← `handle`.
+//! `operations`, `instances`, `tokens`, `watches`) ← `handle`.
 
 mod db;
 mod error;
@@ -17,6 +17,7 @@ mod operations;
 mod revisions;
 mod services;
 mod tokens;
+mod watches;
 
 pub use db::Db;
 pub use error::{Result, StoreError};
@@ -24,6 +25,7 @@ pub use handle::{MAX_PENDING, Store};
 pub use operations::NewEvent;
 pub use revisions::RevisionUse;
 pub use tokens::TokenRecord;
+pub use watches::RegistryHook;
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_deployments", include_str!("../migrations/0003_deployments.sql")),
     ("0004_code_sources", include_str!("../migrations/0004_code_sources.sql")),
     ("0005_triggers_and_placement", include_str!("../migrations/0005_triggers_and_placement.sql")),
+    ("0006_automatic_deployments", include_str!("../migrations/0006_automatic_deployments.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

@@ -7,8 +7,7 @@ use crate::db::Db;
 use crate::error::{Result, StoreError, corrupt};
 use crate::services::{decode_spec, encode_spec};
 
-const COLUMNS: &str =
-    "service_id, number, spec, image_digest, image_id, created_at, activated_at, image_pruned, build";
+const COLUMNS: &str = "service_id, number, spec, image_digest, image_id, created_at, activated_at, image_pruned, build, source_commit";
 
 /// A revision with what decides whether its image may be pruned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +31,7 @@ struct RevisionRow {
     activated_at: Option<i64>,
     image_pruned: bool,
     build: Option<String>,
+    source_commit: Option<String>,
 }
 
 fn read(row: &Row<'_>) -> rusqlite::Result<RevisionRow> {
@@ -45,6 +45,7 @@ fn read(row: &Row<'_>) -> rusqlite::Result<RevisionRow> {
         activated_at: row.get(6)?,
         image_pruned: row.get(7)?,
         build: row.get(8)?,
+        source_commit: row.get(9)?,
     })
 }
 
@@ -66,6 +67,7 @@ impl RevisionRow {
                     serde_json::from_str(&b).map_err(|e| StoreError::Corrupt(format!("stored build: {e}")))
                 })
                 .transpose()?,
+            source_commit: self.source_commit,
         })
     }
 }
@@ -78,8 +80,8 @@ impl Db {
     pub fn insert_revision(&mut self, revision: &Revision) -> Result<()> {
         self.conn.execute(
             "INSERT INTO revisions (service_id, number, spec, image_digest, image_id, created_at, activated_at,
-                                    image_pruned, build)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                    image_pruned, build, source_commit)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 revision.service_id.as_str(),
                 revision.number,
@@ -90,6 +92,7 @@ impl Db {
                 revision.activated_at.map(|t| t.0),
                 revision.image_pruned,
                 revision.build.as_ref().map(encode_build).transpose()?,
+                revision.source_commit,
             ],
         )?;
         Ok(())
@@ -173,8 +176,15 @@ impl Db {
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
             .query_map([], |row| {
-                let active: Option<bool> = row.get(9)?;
-                Ok((read(row)?, active.unwrap_or(false), row.get::<_, bool>(10)?, row.get::<_, bool>(11)?))
+                // After the revision's own columns.
+                let n = COLUMNS.split(", ").count();
+                let active: Option<bool> = row.get(n)?;
+                Ok((
+                    read(row)?,
+                    active.unwrap_or(false),
+                    row.get::<_, bool>(n + 1)?,
+                    row.get::<_, bool>(n + 2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()

@@ -369,3 +369,69 @@ async fn what_was_queued_while_another_process_held_the_database_is_written_once
     assert_eq!(k.as_deref(), Some("v"), "the queued write was kept and written");
     assert_eq!(lines.len(), 1, "the queued line was written once: {lines:?}");
 }
+
+#[test]
+fn a_watched_source_keeps_what_was_seen_checked_and_ignored() {
+    let mut db = Db::in_memory().unwrap();
+    let created = service("watched");
+    create(&mut db, &created).unwrap();
+    let id = created.0.id.clone();
+    assert_eq!(db.watch(&id).unwrap(), SourceWatch::new(id.clone()));
+
+    let seen = Seen {
+        version: SourceVersion::Commit("ab".repeat(20)),
+        at: Timestamp(5_000),
+        via: Via::Webhook,
+        author: Some("Ada".into()),
+        subject: Some("Say hello".into()),
+    };
+    db.record_seen(&id, &seen).unwrap();
+    db.record_check(&id, Timestamp(6_000), Some("the host did not answer")).unwrap();
+    let ignored = Ignored { at: Timestamp(7_000), reason: "a push to branch dev".into() };
+    db.record_ignored(&id, &ignored).unwrap();
+    let watch = db.watch(&id).unwrap();
+    assert_eq!(watch.seen, Some(seen));
+    assert_eq!(
+        (watch.checked_at, watch.check_error.as_deref()),
+        (Some(Timestamp(6_000)), Some("the host did not answer"))
+    );
+    assert_eq!(watch.ignored, Some(ignored));
+    db.record_check(&id, Timestamp(8_000), None).unwrap();
+    assert_eq!(db.watch(&id).unwrap().check_error, None);
+}
+
+#[test]
+fn webhooks_are_found_by_their_id_until_rotated_or_the_service_is_deleted() {
+    let mut db = Db::in_memory().unwrap();
+    let created = service("hooked");
+    create(&mut db, &created).unwrap();
+    let id = created.0.id.clone();
+    let hook = Webhook {
+        service_id: id.clone(),
+        hook_id: "1".repeat(32),
+        secret: "s1".into(),
+        created_at: Timestamp(1),
+    };
+    db.put_webhook(&hook).unwrap();
+    assert_eq!(db.webhook_by_hook_id(&hook.hook_id).unwrap(), Some(hook.clone()));
+    let rotated =
+        Webhook { hook_id: "2".repeat(32), secret: "s2".into(), created_at: Timestamp(2), ..hook.clone() };
+    db.put_webhook(&rotated).unwrap();
+    assert_eq!(db.webhook_by_hook_id(&hook.hook_id).unwrap(), None);
+    assert_eq!(db.webhook(&id).unwrap(), Some(rotated.clone()));
+    db.mark_deleted(&id, Timestamp(3)).unwrap();
+    assert_eq!(db.webhook_by_hook_id(&rotated.hook_id).unwrap(), None);
+}
+
+#[test]
+fn registry_hooks_are_found_by_their_token_hash() {
+    let mut db = Db::in_memory().unwrap();
+    db.put_registry_hook("127.0.0.1:5000", "aa", Timestamp(1)).unwrap();
+    assert_eq!(db.registry_hook_by_token("aa").unwrap().as_deref(), Some("127.0.0.1:5000"));
+    db.put_registry_hook("127.0.0.1:5000", "bb", Timestamp(2)).unwrap();
+    assert_eq!(db.registry_hook_by_token("aa").unwrap(), None);
+    assert_eq!(db.registry_hooks().unwrap().len(), 1);
+    assert!(db.delete_registry_hook("127.0.0.1:5000").unwrap());
+    assert!(!db.delete_registry_hook("127.0.0.1:5000").unwrap());
+    assert_eq!(db.registry_hook_by_token("bb").unwrap(), None);
+}
