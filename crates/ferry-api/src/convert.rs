@@ -51,7 +51,10 @@ pub(crate) fn create_request(
     let protocol = req.protocol.as_deref().map(UpstreamProtocol::parse).transpose()?.unwrap_or_default();
     let request_timeout = req.request_timeout.map(RequestTimeout::from_secs).transpose()?.unwrap_or_default();
     // The whole spec is validated by the command layer, whoever asks.
-    let spec = ServiceSpec { source, instance, health_check, instances, protocol, request_timeout };
+    let mut spec = ServiceSpec { source, instance, health_check, instances, protocol, request_timeout };
+    if let Some(on) = req.auto_deploy {
+        spec.source.set_auto_deploy(on);
+    }
     Ok((name, spec))
 }
 
@@ -135,6 +138,7 @@ fn code_source(input: CodeRepositoryInput) -> Result<CodeSource, ValidationError
         configuration,
         config,
         credentials: input.credentials.map(git_credentials).transpose()?,
+        auto_deploy: true,
     };
     source.validate()?;
     Ok(source)
@@ -284,6 +288,9 @@ pub(crate) fn update_request(
     if let Some(t) = req.request_timeout {
         spec.request_timeout = RequestTimeout::from_secs(t)?;
     }
+    if let Some(on) = req.auto_deploy {
+        spec.source.set_auto_deploy(on);
+    }
     // The whole spec is validated by the command layer, whoever asks.
     Ok(spec)
 }
@@ -308,7 +315,7 @@ fn image_source(input: ImageSourceInput) -> Result<ImageSource, ValidationError>
         Some(c) => Some(RegistryCredentials { username: c.username, password: c.password }),
         None => None,
     };
-    Ok(ImageSource { image, config, credentials })
+    Ok(ImageSource { image, config, credentials, auto_deploy: false })
 }
 
 /// A health check from `input`, taking what it leaves out from `defaults`.

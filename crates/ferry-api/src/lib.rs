@@ -23,13 +23,16 @@ mod convert;
 mod deployments;
 mod error;
 mod extract;
+mod hooks;
 mod logs;
 mod openapi;
 mod operations;
 mod services;
 mod views;
+mod webhooks;
 
 pub use error::{ApiError, ErrorKind};
+pub use hooks::{MAX_HOOK_BODY, hooks_router};
 pub use openapi::openapi_json;
 
 /// Where the API reads application logs from.
@@ -64,9 +67,14 @@ impl PublicUrl {
     }
 
     pub fn service_url(&self, name: &ServiceName) -> String {
+        self.url_of(&self.host(name))
+    }
+
+    /// `<scheme>://<host>[:<port>]`.
+    pub fn url_of(&self, host: &str) -> String {
         match self.port {
-            Some(port) => format!("{}://{}:{port}", self.scheme, self.host(name)),
-            None => format!("{}://{}", self.scheme, self.host(name)),
+            Some(port) => format!("{}://{host}:{port}", self.scheme),
+            None => format!("{}://{host}", self.scheme),
         }
     }
 }
@@ -74,6 +82,10 @@ impl PublicUrl {
 pub struct ApiConfig {
     pub arn: Arn,
     pub public: PublicUrl,
+    /// The host the router answers webhooks on (no service may take it), and its URL, e.g.
+    /// `http://ferry.localhost:8080`.
+    pub hooks_host: String,
+    pub hooks_url: String,
 }
 
 #[derive(Clone)]
@@ -100,6 +112,9 @@ pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config
         .route("/v1/services/{name}/revisions", get(deployments::revisions))
         .route("/v1/services/{name}/operations", get(operations::list))
         .route("/v1/services/{name}/logs", get(logs::stream))
+        .route("/v1/services/{name}/webhook", post(webhooks::webhook))
+        .route("/v1/registries", get(webhooks::list_registries).post(webhooks::add_registry))
+        .route("/v1/registries/{host}", axum::routing::delete(webhooks::delete_registry))
         .route("/v1/operations/{id}", get(operations::detail))
         .route("/v1/openapi.json", get(openapi::serve))
         .fallback(error::not_found)

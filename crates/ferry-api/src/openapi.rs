@@ -24,6 +24,10 @@ use utoipa::{Modify, OpenApi};
         crate::operations::list,
         crate::operations::detail,
         crate::logs::stream,
+        crate::webhooks::webhook,
+        crate::webhooks::add_registry,
+        crate::webhooks::list_registries,
+        crate::webhooks::delete_registry,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -31,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         (name = "deployments", description = "Revisions: update, deploy, roll back, pause, resume"),
         (name = "operations", description = "The record of every mutating call"),
         (name = "logs", description = "Application logs"),
+        (name = "registries", description = "Registries whose push notifications deploy images"),
     )
 )]
 struct ApiDoc;

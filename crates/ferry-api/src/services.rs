@@ -14,7 +14,7 @@ impl AppState {
     pub(crate) async fn view_of(&self, service: Service) -> Result<ServiceView, ApiError> {
         let id = service.id.clone();
         let active_revision = service.active_revision;
-        let (active, instances, latest) = self
+        let (active, instances, latest, watch) = self
             .store
             .call(move |db| {
                 let active = match active_revision {
@@ -25,10 +25,11 @@ impl AppState {
                     active,
                     db.instances(&id)?,
                     db.operations(&id, 1)?.into_iter().next(),
+                    db.watch(&id)?,
                 ))
             })
             .await?;
-        Ok(self.service_view(&service, active.as_ref(), &instances, latest.as_ref()))
+        Ok(self.service_view(&service, active.as_ref(), &instances, latest.as_ref(), Some(&watch)))
     }
 
     /// The answer to a mutating call: the service as it is now and the operation carrying the change.
@@ -46,7 +47,7 @@ impl AppState {
             Ok(view) => view,
             Err(e) => {
                 tracing::warn!(service = %outcome.service.name, error = e.message, "answering with a partial view");
-                self.service_view(&outcome.service, None, &[], Some(&outcome.operation))
+                self.service_view(&outcome.service, None, &[], Some(&outcome.operation), None)
             }
         };
         Ok((status, Json(ServiceOperation { service, operation_id })))
@@ -70,6 +71,15 @@ pub(crate) async fn create(
     Body(req): Body<CreateServiceRequest>,
 ) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
     let (name, spec) = convert::create_request(req)?;
+    if state.config.public.host(&name) == state.config.hooks_host {
+        return Err(ApiError::from(ferry_model::ValidationError::new(
+            "name",
+            format!(
+                "{name} is reserved: its host {} is where ferry takes webhooks; choose another name",
+                state.config.hooks_host
+            ),
+        )));
+    }
     let command = Command::Create { name, spec: Box::new(spec) };
     let outcome = state.commands.execute(command, trigger).await?;
     state.operation_answer(StatusCode::CREATED, outcome).await

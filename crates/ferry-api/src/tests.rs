@@ -55,6 +55,8 @@ impl Api {
         let config = ApiConfig {
             arn: Arn { region: "local".into(), account: "000000000000".into() },
             public: PublicUrl { scheme: "http".into(), domain: "localhost".into(), port: Some(8080) },
+            hooks_host: "ferry.localhost".into(),
+            hooks_url: "http://ferry.localhost:8080".into(),
         };
         let commands = Commands::new(store.clone(), recorder.clone());
         Self { app: router(store, commands, recorder.clone(), config), recorder }

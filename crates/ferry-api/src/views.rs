@@ -2,11 +2,11 @@
 
 use ferry_model::{
     CodeConfiguration, GitCredentials, Instance, Operation, Revision, Service, ServiceSpec, Source,
-    Timestamp, Trigger,
+    SourceWatch, Timestamp, Trigger,
 };
 use ferry_wire::{
     CodeSourceView, HealthCheckView, ImageSourceView, InstanceSizeView, InstanceView, OperationView,
-    RevisionView, ServiceSummary, ServiceView, SourceView, TriggerView,
+    RevisionView, ServiceSummary, ServiceView, SourceView, TriggerView, WatchView,
 };
 
 use crate::AppState;
@@ -43,6 +43,7 @@ impl AppState {
         active: Option<&Revision>,
         instances: &[Instance],
         latest: Option<&Operation>,
+        watch: Option<&SourceWatch>,
     ) -> ServiceView {
         ServiceView {
             id: s.id.to_string(),
@@ -74,6 +75,8 @@ impl AppState {
             image_digest: active.and_then(|r| r.image_digest.clone().or_else(|| r.image_id.clone())),
             instances: instances.iter().map(instance_view).collect(),
             latest_operation: latest.map(|o| self.operation_view(o, s)),
+            auto_deploy: s.spec.source.auto_deploy(),
+            watch: watch.map(|w| watch_view(&s.spec, w)),
         }
     }
 
@@ -173,14 +176,48 @@ fn source_view(spec: &ServiceSpec) -> SourceView {
 }
 
 fn trigger_view(t: &Trigger) -> TriggerView {
-    let (commit, image_digest) = match t {
-        Trigger::GitPush { commit } => (Some(commit.clone()), None),
-        Trigger::ImagePush { digest } => (None, Some(digest.clone())),
-        _ => (None, None),
-    };
     let encoded = t.encode();
     let kind = encoded.split(' ').next().unwrap_or_default().to_owned();
-    TriggerView { kind, commit, image_digest }
+    let mut view =
+        TriggerView { kind, commit: None, image_digest: None, via: None, author: None, subject: None };
+    match t {
+        Trigger::GitPush { commit, author, subject, via } => {
+            view.commit = Some(commit.clone());
+            view.author = author.clone();
+            view.subject = subject.clone();
+            view.via = Some(via.to_string());
+        }
+        Trigger::ImagePush { digest, via } => {
+            view.image_digest = Some(digest.clone());
+            view.via = Some(via.to_string());
+        }
+        _ => {}
+    }
+    view
+}
+
+/// What is known of the service's watched branch or tag.
+pub(crate) fn watch_view(spec: &ServiceSpec, w: &SourceWatch) -> WatchView {
+    let watching = match &spec.source {
+        Source::Code(c) => format!("branch {}", c.branch),
+        Source::Image(i) => match i.image.digest() {
+            Some(_) => "nothing: the image is pinned by digest".to_owned(),
+            None => format!("tag {}", i.image.pull_tag()),
+        },
+    };
+    let seen = w.seen.as_ref();
+    WatchView {
+        watching,
+        seen: seen.map(|s| s.version.to_string()),
+        seen_at: seen.map(|s| rfc3339(s.at)),
+        seen_via: seen.map(|s| s.via.to_string()),
+        seen_author: seen.and_then(|s| s.author.clone()),
+        seen_subject: seen.and_then(|s| s.subject.clone()),
+        checked_at: w.checked_at.map(rfc3339),
+        check_error: w.check_error.clone(),
+        ignored_at: w.ignored.as_ref().map(|i| rfc3339(i.at)),
+        ignored_reason: w.ignored.as_ref().map(|i| i.reason.clone()),
+    }
 }
 
 fn instance_view(i: &Instance) -> InstanceView {

@@ -111,6 +111,41 @@ impl Step {
     }
 }
 
+/// The commit at the head of `req.branch` in `req.repository` now (`git ls-remote`), without fetching
+/// anything: what a poller asks. `req.commit` is ignored; `req.workdir` is created if missing and holds
+/// nothing but the SSH known-hosts file.
+pub async fn branch_head(req: &FetchRequest<'_>) -> Result<String, BuildError> {
+    let shown = redact(req.repository);
+    let ask = async {
+        fs::create_dir_all(req.workdir)
+            .map_err(|e| BuildError::Fetch(format!("cannot prepare {}: {e}", req.workdir.display())))?;
+        let auth = Auth::new(req.credentials, req.workdir)?;
+        let git = Git { repo: req.workdir, auth: &auth, secret: secret(req.credentials) };
+        let wanted = format!("refs/heads/{}", req.branch);
+        let args = ["ls-remote", "--heads", "--", req.repository, wanted.as_str()];
+        let out = git.run("ls-remote", &args).await.map_err(|f| explain(f, req, &shown).into_error())?;
+        let head = out.lines().find_map(|line| {
+            let (commit, name) = line.split_once('\t')?;
+            (name == wanted && commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| commit.to_ascii_lowercase())
+        });
+        head.ok_or_else(|| {
+            BuildError::Fetch(format!(
+                "branch {:?} does not exist in {shown}; push it, or set the service's branch to one that exists",
+                req.branch
+            ))
+        })
+    };
+    match tokio::time::timeout(req.timeout, ask).await {
+        Ok(result) => result,
+        Err(_) => Err(BuildError::Fetch(format!(
+            "asking {shown} for branch {:?} took longer than {} s; check that the host is reachable",
+            req.branch,
+            req.timeout.as_secs()
+        ))),
+    }
+}
+
 /// A new, empty repository (replacing a half-made one).
 async fn start(
     git: &Git<'_>,

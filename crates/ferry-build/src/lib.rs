@@ -57,7 +57,7 @@ mod yaml_lines;
 
 pub use apprunner::AppRunnerConfig;
 pub use context::context_tar;
-pub use git::{Checkout, FetchRequest, fetch};
+pub use git::{Checkout, FetchRequest, branch_head, fetch};
 pub use images::RuntimeImages;
 pub use plan::{APPRUNNER_FILE, GENERATED_DOCKERFILE, Plan, PlanRequest, plan};
 pub use repo::source_dir;

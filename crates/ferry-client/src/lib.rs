@@ -170,6 +170,28 @@ impl Client {
         self.call(Method::POST, &format!("/v1/services/{}/resume", segment(name)), Some(b"{}".to_vec())).await
     }
 
+    /// The service's push webhook (made on first use); with `rotate`, a new URL and secret.
+    pub async fn webhook(&self, name: &str, rotate: bool) -> Result<WebhookView> {
+        let body =
+            serde_json::to_vec(&WebhookRequest { rotate }).map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.call(Method::POST, &format!("/v1/services/{}/webhook", segment(name)), Some(body)).await
+    }
+
+    /// Accepts the push notifications of the registry at `host`: a new token, shown once.
+    pub async fn add_registry(&self, host: &str) -> Result<RegistryHookView> {
+        let req = RegistryHookRequest { host: host.to_owned() };
+        let body = serde_json::to_vec(&req).map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.call(Method::POST, "/v1/registries", Some(body)).await
+    }
+
+    pub async fn registries(&self) -> Result<RegistryHookList> {
+        self.call(Method::GET, "/v1/registries", None).await
+    }
+
+    pub async fn remove_registry(&self, host: &str) -> Result<()> {
+        self.send(Method::DELETE, &format!("/v1/registries/{}", segment(host)), None).await.map(|_| ())
+    }
+
     /// A service's revisions, newest first.
     pub async fn revisions(&self, name: &str) -> Result<RevisionList> {
         self.call(Method::GET, &format!("/v1/services/{}/revisions", segment(name)), None).await

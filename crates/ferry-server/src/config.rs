@@ -43,6 +43,11 @@ pub struct RawConfig {
     pub shutdown_grace: Option<u64>,
     pub docker_socket: Option<PathBuf>,
     pub log: Option<String>,
+    /// Seconds between two looks at a watched branch or tag (0: never poll, webhooks only).
+    pub poll_interval: Option<u64>,
+    pub poll_concurrency: Option<usize>,
+    /// The host, on the router's listener, where git hosts and registries send their webhooks.
+    pub hooks_host: Option<String>,
 }
 
 impl RawConfig {
@@ -79,7 +84,10 @@ impl RawConfig {
             build_registry,
             shutdown_grace,
             docker_socket,
-            log
+            log,
+            poll_interval,
+            poll_concurrency,
+            hooks_host
         );
         self.runtime_images.extend(other.runtime_images);
         self
@@ -122,6 +130,12 @@ pub struct ServerConfig {
     /// `/var/run/docker.sock`.
     pub docker_socket: PathBuf,
     pub log: String,
+    /// How often watched branches and tags are asked for their newest version; `None`: never.
+    pub poll_interval: Option<Duration>,
+    /// How many of those looks run at once.
+    pub poll_concurrency: usize,
+    /// Where webhooks and registry notifications arrive: a host the router answers itself.
+    pub hooks_host: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +190,14 @@ fn within(
     }
 }
 
+fn is_domain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name.split('.').all(|l| {
+            !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-')
+        })
+}
+
 impl RawConfig {
     pub fn validate(self) -> Result<ServerConfig, ConfigError> {
         let addr = |field: &'static str, v: Option<&str>, default: &str| -> Result<SocketAddr, ConfigError> {
@@ -187,14 +209,7 @@ impl RawConfig {
         let http_listen = addr("http-listen", self.http_listen.as_deref(), "127.0.0.1:8080")?;
         let given_domain = self.domain.unwrap_or_else(|| "localhost".to_owned());
         let domain = given_domain.trim().trim_end_matches('.').to_ascii_lowercase();
-        let domain_ok = !domain.is_empty()
-            && domain.len() <= 200
-            && domain.split('.').all(|l| {
-                !l.is_empty()
-                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    && !l.starts_with('-')
-            });
-        if !domain_ok {
+        if !is_domain(&domain) {
             return Err(err(
                 "domain",
                 format!("{given_domain:?} is not a domain name; use e.g. localhost or apps.example.com"),
@@ -243,6 +258,25 @@ impl RawConfig {
         let docker_socket = self.docker_socket.unwrap_or_else(default_docker_socket);
         let log = self.log.unwrap_or_else(|| "info".to_owned());
         let public_port = self.public_port.unwrap_or(http_listen.port());
+        let poll_interval = match self.poll_interval.unwrap_or(60) {
+            0 => None,
+            n => Some(secs(within("poll-interval", n, 1..=86_400, "seconds (0: never)")?)),
+        };
+        let poll_concurrency =
+            within("poll-concurrency", self.poll_concurrency.unwrap_or(4) as u64, 1..=256, "")?;
+        let hooks_host = match self.hooks_host {
+            Some(host) => {
+                let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+                if !is_domain(&host) {
+                    return Err(err(
+                        "hooks-host",
+                        format!("{host:?} is not a host name; use e.g. ferry.{domain}"),
+                    ));
+                }
+                host
+            }
+            None => format!("ferry.{domain}"),
+        };
         Ok(ServerConfig {
             data_dir: self.data_dir.unwrap_or_else(default_data_dir),
             api_listen,
@@ -265,6 +299,9 @@ impl RawConfig {
             shutdown_grace: secs(shutdown_grace),
             docker_socket,
             log,
+            poll_interval,
+            poll_concurrency: poll_concurrency as usize,
+            hooks_host,
         })
     }
 }

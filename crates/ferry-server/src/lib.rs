@@ -23,9 +23,11 @@ pub mod clock;
 pub mod config;
 mod controller;
 pub mod health;
+mod hooks;
 mod logs;
 mod routes;
 mod token;
+mod watch;
 
 pub use config::{ConfigError, RawConfig, ServerConfig};
 pub use token::ADMIN_TOKEN_FILE;
@@ -117,12 +119,16 @@ pub async fn serve(
     let logs_dir = config.data_dir.join("logs");
     let logs = logs::LogHub::new(logs_dir.clone(), shutdown.clone())
         .map_err(|e| Error::io(format!("cannot create {}", logs_dir.display()), e))?;
+    let (ended_tx, ended_rx) = tokio::sync::mpsc::channel(1024);
+    let routes = routes::RouteBook::new(router.clone());
+    let hooks = Arc::new(hooks::Hooks::default());
+    routes.publish_internal(&config.hooks_host, hooks.route());
     let controller = Controller::new(Shared {
         store: store.clone(),
-        runtime,
+        runtime: runtime.clone(),
         probe,
         clock: Arc::new(clock::SystemClock),
-        routes: routes::RouteBook::new(router.clone()),
+        routes,
         logs,
         settings: Settings {
             domain: config.domain.clone(),
@@ -138,6 +144,7 @@ pub async fn serve(
         },
         shutdown: shutdown.clone(),
         builds: tokio::sync::Semaphore::new(config.max_builds),
+        ended: ended_tx,
     });
     // Adopt first: the routes of what still runs are in the router before it accepts a connection.
     controller.start().await?;
@@ -157,22 +164,42 @@ pub async fn serve(
 
     let public_port = if config.http_listen.port() == 0 { http_addr.port() } else { config.public_port };
     let handle = Arc::new(ControlHandle(controller));
+    let commands = Commands::new(store.clone(), handle.clone());
+    let watcher = watch::Watcher {
+        store: store.clone(),
+        commands: commands.clone(),
+        runtime,
+        settings: watch::WatchSettings {
+            interval: config.poll_interval,
+            concurrency: config.poll_concurrency,
+            timeout: Duration::from_secs(30).min(config.deploy_timeout),
+            data_dir: config.data_dir.clone(),
+        },
+        shutdown: shutdown.clone(),
+    };
+    tokio::spawn(watcher.run(ended_rx));
+    let public = PublicUrl {
+        scheme: "http".to_owned(),
+        domain: config.domain.clone(),
+        port: (public_port != 80).then_some(public_port),
+    };
+    let hooks_url = public.url_of(&config.hooks_host);
+    hooks.set(ferry_api::hooks_router(store.clone(), commands.clone()));
     let api = ferry_api::router(
-        store.clone(),
-        Commands::new(store, handle.clone()),
+        store,
+        commands,
         handle,
         ApiConfig {
             arn: Arn { region: config.region.clone(), account: config.account.clone() },
-            public: PublicUrl {
-                scheme: "http".to_owned(),
-                domain: config.domain.clone(),
-                port: (public_port != 80).then_some(public_port),
-            },
+            public,
+            hooks_host: config.hooks_host.clone(),
+            hooks_url: hooks_url.clone(),
         },
     );
     tracing::info!(api = %api_addr, router = %http_addr, domain = %config.domain, "ferry is serving");
     // One line on stdout that scripts (and tests) can wait for.
     println!("ferry: api on http://{api_addr}, apps on http://*.{}:{}", config.domain, http_addr.port());
+    println!("ferry: webhooks at {hooks_url}");
 
     let api_task = tokio::spawn(
         axum::serve(api_listener, api)

@@ -35,6 +35,10 @@ pub struct CreateServiceRequest {
     /// then the client gets 504. Streaming bodies, server-sent events and WebSockets are never cut by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<i64>,
+    /// Deploy each commit pushed to the branch, or each new digest pushed under the image tag, by itself
+    /// (App Runner's `AutoDeploymentsEnabled`). Default: on for a code repository, off for an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_deploy: Option<bool>,
 }
 
 /// Where the service's code comes from. Exactly one member is set.
@@ -186,6 +190,9 @@ pub struct UpdateServiceRequest {
     /// Seconds, 1 to 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<i64>,
+    /// Automatic deployments on push, on or off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_deploy: Option<bool>,
 }
 
 /// Changes to the image source. `env` sets (adds or replaces) variables, `env_remove` removes them;
@@ -323,6 +330,87 @@ pub struct ServiceView {
     pub instances: Vec<InstanceView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_operation: Option<OperationView>,
+    /// Whether a push to the branch (or a new digest under the tag) deploys by itself.
+    pub auto_deploy: bool,
+    /// What ferry knows of the watched branch or tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchView>,
+}
+
+/// The watched branch or tag: the newest version seen, the last look, the last push not deployed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct WatchView {
+    /// `branch main` or `tag latest`.
+    pub watching: String,
+    /// The newest commit (40 hex) or digest seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_at: Option<String>,
+    /// `webhook`, `notification` or `poll`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_via: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_subject: Option<String>,
+    /// When ferry last asked the git host or registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
+    /// Why that look failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_error: Option<String>,
+    /// The last push recorded and not deployed, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored_reason: Option<String>,
+}
+
+/// `POST /v1/services/{name}/webhook`: the service's push webhook, made on first use.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// Make a new URL and secret; the old ones stop working at once.
+    #[serde(default)]
+    pub rotate: bool,
+}
+
+/// A push webhook to paste into a git host's settings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebhookView {
+    /// The payload URL, on the router's public listener.
+    pub url: String,
+    /// The secret (GitHub, Gitea, Forgejo, Bitbucket sign with it; GitLab sends it as its token).
+    pub secret: String,
+    /// `application/json`: the content type to choose where the host asks.
+    pub content_type: String,
+    pub created_at: String,
+}
+
+/// `POST /v1/registries`: accept a registry's push notifications.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryHookRequest {
+    /// The registry's host as image references name it: `registry.example.com`, `127.0.0.1:5000`.
+    pub host: String,
+}
+
+/// Where and how a registry sends its notifications.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegistryHookView {
+    pub host: String,
+    /// Where the registry sends its notifications.
+    pub url: String,
+    /// The token, shown once: the registry sends it as `Authorization: Bearer <token>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegistryHookList {
+    pub registries: Vec<RegistryHookView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -476,6 +564,14 @@ pub struct TriggerView {
     /// For `IMAGE_PUSH`: the digest the tag points at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_digest: Option<String>,
+    /// For a push: how ferry learnt of it, `webhook`, `notification` or `poll`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// For `GIT_PUSH`, when the git host said: the commit's author and its message's first line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

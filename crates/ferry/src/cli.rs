@@ -54,6 +54,23 @@ pub enum Command {
     Logs(LogsArgs),
     /// Save the API URL and token for later commands
     Login(LoginArgs),
+    /// Registries whose push notifications deploy new images at once
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Accept a registry's push notifications: prints the URL, a new token (shown once) and the
+    /// registry's configuration to add
+    Add {
+        /// The registry's host as image references name it, e.g. 127.0.0.1:5000
+        host: String,
+    },
+    /// List the registries whose notifications are accepted
+    List,
+    /// Stop accepting a registry's notifications
+    Remove { host: String },
 }
 
 /// `ferry server` flags. Each also comes from a `FERRY_*` environment variable and from the config file;
@@ -134,6 +151,17 @@ pub struct ServerArgs {
     /// Log filter, e.g. `info` or `info,ferry_server=debug` [default: info]
     #[arg(long, env = "FERRY_LOG")]
     pub log: Option<String>,
+    /// Seconds between two looks at each watched branch and image tag (automatic deployments, beside
+    /// webhooks and registry notifications); 0 never looks [default: 60]
+    #[arg(long, env = "FERRY_POLL_INTERVAL", value_name = "SECONDS")]
+    pub poll_interval: Option<u64>,
+    /// How many of those looks run at once [default: 4]
+    #[arg(long, env = "FERRY_POLL_CONCURRENCY")]
+    pub poll_concurrency: Option<usize>,
+    /// The host, answered by the router, where git hosts send push webhooks and registries send
+    /// notifications [default: ferry.<domain>]
+    #[arg(long, env = "FERRY_HOOKS_HOST")]
+    pub hooks_host: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +201,14 @@ pub enum ServiceCommand {
         name: String,
         #[arg(long)]
         wait: bool,
+    },
+    /// Show the push webhook to paste into the git host's settings (GitHub, GitLab, Gitea, Forgejo,
+    /// Bitbucket): its payload URL and secret, made on first use
+    Webhook {
+        name: String,
+        /// Make a new URL and secret; the old ones stop working at once
+        #[arg(long)]
+        rotate: bool,
     },
     /// Delete a service and everything it runs
     Delete {
@@ -214,6 +250,8 @@ pub struct CreateArgs {
     pub health: HealthArgs,
     #[command(flatten)]
     pub traffic: TrafficArgs,
+    #[command(flatten)]
+    pub auto: AutoDeployArgs,
     /// User name for a private registry
     #[arg(long, requires = "registry_password")]
     pub registry_username: Option<String>,
@@ -298,6 +336,28 @@ pub struct TrafficArgs {
     pub request_timeout: Option<i64>,
 }
 
+/// Automatic deployments (App Runner's AutoDeploymentsEnabled).
+#[derive(Debug, Args)]
+pub struct AutoDeployArgs {
+    /// Deploy each commit pushed to the branch, or each new image pushed under the tag, by itself
+    /// [default: on for a repository, off for an image]
+    #[arg(long, conflicts_with = "no_auto_deploy")]
+    pub auto_deploy: bool,
+    /// Deploy only when asked (`ferry service deploy`)
+    #[arg(long)]
+    pub no_auto_deploy: bool,
+}
+
+impl AutoDeployArgs {
+    pub fn value(&self) -> Option<bool> {
+        match (self.auto_deploy, self.no_auto_deploy) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     pub name: String,
@@ -327,6 +387,8 @@ pub struct UpdateArgs {
     pub health: HealthArgs,
     #[command(flatten)]
     pub traffic: TrafficArgs,
+    #[command(flatten)]
+    pub auto: AutoDeployArgs,
     #[arg(long, requires = "registry_password")]
     pub registry_username: Option<String>,
     #[arg(long, env = "FERRY_REGISTRY_PASSWORD", hide_env_values = true, requires = "registry_username")]

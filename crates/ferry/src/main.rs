@@ -86,6 +86,7 @@ fn main() -> ExitCode {
         Command::Revisions { name } => client_command(cmd::revisions::run(&cli.global, &name)),
         Command::Logs(a) => client_command(cmd::logs::run(&cli.global, a)),
         Command::Login(a) => client_command(cmd::login::run(&cli.global, a)),
+        Command::Registry(c) => client_command(cmd::hooks::registry(&cli.global, c)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -285,3 +285,22 @@ async fn a_damaged_kept_repository_is_started_afresh() {
     );
     assert_eq!(fs::read_to_string(outer.dir.path().join("precious.txt")).unwrap(), "keep me");
 }
+
+#[tokio::test]
+async fn a_branch_head_is_read_without_fetching_and_a_missing_branch_is_named() {
+    let up = Upstream::new();
+    let first = up.commit(&[("app.py", "v1")], "first");
+    let work = tempfile::tempdir().unwrap();
+    let repo = up.path();
+    assert_eq!(branch_head(&request(&repo, "main", work.path())).await.unwrap(), first);
+    let second = up.commit(&[("app.py", "v2")], "second");
+    assert_eq!(branch_head(&request(&repo, "main", work.path())).await.unwrap(), second);
+    // Nothing was fetched: the workdir holds no repository.
+    assert!(!work.path().join("repo").exists());
+
+    let err = branch_head(&request(&repo, "nope", work.path())).await.unwrap_err().to_string();
+    assert!(err.contains("branch \"nope\" does not exist"), "{err}");
+    let missing = work.path().join("no-such-repo").display().to_string();
+    let err = branch_head(&request(&missing, "main", work.path())).await.unwrap_err().to_string();
+    assert!(err.contains("cannot reach repository"), "{err}");
+}

@@ -107,7 +107,8 @@ pub(crate) async fn build_revision(cx: &Context, revision: Revision) -> Result<R
     };
     let settings = &shared.settings;
     let workdir = settings.data_dir.join("git").join(cx.service.as_str());
-    let pinned = revision.build.as_ref().map(|b| b.commit.clone());
+    // A rebuild checks out what was built before; a push's revision, the commit pushed.
+    let pinned = revision.build.as_ref().map(|b| b.commit.clone()).or_else(|| revision.source_commit.clone());
     let emit = {
         let log = log.clone();
         move |line: &str| log.line(line)

@@ -423,6 +423,7 @@ impl ServiceController {
             .await?;
         if status.is_terminal() {
             self.log.follow(None);
+            let _ = self.shared.ended.try_send(self.id.clone());
         }
         Ok(())
     }

@@ -48,6 +48,9 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Bounds how many builds run at once.
     pub builds: tokio::sync::Semaphore,
+    /// Told each time an operation of a service ends, so that a push kept while it ran deploys now (the
+    /// watcher's catch-up). When full, the watcher's next poll catches up instead.
+    pub ended: tokio::sync::mpsc::Sender<ServiceId>,
 }
 
 /// What a step of an operation (pulling or building its revision's image, in a task of its own) needs to

@@ -100,6 +100,7 @@ impl Harness {
             settings: settings(dir.path()),
             shutdown: shutdown.clone(),
             builds: tokio::sync::Semaphore::new(1),
+            ended: tokio::sync::mpsc::channel(16).0,
         });
         controller.start().await.unwrap();
         tokio::spawn(controller.clone().watch_events());

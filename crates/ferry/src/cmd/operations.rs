@@ -1,6 +1,7 @@
 //! `ferry operations NAME [--id ID]`: what happened to a service, newest first.
 
 use anyhow::Result;
+use ferry_wire::TriggerView;
 
 use crate::cli::{Global, OperationsArgs, Output};
 use crate::context::client;
@@ -21,6 +22,9 @@ pub async fn run(global: &Global, args: OperationsArgs) -> Result<()> {
             op.status,
             op.started_at.as_deref().map(short_time).unwrap_or_default()
         );
+        if let Some(t) = &op.triggered_by {
+            println!("triggered by {}", trigger(t));
+        }
         if let Some(e) = &op.error {
             println!("error: {e}");
         }
@@ -43,10 +47,28 @@ pub async fn run(global: &Global, args: OperationsArgs) -> Result<()> {
                 o.status.clone(),
                 o.started_at.as_deref().map(short_time).unwrap_or_else(|| "-".into()),
                 o.ended_at.as_deref().map(short_time).unwrap_or_else(|| "-".into()),
+                o.triggered_by.as_ref().map(trigger).unwrap_or_else(|| "-".into()),
                 o.error.clone().unwrap_or_default(),
             ]
         })
         .collect();
-    table(&["ID", "TYPE", "STATUS", "STARTED", "ENDED", "ERROR"], &rows);
+    table(&["ID", "TYPE", "STATUS", "STARTED", "ENDED", "TRIGGER", "ERROR"], &rows);
     Ok(())
+}
+
+/// What started an operation, on one line: `manual`, `push 1a2b3c4d5e6f by Ada: Fix it (webhook)`, ….
+fn trigger(t: &TriggerView) -> String {
+    let via = t.via.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
+    if let Some(commit) = &t.commit {
+        let who =
+            [t.author.as_deref().map(|a| format!(" by {a}")), t.subject.as_deref().map(|s| format!(": {s}"))]
+                .into_iter()
+                .flatten()
+                .collect::<String>();
+        return format!("push {}{who}{via}", &commit[..commit.len().min(12)]);
+    }
+    if let Some(digest) = &t.image_digest {
+        return format!("image {}{via}", &digest[..digest.len().min(19)]);
+    }
+    t.kind.to_ascii_lowercase()
 }

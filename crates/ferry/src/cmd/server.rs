@@ -43,6 +43,9 @@ pub fn run(args: ServerArgs) -> Result<()> {
         shutdown_grace: args.shutdown_grace,
         docker_socket: args.docker_socket,
         log: args.log,
+        poll_interval: args.poll_interval,
+        poll_concurrency: args.poll_concurrency,
+        hooks_host: args.hooks_host,
     };
     // Validated before anything is bound or written.
     let config = file.overlay(flags).validate()?;

@@ -43,6 +43,7 @@ pub async fn run(global: &Global, command: ServiceCommand) -> Result<()> {
             finish(global, &c, &name, queued, wait, "resuming").await
         }
         ServiceCommand::Delete { name, wait } => delete(global, &name, wait).await,
+        ServiceCommand::Webhook { name, rotate } => super::hooks::webhook(global, &name, rotate).await,
     }
 }
 
@@ -173,6 +174,7 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
             instances: args.instances,
             protocol: args.traffic.protocol,
             request_timeout: args.traffic.request_timeout,
+            auto_deploy: args.auto.value(),
         };
         let queued = c.update_service(&args.name, &req).await?;
         return finish(global, &c, &args.name, queued, args.wait, "updating").await;
@@ -203,6 +205,7 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
         instances: args.instances,
         protocol: args.traffic.protocol,
         request_timeout: args.traffic.request_timeout,
+        auto_deploy: args.auto.value(),
     };
     let queued = c.update_service(&args.name, &req).await?;
     finish(global, &c, &args.name, queued, args.wait, "updating").await
@@ -266,6 +269,7 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
         instances: args.instances,
         protocol: args.traffic.protocol,
         request_timeout: args.traffic.request_timeout,
+        auto_deploy: args.auto.value(),
     };
     let created = client.create_service(&req).await?;
     if !args.wait {
@@ -340,6 +344,7 @@ fn print_service(s: &ServiceView) {
         }
     }
     field("Image digest", s.image_digest.as_deref().unwrap_or("-"));
+    print_watch(s, &field);
     field("Revision", &s.active_revision.map(|r| r.to_string()).unwrap_or_else(|| "-".into()));
     field("Size", &format!("{}, {}", s.instance.cpu, s.instance.memory));
     let h = &s.health_check;
@@ -389,6 +394,33 @@ fn print_service(s: &ServiceView) {
             })
             .collect::<Vec<_>>(),
     );
+}
+
+/// Automatic deployments: on or off, what is watched, the newest version seen, the last look.
+fn print_watch(s: &ServiceView, field: &dyn Fn(&str, &str)) {
+    let Some(w) = &s.watch else { return };
+    let on = if s.auto_deploy { "on" } else { "off" };
+    field("Auto deploy", &format!("{on}, watching {}", w.watching));
+    if let Some(seen) = &w.seen {
+        let short =
+            if seen.contains(':') { &seen[..seen.len().min(19)] } else { &seen[..seen.len().min(12)] };
+        let by = [w.seen_author.as_deref(), w.seen_subject.as_deref().map(|m| m.trim())]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(": ");
+        let by = if by.is_empty() { String::new() } else { format!(" ({by})") };
+        let when = w.seen_at.as_deref().map(short_time).unwrap_or_default();
+        let via = w.seen_via.as_deref().unwrap_or("-");
+        field("Last seen", &format!("{short}{by} at {when} by {via}"));
+    }
+    if let Some(at) = &w.checked_at {
+        let error = w.check_error.as_deref().map(|e| format!(": failed, {e}")).unwrap_or_default();
+        field("Last checked", &format!("{}{error}", short_time(at)));
+    }
+    if let (Some(at), Some(reason)) = (&w.ignored_at, &w.ignored_reason) {
+        field("Last ignored", &format!("{} at {}", reason, short_time(at)));
+    }
 }
 
 async fn delete(global: &Global, name: &str, wait: bool) -> Result<()> {

@@ -1,0 +1,202 @@
+//! The watcher: automatic deployments that ferry goes looking for.
+//!
+//! One task. It looks at every watched branch (`git ls-remote`, with the service's git credentials) and
+//! every watched image tag (the registry's answer for the tag's manifest, asked through the engine with
+//! the service's registry credentials: nothing is pulled) once per poll interval, spread by jitter, at most
+//! `concurrency` at a time, backing off while a source cannot be reached. A version it has not seen goes to
+//! the command layer as a push (`Commands::source_changed`). It also hears from the controllers each time
+//! an operation ends and catches the service up with the newest version seen (a push kept while another
+//! deployment ran); a poll that finds nothing new catches up too, so a missed signal costs one interval.
+//!
+//! Webhooks and registry notifications do not pass through here: they reach the command layer from the
+//! router's hooks host (`hooks.rs`).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_build::FetchRequest;
+use ferry_command::{Commands, PushOutcome};
+use ferry_model::{Seen, Service, ServiceId, ServiceStatus, Source, SourceVersion, Timestamp, Via};
+use ferry_plan::autodeploy::next_check;
+use ferry_runtime::Runtime;
+use ferry_store::{Store, StoreError};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How the watcher works.
+#[derive(Debug, Clone)]
+pub(crate) struct WatchSettings {
+    /// `None`: never poll (webhooks and notifications only).
+    pub interval: Option<Duration>,
+    pub concurrency: usize,
+    /// One look at a branch or tag takes at most this.
+    pub timeout: Duration,
+    /// Where `git ls-remote` runs (`git/<service id>` under it, shared with builds).
+    pub data_dir: PathBuf,
+}
+
+/// The longest a failing source waits between two looks.
+const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+
+pub(crate) struct Watcher {
+    pub store: Store,
+    pub commands: Commands,
+    pub runtime: Arc<dyn Runtime>,
+    pub settings: WatchSettings,
+    pub shutdown: CancellationToken,
+}
+
+/// When a service's source is looked at next, and how many looks in a row failed.
+struct Schedule {
+    next: Instant,
+    failures: u32,
+}
+
+impl Watcher {
+    /// Runs until shutdown: catch-ups as operations end, and polls when they are due.
+    pub(crate) async fn run(self, mut ended: mpsc::Receiver<ServiceId>) {
+        let this = Arc::new(self);
+        let mut schedules: HashMap<ServiceId, Schedule> = HashMap::new();
+        let mut looking: HashSet<ServiceId> = HashSet::new();
+        let mut looks: JoinSet<(ServiceId, bool)> = JoinSet::new();
+        let permits = Arc::new(Semaphore::new(this.settings.concurrency));
+        // The list of services is read again at most this often.
+        let tick =
+            this.settings.interval.map_or(Duration::from_secs(3600), |i| i.min(Duration::from_secs(5)));
+        let mut next_tick = Instant::now();
+        loop {
+            tokio::select! {
+                () = this.shutdown.cancelled() => break,
+                Some(id) = ended.recv() => this.catch_up(id).await,
+                Some(done) = looks.join_next(), if !looks.is_empty() => {
+                    let Ok((id, ok)) = done else { continue };
+                    looking.remove(&id);
+                    if let (Some(s), Some(interval)) = (schedules.get_mut(&id), this.settings.interval) {
+                        s.failures = if ok { 0 } else { s.failures.saturating_add(1) };
+                        s.next = Instant::now() + next_check(interval, s.failures, MAX_BACKOFF, jitter());
+                    }
+                }
+                () = tokio::time::sleep_until(next_tick) => {
+                    next_tick = Instant::now() + tick;
+                    let Some(interval) = this.settings.interval else { continue };
+                    let services = match this.store.call(|db| db.list_services()).await {
+                        Ok(services) => services,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot list the services to watch; trying again");
+                            continue;
+                        }
+                    };
+                    let watched: Vec<Service> = services.into_iter().filter(watched).collect();
+                    let live: HashSet<&ServiceId> = watched.iter().map(|s| &s.id).collect();
+                    schedules.retain(|id, _| live.contains(id));
+                    let now = Instant::now();
+                    for service in watched {
+                        // A new service is first looked at within one interval, spread so that many
+                        // services made together are not asked together.
+                        let schedule = schedules.entry(service.id.clone()).or_insert_with(|| Schedule {
+                            next: now + interval.mul_f64(jitter()),
+                            failures: 0,
+                        });
+                        if schedule.next > now || looking.contains(&service.id) {
+                            continue;
+                        }
+                        looking.insert(service.id.clone());
+                        let (this, permits) = (this.clone(), permits.clone());
+                        looks.spawn(async move {
+                            let Ok(_permit) = permits.acquire_owned().await else { return (service.id, false) };
+                            let id = service.id.clone();
+                            (id, this.look(service).await)
+                        });
+                    }
+                }
+            }
+        }
+        looks.abort_all();
+    }
+
+    async fn catch_up(&self, id: ServiceId) {
+        match self.commands.catch_up(id.clone()).await {
+            Ok(outcome) => tracing::debug!(service = %id, ?outcome, "caught up"),
+            Err(e) => tracing::debug!(service = %id, error = %e, "no catch-up"),
+        }
+    }
+
+    /// Looks at one service's branch or tag; whether it answered.
+    async fn look(&self, service: Service) -> bool {
+        let found = match &service.spec.source {
+            Source::Code(code) => {
+                let workdir = self.settings.data_dir.join("git").join(service.id.as_str());
+                let request = FetchRequest {
+                    repository: &code.repository,
+                    branch: &code.branch,
+                    commit: None,
+                    credentials: code.credentials.as_ref(),
+                    workdir: &workdir,
+                    timeout: self.settings.timeout,
+                };
+                ferry_build::branch_head(&request).await.map(SourceVersion::Commit).map_err(|e| e.to_string())
+            }
+            Source::Image(image) => {
+                let lookup = self.runtime.resolve(&image.image, image.credentials.as_ref());
+                match tokio::time::timeout(self.settings.timeout, lookup).await {
+                    Ok(result) => result.map(SourceVersion::Digest).map_err(|e| e.to_string()),
+                    Err(_) => Err(format!(
+                        "the registry did not answer within {} s",
+                        self.settings.timeout.as_secs()
+                    )),
+                }
+            }
+        };
+        let now = Timestamp::now();
+        let (id, error) = (service.id.clone(), found.as_ref().err().cloned());
+        if let Some(e) = &error {
+            tracing::info!(service = %service.name, error = %e, "cannot look at the watched source");
+        }
+        self.store.submit("record a look at a watched source", move |db| {
+            db.record_check(&id, now, error.as_deref())
+        });
+        let Ok(version) = found else { return false };
+        let id = service.id.clone();
+        let seen = self.store.call(move |db| Ok::<_, StoreError>(db.watch(&id)?.seen)).await;
+        let outcome = match seen {
+            Ok(Some(seen)) if seen.version == version => self.commands.catch_up(service.id.clone()).await,
+            Ok(_) => {
+                let seen = Seen { version, at: now, via: Via::Poll, author: None, subject: None };
+                self.commands.source_changed(service.id.clone(), seen).await
+            }
+            Err(e) => {
+                tracing::warn!(service = %service.name, error = %e, "cannot read the watched source's state");
+                return true;
+            }
+        };
+        match outcome {
+            Ok(PushOutcome::Deploying(o)) => {
+                tracing::info!(service = %service.name, operation = %o.operation.id, "a poll found a new version")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(service = %service.name, error = %e, "a poll's push was not taken"),
+        }
+        true
+    }
+}
+
+/// Whether a service's source is looked at: automatic deployments on, a tag to follow (not a digest), and
+/// a service that can deploy.
+fn watched(service: &Service) -> bool {
+    let follows = match &service.spec.source {
+        Source::Image(i) => i.image.digest().is_none(),
+        Source::Code(_) => true,
+    };
+    service.spec.source.auto_deploy()
+        && follows
+        && matches!(service.status, ServiceStatus::Running | ServiceStatus::OperationInProgress)
+}
+
+/// A number in `[0, 1)`, different each call.
+fn jitter() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
+}
