@@ -6,6 +6,7 @@
 
 mod support;
 
+mod autodeploy;
 mod builds;
 mod control_plane;
 mod deployments;
