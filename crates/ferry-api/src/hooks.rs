@@ -257,7 +257,7 @@ async fn registry_events(State(state): State<HookState>, headers: HeaderMap, bod
         StatusCode::OK,
         result,
         None,
-        Some(format!("{} push events, {deploying} deployments", events.len())),
+        Some(format!("push events: {}, deployments: {deploying}", events.len())),
     )
 }
 

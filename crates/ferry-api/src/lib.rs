@@ -133,4 +133,6 @@ pub fn hash_token(token: &str) -> String {
 }
 
 #[cfg(test)]
+mod hooks_tests;
+#[cfg(test)]
 mod tests;

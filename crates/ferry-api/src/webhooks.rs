@@ -41,6 +41,16 @@ pub(crate) async fn webhook(
 ) -> Result<Json<WebhookView>, ApiError> {
     let rotate = req.unwrap_or_default().rotate;
     let service = find(&state, name).await?;
+    if service.spec.source.image().is_some() {
+        return Err(ApiError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "{} runs an image, not a repository: it follows its tag through its registry's notifications \
+                 (`ferry registry add HOST`) or by polling, with automatic deployments on (`--auto-deploy`)",
+                service.name
+            ),
+        ));
+    }
     let fresh = Webhook {
         service_id: service.id.clone(),
         hook_id: ferry_hooks::generate_secret()[..32].to_owned(),

@@ -178,4 +178,6 @@ impl Commands {
 }
 
 #[cfg(test)]
+mod push_tests;
+#[cfg(test)]
 mod tests;

@@ -22,7 +22,8 @@ pub enum PushOutcome {
     Deploying(Box<Outcome>),
     /// It deploys when the service's current operation ends (unless a newer push comes first).
     Waiting { behind: OperationId },
-    /// The service's newest revision already has it.
+    /// The service's newest revision already has it, or something newer (a deployment asked for by hand
+    /// after it was seen).
     Current,
     /// Automatic deployments are off for the service: it is recorded, not deployed.
     Off,
@@ -76,7 +77,7 @@ fn push(
     let Some(seen) = seen.or(db.watch(id)?.seen) else {
         return Ok(PushOutcome::Current);
     };
-    let newest = db.revisions(id)?.into_iter().next().and_then(|r| r.source_version());
+    let newest = newest_version(db, id, &seen)?;
     let unfinished = db.unfinished_operations(id)?;
     let watched = Watched {
         auto_deploy: service.spec.source.auto_deploy(),
@@ -92,6 +93,27 @@ fn push(
         Decision::Off => Ok(PushOutcome::Off),
         Decision::NotNow(status) => Ok(PushOutcome::NotNow(status)),
     }
+}
+
+/// How many of a service's newest operations are looked through for the one that made a revision.
+const RECENT_OPERATIONS: usize = 100;
+
+/// What the service's newest revision has of its watched source, as far as `seen` goes. A revision that
+/// something other than a push made after `seen` was recorded (a deployment or an update asked for by
+/// hand) resolves the branch or tag anew when it runs: it has `seen` or something newer, so it counts as
+/// having `seen`, and a catch-up as it ends does not go back to `seen`.
+fn newest_version(db: &Db, id: &ServiceId, seen: &Seen) -> Result<Option<SourceVersion>, StoreError> {
+    let Some(newest) = db.revisions(id)?.into_iter().next() else { return Ok(None) };
+    if newest.created_at > seen.at {
+        let pushed = db.operations(id, RECENT_OPERATIONS)?.iter().any(|o| {
+            o.revision == Some(newest.number)
+                && matches!(o.trigger, Trigger::GitPush { .. } | Trigger::ImagePush { .. })
+        });
+        if !pushed {
+            return Ok(Some(seen.version.clone()));
+        }
+    }
+    Ok(newest.source_version())
 }
 
 /// A commit is for a code source, a digest for an image.

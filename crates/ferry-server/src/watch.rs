@@ -60,55 +60,55 @@ impl Watcher {
     /// Runs until shutdown: catch-ups as operations end, and polls when they are due.
     pub(crate) async fn run(self, mut ended: mpsc::Receiver<ServiceId>) {
         let this = Arc::new(self);
-        let mut schedules: HashMap<ServiceId, Schedule> = HashMap::new();
+        // Each watched service (as last listed) with its schedule.
+        let mut watched: HashMap<ServiceId, (Service, Schedule)> = HashMap::new();
         let mut looking: HashSet<ServiceId> = HashSet::new();
         let mut looks: JoinSet<(ServiceId, bool)> = JoinSet::new();
         let permits = Arc::new(Semaphore::new(this.settings.concurrency));
-        // The list of services is read again at most this often.
-        let tick =
+        // The services are listed again this often (new ones, changed sources); looks happen when due.
+        let relist =
             this.settings.interval.map_or(Duration::from_secs(3600), |i| i.min(Duration::from_secs(5)));
-        let mut next_tick = Instant::now();
+        let mut next_list = Instant::now();
         loop {
+            let due = watched
+                .iter()
+                .filter(|(id, _)| !looking.contains(*id))
+                .map(|(_, (_, schedule))| schedule.next)
+                .min();
+            let wake = due.map_or(next_list, |due| due.min(next_list));
             tokio::select! {
                 () = this.shutdown.cancelled() => break,
                 Some(id) = ended.recv() => this.catch_up(id).await,
                 Some(done) = looks.join_next(), if !looks.is_empty() => {
                     let Ok((id, ok)) = done else { continue };
                     looking.remove(&id);
-                    if let (Some(s), Some(interval)) = (schedules.get_mut(&id), this.settings.interval) {
+                    if let (Some((_, s)), Some(interval)) = (watched.get_mut(&id), this.settings.interval) {
                         s.failures = if ok { 0 } else { s.failures.saturating_add(1) };
                         s.next = Instant::now() + next_check(interval, s.failures, MAX_BACKOFF, jitter());
                     }
                 }
-                () = tokio::time::sleep_until(next_tick) => {
-                    next_tick = Instant::now() + tick;
-                    let Some(interval) = this.settings.interval else { continue };
-                    let services = match this.store.call(|db| db.list_services()).await {
-                        Ok(services) => services,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot list the services to watch; trying again");
-                            continue;
-                        }
+                () = tokio::time::sleep_until(wake) => {
+                    let Some(interval) = this.settings.interval else {
+                        next_list = Instant::now() + relist;
+                        continue;
                     };
-                    let watched: Vec<Service> = services.into_iter().filter(watched).collect();
-                    let live: HashSet<&ServiceId> = watched.iter().map(|s| &s.id).collect();
-                    schedules.retain(|id, _| live.contains(id));
+                    if Instant::now() >= next_list {
+                        next_list = Instant::now() + relist;
+                        match this.store.call(|db| db.list_services()).await {
+                            Ok(services) => relisted(&mut watched, services, interval),
+                            Err(e) => tracing::warn!(error = %e, "cannot list the services to watch; trying again"),
+                        }
+                    }
                     let now = Instant::now();
-                    for service in watched {
-                        // A new service is first looked at within one interval, spread so that many
-                        // services made together are not asked together.
-                        let schedule = schedules.entry(service.id.clone()).or_insert_with(|| Schedule {
-                            next: now + interval.mul_f64(jitter()),
-                            failures: 0,
-                        });
-                        if schedule.next > now || looking.contains(&service.id) {
+                    for (id, (service, schedule)) in &watched {
+                        if schedule.next > now || looking.contains(id) {
                             continue;
                         }
-                        looking.insert(service.id.clone());
-                        let (this, permits) = (this.clone(), permits.clone());
+                        looking.insert(id.clone());
+                        let (this, permits, service) = (this.clone(), permits.clone(), service.clone());
                         looks.spawn(async move {
-                            let Ok(_permit) = permits.acquire_owned().await else { return (service.id, false) };
                             let id = service.id.clone();
+                            let Ok(_permit) = permits.acquire_owned().await else { return (id, false) };
                             (id, this.look(service).await)
                         });
                     }
@@ -184,9 +184,29 @@ impl Watcher {
     }
 }
 
+/// Takes a new list of the services in: the watched ones keep their schedules (with their sources as now
+/// configured), new ones are first looked at within one interval, spread so that many services made
+/// together are not asked together, and the others leave.
+fn relisted(
+    watched: &mut HashMap<ServiceId, (Service, Schedule)>,
+    services: Vec<Service>,
+    interval: Duration,
+) {
+    let mut next: HashMap<ServiceId, (Service, Schedule)> = HashMap::new();
+    let now = Instant::now();
+    for service in services.into_iter().filter(is_watched) {
+        let schedule = match watched.remove(&service.id) {
+            Some((_, schedule)) => schedule,
+            None => Schedule { next: now + interval.mul_f64(jitter()), failures: 0 },
+        };
+        next.insert(service.id.clone(), (service, schedule));
+    }
+    *watched = next;
+}
+
 /// Whether a service's source is looked at: automatic deployments on, a tag to follow (not a digest), and
 /// a service that can deploy.
-fn watched(service: &Service) -> bool {
+fn is_watched(service: &Service) -> bool {
     let follows = match &service.spec.source {
         Source::Image(i) => i.image.digest().is_none(),
         Source::Code(_) => true,
