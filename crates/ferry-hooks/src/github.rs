@@ -37,14 +37,9 @@ struct Payload {
 struct Commit {
     id: Option<String>,
     message: Option<String>,
-    author: Option<Person>,
+    author: Option<push::Person>,
     #[serde(flatten)]
     files: Files,
-}
-
-#[derive(Deserialize)]
-struct Person {
-    name: Option<String>,
 }
 
 /// Parses a GitHub (`host` GitHub) or Gitea/Forgejo (`host` Gitea) push payload.

@@ -26,14 +26,9 @@ struct Commit {
     id: Option<String>,
     message: Option<String>,
     title: Option<String>,
-    author: Option<Person>,
+    author: Option<push::Person>,
     #[serde(flatten)]
     files: Files,
-}
-
-#[derive(Deserialize)]
-struct Person {
-    name: Option<String>,
 }
 
 pub(crate) fn parse_push(body: &[u8]) -> Result<Push, HookError> {

@@ -117,6 +117,12 @@ pub(crate) fn commit_info(
     Ok(CommitInfo { id: commit_id(field, id)?, author: name(author), subject: subject(message) })
 }
 
+/// A commit's author, as GitHub, Gitea and GitLab name it.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Person {
+    pub name: Option<String>,
+}
+
 /// The files one commit touched, as GitHub, Gitea and GitLab list them.
 #[derive(Debug, Default, serde::Deserialize)]
 pub(crate) struct Files {

@@ -69,6 +69,12 @@ impl Watcher {
         let relist =
             this.settings.interval.map_or(Duration::from_secs(3600), |i| i.min(Duration::from_secs(5)));
         let mut next_list = Instant::now();
+        // A push kept while an operation ran, whose catch-up a crash or a restart cut off, deploys now.
+        if let Ok(services) = this.store.call(|db| db.list_services()).await {
+            for service in services.into_iter().filter(|s| s.spec.source.auto_deploy()) {
+                this.catch_up(service.id).await;
+            }
+        }
         loop {
             let due = watched
                 .iter()
