@@ -11,7 +11,7 @@
 //! Webhooks and registry notifications do not pass through here: they reach the command layer from the
 //! router's hooks host (`hooks.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +62,8 @@ impl Watcher {
         let this = Arc::new(self);
         // Each watched service (as last listed) with its schedule.
         let mut watched: HashMap<ServiceId, (Service, Schedule)> = HashMap::new();
-        let mut looking: HashSet<ServiceId> = HashSet::new();
+        // The services being looked at, with the task that looks.
+        let mut looking: HashMap<ServiceId, tokio::task::Id> = HashMap::new();
         let mut looks: JoinSet<(ServiceId, bool)> = JoinSet::new();
         let permits = Arc::new(Semaphore::new(this.settings.concurrency));
         // The services are listed again this often (new ones, changed sources); looks happen when due.
@@ -78,7 +79,7 @@ impl Watcher {
         loop {
             let due = watched
                 .iter()
-                .filter(|(id, _)| !looking.contains(*id))
+                .filter(|(id, _)| !looking.contains_key(*id))
                 .map(|(_, (_, schedule))| schedule.next)
                 .min();
             let wake = due.map_or(next_list, |due| due.min(next_list));
@@ -86,7 +87,17 @@ impl Watcher {
                 () = this.shutdown.cancelled() => break,
                 Some(id) = ended.recv() => this.catch_up(id).await,
                 Some(done) = looks.join_next(), if !looks.is_empty() => {
-                    let Ok((id, ok)) = done else { continue };
+                    let (id, ok) = match done {
+                        Ok(done) => done,
+                        // A look that panicked counts as one that failed: the service is looked at again.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "a look at a watched source ended without an answer");
+                            match looking.iter().find(|(_, task)| **task == e.id()) {
+                                Some((id, _)) => (id.clone(), false),
+                                None => continue,
+                            }
+                        }
+                    };
                     looking.remove(&id);
                     if let (Some((_, s)), Some(interval)) = (watched.get_mut(&id), this.settings.interval) {
                         s.failures = if ok { 0 } else { s.failures.saturating_add(1) };
@@ -107,16 +118,16 @@ impl Watcher {
                     }
                     let now = Instant::now();
                     for (id, (service, schedule)) in &watched {
-                        if schedule.next > now || looking.contains(id) {
+                        if schedule.next > now || looking.contains_key(id) {
                             continue;
                         }
-                        looking.insert(id.clone());
                         let (this, permits, service) = (this.clone(), permits.clone(), service.clone());
-                        looks.spawn(async move {
+                        let task = looks.spawn(async move {
                             let id = service.id.clone();
                             let Ok(_permit) = permits.acquire_owned().await else { return (id, false) };
                             (id, this.look(service).await)
                         });
+                        looking.insert(id.clone(), task.id());
                     }
                 }
             }
@@ -226,3 +237,7 @@ fn is_watched(service: &Service) -> bool {
 fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
 }
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;

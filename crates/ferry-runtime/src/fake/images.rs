@@ -1,8 +1,11 @@
 //! The fake's builds and pushes: recorded, scripted to fail by tag, and otherwise answered with ids
 //! and digests derived from what was asked.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use ferry_model::{ImageRef, RegistryCredentials};
+use tokio::sync::Semaphore;
 
 use super::state::{self, BuildFailure, FakeContainer};
 use super::{Call, FakeRuntime};
@@ -29,6 +32,16 @@ impl FakeRuntime {
     /// Pushes of `tag` fail with `message`.
     pub fn fail_pushes(&self, tag: &str, message: &str) {
         self.lock().push_failures.insert(tag.to_owned(), message.to_owned());
+    }
+
+    /// From now on, each resolve of a tag, once recorded, waits for a permit of the returned semaphore
+    /// (it has none) and uses it up before it answers: a test lets resolves answer one by one with
+    /// `add_permits`, and sees how many wait at once in the calls recorded. A resolve dropped while it
+    /// waits (a timeout) uses none.
+    pub fn hold_resolves(&self) -> Arc<Semaphore> {
+        let gate = Arc::new(Semaphore::new(0));
+        self.lock().resolve_gate = Some(gate.clone());
+        gate
     }
 }
 
@@ -73,10 +86,18 @@ impl Images for FakeRuntime {
 
     async fn resolve(&self, image: &ImageRef, _credentials: Option<&RegistryCredentials>) -> Result<String> {
         let reference = image.to_string();
-        let failure = self.enter(Call::Resolve(reference.clone()))?.pull_failures.get(&reference).cloned();
+        let (failure, gate) = {
+            let state = self.enter(Call::Resolve(reference.clone()))?;
+            (state.pull_failures.get(&reference).cloned(), state.resolve_gate.clone())
+        };
         // Like the driver, a reference that carries its digest is answered without asking the registry.
         if let Some(digest) = image.digest() {
             return Ok(digest.to_owned());
+        }
+        if let Some(gate) = gate
+            && let Ok(permit) = gate.acquire().await
+        {
+            permit.forget();
         }
         // A registry that refuses the pull refuses the look-up.
         match failure {

@@ -232,3 +232,32 @@ async fn a_digest_already_pulled_is_not_asked_of_the_registry_again() {
     let err = fake.pull(&pinned, None, &|_| {}).await.unwrap_err();
     assert!(err.to_string().contains("connection refused"), "{err}");
 }
+
+#[tokio::test]
+async fn held_resolves_are_recorded_and_answer_one_permit_each() {
+    let fake = std::sync::Arc::new(FakeRuntime::new());
+    let gate = fake.hold_resolves();
+    let tag = ImageRef::parse("127.0.0.1:5000/web:v1").unwrap();
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let (fake, tag) = (fake.clone(), tag.clone());
+            tokio::spawn(async move { fake.resolve(&tag, None).await })
+        })
+        .collect();
+    while fake.calls().len() < 2 {
+        tokio::task::yield_now().await;
+    }
+    // A reference with a digest asks nothing, so nothing holds it.
+    let pinned = tag.with_digest(&FakeRuntime::digest("elsewhere"));
+    assert_eq!(fake.resolve(&pinned, None).await.unwrap(), FakeRuntime::digest("elsewhere"));
+    assert!(waiting.iter().all(|w| !w.is_finished()), "both wait for a permit");
+
+    gate.add_permits(1);
+    let (done, _, rest) = futures_util::future::select_all(waiting).await;
+    assert_eq!(done.unwrap().unwrap(), FakeRuntime::digest("127.0.0.1:5000/web:v1"));
+    assert_eq!(gate.available_permits(), 0, "the permit is used up");
+    tokio::task::yield_now().await;
+    assert!(!rest[0].is_finished(), "the other still waits");
+    gate.add_permits(1);
+    assert!(rest.into_iter().next().unwrap().await.unwrap().is_ok());
+}

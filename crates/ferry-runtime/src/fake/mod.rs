@@ -1,11 +1,11 @@
 //! A recording fake [`Runtime`] for other crates' unit tests.
 //!
 //! Containers and images live in memory. Every trait call is recorded as a [`Call`], a refused one
-//! too. Outcomes can be scripted (failing pulls and resolves per reference as written, builds per tag
-//! prefix, pushes per tag; per image, failing runs, apps that exit right after they start, and the
-//! addresses containers report) or played on a container (a death, log lines). A script per image
-//! applies to each name of the image: the reference it was written for, the id a pull or a build of it
-//! returned, its `name@digest`.
+//! too. Outcomes can be scripted (failing pulls and resolves per reference as written, resolves held
+//! until the test lets them answer, builds per tag prefix, pushes per tag; per image, failing runs, apps
+//! that exit right after they start, and the addresses containers report) or played on a container (a
+//! death, log lines). A script per image applies to each name of the image: the reference it was
+//! written for, the id a pull or a build of it returned, its `name@digest`.
 //!
 //! Everything is deterministic:
 //! - container ids are `fake-0001`, `fake-0002`, …; the n-th container takes port 32767 + n (back to

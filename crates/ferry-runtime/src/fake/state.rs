@@ -2,9 +2,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use ferry_model::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::store::{ImageStore, User};
 use super::{FAKE_EPOCH, fake_address};
@@ -24,6 +25,8 @@ pub(super) struct State {
     pub(super) build_failures: Vec<(String, BuildFailure)>,
     /// Tag → the message its pushes fail with.
     pub(super) push_failures: HashMap<String, String>,
+    /// Resolves wait for a permit of this before they answer ([`super::FakeRuntime::hold_resolves`]).
+    pub(super) resolve_gate: Option<Arc<Semaphore>>,
     /// (image, script), the latest first to match.
     pub(super) scripts: Vec<(String, Script)>,
     /// (image, the addresses its containers report while they run), the latest first to match.
@@ -50,6 +53,7 @@ impl Default for State {
             pull_failures: HashMap::new(),
             build_failures: Vec::new(),
             push_failures: HashMap::new(),
+            resolve_gate: None,
             scripts: Vec::new(),
             addresses: Vec::new(),
             containers: BTreeMap::new(),
