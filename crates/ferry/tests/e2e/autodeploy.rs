@@ -305,23 +305,25 @@ fn three_pushes_during_one_deployment_end_with_the_newest_live_and_a_failed_push
 /// Builds the test app saying `message` as `image` and pushes it, the way a CI system pushes a release.
 fn push_image(image: &str, message: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let dockerfile = format!("FROM {}\nENV TESTAPP_MESSAGE={message}\n", testapp_image());
+    // The label keeps this image apart from another test's with the same message: no shared build cache,
+    // so one test's `docker rmi` never takes the image another is about to tag or push.
+    let dockerfile =
+        format!("FROM {}\nENV TESTAPP_MESSAGE={message}\nLABEL ferry.test.image={image}\n", testapp_image());
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    for args in [
-        vec!["build", "-q", "-t", image, dir.path().to_str().unwrap()],
-        vec!["push", "-q", image],
-        vec!["rmi", image],
-    ] {
+    for args in [vec!["build", "-q", "-t", image, dir.path().to_str().unwrap()], vec!["push", "-q", image]] {
         let out = Command::new("docker").args(&args).env("DOCKER_BUILDKIT", "0").output().unwrap();
         assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
+    // The tag leaves the engine, as on a CI machine: what ferry runs of it is what ferry pulled. (The engine
+    // refuses while ferry already runs the image, when a notification beat this line: that is fine too.)
+    let _ = Command::new("docker").args(["rmi", image]).output();
 }
 
+/// A repository name no other test (or earlier run) uses.
 fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        std::process::id() ^ (std::time::SystemTime::now().elapsed().map_or(0, |d| d.subsec_nanos()))
-    )
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
 #[test]
