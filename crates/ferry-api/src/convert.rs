@@ -51,7 +51,15 @@ pub(crate) fn create_request(
     let protocol = req.protocol.as_deref().map(UpstreamProtocol::parse).transpose()?.unwrap_or_default();
     let request_timeout = req.request_timeout.map(RequestTimeout::from_secs).transpose()?.unwrap_or_default();
     // The whole spec is validated by the command layer, whoever asks.
-    let mut spec = ServiceSpec { source, instance, health_check, instances, protocol, request_timeout };
+    let mut spec = ServiceSpec {
+        source,
+        instance,
+        health_check,
+        instances,
+        autoscaling: None,
+        protocol,
+        request_timeout,
+    };
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);
     }
@@ -281,6 +289,8 @@ pub(crate) fn update_request(
     }
     if let Some(n) = req.instances {
         spec.instances = instance_count(n)?;
+        // A fixed count replaces scaling with the load.
+        spec.autoscaling = None;
     }
     if let Some(p) = &req.protocol {
         spec.protocol = UpstreamProtocol::parse(p)?;

@@ -40,11 +40,41 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     Caller(trigger): Caller,
     Segment(name): Segment,
-    Body(req): Body<UpdateServiceRequest>,
+    Body(mut req): Body<UpdateServiceRequest>,
 ) -> Result<Queued, ApiError> {
+    let scaling = req.autoscaling.take();
+    if req.instances.is_some() && scaling.is_some() {
+        return Err(ApiError::from(ferry_model::ValidationError::new(
+            "autoscaling",
+            "give instances (a fixed count) or autoscaling, not both",
+        )));
+    }
+    // A named configuration is read now; values are put over the spec's own inside the transaction.
+    let (named, default) = match &scaling {
+        Some(input) if input.configuration.is_some() => {
+            (Some(crate::autoscaling::choose(&state, input.clone(), None).await?), None)
+        }
+        Some(_) => (None, Some(crate::autoscaling::default_scaling(&state).await?)),
+        None => (None, None),
+    };
     // Applied to the newest desired spec inside the command's transaction, so concurrent updates build on
     // each other instead of overwriting each other.
-    let change = Box::new(move |spec: &ferry_model::ServiceSpec| convert::update_request(spec, req));
+    let change = Box::new(move |spec: &ferry_model::ServiceSpec| {
+        let mut spec = convert::update_request(spec, req)?;
+        match (named, scaling) {
+            (Some(named), _) => spec.autoscaling = Some(named),
+            (None, Some(input)) => {
+                let base = spec
+                    .autoscaling
+                    .clone()
+                    .or(default)
+                    .unwrap_or_else(ferry_model::AutoScaling::app_runner_default);
+                spec.autoscaling = Some(crate::autoscaling::merge(&input, &base)?);
+            }
+            (None, None) => {}
+        }
+        Ok(spec)
+    });
     state.run(Command::Update { service: Target::Name(name), change }, trigger).await
 }
 

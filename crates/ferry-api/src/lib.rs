@@ -19,6 +19,7 @@ use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
 mod auth;
+mod autoscaling;
 mod convert;
 mod deployments;
 mod error;
@@ -114,6 +115,9 @@ pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config
         .route("/v1/services/{name}/logs", get(logs::stream))
         .route("/v1/services/{name}/webhook", post(webhooks::webhook))
         .route("/v1/registries", get(webhooks::list_registries).post(webhooks::add_registry))
+        .route("/v1/autoscaling", get(autoscaling::list).post(autoscaling::create))
+        .route("/v1/autoscaling/{name}", get(autoscaling::describe).delete(autoscaling::delete))
+        .route("/v1/autoscaling/{name}/default", post(autoscaling::make_default))
         .route("/v1/registries/{host}", axum::routing::delete(webhooks::delete_registry))
         .route("/v1/operations/{id}", get(operations::detail))
         .route("/v1/openapi.json", get(openapi::serve))

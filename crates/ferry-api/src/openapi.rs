@@ -28,6 +28,11 @@ use utoipa::{Modify, OpenApi};
         crate::webhooks::add_registry,
         crate::webhooks::list_registries,
         crate::webhooks::delete_registry,
+        crate::autoscaling::create,
+        crate::autoscaling::list,
+        crate::autoscaling::describe,
+        crate::autoscaling::delete,
+        crate::autoscaling::make_default,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -35,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         (name = "deployments", description = "Revisions: update, deploy, roll back, pause, resume"),
         (name = "operations", description = "The record of every mutating call"),
         (name = "logs", description = "Application logs"),
+        (name = "autoscaling", description = "Auto scaling configurations, shared between services"),
         (name = "registries", description = "Registries whose push notifications deploy images"),
     )
 )]

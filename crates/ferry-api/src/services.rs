@@ -14,7 +14,7 @@ impl AppState {
     pub(crate) async fn view_of(&self, service: Service) -> Result<ServiceView, ApiError> {
         let id = service.id.clone();
         let active_revision = service.active_revision;
-        let (active, instances, latest, watch) = self
+        let (active, instances, latest, watch, scaling) = self
             .store
             .call(move |db| {
                 let active = match active_revision {
@@ -26,10 +26,18 @@ impl AppState {
                     db.instances(&id)?,
                     db.operations(&id, 1)?.into_iter().next(),
                     db.watch(&id)?,
+                    db.scaling(&id)?,
                 ))
             })
             .await?;
-        Ok(self.service_view(&service, active.as_ref(), &instances, latest.as_ref(), Some(&watch)))
+        Ok(self.service_view(
+            &service,
+            active.as_ref(),
+            &instances,
+            latest.as_ref(),
+            Some(&watch),
+            scaling.as_ref(),
+        ))
     }
 
     /// The answer to a mutating call: the service as it is now and the operation carrying the change.
@@ -47,7 +55,7 @@ impl AppState {
             Ok(view) => view,
             Err(e) => {
                 tracing::warn!(service = %outcome.service.name, error = e.message, "answering with a partial view");
-                self.service_view(&outcome.service, None, &[], Some(&outcome.operation), None)
+                self.service_view(&outcome.service, None, &[], Some(&outcome.operation), None, None)
             }
         };
         Ok((status, Json(ServiceOperation { service, operation_id })))
@@ -68,9 +76,20 @@ impl AppState {
 pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(trigger): Caller,
-    Body(req): Body<CreateServiceRequest>,
+    Body(mut req): Body<CreateServiceRequest>,
 ) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
-    let (name, spec) = convert::create_request(req)?;
+    let scaling = req.autoscaling.take();
+    let fixed = req.instances.is_some();
+    if fixed && scaling.is_some() {
+        return Err(ApiError::from(ferry_model::ValidationError::new(
+            "autoscaling",
+            "give instances (a fixed count) or autoscaling, not both",
+        )));
+    }
+    let (name, mut spec) = convert::create_request(req)?;
+    if !fixed {
+        spec.autoscaling = Some(crate::autoscaling::choose(&state, scaling.unwrap_or_default(), None).await?);
+    }
     if state.config.public.host(&name) == state.config.hooks_host {
         return Err(ApiError::from(ferry_model::ValidationError::new(
             "name",

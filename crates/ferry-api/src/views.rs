@@ -6,8 +6,10 @@ use ferry_model::{
 };
 use ferry_wire::{
     CodeSourceView, HealthCheckView, ImageSourceView, InstanceSizeView, InstanceView, OperationView,
-    RevisionView, ServiceSummary, ServiceView, SourceView, TriggerView, WatchView,
+    RevisionView, ScalingView, ServiceSummary, ServiceView, SourceView, TriggerView, WatchView,
 };
+
+use ferry_store::ScalingDecision;
 
 use crate::AppState;
 
@@ -44,6 +46,7 @@ impl AppState {
         instances: &[Instance],
         latest: Option<&Operation>,
         watch: Option<&SourceWatch>,
+        scaling: Option<&ScalingDecision>,
     ) -> ServiceView {
         ServiceView {
             id: s.id.to_string(),
@@ -70,7 +73,20 @@ impl AppState {
             },
             protocol: s.spec.protocol.as_str().to_owned(),
             request_timeout: s.spec.request_timeout.secs(),
-            instances_desired: ferry_plan::scale::desired_instances(&s.spec),
+            instances_desired: match (&s.spec.autoscaling, scaling) {
+                (Some(_), Some(d)) => d.desired,
+                _ => ferry_plan::scale::desired_instances(&s.spec),
+            },
+            autoscaling: s.spec.autoscaling.as_ref().map(|a| ScalingView {
+                configuration: a.configuration.as_ref().map(|c| c.to_string()),
+                max_concurrency: a.max_concurrency,
+                min_size: a.min_size,
+                max_size: a.max_size,
+                ready: scaling.map(|d| d.ready),
+                concurrency: scaling.map(|d| (d.concurrency * 10.0).round() / 10.0),
+                reason: scaling.map(|d| d.reason.clone()),
+                decided_at: scaling.map(|d| rfc3339(d.at)),
+            }),
             active_revision: s.active_revision,
             image_digest: active.and_then(|r| r.image_digest.clone().or_else(|| r.image_id.clone())),
             instances: instances.iter().map(instance_view).collect(),

@@ -192,6 +192,31 @@ impl Client {
         self.send(Method::DELETE, &format!("/v1/registries/{}", segment(host)), None).await.map(|_| ())
     }
 
+    pub async fn create_autoscaling(&self, req: &AutoScalingRequest) -> Result<AutoScalingView> {
+        let body = serde_json::to_vec(req).map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.call(Method::POST, "/v1/autoscaling", Some(body)).await
+    }
+
+    pub async fn autoscaling_list(&self) -> Result<AutoScalingList> {
+        self.call(Method::GET, "/v1/autoscaling", None).await
+    }
+
+    pub async fn autoscaling(&self, name: &str) -> Result<AutoScalingList> {
+        self.call(Method::GET, &format!("/v1/autoscaling/{}", segment(name)), None).await
+    }
+
+    pub async fn delete_autoscaling(&self, name: &str, revision: Option<u32>) -> Result<()> {
+        let query = revision.map(|r| format!("?revision={r}")).unwrap_or_default();
+        self.send(Method::DELETE, &format!("/v1/autoscaling/{}{query}", segment(name)), None)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn default_autoscaling(&self, name: &str) -> Result<AutoScalingList> {
+        let path = format!("/v1/autoscaling/{}/default", segment(name));
+        self.call(Method::POST, &path, Some(b"{}".to_vec())).await
+    }
+
     /// A service's revisions, newest first.
     pub async fn revisions(&self, name: &str) -> Result<RevisionList> {
         self.call(Method::GET, &format!("/v1/services/{}/revisions", segment(name)), None).await

@@ -145,6 +145,15 @@ impl Arn {
         format!("arn:aws:apprunner:{}:{}:service/{}/{}", self.region, self.account, name, id)
     }
 
+    /// An auto scaling configuration revision's ARN (App Runner ends it with an id; ferry's is the name's
+    /// revision again, stable across restarts).
+    pub fn autoscaling(&self, name: &str, revision: u32) -> String {
+        format!(
+            "arn:aws:apprunner:{}:{}:autoscalingconfiguration/{name}/{revision}",
+            self.region, self.account
+        )
+    }
+
     /// The name and id named by a service ARN, if `arn` is one of this server's.
     pub fn parse_service<'a>(&self, arn: &'a str) -> Option<(&'a str, Option<&'a str>)> {
         let prefix = format!("arn:aws:apprunner:{}:{}:service/", self.region, self.account);

@@ -15,6 +15,7 @@ mod image;
 mod instance;
 mod operation;
 mod resources;
+mod scaling;
 mod service;
 mod time;
 mod traffic;
@@ -28,6 +29,9 @@ pub use instance::{Instance, InstanceAddress, InstanceState};
 pub use operation::{Operation, OperationEvent, OperationStatus, OperationType, Trigger, Via, one_line};
 pub use resources::{
     Cpu, HealthCheckConfiguration, HealthCheckProtocol, InstanceConfiguration, MAX_GRACE_PERIOD, Memory,
+};
+pub use scaling::{
+    AutoScaling, AutoScalingConfiguration, ConfigurationRef, DEFAULT_CONFIGURATION, MAX_CONCURRENCY,
 };
 pub use service::{
     Build, EnvVars, ImageConfiguration, ImageSource, MAX_INSTANCES, Revision, Service, ServiceName,

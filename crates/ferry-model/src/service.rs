@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::scaling::AutoScaling;
 use crate::watch::SourceVersion;
 use crate::{
     CodeSource, HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials,
@@ -313,8 +314,12 @@ pub struct ServiceSpec {
     pub source: Source,
     pub instance: InstanceConfiguration,
     pub health_check: HealthCheckConfiguration,
-    /// How many instances run, 1 to [`MAX_INSTANCES`].
+    /// How many instances run, 1 to [`MAX_INSTANCES`], when the service does not scale by itself.
     pub instances: u32,
+    /// Scaling with the load, between a minimum and a maximum (App Runner's auto scaling configuration);
+    /// `None`: a fixed `instances`. Specs stored before it existed are fixed.
+    #[serde(default)]
+    pub autoscaling: Option<AutoScaling>,
     /// What the router speaks to the instances. Specs stored before it existed are HTTP/1.1.
     #[serde(default)]
     pub protocol: UpstreamProtocol,
@@ -336,6 +341,7 @@ impl ServiceSpec {
             instance: InstanceConfiguration::default(),
             health_check: HealthCheckConfiguration::default(),
             instances: 1,
+            autoscaling: None,
             protocol: UpstreamProtocol::default(),
             request_timeout: RequestTimeout::default(),
         }
@@ -347,6 +353,9 @@ impl ServiceSpec {
             Source::Code(c) => c.validate().map_err(|e| e.under("source.code_repository"))?,
         }
         self.health_check.validate().map_err(|e| e.under("health_check"))?;
+        if let Some(scaling) = &self.autoscaling {
+            scaling.validate().map_err(|e| e.under("autoscaling"))?;
+        }
         if !(1..=MAX_INSTANCES).contains(&self.instances) {
             return Err(ValidationError::new(
                 "instances",

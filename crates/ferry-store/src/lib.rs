@@ -6,7 +6,7 @@
 //! atomic runs its reads and writes in [`Db::transaction`] inside one call.
 //!
 //! The modules depend one way: `error` ← `migrate` ← `db` ← the tables (`services` ← `revisions`,
-//! `operations`, `instances`, `tokens`, `watches`) ← `handle`.
+//! `operations`, `instances`, `tokens`, `watches`, `scaling`) ← `handle`.
 
 mod db;
 mod error;
@@ -15,6 +15,7 @@ mod instances;
 mod migrate;
 mod operations;
 mod revisions;
+mod scaling;
 mod services;
 mod tokens;
 mod watches;
@@ -24,6 +25,7 @@ pub use error::{Result, StoreError};
 pub use handle::{MAX_PENDING, Store};
 pub use operations::NewEvent;
 pub use revisions::RevisionUse;
+pub use scaling::ScalingDecision;
 pub use tokens::TokenRecord;
 pub use watches::RegistryHook;
 

@@ -12,6 +12,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_code_sources", include_str!("../migrations/0004_code_sources.sql")),
     ("0005_triggers_and_placement", include_str!("../migrations/0005_triggers_and_placement.sql")),
     ("0006_automatic_deployments", include_str!("../migrations/0006_automatic_deployments.sql")),
+    ("0007_autoscaling", include_str!("../migrations/0007_autoscaling.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

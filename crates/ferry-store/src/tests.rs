@@ -435,3 +435,30 @@ fn registry_hooks_are_found_by_their_token_hash() {
     assert!(!db.delete_registry_hook("127.0.0.1:5000").unwrap());
     assert_eq!(db.registry_hook_by_token("bb").unwrap(), None);
 }
+
+#[test]
+fn autoscaling_configurations_are_revisioned_and_one_is_the_default() {
+    let mut db = Db::in_memory().unwrap();
+    let default = db.default_autoscaling().unwrap().unwrap();
+    assert_eq!(
+        (
+            default.name.as_str(),
+            default.revision,
+            default.max_concurrency,
+            default.min_size,
+            default.max_size
+        ),
+        ("DefaultConfiguration", 1, 100, 1, 25)
+    );
+    assert!(default.is_default);
+    let first = db.create_autoscaling("fast", (10, 0, 5), Timestamp(1)).unwrap();
+    let second = db.create_autoscaling("fast", (20, 1, 5), Timestamp(2)).unwrap();
+    assert_eq!((first.revision, second.revision), (1, 2));
+    assert_eq!(db.autoscaling("fast", None).unwrap().unwrap().max_concurrency, 20, "the latest");
+    assert_eq!(db.autoscaling("fast", Some(1)).unwrap().unwrap().max_concurrency, 10);
+    db.set_default_autoscaling("fast").unwrap();
+    assert_eq!(db.default_autoscaling().unwrap().unwrap().revision, 2);
+    assert_eq!(db.delete_autoscaling("fast", Some(2), Timestamp(3)).unwrap(), 1);
+    assert_eq!(db.autoscaling("fast", None).unwrap().unwrap().revision, 1, "the latest live one");
+    assert_eq!(db.autoscaling_configurations().unwrap().len(), 2);
+}

@@ -39,6 +39,66 @@ pub struct CreateServiceRequest {
     /// (App Runner's `AutoDeploymentsEnabled`). Default: on for a code repository, off for an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_deploy: Option<bool>,
+    /// Scale with the load: the name of an auto scaling configuration (its latest revision), or values for
+    /// this service alone. Default: the default configuration. `instances` instead fixes the count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoScalingInput>,
+}
+
+/// How a service scales: a named configuration, or values of its own (members left out come from the
+/// default configuration).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoScalingInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<String>,
+    /// Requests one instance takes at once, 1 to 200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<i64>,
+    /// 0 (scale to zero) to 25.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_size: Option<i64>,
+    /// 1 to 25.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<i64>,
+}
+
+/// `POST /v1/autoscaling`: a new configuration, or the next revision of one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoScalingRequest {
+    /// 4 to 32 letters, digits, `-` or `_`.
+    pub name: String,
+    /// Default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<i64>,
+    /// Default 1; 0 scales to zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_size: Option<i64>,
+    /// Default 25.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<i64>,
+}
+
+/// An auto scaling configuration's revision.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AutoScalingView {
+    pub name: String,
+    pub revision: u32,
+    pub arn: String,
+    pub max_concurrency: u32,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub created_at: String,
+    /// New services get this configuration.
+    pub is_default: bool,
+    /// The live services that use this revision.
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AutoScalingList {
+    pub configurations: Vec<AutoScalingView>,
 }
 
 /// Where the service's code comes from. Exactly one member is set.
@@ -193,6 +253,9 @@ pub struct UpdateServiceRequest {
     /// Automatic deployments on push, on or off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_deploy: Option<bool>,
+    /// Scale with the load (a configuration, or values; members left out stay as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoScalingInput>,
 }
 
 /// Changes to the image source. `env` sets (adds or replaces) variables, `env_remove` removes them;
@@ -330,11 +393,36 @@ pub struct ServiceView {
     pub instances: Vec<InstanceView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_operation: Option<OperationView>,
+    /// How it scales: `None` for a fixed count (`instances_desired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<ScalingView>,
     /// Whether a push to the branch (or a new digest under the tag) deploys by itself.
     pub auto_deploy: bool,
     /// What ferry knows of the watched branch or tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchView>,
+}
+
+/// A service's scaling: its configuration and the autoscaler's latest decision.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScalingView {
+    /// `NAME/REVISION` of the configuration the values come from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<String>,
+    pub max_concurrency: u32,
+    pub min_size: u32,
+    pub max_size: u32,
+    /// Instances ready now, as the autoscaler last saw them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<u32>,
+    /// Concurrent requests (in flight, held and queued) it saw, averaged over its window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<f64>,
+    /// Why it wants what it wants, and since when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
 }
 
 /// The watched branch or tag: the newest version seen, the last look, the last push not deployed.

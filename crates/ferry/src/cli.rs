@@ -57,6 +57,56 @@ pub enum Command {
     /// Registries whose push notifications deploy new images at once
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Auto scaling configurations: how services scale with their load, shared between services
+    #[command(subcommand)]
+    Autoscaling(AutoscalingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AutoscalingCommand {
+    /// Create a configuration, or the next revision of one with this name
+    Create {
+        /// 4 to 32 letters, digits, '-' or '_'
+        name: String,
+        #[command(flatten)]
+        values: ScalingValues,
+    },
+    /// List every revision of every configuration, with the services that use it
+    List,
+    /// Show a configuration's revisions and the services that use each
+    Describe { name: String },
+    /// Delete a configuration (every revision, or one); refused while a service uses it
+    Delete {
+        name: String,
+        #[arg(long)]
+        revision: Option<u32>,
+    },
+    /// Make a configuration the one new services get
+    Default { name: String },
+}
+
+/// A configuration's values.
+#[derive(Debug, Args)]
+pub struct ScalingValues {
+    /// Requests one instance takes at once, 1-200; more wait in the router while instances start [default: 100]
+    #[arg(long)]
+    pub max_concurrency: Option<i64>,
+    /// Instances kept however idle, 0-25; 0 scales to zero [default: 1]
+    #[arg(long)]
+    pub min_size: Option<i64>,
+    /// Instances at most, 1-25 [default: 25]
+    #[arg(long)]
+    pub max_size: Option<i64>,
+}
+
+/// How a service scales (on create and update).
+#[derive(Debug, Args)]
+pub struct ScalingArgs {
+    /// Scale with the load as this auto scaling configuration says (its latest revision)
+    #[arg(long, conflicts_with_all = ["instances", "max_concurrency", "min_size", "max_size"])]
+    pub autoscaling: Option<String>,
+    #[command(flatten)]
+    pub values: ScalingValues,
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,8 +293,9 @@ pub struct CreateArgs {
     /// Memory per instance, e.g. 2 GB (only App Runner's pairs with --cpu) [default: 2 GB]
     #[arg(long)]
     pub memory: Option<String>,
-    /// How many instances run [default: 1]
-    #[arg(long)]
+    /// A fixed number of instances, 1-25, instead of scaling with the load [default: the default auto
+    /// scaling configuration: 1 to 25 instances, 100 concurrent requests each]
+    #[arg(long, conflicts_with_all = ["max_concurrency", "min_size", "max_size"])]
     pub instances: Option<i64>,
     #[command(flatten)]
     pub health: HealthArgs,
@@ -252,6 +303,8 @@ pub struct CreateArgs {
     pub traffic: TrafficArgs,
     #[command(flatten)]
     pub auto: AutoDeployArgs,
+    #[command(flatten)]
+    pub scaling: ScalingArgs,
     /// User name for a private registry
     #[arg(long, requires = "registry_password")]
     pub registry_username: Option<String>,
@@ -381,7 +434,8 @@ pub struct UpdateArgs {
     pub cpu: Option<String>,
     #[arg(long)]
     pub memory: Option<String>,
-    #[arg(long)]
+    /// A fixed number of instances, 1-25 (scaling with the load stops)
+    #[arg(long, conflicts_with_all = ["max_concurrency", "min_size", "max_size"])]
     pub instances: Option<i64>,
     #[command(flatten)]
     pub health: HealthArgs,
@@ -389,6 +443,8 @@ pub struct UpdateArgs {
     pub traffic: TrafficArgs,
     #[command(flatten)]
     pub auto: AutoDeployArgs,
+    #[command(flatten)]
+    pub scaling: ScalingArgs,
     #[arg(long, requires = "registry_password")]
     pub registry_username: Option<String>,
     #[arg(long, env = "FERRY_REGISTRY_PASSWORD", hide_env_values = true, requires = "registry_username")]

@@ -87,6 +87,7 @@ fn main() -> ExitCode {
         Command::Logs(a) => client_command(cmd::logs::run(&cli.global, a)),
         Command::Login(a) => client_command(cmd::login::run(&cli.global, a)),
         Command::Registry(c) => client_command(cmd::hooks::registry(&cli.global, c)),
+        Command::Autoscaling(c) => client_command(cmd::autoscaling::run(&cli.global, c)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

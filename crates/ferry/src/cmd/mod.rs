@@ -1,3 +1,4 @@
+pub mod autoscaling;
 pub mod hooks;
 pub mod login;
 pub mod logs;

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use ferry_client::Client;
 use ferry_wire::{
-    CodeRepositoryInput, CodeUpdate, CreateServiceRequest, GitCredentialsInput, HealthCheckInput,
-    ImageSourceInput, ImageUpdate, InstanceInput, RegistryCredentialsInput, ServiceOperation, ServiceView,
-    SourceInput, UpdateServiceRequest,
+    AutoScalingInput, CodeRepositoryInput, CodeUpdate, CreateServiceRequest, GitCredentialsInput,
+    HealthCheckInput, ImageSourceInput, ImageUpdate, InstanceInput, RegistryCredentialsInput,
+    ServiceOperation, ServiceView, SourceInput, UpdateServiceRequest,
 };
 
 use crate::OperationFailed;
-use crate::cli::{CreateArgs, Global, HealthArgs, Output, ServiceCommand, UpdateArgs};
+use crate::cli::{CreateArgs, Global, HealthArgs, Output, ScalingArgs, ServiceCommand, UpdateArgs};
 use crate::context::client;
 use crate::output::{json, short_time, table};
 use crate::wait::follow;
@@ -175,6 +175,7 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
             protocol: args.traffic.protocol,
             request_timeout: args.traffic.request_timeout,
             auto_deploy: args.auto.value(),
+            autoscaling: scaling_input(&args.scaling),
         };
         let queued = c.update_service(&args.name, &req).await?;
         return finish(global, &c, &args.name, queued, args.wait, "updating").await;
@@ -206,9 +207,25 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
         protocol: args.traffic.protocol,
         request_timeout: args.traffic.request_timeout,
         auto_deploy: args.auto.value(),
+        autoscaling: scaling_input(&args.scaling),
     };
     let queued = c.update_service(&args.name, &req).await?;
     finish(global, &c, &args.name, queued, args.wait, "updating").await
+}
+
+/// The scaling a create or update asks for, if any.
+fn scaling_input(args: &ScalingArgs) -> Option<AutoScalingInput> {
+    let v = &args.values;
+    let any = args.autoscaling.is_some()
+        || v.max_concurrency.is_some()
+        || v.min_size.is_some()
+        || v.max_size.is_some();
+    any.then(|| AutoScalingInput {
+        configuration: args.autoscaling.clone(),
+        max_concurrency: v.max_concurrency,
+        min_size: v.min_size,
+        max_size: v.max_size,
+    })
 }
 
 fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
@@ -270,6 +287,7 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
         protocol: args.traffic.protocol,
         request_timeout: args.traffic.request_timeout,
         auto_deploy: args.auto.value(),
+        autoscaling: scaling_input(&args.scaling),
     };
     let created = client.create_service(&req).await?;
     if !args.wait {
@@ -369,7 +387,24 @@ fn print_service(s: &ServiceView) {
         let error = op.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
         field("Last operation", &format!("{} {}{error}", op.kind, op.status));
     }
-    println!("Instances ({} wanted)", s.instances_desired);
+    if let Some(a) = &s.autoscaling {
+        let from = a.configuration.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+        field(
+            "Scaling",
+            &format!(
+                "{} to {} instances, {} concurrent requests each{from}",
+                a.min_size, a.max_size, a.max_concurrency
+            ),
+        );
+        if let (Some(reason), Some(at)) = (&a.reason, &a.decided_at) {
+            let seen = a.concurrency.map(|c| format!(", {c} concurrent requests")).unwrap_or_default();
+            field("Last decision", &format!("{reason}{seen} at {}", short_time(at)));
+        }
+    } else {
+        field("Scaling", &format!("fixed, {} instances", s.instances_desired));
+    }
+    let ready = s.instances.iter().filter(|i| i.state == "READY").count();
+    println!("Instances ({} wanted, {} running, {ready} ready)", s.instances_desired, s.instances.len());
     let rows: Vec<Vec<String>> = s
         .instances
         .iter()
