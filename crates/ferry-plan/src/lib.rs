@@ -8,12 +8,14 @@
 //!
 //! What is decided here: which calls a service admits ([`admission`]), health verdicts ([`health`]),
 //! crash back-off ([`backoff`]), a deployment's deadline, what follows its failure and a rollback's target
-//! ([`deploy`]), how many instances a service wants ([`scale`]), what a service's instances do next
-//! ([`reconcile`]), the route's protocol during a switch ([`routing`]), which images leave the engine
-//! ([`prune`]), and whether a push deploys now and when a watched source is asked again ([`autodeploy`]).
+//! ([`deploy`]), how many instances a service wants ([`scale`]) and how that follows its load
+//! ([`autoscale`]), what a service's instances do next ([`reconcile`]), the route's protocol during a
+//! switch ([`routing`]), which images leave the engine ([`prune`]), and whether a push deploys now and
+//! when a watched source is asked again ([`autodeploy`]).
 
 pub mod admission;
 pub mod autodeploy;
+pub mod autoscale;
 pub mod backoff;
 pub mod deploy;
 pub mod health;
