@@ -2,18 +2,23 @@
 //!
 //! - `ferry-bench backend --listen ADDR`: a fast HTTP/1.1 backend on one thread. `GET /` answers 64 bytes,
 //!   `GET /64k` answers 65,536 bytes; keep-alive. It is the same backend behind every proxy measured.
-//! - `ferry-bench router --listen ADDR --backend ADDR [--services N] [--workers N]`: ferry's router crate,
-//!   exactly as `ferry server` runs it, with a route table of N services (`svc0.bench` … ) that all point
-//!   at the backend, on a runtime of N worker threads (1 by default: one core, like the peers' single
-//!   worker). No control plane: the table is built once, as the controllers would publish it.
+//! - `ferry-bench router --listen ADDR --backend ADDR [--services N] [--workers N] [--max-concurrency N]`:
+//!   ferry's router crate, exactly as `ferry server` runs it, with a route table of N services (`svc0.bench`
+//!   … ) that all point at the backend, on a runtime of N worker threads (1 by default: one core, like the
+//!   peers' single worker). No control plane: the table is built once, as the controllers would publish it.
+//!   With `--max-concurrency`, every service has that limit per instance (a `Capacity`, with a queue of 100
+//!   requests waiting up to 10 s), to measure the cost of the limit on the request path.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use ferry_router::{Endpoint, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute};
+use ferry_router::{
+    Capacity, Endpoint, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute,
+};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -46,10 +51,12 @@ fn main() -> Result<()> {
             let upstream: SocketAddr =
                 arg(&args, "--backend").context("--backend ADDR is required")?.parse()?;
             let services: usize = arg(&args, "--services").map(|s| s.parse()).transpose()?.unwrap_or(1);
-            runtime.block_on(router(listen, upstream, services))
+            let max_concurrency: Option<usize> =
+                arg(&args, "--max-concurrency").map(|n| n.parse()).transpose()?;
+            runtime.block_on(router(listen, upstream, services, max_concurrency))
         }
         _ => bail!(
-            "usage: ferry-bench backend --listen ADDR | router --listen ADDR --backend ADDR [--services N] [--workers N]"
+            "usage: ferry-bench backend --listen ADDR | router --listen ADDR --backend ADDR [--services N] [--workers N] [--max-concurrency N]"
         ),
     }
 }
@@ -73,9 +80,15 @@ async fn backend(listen: SocketAddr) -> Result<()> {
     }
 }
 
-async fn router(listen: SocketAddr, upstream: SocketAddr, services: usize) -> Result<()> {
+async fn router(
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    services: usize,
+    max_concurrency: Option<usize>,
+) -> Result<()> {
     let router = Router::new(RouterConfig::default());
     let endpoint = Endpoint::new("backend", upstream);
+    let capacity = max_concurrency.map(|n| Capacity::new(n, 100, Duration::from_secs(10)));
     let mut table = RouteTable::new();
     for i in 0..services.max(1) {
         let route = ServiceRoute {
@@ -83,6 +96,7 @@ async fn router(listen: SocketAddr, upstream: SocketAddr, services: usize) -> Re
             target: RouteTarget::Instances(vec![Arc::clone(&endpoint)]),
             protocol: Protocol::Http1,
             request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
+            capacity: capacity.clone(),
         };
         table.insert(&format!("svc{i}.bench"), Arc::new(route));
     }

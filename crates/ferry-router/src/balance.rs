@@ -4,6 +4,11 @@
 //! (Mitzenmacher; what Envoy calls least-request and linkerd uses for its balancer). It needs no shared state
 //! beyond the endpoints' own counters and never sends to the busiest endpoint while a less busy one exists.
 //! Ties are broken by the random draw, so idle endpoints share the load evenly.
+//!
+//! Under a [`Capacity`] (at most so many requests per instance), the choice is the same while the winner has room;
+//! when it is at the limit (and so is the other one drawn), any instance with room is taken; when none has, the
+//! request is to queue (`proxy.rs`). A chosen instance has the request counted against it already (its
+//! `InFlight` guard): under a limit, that is what takes the slot.
 
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
@@ -12,8 +17,9 @@ use std::sync::Arc;
 
 use tracing::debug;
 
+use crate::capacity::Capacity;
 use crate::error::{Chain, ProxyError};
-use crate::table::{Endpoint, ServiceRoute};
+use crate::table::{Endpoint, InFlight, ServiceRoute};
 
 /// Chooses the index of the endpoint to use, never `skip` (an endpoint that just failed to connect).
 /// `None` when there is nothing (else) to choose.
@@ -35,28 +41,97 @@ pub(crate) fn pick(endpoints: &[Arc<Endpoint>], skip: Option<usize>) -> Option<u
     }
 }
 
-/// The instance a request goes to first: two random ones, the less busy wins ([`pick`]).
-pub(crate) fn first_choice(route: &ServiceRoute) -> Result<usize, ProxyError> {
-    pick(route.endpoints(), None).ok_or_else(|| ProxyError::NoInstance { service: route.service.clone() })
+/// Where a request stands with the queue of its route's [`Capacity`], which says whether it may take a slot that
+/// came free while requests are queued: the queued ones go first, in the order tokio wakes them (the order they
+/// began to wait).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Not queued: it goes behind any queued request.
+    New,
+    /// Just queued: it takes a slot only if no other request is queued.
+    Queued,
+    /// Woken while waiting (for room, or by a new table): its turn.
+    Woken,
 }
 
-/// The one other instance a request goes to when nothing of it reached `first` (`err` says why), or `err`
-/// back when there is none. Both protocols retry by this rule: once, elsewhere, only if nothing was sent.
+/// The instance a request goes to first, with the request counted against it: two random ones, the less busy
+/// wins ([`pick`]). Under a [`Capacity`], one with room: when the winner is at the limit, any other with room;
+/// `None` when every instance is at it, or when queued requests go before this one (its [`Turn`]).
+///
+/// Inline: on every request's path, and a call with this answer costs more than the work.
+#[inline]
+pub(crate) fn first_choice(route: &ServiceRoute, turn: Turn) -> Result<Option<InFlight>, ProxyError> {
+    let endpoints = route.endpoints();
+    let Some(index) = pick(endpoints, None) else {
+        return Err(ProxyError::NoInstance { service: route.service.clone() });
+    };
+    match &route.capacity {
+        None => Ok(Some(InFlight::start(&endpoints[index]))),
+        Some(capacity) => Ok(with_room(endpoints, index, None, capacity, turn)),
+    }
+}
+
+/// `first` if it has room under `capacity`, else the first other instance after it that has, never `skip`.
+/// `None` when none has room, or when queued requests go first (`turn`).
+fn with_room(
+    endpoints: &[Arc<Endpoint>],
+    first: usize,
+    skip: Option<usize>,
+    capacity: &Arc<Capacity>,
+    turn: Turn,
+) -> Option<InFlight> {
+    let before = match turn {
+        Turn::New => 0,
+        Turn::Queued => 1,
+        Turn::Woken => usize::MAX,
+    };
+    if capacity.queued() > before {
+        return None;
+    }
+    let n = endpoints.len();
+    let wrap = |index: usize| if index >= n { index - n } else { index };
+    let chosen = (first..first + n)
+        .map(wrap)
+        .filter(|&index| Some(index) != skip)
+        .find_map(|index| InFlight::try_start(&endpoints[index], capacity))?;
+    // Room that came with a new table wakes every queued request at once, but room left over after them is
+    // announced by nobody: a woken request that leaves room behind wakes the next one in line.
+    if turn == Turn::Woken
+        && capacity.queued() > 1
+        && endpoints.iter().any(|endpoint| endpoint.in_flight() < capacity.max_concurrency())
+    {
+        capacity.wake_one();
+    }
+    Some(chosen)
+}
+
+/// The one other instance a request goes to when nothing of it reached `failed` (`err` says why), or `err`
+/// back when there is none (or, under a [`Capacity`], none with room). Both protocols retry by this rule:
+/// once, elsewhere, only if nothing was sent. `failed` no longer counts the request once this returns.
 pub(crate) fn second_choice(
     route: &ServiceRoute,
-    first: usize,
+    failed: InFlight,
     err: ProxyError,
-) -> Result<usize, ProxyError> {
+) -> Result<InFlight, ProxyError> {
     let endpoints = route.endpoints();
-    let Some(second) = pick(endpoints, Some(first)) else { return Err(err) };
+    let first = endpoints.iter().position(|endpoint| Arc::ptr_eq(endpoint, failed.endpoint()));
+    let Some(second) = pick(endpoints, first) else { return Err(err) };
+    let chosen = match &route.capacity {
+        None => InFlight::start(&endpoints[second]),
+        // The request already had its turn: it does not go behind the queue.
+        Some(capacity) => match with_room(endpoints, second, first, capacity, Turn::Woken) {
+            Some(chosen) => chosen,
+            None => return Err(err),
+        },
+    };
     debug!(
         service = %route.service,
-        failed = endpoints[first].id(),
-        retry = endpoints[second].id(),
+        failed = failed.endpoint().id(),
+        retry = chosen.endpoint().id(),
         error = %Chain(&err),
         "retrying on another instance"
     );
-    Ok(second)
+    Ok(chosen)
 }
 
 /// Two distinct ranks below `n` (n ≥ 2), uniformly at random, in random order.
@@ -101,7 +176,6 @@ pub(crate) fn next_random() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::InFlight;
 
     fn endpoints(loads: &[usize]) -> (Vec<Arc<Endpoint>>, Vec<InFlight>) {
         let mut guards = Vec::new();
@@ -172,5 +246,63 @@ mod tests {
         assert_eq!(counts[2], 3000, "the other idle endpoint beats the loaded one");
         let (two, _guards) = endpoints(&[5, 0]);
         assert_eq!(histogram(&two, Some(1)), [3000, 0]);
+    }
+
+    fn limited(endpoints: Vec<Arc<Endpoint>>, capacity: &Arc<Capacity>) -> ServiceRoute {
+        ServiceRoute {
+            service: "web".into(),
+            target: crate::RouteTarget::Instances(endpoints),
+            protocol: crate::Protocol::Http1,
+            request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
+            capacity: Some(Arc::clone(capacity)),
+        }
+    }
+
+    #[test]
+    fn under_a_capacity_only_an_instance_with_room_is_chosen() {
+        let capacity = Capacity::new(2, 10, std::time::Duration::from_secs(1));
+        let (three, _guards) = endpoints(&[2, 2, 1]);
+        let route = limited(three.clone(), &capacity);
+        let chosen = first_choice(&route, Turn::New).expect("instances").expect("room on the third");
+        assert!(Arc::ptr_eq(chosen.endpoint(), &three[2]));
+        assert_eq!(three[2].in_flight(), 2);
+        // Now all are full: nothing is chosen, and nothing is counted.
+        assert!(first_choice(&route, Turn::Woken).expect("instances").is_none());
+        assert_eq!(three.iter().map(|e| e.in_flight()).collect::<Vec<_>>(), [2, 2, 2]);
+        drop(chosen);
+        assert!(first_choice(&route, Turn::New).expect("instances").is_some());
+    }
+
+    #[test]
+    fn queued_requests_go_before_new_ones() {
+        let capacity = Capacity::new(1, 10, std::time::Duration::from_secs(1));
+        let (one, _guards) = endpoints(&[0]);
+        let route = limited(one, &capacity);
+        let queued = capacity.enter().expect("room in the queue");
+        // Room, but a request waits for it: a new one goes behind it; the one queued takes it.
+        assert!(first_choice(&route, Turn::New).expect("instances").is_none());
+        let second = capacity.enter().expect("room in the queue");
+        assert!(first_choice(&route, Turn::Queued).expect("instances").is_none(), "another is ahead");
+        drop(second);
+        assert!(first_choice(&route, Turn::Queued).expect("instances").is_some(), "alone in the queue");
+        drop(queued);
+    }
+
+    #[test]
+    fn a_retry_under_a_capacity_skips_the_failed_instance_and_needs_room() {
+        let capacity = Capacity::new(1, 10, std::time::Duration::from_secs(1));
+        let (two, _guards) = endpoints(&[0, 1]);
+        let route = limited(two.clone(), &capacity);
+        let failed = InFlight::try_start(&two[0], &capacity).expect("room on the first");
+        let err = || ProxyError::NoInstance { service: "web".into() };
+        assert!(second_choice(&route, failed, err()).is_err(), "the other one is full");
+        assert_eq!(two[0].in_flight(), 0, "the failed attempt no longer counts");
+
+        let (two, _guards) = endpoints(&[0, 0]);
+        let route = limited(two.clone(), &capacity);
+        let failed = InFlight::try_start(&two[1], &capacity).expect("room");
+        let retry = second_choice(&route, failed, err()).expect("room on the other one");
+        assert!(Arc::ptr_eq(retry.endpoint(), &two[0]));
+        assert_eq!((two[0].in_flight(), two[1].in_flight()), (1, 0));
     }
 }

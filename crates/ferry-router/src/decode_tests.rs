@@ -71,7 +71,7 @@ fn broken_chunked_bodies_fail() {
         assert_eq!(run(BodyFraming::Chunked, wire, 1), Err(DecodeError::InvalidChunk), "{wire:?}");
     }
     assert_eq!(run(BodyFraming::Chunked, b"5\r\nhel", 2), Err(DecodeError::Incomplete));
-    let long = [b"5;".as_slice(), &vec![b'x'; MAX_CHUNK_LINE]].concat();
+    let long = [b"5;".as_slice(), &vec![b'x'; MAX_CHUNK_LINE as usize]].concat();
     assert_eq!(run(BodyFraming::Chunked, &long, 100), Err(DecodeError::TooLong));
 }
 

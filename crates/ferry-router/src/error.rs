@@ -62,6 +62,18 @@ pub enum ProxyError {
     /// A request held for a service that waited for an instance, and none became ready within the hold.
     #[error("no instance of service {service} became ready within {}", Secs(*.after))]
     NotReady { service: String, after: Duration },
+    /// Every instance of the service was at its [`Capacity`](crate::Capacity)'s max concurrency, and none had
+    /// room within the capacity's wait.
+    #[error(
+        "every instance of service {service} is at its max concurrency ({max_concurrency}); none had room within {}",
+        Secs(*.after)
+    )]
+    NoRoom { service: String, max_concurrency: usize, after: Duration },
+    /// Every instance of the service was at its max concurrency, and as many requests as may wait already did.
+    #[error(
+        "every instance of service {service} is at its max concurrency ({max_concurrency}) and the queue is full ({queue_limit} waiting)"
+    )]
+    QueueFull { service: String, max_concurrency: usize, queue_limit: usize },
     /// Connecting to the instance failed, so the request was not sent: safe to retry elsewhere.
     #[error("the instance of service {service} failed to answer ({reason})")]
     Connect {
@@ -104,9 +116,11 @@ impl ProxyError {
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::SlowUpload { .. }
             | ProxyError::Downstream { .. } => ErrorSource::Downstream,
-            ProxyError::Paused { .. } | ProxyError::NoInstance { .. } | ProxyError::NotReady { .. } => {
-                ErrorSource::Internal
-            }
+            ProxyError::Paused { .. }
+            | ProxyError::NoInstance { .. }
+            | ProxyError::NotReady { .. }
+            | ProxyError::NoRoom { .. }
+            | ProxyError::QueueFull { .. } => ErrorSource::Internal,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } | ProxyError::Timeout { .. } => {
                 ErrorSource::Upstream
             }
@@ -127,9 +141,11 @@ impl ProxyError {
             ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::SlowUpload { .. } => StatusCode::REQUEST_TIMEOUT,
-            ProxyError::Paused { .. } | ProxyError::NoInstance { .. } | ProxyError::NotReady { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ProxyError::Paused { .. }
+            | ProxyError::NoInstance { .. }
+            | ProxyError::NotReady { .. }
+            | ProxyError::NoRoom { .. }
+            | ProxyError::QueueFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -282,6 +298,24 @@ mod tests {
                 ErrorSource::Internal,
                 false,
                 "no instance of service web became ready within 30 s",
+            ),
+            (
+                ProxyError::NoRoom {
+                    service: service(),
+                    max_concurrency: 10,
+                    after: Duration::from_secs(10),
+                },
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorSource::Internal,
+                false,
+                "every instance of service web is at its max concurrency (10); none had room within 10 s",
+            ),
+            (
+                ProxyError::QueueFull { service: service(), max_concurrency: 2, queue_limit: 1 },
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorSource::Internal,
+                false,
+                "every instance of service web is at its max concurrency (2) and the queue is full (1 waiting)",
             ),
             (
                 ProxyError::Connect {

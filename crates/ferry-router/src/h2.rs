@@ -23,7 +23,7 @@ use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use tracing::debug;
 
-use crate::balance::{first_choice, second_choice};
+use crate::balance::second_choice;
 use crate::body::ProxyBody;
 use crate::error::{ClientError, ProxyError, upstream_reason};
 use crate::h2conn::H2Body;
@@ -47,25 +47,24 @@ enum Failure {
 }
 
 impl Router {
-    /// Forwards `req` over HTTP/2 to an instance of `route`, or to a second one if connecting to the first
-    /// failed, and returns the response as soon as its head arrived.
+    /// Forwards `req` over HTTP/2 to the instance of `route` chosen for it, or to a second one if connecting to
+    /// the first failed, and returns the response as soon as its head arrived.
     pub(crate) async fn forward_h2(
         &self,
         route: &ServiceRoute,
+        mut in_flight: InFlight,
         req: Request<Incoming>,
         peer: Peer,
         host: &HeaderValue,
         request_id: &HeaderValue,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let req = h2_request(req, peer, host, request_id, self.config.max_body_bytes)?;
-        let endpoints = route.endpoints();
-        let first = first_choice(route)?;
-        let (response, in_flight) = match self.send_h2(route, &endpoints[first], req).await {
-            Ok(answer) => answer,
+        let response = match self.send_h2(route, in_flight.endpoint(), req).await {
+            Ok(response) => response,
             Err(Failure::Sent(err)) => return Err(err),
             Err(Failure::Unsent(err, req)) => {
-                let second = second_choice(route, first, err)?;
-                match self.send_h2(route, &endpoints[second], *req).await {
+                in_flight = second_choice(route, in_flight, err)?;
+                match self.send_h2(route, in_flight.endpoint(), *req).await {
                     Ok(answer) => answer,
                     Err(Failure::Sent(err) | Failure::Unsent(err, _)) => return Err(err),
                 }
@@ -83,8 +82,7 @@ impl Router {
         route: &ServiceRoute,
         endpoint: &Arc<Endpoint>,
         mut req: Request<H2Body>,
-    ) -> Result<(Response<Incoming>, InFlight), Failure> {
-        let in_flight = InFlight::start(endpoint);
+    ) -> Result<Response<Incoming>, Failure> {
         let timeout = self.config.connect_timeout;
         // Set by the body if the client's upload passes the router's limit: the stream then fails, and the
         // client is told why (413) rather than blaming the instance.
@@ -99,7 +97,7 @@ impl Router {
         let mut resent = false;
         loop {
             let mut err = match sender.try_send_request(req).await {
-                Ok(response) => return Ok((response, in_flight)),
+                Ok(response) => return Ok(response),
                 Err(err) => err,
             };
             match err.take_message() {

@@ -8,6 +8,8 @@
 //! the API: an instance is an address. A host's route says what becomes of its requests ([`RouteTarget`]):
 //! they go to its instances, get 503 while the service is paused, are held while it waits for an instance
 //! ([`Waiting`]), or are answered by the router itself ([`InternalHandler`]). One route may serve several hosts.
+//! A route may bound the requests each instance takes at once ([`Capacity`], App Runner's MaxConcurrency):
+//! beyond it, requests wait in a bounded queue for room rather than being refused.
 //!
 //! # LIFECYCLE of a request
 //!
@@ -16,6 +18,9 @@
 //!    HTTP/2 preface gets hyper's HTTP/2 server, anything else its HTTP/1.1 server with upgrades, a header read
 //!    timeout and a bound on the head's size (431). A body announced larger than `max_body_bytes` is refused
 //!    with 413 before routing. The listener's [`Scheme`] is what instances are told in `X-Forwarded-Proto`.
+//!    The request's headers are read once (`proxy.rs`'s `Scan`): among them a gRPC `content-type`, which makes
+//!    every answer the router gives itself, at any step below, a gRPC error (`grpc.rs`: HTTP 200, `grpc-status`
+//!    and `grpc-message` in the headers, no body) instead of a short `text/plain` one.
 //! 2. **route** (`proxy.rs`): the host comes from the absolute-form URI or the `Host` header; it is normalised
 //!    and looked up in the current table. The table guard is dropped right away: the request holds only its
 //!    `Arc<ServiceRoute>`, so a table swap never waits on and never disturbs a request. Unknown host → 404,
@@ -23,8 +28,16 @@
 //!    the request, body unread: it counts as demand on the [`Waiting`] (which wakes the control plane), and
 //!    is routed again after every `set_routes` until its host has something else (instances: on to 3), or 503
 //!    once the first `Waiting`'s hold has passed. A client that goes away while held is dropped with it.
-//! 3. **pick** (`balance.rs`): two random instances, the one with fewer requests in flight wins. Its in-flight
-//!    count goes up (an `InFlight` guard).
+//! 3. **pick** (`balance.rs`, still as hyper hands the request over): two random instances, the one with fewer
+//!    requests in flight wins. Its in-flight count goes up (an `InFlight` guard). Under a [`Capacity`], only
+//!    an instance below its max concurrency is taken (the winner, else any with room; the count goes up by a
+//!    compare-and-swap, never past the limit), and only if no request is queued already (roughly first come,
+//!    first served). Otherwise the request is queued, body unread (`capacity.rs`): at once 503 if the queue is full;
+//!    else it waits, and tries again whenever a request on one of the service's instances ends (the one
+//!    queued longest is woken) or a table is set (it is routed again, so a new instance takes it at once),
+//!    until it has an instance (on to 4) or the capacity's wait has passed (503). Finding no room signals
+//!    the control plane ([`Capacity::saturated`]). A client that goes away while queued is dropped with it.
+//!    A held request whose host gets instances that are all busy queues in turn.
 //! 4. **forward** (`proxy.rs`, `headers.rs`, `codec.rs`, `client.rs`, `pool.rs`): hop-by-hop headers removed;
 //!    the request head is written once into one buffer, in origin form, with the client's `Host`,
 //!    `X-Forwarded-*` and `X-Request-Id` set, and the body frames the client already sent appended. Routing
@@ -39,9 +52,9 @@
 //!    instead: the request, converted to HTTP/2's form, goes on a stream of the instance's one shared h2c
 //!    connection (`h2conn.rs`: opened on first use, replaced when closed), with the same retry rule; only an
 //!    upgrade request stays on HTTP/1.1, to the same port. Either way, the route's `request_timeout` bounds
-//!    everything from here up to the response head (a hold comes before it and is not counted): past it the
-//!    client gets a 504 and the exchange is dropped (its connection closed, or its stream reset). A body
-//!    streamed past `max_body_bytes` is cut there and answered 413.
+//!    everything from here up to the response head (a hold or a queue comes before it and is not counted):
+//!    past it the client gets a 504 and the exchange is dropped (its connection closed, or its stream reset). A
+//!    body streamed past `max_body_bytes` is cut there and answered 413.
 //! 5. **stream** (`body.rs`, `decode.rs`): the response head goes back at once and the body is read straight
 //!    from the instance's connection by its framing (`Content-Length`, chunked, or until close), each read
 //!    passed on as it arrives; a body that came whole with the head is passed on at once and its connection
@@ -52,22 +65,26 @@
 //!    Neither a body nor a tunnel is bounded by the request timeout.
 //! 6. **count down**: the `InFlight` guard lives in the response body (or the tunnel) and is dropped when the
 //!    body ends, fails or is abandoned by the client (or the tunnel closes). An abandoned body closes its
-//!    connection.
+//!    connection. Under a [`Capacity`], dropping it also wakes one queued request, if any is queued (one
+//!    load otherwise).
 //!
 //! # Modules
 //!
 //! Each module uses only modules before it in this order, lowest first (a test keeps it so): `listen` (where
-//! client connections come from), `error`, `pool` and `h2conn` (connections to instances), `waiting`, `table`
-//! (routes and endpoints, which hold those connections), `balance` (which instance), `headers`, `codec`,
-//! `decode`, `body`, `client` (HTTP/1.1 to an instance), `router`, `upgrade`, `h2` (HTTP/2 to an instance),
-//! `proxy` (one request), `serve` (connections from clients).
+//! client connections come from), `error`, `grpc` (the router's own answers to gRPC clients), `pool` and
+//! `h2conn` (connections to instances), `waiting` and `capacity` (requests that wait for an instance, or for
+//! room on one), `table` (routes and endpoints, which hold those connections), `balance` (which instance),
+//! `headers`, `codec`, `decode`, `body`, `client` (HTTP/1.1 to an instance), `router`, `upgrade`, `h2` (HTTP/2
+//! to an instance), `proxy` (one request), `serve` (connections from clients).
 
 mod balance;
 mod body;
+mod capacity;
 mod client;
 mod codec;
 mod decode;
 mod error;
+mod grpc;
 mod h2;
 mod h2conn;
 mod headers;
@@ -80,6 +97,7 @@ mod table;
 mod upgrade;
 mod waiting;
 
+pub use capacity::Capacity;
 pub use error::{ErrorSource, ProxyError};
 pub use listen::{Listener, Scheme};
 pub use router::{Router, RouterConfig};
@@ -90,8 +108,8 @@ pub use waiting::Waiting;
 mod tests {
     /// The module order of the crate docs, lowest first.
     const LAYERS: &[&str] = &[
-        "listen", "error", "pool", "h2conn", "waiting", "table", "balance", "headers", "codec", "decode",
-        "body", "client", "router", "upgrade", "h2", "proxy", "serve",
+        "listen", "error", "grpc", "pool", "h2conn", "waiting", "capacity", "table", "balance", "headers",
+        "codec", "decode", "body", "client", "router", "upgrade", "h2", "proxy", "serve",
     ];
 
     /// The modules `code` names through `crate::`: in `crate::a::…`, or each of `crate::{a::…, b}`.

@@ -11,20 +11,20 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use tracing::debug;
 
-use crate::balance::{first_choice, second_choice};
+use crate::balance::{Turn, first_choice, second_choice};
 use crate::body::ProxyBody;
+use crate::capacity::{Capacity, Queued};
 use crate::client::{Budget, Outbound, exchange};
 use crate::codec::{RequestFraming, RequestHead, ResponseHead};
 use crate::error::{Chain, ProxyError};
+use crate::grpc::Grpc;
 use crate::headers::{X_REQUEST_ID, is_hop_by_hop, is_sane_request_id, is_upgrade, strip_hop_by_hop};
 use crate::listen::Peer;
 use crate::pool::Conn;
 use crate::router::Router;
-use crate::table::{
-    Endpoint, InFlight, InternalHandler, Protocol, RouteTarget, ServiceRoute, normalize_host,
-};
+use crate::table::{InFlight, InternalHandler, Protocol, RouteTarget, ServiceRoute, normalize_host};
 use crate::upgrade::Tunnels;
-use crate::waiting::Waiting;
+use crate::waiting::{Holding, Waiting};
 
 /// Room for a typical request head, so writing it rarely reallocates. Below 1 KiB, glibc serves it from its
 /// per-thread cache.
@@ -39,26 +39,40 @@ struct Answer {
     in_flight: InFlight,
 }
 
-/// A request as far as it goes without waiting: its id, and either what to send or why it cannot be sent yet.
+/// A request as far as it goes without waiting: its id, how the router's own answer to it is written, and
+/// either what to send or why it cannot be sent yet.
 ///
-/// Holds nothing that shares hyper's read buffer (see [`Router::start`]), except for a request that is held or
+/// Holds nothing that shares hyper's read buffer (see [`Router::start`]), except for a request that waits or
 /// that the router answers itself: both are rare, and both need the request whole.
 pub(crate) struct Started {
     request_id: HeaderValue,
+    /// A gRPC client's: the router's own answers are gRPC errors (`grpc.rs`).
+    grpc: Option<Grpc>,
     forward: Result<Prepared, NotYet>,
 }
 
-/// A routed request, ready for the protocol its service speaks, or for the router's own handler.
+/// A routed request, ready for the protocol its service speaks (with its instance chosen and counted), or for
+/// the router's own handler.
 enum Prepared {
     Http1(Forward),
-    Http2 { route: Arc<ServiceRoute>, req: Request<Incoming>, peer: Peer, host: HeaderValue },
-    Internal { handler: Arc<dyn InternalHandler>, req: Request<Incoming> },
+    Http2 {
+        route: Arc<ServiceRoute>,
+        in_flight: InFlight,
+        req: Request<Incoming>,
+        peer: Peer,
+        host: HeaderValue,
+    },
+    Internal {
+        handler: Arc<dyn InternalHandler>,
+        req: Request<Incoming>,
+    },
 }
 
-/// Why a request is not prepared: it cannot be served, or it is to be held until its host has an instance.
+/// Why a request is not prepared: it cannot be served, or it is to wait (held until its host has an instance,
+/// or queued until an instance has room).
 enum NotYet {
     Failed(ProxyError),
-    Held(Box<Held>),
+    Parked(Box<Parked>),
 }
 
 impl From<ProxyError> for NotYet {
@@ -67,9 +81,9 @@ impl From<ProxyError> for NotYet {
     }
 }
 
-/// A request for a service that waits for an instance, with what [`Router::prepare`] needs to route it again.
-struct Held {
-    waiting: Arc<Waiting>,
+/// A request that waits, with what [`Router::prepare`] needs to route it again.
+struct Parked {
+    place: Place,
     service: String,
     req: Request<Incoming>,
     peer: Peer,
@@ -77,9 +91,19 @@ struct Held {
     scan: Scan<HeaderValue>,
 }
 
+/// What a request waits for.
+enum Place {
+    /// An instance of a service that has none ready ([`RouteTarget::Waiting`]).
+    Held(Arc<Waiting>),
+    /// Room on an instance of a service whose instances are all at their [`Capacity`]'s limit.
+    Queued(Arc<Capacity>),
+}
+
 /// A routed request with its head written for the instance.
 struct Forward {
     route: Arc<ServiceRoute>,
+    /// The instance it goes to first, counted.
+    in_flight: InFlight,
     method: Method,
     /// The request head for the instance: origin form, forwarding headers set, hop-by-hop ones gone.
     head: Vec<u8>,
@@ -109,27 +133,31 @@ impl Router {
             _ => self.request_ids.next(),
         };
         let scan = scan.into_owned();
-        let forward = self.prepare(req, peer, &request_id, scan);
-        Started { request_id, forward }
+        let grpc = scan.grpc;
+        let forward = self.prepare(req, peer, &request_id, scan, Turn::New);
+        Started { request_id, grpc, forward }
     }
 
     /// Serves a started request: forwards it and passes the answer on. Never fails: every error becomes a short
-    /// `text/plain` response. Every response carries the request's `X-Request-Id`.
+    /// `text/plain` response (a gRPC error for a gRPC client). Every response carries the request's
+    /// `X-Request-Id`.
     pub(crate) async fn finish(&self, started: Started, tunnels: &Tunnels) -> Response<ProxyBody> {
-        let Started { request_id, forward } = started;
+        let Started { request_id, grpc, forward } = started;
         let outcome = match forward {
             Ok(Prepared::Http1(forward)) => self.forward(forward, tunnels).await,
-            Ok(Prepared::Http2 { route, req, peer, host }) => {
-                let forward = self.forward_h2(&route, req, peer, &host, &request_id);
+            Ok(Prepared::Http2 { route, in_flight, req, peer, host }) => {
+                let forward = self.forward_h2(&route, in_flight, req, peer, &host, &request_id);
                 // Boxed: HTTP/2's client futures are large, and inline they would more than double the size of
                 // every request's future (7.7 KiB instead of 3.6), which hyper moves per request.
                 timed(&route, Box::pin(within_timeout(&route, forward)).await)
             }
             Ok(Prepared::Internal { handler, req }) => Ok(internal_response(handler.handle(req).await)),
             Err(NotYet::Failed(err)) => Err(err),
-            // Boxed (the wait, and the rest of the request after it): held requests are rare, and inline their
-            // futures would grow every request's. What comes back is the whole answer, request id included.
-            Err(NotYet::Held(held)) => Ok(Box::pin(self.finish_held(held, &request_id, tunnels)).await),
+            // Boxed (the wait, and the rest of the request after it): waiting requests are rare, and inline
+            // their futures would grow every request's. What comes back is the whole answer, request id included.
+            Err(NotYet::Parked(parked)) => {
+                Ok(Box::pin(self.finish_parked(parked, &request_id, grpc, tunnels)).await)
+            }
         };
         let mut response = match outcome {
             Ok(response) => response,
@@ -141,19 +169,20 @@ impl Router {
                     error = %Chain(&err),
                     "request failed"
                 );
-                error_response(&err)
+                error_response(&err, grpc)
             }
         };
         response.headers_mut().insert(&X_REQUEST_ID, request_id);
         response
     }
 
-    /// Routes the request and prepares it for what its route's target says: for an instance, its head is
-    /// written; a waiting target has it held (given back as [`NotYet::Held`]). What is returned for an instance
-    /// owns its bytes: the target, the headers and the host are dropped here.
+    /// Routes the request and prepares it for what its route's target says: for instances, one is chosen (and
+    /// the request counted against it) and the head is written; a waiting target has it held, and instances
+    /// all at their capacity have it queued (either given back as [`NotYet::Parked`]). What is returned for an
+    /// instance owns its bytes: the target, the headers and the host are dropped here.
     ///
-    /// A held request comes back here on every table change. Inlined into [`Router::start`]: as a call of its
-    /// own, its answer would be copied on the way back, on every request.
+    /// A waiting request comes back here whenever it is woken, with its `turn` in the queue. Inlined into
+    /// [`Router::start`]: as a call of its own, its answer would be copied on the way back, on every request.
     #[inline(always)]
     fn prepare(
         &self,
@@ -161,6 +190,7 @@ impl Router {
         peer: Peer,
         request_id: &HeaderValue,
         scan: Scan<HeaderValue>,
+        turn: Turn,
     ) -> Result<Prepared, NotYet> {
         if req.method() == Method::CONNECT {
             return Err(ProxyError::InvalidTarget.into());
@@ -177,12 +207,16 @@ impl Router {
             RouteTarget::Paused => return Err(ProxyError::Paused { service: route.service.clone() }.into()),
             RouteTarget::Waiting(waiting) => {
                 let scan = Scan { host: Ok(host), ..scan };
-                return Err(held(waiting, &route, req, peer, scan));
+                return Err(parked(Place::Held(Arc::clone(waiting)), &route, req, peer, scan));
             }
             RouteTarget::Internal(handler) => {
                 return Ok(Prepared::Internal { handler: Arc::clone(handler), req });
             }
         }
+        let Some(in_flight) = first_choice(&route, turn)? else {
+            let scan = Scan { host: Ok(host), ..scan };
+            return Err(at_capacity(&route, req, peer, scan));
+        };
         let Scan { hop_by_hop, content_length, .. } = scan;
         // Upgrades exist in HTTP/1.1 only; an HTTP/1.0 "upgrade" is forwarded as a plain request.
         // Both need hop-by-hop headers, which most requests do not have.
@@ -192,7 +226,7 @@ impl Router {
         // prior knowledge nearly all take HTTP/1.1 on the same port, so it goes there as HTTP/1.1. An instance
         // that speaks only HTTP/2 answers it with bytes that are no HTTP/1.1 response: 502.
         if route.protocol == Protocol::Http2 && !upgrade {
-            return Ok(Prepared::Http2 { route, req, peer, host });
+            return Ok(Prepared::Http2 { route, in_flight, req, peer, host });
         }
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
@@ -215,6 +249,7 @@ impl Router {
         headers.clear();
         Ok(Prepared::Http1(Forward {
             route,
+            in_flight,
             method: parts.method,
             head: bytes,
             body,
@@ -224,58 +259,91 @@ impl Router {
         }))
     }
 
-    /// Holds a request until a table gives its host something other than a waiting target, then finishes it as
-    /// that table says; past the hold of the first [`Waiting`] it met, 503.
-    async fn finish_held(
+    /// Waits until the request can be sent (see [`Router::park`]), then finishes it as the table of that moment
+    /// says; past the wait, 503.
+    async fn finish_parked(
         &self,
-        held: Box<Held>,
+        parked: Box<Parked>,
         request_id: &HeaderValue,
+        grpc: Option<Grpc>,
         tunnels: &Tunnels,
     ) -> Response<ProxyBody> {
-        let forward = self.hold(held, request_id).await.map_err(NotYet::Failed);
-        // Never held again (`hold` returns only once the host stops waiting), so this recursion ends here.
-        Box::pin(self.finish(Started { request_id: request_id.clone(), forward }, tunnels)).await
+        let forward = self.park(parked, request_id).await.map_err(NotYet::Failed);
+        // Never parked again (`park` returns only once the request stops waiting), so this recursion ends here.
+        Box::pin(self.finish(Started { request_id: request_id.clone(), grpc, forward }, tunnels)).await
     }
 
-    /// Waits for the request's host to stop waiting: on every table change, routes the request again. The
-    /// request's body stays unread meanwhile, and its request timeout starts only once it is routed.
-    async fn hold(&self, held: Box<Held>, request_id: &HeaderValue) -> Result<Prepared, ProxyError> {
-        let Held { waiting, mut req, mut scan, peer, .. } = *held;
-        let limit = waiting.hold();
+    /// Waits for the request's host to stop waiting for an instance, or for an instance of it to have room:
+    /// whenever the table changes, or (queued) a slot is given back, routes the request again. The request's
+    /// body stays unread meanwhile, and its request timeout starts only once it is sent.
+    ///
+    /// A held request is bounded by the hold of the first [`Waiting`] it met, a queued one by the wait of the
+    /// first [`Capacity`] it queued for; one that goes from held to queued (its service got instances, all
+    /// busy) or back starts the other's bound then.
+    async fn park(&self, parked: Box<Parked>, request_id: &HeaderValue) -> Result<Prepared, ProxyError> {
+        let Parked { place, mut service, mut req, mut scan, peer } = *parked;
+        // Counted where it waits (as demand, held or queued) until this returns or is dropped (the client went
+        // away). A queue that is full refuses it here.
+        let mut stay = Stay::enter(&place, &service)?;
+        let mut limit = stay.limit();
         let deadline = tokio::time::sleep(limit);
         tokio::pin!(deadline);
-        // Counted as demand and signalled to the control plane; counted as held until this returns or is
-        // dropped (the client went away).
-        let mut holding = waiting.enter();
+        // Just queued, it goes behind the requests queued before it; once woken, it is its turn. A held request
+        // has waited already: should its host turn out busy, it does not go behind the queue.
+        let mut turn = stay.first_turn();
         loop {
-            // Created before the table is read: a table stored after the read wakes it, so none is missed.
+            // Both created before the table is read and a slot is tried for: a table stored, or a slot given
+            // back, after that wakes them, so none is missed. (`enable` makes the second count as waiting.)
             let changed = self.routes_changed();
-            let service = match self.prepare(req, peer, request_id, scan) {
-                Ok(prepared) => return Ok(prepared),
+            let capacity = stay.capacity();
+            let room = capacity.as_deref().map(Capacity::room);
+            let mut room = std::pin::pin!(room);
+            if let Some(room) = room.as_mut().as_pin_mut() {
+                room.enable();
+            }
+            let next = match self.prepare(req, peer, request_id, scan, turn) {
+                Ok(prepared) => {
+                    stay.served();
+                    return Ok(prepared);
+                }
                 Err(NotYet::Failed(err)) => return Err(err),
-                Err(NotYet::Held(next)) => {
-                    // Still waiting, perhaps for another service now: counted where it waits.
-                    if !holding.is_in(&next.waiting) {
-                        holding = next.waiting.enter();
-                    }
-                    (req, scan) = (next.req, next.scan);
-                    next.service
+                Err(NotYet::Parked(next)) => *next,
+            };
+            (req, scan, service) = (next.req, next.scan, next.service);
+            if !stay.is_at(&next.place) {
+                // Still waiting, for another service now or for something else: counted where it waits, and
+                // tried again at once (room may have come free before it was counted there).
+                let bound = stay.bound();
+                stay = Stay::enter(&next.place, &service)?;
+                if stay.bound() != bound {
+                    limit = stay.limit();
+                    deadline.as_mut().reset(tokio::time::Instant::now() + limit);
+                }
+                turn = stay.first_turn();
+                continue;
+            }
+            let room = async {
+                match room.as_mut().as_pin_mut() {
+                    Some(room) => room.await,
+                    None => std::future::pending().await,
                 }
             };
             tokio::select! {
                 () = changed => {}
-                () = &mut deadline => return Err(ProxyError::NotReady { service, after: limit }),
+                () = room => {}
+                () = &mut deadline => return Err(stay.expired(service, limit)),
             }
+            turn = Turn::Woken;
         }
     }
 
     async fn forward(&self, forward: Forward, tunnels: &Tunnels) -> Result<Response<ProxyBody>, ProxyError> {
-        let Forward { route, method, head, mut body, chunked, client_upgrade, spare } = forward;
+        let Forward { route, in_flight, method, head, mut body, chunked, client_upgrade, spare } = forward;
         let budget = Budget::new(self.config.max_body_bytes);
         let mut out = Outbound::new(head, &method, &mut body, chunked, spare, budget);
 
         let Answer { head, conn, request_sent, in_flight } =
-            match timed(&route, within_timeout(&route, self.send(&route, &mut out)).await) {
+            match timed(&route, within_timeout(&route, self.send(&route, in_flight, &mut out)).await) {
                 // Still uploading when time ran out: the client is the slow side.
                 Err(ProxyError::Timeout { after, .. }) if out.upload_unfinished() => {
                     return Err(ProxyError::SlowUpload { after });
@@ -320,38 +388,119 @@ impl Router {
             .ok_or_else(|| ProxyError::UnknownHost { host: name.into_owned() })
     }
 
-    /// Sends the request to one instance, or to a second one if connecting to the first failed.
+    /// Sends the request to the instance chosen for it (`in_flight`), or to a second one if connecting to the
+    /// first failed.
     ///
     /// A retry writes the same bytes: the head does not depend on the instance, and the body frames taken from
     /// the client so far are still in `out` (nothing was sent).
-    async fn send(&self, route: &ServiceRoute, out: &mut Outbound<'_>) -> Result<Answer, ProxyError> {
-        let endpoints = route.endpoints();
-        let mut target = first_choice(route)?;
+    async fn send(
+        &self,
+        route: &ServiceRoute,
+        mut in_flight: InFlight,
+        out: &mut Outbound<'_>,
+    ) -> Result<Answer, ProxyError> {
         let mut retried = false;
         out.take_ready_frames().await.map_err(|err| ProxyError::from_client(&route.service, err))?;
         // One call site for both attempts: two would each keep a slot for the exchange in this future.
         loop {
-            match self.send_to(route, &endpoints[target], out).await {
-                Ok(answer) => return Ok(answer),
-                Err(err) if !retried && err.retry_safe() => {
-                    target = second_choice(route, target, err)?;
-                    retried = true;
-                }
-                Err(err) => return Err(err),
+            match exchange(in_flight.endpoint(), self.config.connect_timeout, out).await {
+                Ok((head, conn, request_sent)) => return Ok(Answer { head, conn, request_sent, in_flight }),
+                Err(err) => match ProxyError::from_client(&route.service, err) {
+                    err if !retried && err.retry_safe() => {
+                        in_flight = second_choice(route, in_flight, err)?;
+                        retried = true;
+                    }
+                    err => return Err(err),
+                },
             }
         }
     }
+}
 
-    async fn send_to(
-        &self,
-        route: &ServiceRoute,
-        endpoint: &Arc<Endpoint>,
-        out: &mut Outbound<'_>,
-    ) -> Result<Answer, ProxyError> {
-        let in_flight = InFlight::start(endpoint);
-        match exchange(endpoint, self.config.connect_timeout, out).await {
-            Ok((head, conn, request_sent)) => Ok(Answer { head, conn, request_sent, in_flight }),
-            Err(err) => Err(ProxyError::from_client(&route.service, err)),
+/// Where a parked request is counted while it waits.
+enum Stay {
+    Held(Holding),
+    Queued(Queued),
+}
+
+/// What bounds a wait: a [`Waiting`]'s hold, or a [`Capacity`]'s wait.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    Hold,
+    Wait,
+}
+
+impl Stay {
+    /// Counts the request where `place` says; a full queue refuses it.
+    fn enter(place: &Place, service: &str) -> Result<Stay, ProxyError> {
+        match place {
+            Place::Held(waiting) => Ok(Stay::Held(waiting.enter())),
+            Place::Queued(capacity) => match capacity.enter() {
+                Some(queued) => Ok(Stay::Queued(queued)),
+                None => Err(ProxyError::QueueFull {
+                    service: service.to_owned(),
+                    max_concurrency: capacity.max_concurrency(),
+                    queue_limit: capacity.queue_limit(),
+                }),
+            },
+        }
+    }
+
+    fn is_at(&self, place: &Place) -> bool {
+        match (self, place) {
+            (Stay::Held(holding), Place::Held(waiting)) => holding.is_in(waiting),
+            (Stay::Queued(queued), Place::Queued(capacity)) => queued.is_in(capacity),
+            _ => false,
+        }
+    }
+
+    fn bound(&self) -> Bound {
+        match self {
+            Stay::Held(_) => Bound::Hold,
+            Stay::Queued(_) => Bound::Wait,
+        }
+    }
+
+    /// How long the request may wait here.
+    fn limit(&self) -> std::time::Duration {
+        match self {
+            Stay::Held(holding) => holding.waiting().hold(),
+            Stay::Queued(queued) => queued.capacity().max_wait(),
+        }
+    }
+
+    /// The request's turn at its first try after it began to wait here.
+    fn first_turn(&self) -> Turn {
+        match self {
+            Stay::Held(_) => Turn::Woken,
+            Stay::Queued(_) => Turn::Queued,
+        }
+    }
+
+    /// The capacity a queued request waits for room under.
+    fn capacity(&self) -> Option<Arc<Capacity>> {
+        match self {
+            Stay::Held(_) => None,
+            Stay::Queued(queued) => Some(Arc::clone(queued.capacity())),
+        }
+    }
+
+    /// The request leaves with an instance to go to.
+    fn served(self) {
+        if let Stay::Queued(queued) = self {
+            queued.served();
+        }
+    }
+
+    /// Why the request waited `limit` in vain.
+    fn expired(&self, service: String, limit: std::time::Duration) -> ProxyError {
+        match self {
+            Stay::Held(_) => ProxyError::NotReady { service, after: limit },
+            Stay::Queued(queued) => ProxyError::NoRoom {
+                service,
+                max_concurrency: queued.capacity().max_concurrency(),
+                after: limit,
+            },
         }
     }
 }
@@ -376,18 +525,28 @@ fn timed<T>(
     })
 }
 
-/// A request to hold for `waiting` (the target of `route`). Out of line: rare, and it moves the request.
+/// A request to park at `place` (for the target of `route`). Out of line: rare, and it moves the request.
 #[cold]
 #[inline(never)]
-fn held(
-    waiting: &Arc<Waiting>,
+fn parked(
+    place: Place,
     route: &ServiceRoute,
     req: Request<Incoming>,
     peer: Peer,
     scan: Scan<HeaderValue>,
 ) -> NotYet {
-    let waiting = Arc::clone(waiting);
-    NotYet::Held(Box::new(Held { waiting, service: route.service.clone(), req, peer, scan }))
+    NotYet::Parked(Box::new(Parked { place, service: route.service.clone(), req, peer, scan }))
+}
+
+/// A request for `route` whose instances are all at its capacity: to queue.
+#[cold]
+#[inline(never)]
+fn at_capacity(route: &ServiceRoute, req: Request<Incoming>, peer: Peer, scan: Scan<HeaderValue>) -> NotYet {
+    match &route.capacity {
+        Some(capacity) => parked(Place::Queued(Arc::clone(capacity)), route, req, peer, scan),
+        // Only a route with a capacity has no room; without one this is no instance at all.
+        None => NotYet::Failed(ProxyError::NoInstance { service: route.service.clone() }),
+    }
 }
 
 /// How the body goes to the instance, as hyper's client framed it: no body stays without framing (unless the
@@ -433,6 +592,8 @@ struct Scan<V> {
     /// Whether any hop-by-hop header is present (an upgrade needs two).
     hop_by_hop: bool,
     content_length: bool,
+    /// What the `content-type` says of gRPC.
+    grpc: Option<Grpc>,
 }
 
 impl Scan<&HeaderValue> {
@@ -442,6 +603,7 @@ impl Scan<&HeaderValue> {
             host: Err(ProxyError::MissingHost),
             hop_by_hop: false,
             content_length: false,
+            grpc: None,
         };
         for (name, value) in headers {
             if name == header::HOST {
@@ -451,6 +613,8 @@ impl Scan<&HeaderValue> {
                 };
             } else if name == header::CONTENT_LENGTH {
                 scan.content_length = true;
+            } else if name == header::CONTENT_TYPE {
+                scan.grpc = Grpc::of(value);
             } else if name == X_REQUEST_ID {
                 scan.request_id = scan.request_id.or(Some(value));
             } else if is_hop_by_hop(name) {
@@ -467,6 +631,7 @@ impl Scan<&HeaderValue> {
             host: self.host.cloned(),
             hop_by_hop: self.hop_by_hop,
             content_length: self.content_length,
+            grpc: self.grpc,
         }
     }
 }
@@ -479,13 +644,26 @@ fn internal_response(response: Response<bytes::Bytes>) -> Response<ProxyBody> {
     Response::from_parts(parts, ProxyBody::bytes(body))
 }
 
-fn error_response(err: &ProxyError) -> Response<ProxyBody> {
+/// The router's own answer to a failed request: a short text, or for a gRPC client a gRPC error.
+fn error_response(err: &ProxyError, grpc: Option<Grpc>) -> Response<ProxyBody> {
+    if let Some(grpc) = grpc {
+        return grpc_error_response(err, grpc);
+    }
     let mut response = Response::new(ProxyBody::text(format!("ferry: {err}\n")));
     *response.status_mut() = err.status();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     // The body may echo the client's host name; never let a browser sniff it into HTML.
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// A gRPC "Trailers-Only" answer: 200, no body, the status in the headers (`grpc.rs`).
+#[cold]
+#[inline(never)]
+fn grpc_error_response(err: &ProxyError, grpc: Grpc) -> Response<ProxyBody> {
+    let mut response = Response::new(ProxyBody::empty());
+    grpc.trailers_only(response.headers_mut(), err.status(), &format!("ferry: {err}"));
     response
 }
 

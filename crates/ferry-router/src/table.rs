@@ -6,7 +6,8 @@
 //! request path reads it without a lock. What lives longer than one table is the [`Endpoint`]: the control plane
 //! keeps one `Arc<Endpoint>` per instance and puts the same `Arc` into every table it builds, so the in-flight
 //! count of an instance is not reset by a route change, and neither is its pool of idle connections. The same
-//! goes for a [`Waiting`]: one per service, kept across tables, so its demand counts are not reset.
+//! goes for a [`Waiting`] and a [`Capacity`]: one per service, kept across tables, so their counts and queues
+//! are not reset.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
 
+use crate::capacity::Capacity;
 use crate::h2conn::H2Conn;
 use crate::pool::Pool;
 use crate::waiting::Waiting;
@@ -70,17 +72,32 @@ impl Endpoint {
 
 /// Counts one request (or upgraded connection) against an endpoint for as long as it lives.
 ///
-/// Invariant: created only by [`InFlight::start`], which increments; dropping decrements. Moving the guard into
-/// the response body or the tunnel task is how the count follows the work.
+/// Invariant: created only by [`InFlight::start`] or [`InFlight::try_start`], which increment; dropping
+/// decrements. Moving the guard into the response body or the tunnel task is how the count follows the work.
 #[derive(Debug)]
 pub(crate) struct InFlight {
     endpoint: Arc<Endpoint>,
+    /// The limit the request was admitted under: told when the slot is given back, to wake a queued request.
+    capacity: Option<Arc<Capacity>>,
 }
 
 impl InFlight {
+    /// Counts a request of a route without a [`Capacity`].
     pub(crate) fn start(endpoint: &Arc<Endpoint>) -> InFlight {
         endpoint.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight { endpoint: Arc::clone(endpoint) }
+        InFlight { endpoint: Arc::clone(endpoint), capacity: None }
+    }
+
+    /// Counts a request of a route with a [`Capacity`], if the endpoint has room under it: never past the limit,
+    /// however many requests try at once.
+    pub(crate) fn try_start(endpoint: &Arc<Endpoint>, capacity: &Arc<Capacity>) -> Option<InFlight> {
+        let max = capacity.max_concurrency();
+        // SeqCst, pairing with `Capacity::enter` and `Capacity::released` (see `capacity.rs`).
+        endpoint
+            .in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
+            .ok()?;
+        Some(InFlight { endpoint: Arc::clone(endpoint), capacity: Some(Arc::clone(capacity)) })
     }
 
     pub(crate) fn endpoint(&self) -> &Arc<Endpoint> {
@@ -90,7 +107,11 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.endpoint.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // SeqCst: the slot must be seen given back before `released` looks for queued requests.
+        self.endpoint.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(capacity) = &self.capacity {
+            capacity.released();
+        }
     }
 }
 
@@ -117,8 +138,12 @@ pub struct ServiceRoute {
     pub protocol: Protocol,
     /// How long an instance may take to send the response head (504 after that). Bodies, event streams and
     /// upgraded connections are never cut by it, and neither is the time a request was held by a
-    /// [`RouteTarget::Waiting`]: it starts once the request is routed to an instance.
+    /// [`RouteTarget::Waiting`] or queued by its [`Capacity`]: it starts once the request is sent to an
+    /// instance.
     pub request_timeout: Duration,
+    /// The most requests each instance takes at once, and the queue in front of them (`None`: no limit).
+    /// Requests that find every instance at it wait for room instead of being sent ([`Capacity`]).
+    pub capacity: Option<Arc<Capacity>>,
 }
 
 impl ServiceRoute {
@@ -271,6 +296,7 @@ mod tests {
             target: RouteTarget::Instances(vec![]),
             protocol: Protocol::Http1,
             request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
+            capacity: None,
         });
         table.insert("Web.Localhost.", Arc::clone(&route));
         assert_eq!(table.len(), 1);

@@ -80,6 +80,10 @@ impl Holding {
     pub(crate) fn is_in(&self, waiting: &Arc<Waiting>) -> bool {
         Arc::ptr_eq(&self.waiting, waiting)
     }
+
+    pub(crate) fn waiting(&self) -> &Arc<Waiting> {
+        &self.waiting
+    }
 }
 
 impl Drop for Holding {

@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod balance;
+mod capacity;
 mod client;
+mod grpc;
 mod h2;
 mod h2c;
 mod hardening;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_router::{
-    Endpoint, Listener, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute,
+    Capacity, Endpoint, Listener, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute,
 };
 use http::header::HOST;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
@@ -128,7 +128,7 @@ pub fn route_with(
     protocol: Protocol,
     request_timeout: Duration,
 ) -> Arc<ServiceRoute> {
-    Arc::new(ServiceRoute { service: service.to_owned(), target, protocol, request_timeout })
+    Arc::new(ServiceRoute { service: service.to_owned(), target, protocol, request_timeout, capacity: None })
 }
 
 fn instances(endpoints: &[&Arc<Endpoint>]) -> RouteTarget {
@@ -147,6 +147,22 @@ pub fn serving_with(
 
 pub fn serving(service: &str, endpoints: &[&Arc<Endpoint>]) -> Arc<ServiceRoute> {
     route(service, instances(endpoints))
+}
+
+/// A route to instances that take at most `capacity`'s max concurrency each.
+pub fn serving_limited(
+    service: &str,
+    endpoints: &[&Arc<Endpoint>],
+    protocol: Protocol,
+    capacity: &Arc<Capacity>,
+) -> Arc<ServiceRoute> {
+    Arc::new(ServiceRoute {
+        service: service.to_owned(),
+        target: instances(endpoints),
+        protocol,
+        request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
+        capacity: Some(Arc::clone(capacity)),
+    })
 }
 
 /// What a backend received, minus the body.
