@@ -48,6 +48,12 @@ pub struct RawConfig {
     pub poll_concurrency: Option<usize>,
     /// The host, on the router's listener, where git hosts and registries send their webhooks.
     pub hooks_host: Option<String>,
+    /// Seconds the router holds a request for an instance or for room before it answers 503.
+    pub hold_timeout: Option<u64>,
+    /// The autoscaler's windows and scale-to-zero grace, in seconds.
+    pub scale_stable_window: Option<u64>,
+    pub scale_panic_window: Option<u64>,
+    pub scale_to_zero_grace: Option<u64>,
 }
 
 impl RawConfig {
@@ -87,7 +93,11 @@ impl RawConfig {
             log,
             poll_interval,
             poll_concurrency,
-            hooks_host
+            hooks_host,
+            hold_timeout,
+            scale_stable_window,
+            scale_panic_window,
+            scale_to_zero_grace
         );
         self.runtime_images.extend(other.runtime_images);
         self
@@ -136,6 +146,14 @@ pub struct ServerConfig {
     pub poll_concurrency: usize,
     /// Where webhooks and registry notifications arrive: a host the router answers itself.
     pub hooks_host: String,
+    /// How long the router holds a request for an instance (scale from zero, a replaced instance) or for
+    /// room (every instance at its max concurrency) before it answers 503.
+    pub hold_timeout: Duration,
+    /// The load the autoscaler averages over to scale in, and to panic out.
+    pub scale_stable_window: Duration,
+    pub scale_panic_window: Duration,
+    /// How long a service whose minimum is 0 goes without a request before it runs none.
+    pub scale_to_zero_grace: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -277,6 +295,18 @@ impl RawConfig {
             }
             None => format!("ferry.{domain}"),
         };
+        let hold_timeout =
+            secs(within("hold-timeout", self.hold_timeout.unwrap_or(60), 1..=3600, "seconds")?);
+        let stable =
+            within("scale-stable-window", self.scale_stable_window.unwrap_or(60), 6..=3600, "seconds")?;
+        let panic = within(
+            "scale-panic-window",
+            self.scale_panic_window.unwrap_or(6),
+            1..=stable,
+            "seconds (at most the stable window)",
+        )?;
+        let to_zero =
+            within("scale-to-zero-grace", self.scale_to_zero_grace.unwrap_or(30), 6..=86_400, "seconds")?;
         Ok(ServerConfig {
             data_dir: self.data_dir.unwrap_or_else(default_data_dir),
             api_listen,
@@ -302,6 +332,10 @@ impl RawConfig {
             poll_interval,
             poll_concurrency: poll_concurrency as usize,
             hooks_host,
+            hold_timeout,
+            scale_stable_window: secs(stable),
+            scale_panic_window: secs(panic),
+            scale_to_zero_grace: secs(to_zero),
         })
     }
 }

@@ -30,6 +30,7 @@ impl Hooks {
             target: RouteTarget::Internal(self.clone()),
             protocol: Protocol::Http1,
             request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
+            capacity: None,
         }
     }
 

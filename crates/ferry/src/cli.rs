@@ -212,6 +212,19 @@ pub struct ServerArgs {
     /// notifications [default: ferry.<domain>]
     #[arg(long, env = "FERRY_HOOKS_HOST")]
     pub hooks_host: Option<String>,
+    /// Seconds the router holds a request while an instance starts (a service scaled to zero, an instance
+    /// replaced) or while every instance is at its max concurrency; then 503 [default: 60]
+    #[arg(long, env = "FERRY_HOLD_TIMEOUT", value_name = "SECONDS")]
+    pub hold_timeout: Option<u64>,
+    /// Seconds of load the autoscaler averages over before it scales in [default: 60]
+    #[arg(long, env = "FERRY_SCALE_STABLE_WINDOW", value_name = "SECONDS")]
+    pub scale_stable_window: Option<u64>,
+    /// Seconds of load that make it scale out at once when they want twice what is ready [default: 6]
+    #[arg(long, env = "FERRY_SCALE_PANIC_WINDOW", value_name = "SECONDS")]
+    pub scale_panic_window: Option<u64>,
+    /// Seconds without a request before a service whose minimum is 0 runs no instance [default: 30]
+    #[arg(long, env = "FERRY_SCALE_TO_ZERO_GRACE", value_name = "SECONDS")]
+    pub scale_to_zero_grace: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -434,7 +434,7 @@ impl Fleet {
     /// revision's image may go too).
     pub(crate) async fn handle(&mut self, msg: Msg, log: &OpLog) -> bool {
         match msg {
-            Msg::Nudge | Msg::Resync => {}
+            Msg::Nudge | Msg::Resync | Msg::Demand => {}
             Msg::Health { instance, verdict, detail } => {
                 let Some(state) = self.instances.get(&instance).map(|l| l.record.state) else { return false };
                 match verdict {

@@ -26,6 +26,8 @@ pub(crate) enum Msg {
     Exited { instance: InstanceId, exit_code: Option<i64> },
     /// A stop that the controller started has finished.
     Stopped { instance: InstanceId, result: Result<(), RuntimeError> },
+    /// The router holds a request for the service (it has no ready instance): scale now.
+    Demand,
 }
 
 /// How many messages wait at most.

@@ -29,6 +29,7 @@ mod inbox;
 mod oplog;
 mod revisions;
 mod route;
+pub(crate) mod scaler;
 mod service;
 mod shared;
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! A service's route as the controller publishes it: its hosts, its target (the ready instances that speak
-//! the route's protocol, or paused), its protocol and request timeout (`ferry_plan::routing` chooses while
+//! the route's protocol; paused; or, when none is ready and one is expected, a wait for it), its capacity
+//! limit (the max concurrency per instance, when it scales with its load), its protocol and request timeout (`ferry_plan::routing` chooses while
 //! a deployment switches protocol). Published again only when something changed.
 
 use std::collections::HashMap;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use ferry_model::{InstanceId, RequestTimeout, ServiceId, UpstreamProtocol};
 use ferry_plan::routing::{RouteSettings, route_settings};
-use ferry_router::{Endpoint, Protocol, RouteTarget, ServiceRoute};
+use ferry_router::{Capacity, Endpoint, Protocol, RouteTarget, ServiceRoute, Waiting};
 
 use super::revisions::Revisions;
 use crate::routes::RouteBook;
@@ -19,6 +20,10 @@ struct Published {
     hosts: Vec<String>,
     instances: Vec<InstanceId>,
     paused: bool,
+    /// Requests are held for an instance (none is ready, one is expected).
+    holding: bool,
+    /// The capacity limit, by identity.
+    capacity: Option<usize>,
     protocol: UpstreamProtocol,
     timeout: RequestTimeout,
 }
@@ -54,6 +59,8 @@ impl Route {
         ready: &[(InstanceId, u32, Arc<Endpoint>)],
         revisions: &Revisions,
         paused: bool,
+        hold: Option<&Arc<Waiting>>,
+        capacity: Option<&Arc<Capacity>>,
     ) -> bool {
         let Some(hosts) = &self.hosts else { return false };
         let mut settings: HashMap<u32, RouteSettings> = HashMap::new();
@@ -70,20 +77,24 @@ impl Route {
         let speaks = |number: &u32| settings.get(number).map(|s| s.0).unwrap_or_default();
         let chosen: Vec<&(InstanceId, u32, Arc<Endpoint>)> =
             ready.iter().filter(|(_, n, _)| speaks(n) == protocol).collect();
+        // With no ready instance, requests wait for one if one is expected.
+        let holding = !paused && chosen.is_empty() && hold.is_some();
         let key = Published {
             hosts: hosts.clone(),
             instances: chosen.iter().map(|(id, _, _)| id.clone()).collect(),
             paused,
+            holding,
+            capacity: capacity.map(|c| Arc::as_ptr(c) as usize),
             protocol,
             timeout,
         };
         if self.last.as_ref() == Some(&key) {
             return false;
         }
-        let target = if paused {
-            RouteTarget::Paused
-        } else {
-            RouteTarget::Instances(chosen.iter().map(|(_, _, e)| Arc::clone(e)).collect())
+        let target = match hold {
+            _ if paused => RouteTarget::Paused,
+            Some(waiting) if holding => RouteTarget::Waiting(Arc::clone(waiting)),
+            _ => RouteTarget::Instances(chosen.iter().map(|(_, _, e)| Arc::clone(e)).collect()),
         };
         let route = ServiceRoute {
             service: self.name.clone(),
@@ -93,6 +104,7 @@ impl Route {
                 UpstreamProtocol::Http2 => Protocol::Http2,
             },
             request_timeout: Duration::from_secs(u64::from(timeout.secs())),
+            capacity: capacity.cloned(),
         };
         book.publish(&self.service, hosts, Some(route));
         self.serving = protocol;

@@ -32,7 +32,6 @@ use ferry_model::{
 use ferry_plan::deploy::{AfterFailure, after_failure, deadline};
 use ferry_plan::prune::{ImageUse, prunable};
 use ferry_plan::reconcile::Deploy;
-use ferry_plan::scale::desired_instances;
 use ferry_plan::{Action, Goal};
 use ferry_runtime::ContainerInfo;
 use ferry_store::{Db, StoreError};
@@ -45,6 +44,7 @@ use super::inbox::{Inbox, Mailbox, Msg};
 use super::oplog::OpLog;
 use super::revisions::Revisions;
 use super::route::Route;
+use super::scaler::Scaler;
 use super::shared::{Context, Shared};
 use crate::Error;
 
@@ -79,6 +79,26 @@ impl Drop for ImageStep {
     }
 }
 
+/// Tells the controller each time the router starts holding requests for the service, for as long as the
+/// controller lives.
+fn listen_for_demand(waiting: Arc<ferry_router::Waiting>, inbox: super::inbox::Inbox) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = waiting.demanded() => {}
+                // The controller is gone (the service was deleted, the server stops).
+                () = tokio::time::sleep(Duration::from_secs(5)) => {
+                    if inbox.is_closed() { return }
+                    continue;
+                }
+            }
+            if !inbox.send(Msg::Demand).await {
+                return;
+            }
+        }
+    });
+}
+
 /// How long a controller waits before trying again after a reconcile failed (the store was locked).
 const RETRY: i64 = 2_000;
 
@@ -103,6 +123,11 @@ pub(crate) struct ServiceController {
     image_step: Option<ImageStep>,
     /// The operation whose revision's image is known to be on the engine.
     image_ready: Option<OperationId>,
+    /// How many instances the load wants.
+    scaler: Scaler,
+    /// The service has served and should again: with no ready instance, the router holds its requests
+    /// (scaled to zero, an instance being replaced) instead of refusing them.
+    expected: bool,
 }
 
 impl ServiceController {
@@ -114,7 +139,11 @@ impl ServiceController {
         (inbox, mailbox): (Inbox, Mailbox),
         adopted: Vec<(Instance, Option<ContainerInfo>)>,
     ) -> Self {
+        let scaler = Scaler::new(id.clone(), shared.settings.hold, shared.settings.knobs);
+        listen_for_demand(scaler.signals().waiting, inbox.clone());
         let mut this = Self {
+            scaler,
+            expected: false,
             fleet: Fleet::new(id.clone(), shared.clone(), inbox),
             revisions: Revisions::new(id.clone(), shared.store.clone()),
             route: Route::new(id.clone()),
@@ -150,6 +179,7 @@ impl ServiceController {
     fn learn(&mut self, service: &Service) {
         self.name = service.name.to_string();
         self.log.set_service(&self.name);
+        self.scaler.set_name(&self.name);
         let host = format!("{}.{}", service.name.host_label(), self.shared.settings.domain);
         self.route.set(&self.name, vec![host]);
         if service.status == ServiceStatus::Paused {
@@ -163,7 +193,7 @@ impl ServiceController {
 
     pub(super) async fn run(mut self) {
         let shutdown = self.shared.shutdown.clone();
-        loop {
+        'run: loop {
             let step = tokio::select! {
                 () = shutdown.cancelled() => break,
                 step = self.reconcile() => step,
@@ -184,19 +214,31 @@ impl ServiceController {
                 let ms = at.millis_since(self.now()) as u64;
                 deadline = deadline.min(Instant::now() + Duration::from_millis(ms));
             }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                msg = self.mailbox.recv() => {
-                    let Some(msg) = msg else { break };
-                    self.handle(msg).await;
-                    while let Some(msg) = self.mailbox.try_recv() {
+            // Load samples come between reconciles: one that changes nothing wakes nothing else.
+            loop {
+                let sample = self.scaler.next_sample().filter(|_| self.expected);
+                let until = sample.map_or(deadline, |s| s.min(deadline));
+                tokio::select! {
+                    () = shutdown.cancelled() => break 'run,
+                    msg = self.mailbox.recv() => {
+                        let Some(msg) = msg else { break 'run };
                         self.handle(msg).await;
+                        while let Some(msg) = self.mailbox.try_recv() {
+                            self.handle(msg).await;
+                        }
+                        // An instance that just became ready takes traffic now, and one that failed leaves
+                        // the pool now, not after the reconcile that follows.
+                        self.publish();
+                        break;
                     }
-                    // An instance that just became ready takes traffic now, and one that failed leaves
-                    // the pool now, not after the reconcile that follows.
-                    self.publish();
+                    () = tokio::time::sleep_until(until) => {}
                 }
-                () = tokio::time::sleep_until(deadline) => {}
+                if sample.is_some_and(|s| Instant::now() >= s) && self.sample() {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
             }
             if self.mailbox.take_missed() || Instant::now() >= self.next_resync {
                 self.resync_due = true;
@@ -212,6 +254,10 @@ impl ServiceController {
         if matches!(msg, Msg::Resync) {
             self.resync_due = true;
         }
+        if matches!(msg, Msg::Demand) {
+            let now = self.now();
+            self.scaler.demanded(now);
+        }
         if self.fleet.handle(msg, &self.log).await {
             // A container went, and with it what kept a retired revision's image.
             self.prune().await;
@@ -220,8 +266,24 @@ impl ServiceController {
 
     /// Publishes the route if it changed, then lets stopping instances (now out of the table) drain.
     fn publish(&mut self) {
-        self.route.publish(&self.shared.routes, &self.fleet.ready(), &self.revisions, self.paused);
+        let signals = self.scaler.signals();
+        let hold = self.expected.then_some(&signals.waiting);
+        self.route.publish(
+            &self.shared.routes,
+            &self.fleet.ready(),
+            &self.revisions,
+            self.paused,
+            hold,
+            signals.capacity.as_ref(),
+        );
         self.fleet.published();
+    }
+
+    /// Samples the load; whether the instances wanted changed.
+    fn sample(&mut self) -> bool {
+        let ready: Vec<_> = self.fleet.ready().into_iter().map(|(_, _, e)| e).collect();
+        let now = self.now();
+        self.scaler.sample(&ready, now, &self.shared.store)
     }
 
     async fn reconcile(&mut self) -> Result<Step, Error> {
@@ -241,6 +303,8 @@ impl ServiceController {
             return Ok(Step::Exit);
         }
         self.learn(&service);
+        self.expected = service.active_revision.is_some()
+            && matches!(service.status, ServiceStatus::Running | ServiceStatus::OperationInProgress);
         let op = unfinished.first().cloned();
         self.log.follow(op.as_ref());
         // Instances of revisions being stopped keep their route settings: have them at hand.
@@ -337,6 +401,8 @@ impl ServiceController {
         };
         self.paused = service.status == ServiceStatus::Paused;
         let Some(revision) = active else { return Ok(Goal::Stop) };
+        let now = self.now();
+        self.scaler.follow(&revision.spec, now);
         Ok(self.serving_goal(&revision))
     }
 
@@ -344,7 +410,7 @@ impl ServiceController {
     fn serving_goal(&self, revision: &Revision) -> Goal {
         Goal::Run {
             revision: revision.number,
-            count: desired_instances(&revision.spec),
+            count: self.scaler.serving(&revision.spec),
             deploy: None,
             start_not_before: self.fleet.start_not_before(self.now()),
         }
@@ -500,7 +566,7 @@ impl ServiceController {
         let grace = revision.spec.health_check.grace_period;
         Ok(Next::Goal(Goal::Run {
             revision: number,
-            count: desired_instances(&revision.spec),
+            count: self.scaler.deploying(&revision.spec),
             deploy: Some(Deploy { deadline: deadline(started, timeout, grace) }),
             start_not_before: None,
         }))
@@ -610,7 +676,7 @@ impl ServiceController {
         };
         Ok(Some(Goal::Run {
             revision: active,
-            count: desired_instances(&revision.spec),
+            count: self.scaler.deploying(&revision.spec),
             deploy: None,
             start_not_before: None,
         }))

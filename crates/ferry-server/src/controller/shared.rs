@@ -34,6 +34,11 @@ pub(crate) struct Settings {
     pub build_timeout: Duration,
     /// How often a controller re-checks its containers even when nothing woke it.
     pub resync: Duration,
+    /// How long the router holds a request for an instance (scaled to zero, an instance replaced) or
+    /// queues it for room (every instance at its max concurrency) before it answers 503.
+    pub hold: Duration,
+    /// The autoscaler's windows.
+    pub knobs: super::scaler::Knobs,
 }
 
 /// What every service controller shares.

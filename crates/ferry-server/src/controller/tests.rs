@@ -68,6 +68,8 @@ fn settings(dir: &std::path::Path) -> Settings {
         build_registry: None,
         build_timeout: Duration::from_secs(60),
         resync: Duration::from_secs(15),
+        hold: Duration::from_secs(30),
+        knobs: Default::default(),
     }
 }
 

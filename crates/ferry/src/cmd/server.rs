@@ -46,6 +46,10 @@ pub fn run(args: ServerArgs) -> Result<()> {
         poll_interval: args.poll_interval,
         poll_concurrency: args.poll_concurrency,
         hooks_host: args.hooks_host,
+        hold_timeout: args.hold_timeout,
+        scale_stable_window: args.scale_stable_window,
+        scale_panic_window: args.scale_panic_window,
+        scale_to_zero_grace: args.scale_to_zero_grace,
     };
     // Validated before anything is bound or written.
     let config = file.overlay(flags).validate()?;

@@ -13,4 +13,5 @@ mod deployments;
 mod failures;
 mod restart;
 mod routing;
+mod scaling;
 mod services;
