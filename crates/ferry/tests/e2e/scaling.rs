@@ -32,13 +32,13 @@ fn running(server: &Server, service: &str) -> usize {
     server.describe(service)["instances"].as_array().unwrap().len()
 }
 
+/// What a load thread saw: answers 200, and every other answer.
+type Seen = (usize, Vec<(u16, String)>);
+/// Running load: its stop flag and its threads.
+type Running = (Arc<AtomicBool>, Vec<std::thread::JoinHandle<Seen>>);
+
 /// Threads sending `GET path` one after another until stopped; every answer that is not 200 is kept.
-fn load(
-    server: &Server,
-    service: &str,
-    path: &str,
-    threads: usize,
-) -> (Arc<AtomicBool>, Vec<std::thread::JoinHandle<(usize, Vec<(u16, String)>)>>) {
+fn load(server: &Server, service: &str, path: &str, threads: usize) -> Running {
     let stop = Arc::new(AtomicBool::new(false));
     let handles = (0..threads)
         .map(|_| {
@@ -61,9 +61,7 @@ fn load(
     (stop, handles)
 }
 
-fn stop_load(
-    (stop, handles): (Arc<AtomicBool>, Vec<std::thread::JoinHandle<(usize, Vec<(u16, String)>)>>),
-) -> (usize, Vec<(u16, String)>) {
+fn stop_load((stop, handles): Running) -> Seen {
     stop.store(true, Ordering::Relaxed);
     let mut all = (0, Vec::new());
     for h in handles {
