@@ -50,10 +50,15 @@ pub struct RawConfig {
     pub hooks_host: Option<String>,
     /// Seconds the router holds a request for an instance or for room before it answers 503.
     pub hold_timeout: Option<u64>,
-    /// The autoscaler's windows and scale-to-zero grace, in seconds.
+    /// The autoscaler's knobs (seconds, fractions, rates).
     pub scale_stable_window: Option<u64>,
     pub scale_panic_window: Option<u64>,
     pub scale_to_zero_grace: Option<u64>,
+    pub scale_target_utilization: Option<f64>,
+    pub scale_panic_threshold: Option<f64>,
+    pub scale_max_up_rate: Option<f64>,
+    pub scale_max_down_rate: Option<f64>,
+    pub scale_down_delay: Option<u64>,
 }
 
 impl RawConfig {
@@ -97,7 +102,12 @@ impl RawConfig {
             hold_timeout,
             scale_stable_window,
             scale_panic_window,
-            scale_to_zero_grace
+            scale_to_zero_grace,
+            scale_target_utilization,
+            scale_panic_threshold,
+            scale_max_up_rate,
+            scale_max_down_rate,
+            scale_down_delay
         );
         self.runtime_images.extend(other.runtime_images);
         self
@@ -149,11 +159,8 @@ pub struct ServerConfig {
     /// How long the router holds a request for an instance (scale from zero, a replaced instance) or for
     /// room (every instance at its max concurrency) before it answers 503.
     pub hold_timeout: Duration,
-    /// The load the autoscaler averages over to scale in, and to panic out.
-    pub scale_stable_window: Duration,
-    pub scale_panic_window: Duration,
-    /// How long a service whose minimum is 0 goes without a request before it runs none.
-    pub scale_to_zero_grace: Duration,
+    /// The autoscaler's knobs; each service's sizes and max concurrency replace those in it.
+    pub scaling: ferry_plan::autoscale::ScalingConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -297,16 +304,25 @@ impl RawConfig {
         };
         let hold_timeout =
             secs(within("hold-timeout", self.hold_timeout.unwrap_or(60), 1..=3600, "seconds")?);
-        let stable =
-            within("scale-stable-window", self.scale_stable_window.unwrap_or(60), 6..=3600, "seconds")?;
-        let panic = within(
-            "scale-panic-window",
-            self.scale_panic_window.unwrap_or(6),
-            1..=stable,
-            "seconds (at most the stable window)",
-        )?;
-        let to_zero =
-            within("scale-to-zero-grace", self.scale_to_zero_grace.unwrap_or(30), 6..=86_400, "seconds")?;
+        let d = ferry_plan::autoscale::ScalingConfig::default();
+        let stable_window = self.scale_stable_window.map_or(d.stable_window, secs);
+        let scaling = ferry_plan::autoscale::ScalingConfig {
+            stable_window,
+            panic_window: self.scale_panic_window.map_or(d.panic_window, secs),
+            scale_to_zero_grace: self.scale_to_zero_grace.map_or(d.scale_to_zero_grace, secs),
+            target_utilization: self.scale_target_utilization.unwrap_or(d.target_utilization),
+            panic_threshold: self.scale_panic_threshold.unwrap_or(d.panic_threshold),
+            max_scale_up_rate: self.scale_max_up_rate.unwrap_or(d.max_scale_up_rate),
+            max_scale_down_rate: self.scale_max_down_rate.unwrap_or(d.max_scale_down_rate),
+            // The delay that damps flapping load: a fifth of the stable window unless given.
+            scale_down_delay: self
+                .scale_down_delay
+                .map_or(d.scale_down_delay.min(secs(stable_window.as_secs() / 5)), secs),
+            ..d
+        };
+        scaling
+            .validate()
+            .map_err(|e| err("scale", format!("{e}; see `ferry server --help` for the --scale-* flags")))?;
         Ok(ServerConfig {
             data_dir: self.data_dir.unwrap_or_else(default_data_dir),
             api_listen,
@@ -333,9 +349,7 @@ impl RawConfig {
             poll_concurrency: poll_concurrency as usize,
             hooks_host,
             hold_timeout,
-            scale_stable_window: secs(stable),
-            scale_panic_window: secs(panic),
-            scale_to_zero_grace: secs(to_zero),
+            scaling,
         })
     }
 }
@@ -346,6 +360,25 @@ mod tests {
 
     fn raw() -> RawConfig {
         RawConfig { data_dir: Some("/tmp/x".into()), ..Default::default() }
+    }
+
+    #[test]
+    fn the_autoscalers_knobs_have_defaults_and_are_checked_together() {
+        let c = raw().validate().unwrap();
+        assert_eq!(c.scaling, ferry_plan::autoscale::ScalingConfig::default());
+        let c = RawConfig { scale_stable_window: Some(10), scale_to_zero_grace: Some(6), ..raw() }
+            .validate()
+            .unwrap();
+        assert_eq!(c.scaling.stable_window, Duration::from_secs(10));
+        assert_eq!(c.scaling.scale_down_delay, Duration::from_secs(2), "a fifth of the stable window");
+        for bad in [
+            RawConfig { scale_panic_window: Some(120), ..raw() },
+            RawConfig { scale_target_utilization: Some(1.5), ..raw() },
+            RawConfig { scale_max_down_rate: Some(0.5), ..raw() },
+        ] {
+            let e = bad.validate().unwrap_err();
+            assert_eq!(e.field, "scale", "{e:?}");
+        }
     }
 
     #[test]

@@ -142,11 +142,7 @@ pub async fn serve(
             build_timeout: config.build_timeout,
             resync: Duration::from_secs(15),
             hold: config.hold_timeout,
-            knobs: controller::scaler::Knobs {
-                stable_window: config.scale_stable_window,
-                panic_window: config.scale_panic_window,
-                to_zero_grace: config.scale_to_zero_grace,
-            },
+            scaling: config.scaling.clone(),
         },
         shutdown: shutdown.clone(),
         builds: tokio::sync::Semaphore::new(config.max_builds),

@@ -225,6 +225,23 @@ pub struct ServerArgs {
     /// Seconds without a request before a service whose minimum is 0 runs no instance [default: 30]
     #[arg(long, env = "FERRY_SCALE_TO_ZERO_GRACE", value_name = "SECONDS")]
     pub scale_to_zero_grace: Option<u64>,
+    /// The fraction of max concurrency each instance is sized for; the rest absorbs bursts [default: 0.7]
+    #[arg(long, env = "FERRY_SCALE_TARGET_UTILIZATION", value_name = "FRACTION")]
+    pub scale_target_utilization: Option<f64>,
+    /// Panic (scale out at once, never in) when the panic window wants this many times the ready
+    /// instances [default: 2.0]
+    #[arg(long, env = "FERRY_SCALE_PANIC_THRESHOLD", value_name = "RATIO")]
+    pub scale_panic_threshold: Option<f64>,
+    /// One decision asks for at most this many times the ready instances [default: 1000]
+    #[arg(long, env = "FERRY_SCALE_MAX_UP_RATE", value_name = "RATIO")]
+    pub scale_max_up_rate: Option<f64>,
+    /// One decision keeps at least the ready instances divided by this [default: 2]
+    #[arg(long, env = "FERRY_SCALE_MAX_DOWN_RATE", value_name = "RATIO")]
+    pub scale_max_down_rate: Option<f64>,
+    /// Seconds the load must want fewer instances before a scale-in [default: a fifth of the stable
+    /// window, 12]
+    #[arg(long, env = "FERRY_SCALE_DOWN_DELAY", value_name = "SECONDS")]
+    pub scale_down_delay: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

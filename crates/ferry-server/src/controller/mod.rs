@@ -29,7 +29,7 @@ mod inbox;
 mod oplog;
 mod revisions;
 mod route;
-pub(crate) mod scaler;
+mod scaler;
 mod service;
 mod shared;
 #[cfg(test)]

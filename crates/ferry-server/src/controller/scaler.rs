@@ -40,7 +40,8 @@ pub(crate) struct Scaler {
     service: ServiceId,
     name: String,
     hold: Duration,
-    knobs: Knobs,
+    /// The server's autoscaler knobs.
+    template: ScalingConfig,
     waiting: Arc<Waiting>,
     /// The route's capacity limit (its max concurrency), when the service scales with its load.
     capacity: Option<Arc<Capacity>>,
@@ -53,44 +54,25 @@ pub(crate) struct Scaler {
     last_recorded: Option<(u32, Instant)>,
 }
 
-/// The server's autoscaler knobs (`--scale-stable-window`, `--scale-panic-window`,
-/// `--scale-to-zero-grace`); everything else is `ScalingConfig`'s documented default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Knobs {
-    pub stable_window: Duration,
-    pub panic_window: Duration,
-    pub to_zero_grace: Duration,
-}
-
-impl Default for Knobs {
-    fn default() -> Self {
-        let d = ScalingConfig::default();
-        Self {
-            stable_window: d.stable_window,
-            panic_window: d.panic_window,
-            to_zero_grace: d.scale_to_zero_grace,
-        }
+/// A service's autoscaler: the server's knobs (`template`, from `--scale-*`) with the service's sizes and
+/// max concurrency.
+fn config_of(scaling: &AutoScaling, template: &ScalingConfig) -> ScalingConfig {
+    ScalingConfig {
+        min_size: scaling.min_size,
+        max_size: scaling.max_size,
+        max_concurrency: scaling.max_concurrency,
+        ..template.clone()
     }
-}
-
-fn config_of(scaling: &AutoScaling, knobs: Knobs) -> ScalingConfig {
-    let mut config = ScalingConfig::from_app_runner(scaling);
-    config.stable_window = knobs.stable_window;
-    config.panic_window = knobs.panic_window;
-    config.scale_to_zero_grace = knobs.to_zero_grace;
-    // The delay that damps flapping load is a fifth of the stable window (12 s of 60 s by default).
-    config.scale_down_delay = config.scale_down_delay.min(knobs.stable_window / 5);
-    config
 }
 
 impl Scaler {
     /// `hold`: how long the router holds or queues a request before it answers 503.
-    pub(crate) fn new(service: ServiceId, hold: Duration, knobs: Knobs) -> Self {
+    pub(crate) fn new(service: ServiceId, hold: Duration, template: ScalingConfig) -> Self {
         Self {
             service,
             name: String::new(),
             hold,
-            knobs,
+            template,
             waiting: Waiting::new(hold),
             capacity: None,
             autoscaler: None,
@@ -119,7 +101,7 @@ impl Scaler {
                 self.desired = None;
             }
             Some(scaling) => {
-                let config = config_of(scaling, self.knobs);
+                let config = config_of(scaling, &self.template);
                 match &mut self.autoscaler {
                     Some(a) => a.set_config(config),
                     None => self.autoscaler = Some(Autoscaler::new(config, now)),

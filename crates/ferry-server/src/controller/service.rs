@@ -139,7 +139,7 @@ impl ServiceController {
         (inbox, mailbox): (Inbox, Mailbox),
         adopted: Vec<(Instance, Option<ContainerInfo>)>,
     ) -> Self {
-        let scaler = Scaler::new(id.clone(), shared.settings.hold, shared.settings.knobs);
+        let scaler = Scaler::new(id.clone(), shared.settings.hold, shared.settings.scaling.clone());
         listen_for_demand(scaler.signals().waiting, inbox.clone());
         let mut this = Self {
             scaler,

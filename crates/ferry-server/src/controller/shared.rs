@@ -37,8 +37,8 @@ pub(crate) struct Settings {
     /// How long the router holds a request for an instance (scaled to zero, an instance replaced) or
     /// queues it for room (every instance at its max concurrency) before it answers 503.
     pub hold: Duration,
-    /// The autoscaler's windows.
-    pub knobs: super::scaler::Knobs,
+    /// The autoscaler's knobs (its sizes come from each service).
+    pub scaling: ferry_plan::autoscale::ScalingConfig,
 }
 
 /// What every service controller shares.

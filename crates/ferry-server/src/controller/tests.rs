@@ -69,7 +69,7 @@ fn settings(dir: &std::path::Path) -> Settings {
         build_timeout: Duration::from_secs(60),
         resync: Duration::from_secs(15),
         hold: Duration::from_secs(30),
-        knobs: Default::default(),
+        scaling: Default::default(),
     }
 }
 

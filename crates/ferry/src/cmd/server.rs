@@ -50,6 +50,11 @@ pub fn run(args: ServerArgs) -> Result<()> {
         scale_stable_window: args.scale_stable_window,
         scale_panic_window: args.scale_panic_window,
         scale_to_zero_grace: args.scale_to_zero_grace,
+        scale_target_utilization: args.scale_target_utilization,
+        scale_panic_threshold: args.scale_panic_threshold,
+        scale_max_up_rate: args.scale_max_up_rate,
+        scale_max_down_rate: args.scale_max_down_rate,
+        scale_down_delay: args.scale_down_delay,
     };
     // Validated before anything is bound or written.
     let config = file.overlay(flags).validate()?;

@@ -204,3 +204,43 @@ fn auto_scaling_configurations_are_revisioned_shared_and_shown() {
     });
     server.ferry_ok(&["autoscaling", "delete", "burst"]);
 }
+
+#[test]
+fn a_rollout_at_n_instances_under_load_brings_up_enough_and_fails_no_request() {
+    let server = Server::start_with(FAST);
+    let image = testapp_image();
+    server.ferry_ok(&[
+        "service",
+        "create",
+        "busy",
+        "--image",
+        &image,
+        "-e",
+        "TESTAPP_QUIET=1",
+        "--max-concurrency",
+        "2",
+        "--min-size",
+        "1",
+        "--max-size",
+        "3",
+        "--wait",
+    ]);
+    let running_load = load(&server, "busy", "/slow?ms=200", 6);
+    poll("the service to scale out to 3", Duration::from_secs(60), || {
+        (ready(&server, "busy") == 3).then_some(())
+    });
+    // A new revision under the same load comes up at the size the load wants, then takes over.
+    server.ferry_ok(&["service", "update", "busy", "-e", "ROUND=2", "--wait"]);
+    let described = server.describe("busy");
+    let new_revision = described["active_revision"].as_u64().unwrap();
+    let on_new = described["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["revision"].as_u64() == Some(new_revision) && i["state"] == "READY")
+        .count();
+    assert_eq!(on_new, 3, "{described}");
+    let (ok, failed) = stop_load(running_load);
+    assert!(ok > 0);
+    assert!(failed.is_empty(), "no request failed during the rollout: {failed:?}");
+}
