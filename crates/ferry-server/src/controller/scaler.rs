@@ -120,11 +120,16 @@ impl Scaler {
     }
 
     /// Instances wanted for `spec` while it serves: the autoscaler's latest decision for the revision it
-    /// follows, else the spec's own count.
-    pub(crate) fn serving(&self, spec: &ServiceSpec) -> u32 {
+    /// follows; before its first (a controller just started, adopting what runs), the `ready` instances
+    /// the revision has, within its bounds, so an adoption never scales in before the load is known; for a
+    /// fixed count, that count.
+    pub(crate) fn serving(&self, spec: &ServiceSpec, ready: u32) -> u32 {
         match (&spec.autoscaling, self.desired) {
             (Some(scaling), Some(desired)) if self.scaling.as_ref() == Some(scaling) => desired,
-            _ => desired_instances(spec),
+            (Some(scaling), _) => {
+                ready.clamp(scaling.min_size, scaling.max_size).max(desired_instances(spec))
+            }
+            (None, _) => desired_instances(spec),
         }
     }
 

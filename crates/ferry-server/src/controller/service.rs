@@ -408,9 +408,10 @@ impl ServiceController {
 
     /// Keep `revision` serving, replacing what fails (with back-off).
     fn serving_goal(&self, revision: &Revision) -> Goal {
+        let ready = self.fleet.ready().iter().filter(|(_, n, _)| *n == revision.number).count() as u32;
         Goal::Run {
             revision: revision.number,
-            count: self.scaler.serving(&revision.spec),
+            count: self.scaler.serving(&revision.spec, ready),
             deploy: None,
             start_not_before: self.fleet.start_not_before(self.now()),
         }

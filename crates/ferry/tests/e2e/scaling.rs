@@ -244,3 +244,47 @@ fn a_rollout_at_n_instances_under_load_brings_up_enough_and_fails_no_request() {
     assert!(ok > 0);
     assert!(failed.is_empty(), "no request failed during the rollout: {failed:?}");
 }
+
+#[test]
+fn a_scaled_out_service_keeps_its_instances_across_a_server_crash() {
+    let mut server = Server::start_with(FAST);
+    let image = testapp_image();
+    server.ferry_ok(&[
+        "service",
+        "create",
+        "steady",
+        "--image",
+        &image,
+        "-e",
+        "TESTAPP_QUIET=1",
+        "--max-concurrency",
+        "2",
+        "--min-size",
+        "1",
+        "--max-size",
+        "3",
+        "--wait",
+    ]);
+    let running_load = load(&server, "steady", "/slow?ms=200", 6);
+    poll("the service to scale out to 3", Duration::from_secs(60), || {
+        (ready(&server, "steady") == 3).then_some(())
+    });
+    let before = server.containers(false);
+    server.kill();
+    server.restart();
+    // The adopted instances keep serving the load, and the autoscaler's first decisions after the restart
+    // (which know little of the load yet) take none away.
+    let decided = server.describe("steady")["autoscaling"]["decided_at"].as_str().map(str::to_owned);
+    poll("a decision after the restart", Duration::from_secs(30), || {
+        let now = server.describe("steady")["autoscaling"]["decided_at"].as_str().map(str::to_owned);
+        (now.is_some() && now != decided).then_some(())
+    });
+    assert_eq!(server.containers(false), before, "the same containers");
+    let states: Vec<Value> =
+        server.describe("steady")["instances"].as_array().unwrap().iter().map(|i| i["state"].clone()).collect();
+    assert_eq!(states, vec![Value::from("READY"); 3], "none taken out of service");
+    let (ok, failed) = stop_load(running_load);
+    assert!(ok > 0);
+    // Requests in flight when the server died were cut with it; none failed after it was back.
+    assert!(failed.iter().all(|(status, _)| *status == 0), "{failed:?}");
+}
