@@ -25,7 +25,7 @@ use http_body::Body;
 use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::codec::{ParseError, ResponseHead, parse_response};
+use crate::codec::{ParseError, ResponseHead, parse_response, written_host};
 use crate::error::ClientError;
 use crate::pool::{Conn, connect};
 use crate::table::Endpoint;
@@ -115,6 +115,11 @@ impl<'a> Outbound<'a> {
             self.pending.extend_from_slice(b"0\r\n\r\n");
         }
         self.body_done = true;
+    }
+
+    /// The host the request was routed by, as its head says (`codec::written_host`).
+    pub(crate) fn routed_host(&self) -> Option<&str> {
+        written_host(&self.pending)
     }
 
     /// Whether the client had not yet sent its whole body.

@@ -103,6 +103,21 @@ impl RequestHead<'_> {
     }
 }
 
+/// The host a head written by [`RequestHead::write`] was routed by (its `X-Forwarded-Host`), read back from
+/// `written`: the head, perhaps followed by body bytes. For the rare request routed again after its head was
+/// written, which keeps no other copy of its host.
+///
+/// The router writes that line itself, once, after the client's headers (a client's own is replaced), and no
+/// header value holds a line break: the first line that starts with its name is it.
+pub(crate) fn written_host(written: &[u8]) -> Option<&str> {
+    const NAME: &[u8] = b"\r\nx-forwarded-host: ";
+    let end = written.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = &written[..end + 2];
+    let start = head.windows(NAME.len()).position(|w| w == NAME)? + NAME.len();
+    let len = head[start..].windows(2).position(|w| w == b"\r\n")?;
+    std::str::from_utf8(&head[start..start + len]).ok()
+}
+
 /// Headers the router writes itself rather than passing on.
 fn is_replaced(name: &HeaderName) -> bool {
     name == header::CONTENT_LENGTH

@@ -61,6 +61,33 @@ fn writes_the_request_head_with_forwarding_headers_and_framing() {
 }
 
 #[test]
+fn the_routed_host_is_read_back_from_a_written_head() {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::HOST, HeaderValue::from_static("Web.LocalHost:8080"));
+    // A client's own is replaced, and a value that looks like the line is only a value.
+    headers.insert("x-forwarded-host", HeaderValue::from_static("elsewhere"));
+    headers.insert("x-note", HeaderValue::from_static("x-forwarded-host: nowhere"));
+    let host = HeaderValue::from_static("Web.LocalHost:8080");
+    let id = HeaderValue::from_static("rid");
+    let head = RequestHead {
+        method: &Method::POST,
+        target: "/",
+        headers: &headers,
+        peer: Peer { addr: [192, 0, 2, 7].into(), scheme: Scheme::Http },
+        host: &host,
+        request_id: &id,
+        framing: RequestFraming::Chunked,
+    };
+    let mut out = Vec::new();
+    head.write(&mut out);
+    // Body bytes after the head are not looked at.
+    out.extend_from_slice(b"1a\r\n\r\nx-forwarded-host: body\r\n\r\n");
+    assert_eq!(written_host(&out), Some("Web.LocalHost:8080"));
+    assert_eq!(written_host(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n"), None);
+    assert_eq!(written_host(b"GET / HTTP/1.1\r\nx-forwarded-host: a"), None, "no whole head");
+}
+
+#[test]
 fn itoa_writes_decimal() {
     for n in [0u64, 7, 10, 65_536, u64::MAX] {
         assert_eq!(itoa(n, &mut [0u8; 20]), n.to_string().as_bytes());

@@ -39,35 +39,32 @@ use crate::table::{Endpoint, InFlight, ServiceRoute};
 static GRPC_TRAILERS: HeaderValue =
     HeaderValue::from_static("grpc-status, grpc-message, grpc-status-details-bin");
 
-/// How sending to one instance failed.
-enum Failure {
+/// How sending to an instance failed.
+pub(crate) enum Failure {
     /// Nothing was sent: the request comes back, to be tried on another instance.
     Unsent(ProxyError, Box<Request<H2Body>>),
     Sent(ProxyError),
 }
 
 impl Router {
-    /// Forwards `req` over HTTP/2 to the instance of `route` chosen for it, or to a second one if connecting to
-    /// the first failed, and returns the response as soon as its head arrived.
-    pub(crate) async fn forward_h2(
+    /// Sends `req` over HTTP/2 to the instance of `route` chosen for it, or to a second one if connecting to
+    /// the first failed, and returns the response as soon as its head arrived. Should neither connection be
+    /// made (or there be no second instance), the request comes back unsent, for the caller to route again.
+    pub(crate) async fn exchange_h2(
         &self,
         route: &ServiceRoute,
         mut in_flight: InFlight,
-        req: Request<Incoming>,
-        peer: Peer,
-        host: &HeaderValue,
-        request_id: &HeaderValue,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
-        let req = h2_request(req, peer, host, request_id, self.config.max_body_bytes)?;
+        req: Request<H2Body>,
+    ) -> Result<Response<ProxyBody>, Failure> {
         let response = match self.send_h2(route, in_flight.endpoint(), req).await {
             Ok(response) => response,
-            Err(Failure::Sent(err)) => return Err(err),
+            Err(Failure::Sent(err)) => return Err(Failure::Sent(err)),
             Err(Failure::Unsent(err, req)) => {
-                in_flight = second_choice(route, in_flight, err)?;
-                match self.send_h2(route, in_flight.endpoint(), *req).await {
-                    Ok(answer) => answer,
-                    Err(Failure::Sent(err) | Failure::Unsent(err, _)) => return Err(err),
-                }
+                in_flight = match second_choice(route, in_flight, err) {
+                    Ok(second) => second,
+                    Err(err) => return Err(Failure::Unsent(err, req)),
+                };
+                self.send_h2(route, in_flight.endpoint(), *req).await?
             }
         };
         let (mut parts, body) = response.into_parts();
@@ -131,7 +128,7 @@ impl Router {
 }
 
 /// The client's request in HTTP/2 form, with the forwarding headers set.
-fn h2_request(
+pub(crate) fn h2_request(
     req: Request<Incoming>,
     peer: Peer,
     host: &HeaderValue,

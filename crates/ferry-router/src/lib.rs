@@ -46,13 +46,17 @@
 //!    inside the request's own task: an idle connection is taken from the endpoint's pool (or one is opened),
 //!    the buffer written in one write, the rest of the body streamed (`Content-Length` or chunked) while
 //!    watching for an early answer, and the response head parsed with `httparse`, 1xx interim answers skipped.
-//!    If the connection cannot be made, nothing was sent and one other instance is tried. A pooled connection
-//!    found closed is replaced by a fresh one to the same instance when that is safe (see `client.rs`); any
-//!    other failure is a 502, never a retry. A service whose route says [`Protocol::Http2`] takes `h2.rs`
-//!    instead: the request, converted to HTTP/2's form, goes on a stream of the instance's one shared h2c
-//!    connection (`h2conn.rs`: opened on first use, replaced when closed), with the same retry rule; only an
-//!    upgrade request stays on HTTP/1.1, to the same port. Either way, the route's `request_timeout` bounds
-//!    everything from here up to the response head (a hold or a queue comes before it and is not counted):
+//!    If the connection cannot be made, nothing was sent and one other instance is tried. If that cannot be
+//!    made either (or there is no other), the request waits for the table to give its host another route, at
+//!    most `reconnect_wait` (else 502), and goes where that route says, as in 2 and 3: held, queued, or sent
+//!    again to an instance chosen then (`park.rs`; an instance that died is usually still in the table
+//!    until the control plane learns of it). A pooled connection found closed is replaced by a fresh one to
+//!    the same instance when that is safe (see `client.rs`); any other failure is a 502, never a retry. A
+//!    service whose route says [`Protocol::Http2`] takes `h2.rs` instead: the request, converted to HTTP/2's
+//!    form, goes on a stream of the instance's one shared h2c connection (`h2conn.rs`: opened on first use,
+//!    replaced when closed), with the same retry rules; only an upgrade request stays on HTTP/1.1, to the
+//!    same port. Either way, the route's `request_timeout` bounds everything from here up to the response
+//!    head, from each time the request is sent (a hold, a queue or a wait for a new route is not counted):
 //!    past it the client gets a 504 and the exchange is dropped (its connection closed, or its stream reset). A
 //!    body streamed past `max_body_bytes` is cut there and answered 413.
 //! 5. **stream** (`body.rs`, `decode.rs`): the response head goes back at once and the body is read straight
@@ -74,8 +78,9 @@
 //! client connections come from), `error`, `grpc` (the router's own answers to gRPC clients), `pool` and
 //! `h2conn` (connections to instances), `waiting` and `capacity` (requests that wait for an instance, or for
 //! room on one), `table` (routes and endpoints, which hold those connections), `balance` (which instance),
-//! `headers`, `codec`, `decode`, `body`, `client` (HTTP/1.1 to an instance), `router`, `upgrade`, `h2` (HTTP/2
-//! to an instance), `proxy` (one request), `serve` (connections from clients).
+//! `headers`, `codec`, `decode`, `body`, `client` (HTTP/1.1 to an instance), `router`, `park` (requests that
+//! wait to be routed again), `upgrade`, `h2` (HTTP/2 to an instance), `proxy` (one request), `serve`
+//! (connections from clients).
 
 mod balance;
 mod body;
@@ -89,6 +94,7 @@ mod h2;
 mod h2conn;
 mod headers;
 mod listen;
+mod park;
 mod pool;
 mod proxy;
 mod router;
@@ -109,7 +115,7 @@ mod tests {
     /// The module order of the crate docs, lowest first.
     const LAYERS: &[&str] = &[
         "listen", "error", "grpc", "pool", "h2conn", "waiting", "capacity", "table", "balance", "headers",
-        "codec", "decode", "body", "client", "router", "upgrade", "h2", "proxy", "serve",
+        "codec", "decode", "body", "client", "router", "park", "upgrade", "h2", "proxy", "serve",
     ];
 
     /// The modules `code` names through `crate::`: in `crate::a::…`, or each of `crate::{a::…, b}`.

@@ -13,18 +13,19 @@ use tracing::debug;
 
 use crate::balance::{Turn, first_choice, second_choice};
 use crate::body::ProxyBody;
-use crate::capacity::{Capacity, Queued};
 use crate::client::{Budget, Outbound, exchange};
 use crate::codec::{RequestFraming, RequestHead, ResponseHead};
 use crate::error::{Chain, ProxyError};
 use crate::grpc::Grpc;
+use crate::h2::{Failure, h2_request};
 use crate::headers::{X_REQUEST_ID, is_hop_by_hop, is_sane_request_id, is_upgrade, strip_hop_by_hop};
 use crate::listen::Peer;
+use crate::park::{Form, MAX_REROUTES, NotYet, Parked, Place, Reroute, Unsent, at_capacity, parked};
 use crate::pool::Conn;
 use crate::router::Router;
 use crate::table::{InFlight, InternalHandler, Protocol, RouteTarget, ServiceRoute, normalize_host};
 use crate::upgrade::Tunnels;
-use crate::waiting::{Holding, Waiting};
+use crate::waiting::Waiting;
 
 /// Room for a typical request head, so writing it rarely reallocates. Below 1 KiB, glibc serves it from its
 /// per-thread cache.
@@ -48,7 +49,7 @@ pub(crate) struct Started {
     request_id: HeaderValue,
     /// A gRPC client's: the router's own answers are gRPC errors (`grpc.rs`).
     grpc: Option<Grpc>,
-    forward: Result<Prepared, NotYet>,
+    forward: Result<Prepared, NotYet<Unrouted>>,
 }
 
 /// A routed request, ready for the protocol its service speaks (with its instance chosen and counted), or for
@@ -68,35 +69,21 @@ enum Prepared {
     },
 }
 
-/// Why a request is not prepared: it cannot be served, or it is to wait (held until its host has an instance,
-/// or queued until an instance has room).
-enum NotYet {
-    Failed(ProxyError),
-    Parked(Box<Parked>),
-}
-
-impl From<ProxyError> for NotYet {
-    fn from(err: ProxyError) -> NotYet {
-        NotYet::Failed(err)
-    }
-}
-
-/// A request that waits, with what [`Router::prepare`] needs to route it again.
-struct Parked {
-    place: Place,
-    service: String,
+/// A request not yet sent anywhere, waiting (`park.rs`), with what [`Router::prepare`] needs to route it again.
+struct Unrouted {
     req: Request<Incoming>,
     peer: Peer,
+    request_id: HeaderValue,
     /// The host already found (`Scan::host`), and the rest of what [`Scan`] found.
     scan: Scan<HeaderValue>,
 }
 
-/// What a request waits for.
-enum Place {
-    /// An instance of a service that has none ready ([`RouteTarget::Waiting`]).
-    Held(Arc<Waiting>),
-    /// Room on an instance of a service whose instances are all at their [`Capacity`]'s limit.
-    Queued(Arc<Capacity>),
+impl Reroute for Unrouted {
+    type Routed = Prepared;
+
+    fn route(self, router: &Router, turn: Turn) -> Result<Prepared, NotYet<Unrouted>> {
+        router.prepare(self.req, self.peer, &self.request_id, self.scan, turn)
+    }
 }
 
 /// A routed request with its head written for the instance.
@@ -146,10 +133,9 @@ impl Router {
         let outcome = match forward {
             Ok(Prepared::Http1(forward)) => self.forward(forward, tunnels).await,
             Ok(Prepared::Http2 { route, in_flight, req, peer, host }) => {
-                let forward = self.forward_h2(&route, in_flight, req, peer, &host, &request_id);
                 // Boxed: HTTP/2's client futures are large, and inline they would more than double the size of
                 // every request's future (7.7 KiB instead of 3.6), which hyper moves per request.
-                timed(&route, Box::pin(within_timeout(&route, forward)).await)
+                Box::pin(self.forward_h2(route, in_flight, req, peer, &host, &request_id)).await
             }
             Ok(Prepared::Internal { handler, req }) => Ok(internal_response(handler.handle(req).await)),
             Err(NotYet::Failed(err)) => Err(err),
@@ -191,7 +177,7 @@ impl Router {
         request_id: &HeaderValue,
         scan: Scan<HeaderValue>,
         turn: Turn,
-    ) -> Result<Prepared, NotYet> {
+    ) -> Result<Prepared, NotYet<Unrouted>> {
         if req.method() == Method::CONNECT {
             return Err(ProxyError::InvalidTarget.into());
         }
@@ -207,7 +193,7 @@ impl Router {
             RouteTarget::Paused => return Err(ProxyError::Paused { service: route.service.clone() }.into()),
             RouteTarget::Waiting(waiting) => {
                 let scan = Scan { host: Ok(host), ..scan };
-                return Err(parked(Place::Held(Arc::clone(waiting)), &route, req, peer, scan));
+                return Err(hold(waiting, &route, req, peer, request_id, scan));
             }
             RouteTarget::Internal(handler) => {
                 return Ok(Prepared::Internal { handler: Arc::clone(handler), req });
@@ -215,7 +201,7 @@ impl Router {
         }
         let Some(in_flight) = first_choice(&route, turn)? else {
             let scan = Scan { host: Ok(host), ..scan };
-            return Err(at_capacity(&route, req, peer, scan));
+            return Err(queue(&route, req, peer, request_id, scan));
         };
         let Scan { hop_by_hop, content_length, .. } = scan;
         // Upgrades exist in HTTP/1.1 only; an HTTP/1.0 "upgrade" is forwarded as a plain request.
@@ -263,78 +249,15 @@ impl Router {
     /// says; past the wait, 503.
     async fn finish_parked(
         &self,
-        parked: Box<Parked>,
+        parked: Box<Parked<Unrouted>>,
         request_id: &HeaderValue,
         grpc: Option<Grpc>,
         tunnels: &Tunnels,
     ) -> Response<ProxyBody> {
-        let forward = self.park(parked, request_id).await.map_err(NotYet::Failed);
-        // Never parked again (`park` returns only once the request stops waiting), so this recursion ends here.
+        let forward = self.park(parked).await.map_err(NotYet::Failed);
+        // Never parked again (`park` returns only once the request stops waiting), so this recursion ends here:
+        // should connecting fail, the request waits again inside `forward` (`resend`), not through here.
         Box::pin(self.finish(Started { request_id: request_id.clone(), grpc, forward }, tunnels)).await
-    }
-
-    /// Waits for the request's host to stop waiting for an instance, or for an instance of it to have room:
-    /// whenever the table changes, or (queued) a slot is given back, routes the request again. The request's
-    /// body stays unread meanwhile, and its request timeout starts only once it is sent.
-    ///
-    /// A held request is bounded by the hold of the first [`Waiting`] it met, a queued one by the wait of the
-    /// first [`Capacity`] it queued for; one that goes from held to queued (its service got instances, all
-    /// busy) or back starts the other's bound then.
-    async fn park(&self, parked: Box<Parked>, request_id: &HeaderValue) -> Result<Prepared, ProxyError> {
-        let Parked { place, mut service, mut req, mut scan, peer } = *parked;
-        // Counted where it waits (as demand, held or queued) until this returns or is dropped (the client went
-        // away). A queue that is full refuses it here.
-        let mut stay = Stay::enter(&place, &service)?;
-        let mut limit = stay.limit();
-        let deadline = tokio::time::sleep(limit);
-        tokio::pin!(deadline);
-        // Just queued, it goes behind the requests queued before it; once woken, it is its turn. A held request
-        // has waited already: should its host turn out busy, it does not go behind the queue.
-        let mut turn = stay.first_turn();
-        loop {
-            // Both created before the table is read and a slot is tried for: a table stored, or a slot given
-            // back, after that wakes them, so none is missed. (`enable` makes the second count as waiting.)
-            let changed = self.routes_changed();
-            let capacity = stay.capacity();
-            let room = capacity.as_deref().map(Capacity::room);
-            let mut room = std::pin::pin!(room);
-            if let Some(room) = room.as_mut().as_pin_mut() {
-                room.enable();
-            }
-            let next = match self.prepare(req, peer, request_id, scan, turn) {
-                Ok(prepared) => {
-                    stay.served();
-                    return Ok(prepared);
-                }
-                Err(NotYet::Failed(err)) => return Err(err),
-                Err(NotYet::Parked(next)) => *next,
-            };
-            (req, scan, service) = (next.req, next.scan, next.service);
-            if !stay.is_at(&next.place) {
-                // Still waiting, for another service now or for something else: counted where it waits, and
-                // tried again at once (room may have come free before it was counted there).
-                let bound = stay.bound();
-                stay = Stay::enter(&next.place, &service)?;
-                if stay.bound() != bound {
-                    limit = stay.limit();
-                    deadline.as_mut().reset(tokio::time::Instant::now() + limit);
-                }
-                turn = stay.first_turn();
-                continue;
-            }
-            let room = async {
-                match room.as_mut().as_pin_mut() {
-                    Some(room) => room.await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                () = changed => {}
-                () = room => {}
-                () = &mut deadline => return Err(stay.expired(service, limit)),
-            }
-            turn = Turn::Woken;
-        }
     }
 
     async fn forward(&self, forward: Forward, tunnels: &Tunnels) -> Result<Response<ProxyBody>, ProxyError> {
@@ -342,14 +265,15 @@ impl Router {
         let budget = Budget::new(self.config.max_body_bytes);
         let mut out = Outbound::new(head, &method, &mut body, chunked, spare, budget);
 
-        let Answer { head, conn, request_sent, in_flight } =
-            match timed(&route, within_timeout(&route, self.send(&route, in_flight, &mut out)).await) {
-                // Still uploading when time ran out: the client is the slow side.
-                Err(ProxyError::Timeout { after, .. }) if out.upload_unfinished() => {
-                    return Err(ProxyError::SlowUpload { after });
-                }
-                answer => answer?,
-            };
+        let answer = timed(&route, within_timeout(&route, self.send(&route, in_flight, &mut out)).await);
+        let (route, Answer { head, conn, request_sent, in_flight }) = match answer {
+            Ok(answer) => (route, answer),
+            // Boxed, with every failure: rare, and inline its future would grow every request's.
+            Err(err) => {
+                let form = if client_upgrade.is_some() { Form::Upgrade } else { Form::Http1 };
+                Box::pin(self.resend(route, &mut out, form, err)).await?
+            }
+        };
         let ResponseHead { parts: mut response, framing, keep_alive } = head;
 
         if response.status == StatusCode::SWITCHING_PROTOCOLS {
@@ -372,6 +296,73 @@ impl Router {
         // A connection whose request was cut short by an early answer cannot carry another request.
         let body = ProxyBody::upstream(conn, framing, keep_alive && request_sent, in_flight);
         Ok(Response::from_parts(response, body))
+    }
+
+    /// What becomes of a request whose sending by `route` failed with `err`: a request none of which was sent
+    /// (connecting failed) waits for its host's route to change, is routed again by the new one and sent
+    /// again (`park.rs`), as often as that allows; any other failure is the answer. Returns the route that
+    /// took the request, and its answer.
+    async fn resend(
+        &self,
+        mut route: Arc<ServiceRoute>,
+        out: &mut Outbound<'_>,
+        form: Form,
+        mut err: ProxyError,
+    ) -> Result<(Arc<ServiceRoute>, Answer), ProxyError> {
+        let mut reroutes = 0;
+        loop {
+            match err {
+                // Still uploading when time ran out: the client is the slow side.
+                ProxyError::Timeout { after, .. } if out.upload_unfinished() => {
+                    return Err(ProxyError::SlowUpload { after });
+                }
+                err if !err.retry_safe() || reroutes == MAX_REROUTES => return Err(err),
+                _ => {}
+            }
+            reroutes += 1;
+            // The host the head was written for: the request kept no other copy of it.
+            let Some(name) = out.routed_host().map(|host| normalize_host(host).into_owned()) else {
+                return Err(err);
+            };
+            let in_flight;
+            (route, in_flight) = self.reroute(Unsent { name, form, err }, &route).await?;
+            err = match timed(&route, within_timeout(&route, self.send(&route, in_flight, out)).await) {
+                Ok(answer) => return Ok((route, answer)),
+                Err(err) => err,
+            };
+        }
+    }
+
+    /// Forwards the request over HTTP/2 to the instance chosen for it (or a second one, see `h2.rs`), bounded
+    /// by the route's request timeout. A request none of which was sent is routed again as [`Router::resend`]
+    /// says.
+    async fn forward_h2(
+        &self,
+        mut route: Arc<ServiceRoute>,
+        mut in_flight: InFlight,
+        req: Request<Incoming>,
+        peer: Peer,
+        host: &HeaderValue,
+        request_id: &HeaderValue,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let mut req = h2_request(req, peer, host, request_id, self.config.max_body_bytes)?;
+        let mut reroutes = 0;
+        loop {
+            let (err, back) = match within_timeout(&route, self.exchange_h2(&route, in_flight, req)).await {
+                Ok(Ok(response)) => return Ok(response),
+                Ok(Err(Failure::Unsent(err, back))) if reroutes < MAX_REROUTES => (err, back),
+                Ok(Err(Failure::Sent(err) | Failure::Unsent(err, _))) => return Err(err),
+                Err(elapsed) => return timed(&route, Err(elapsed)),
+            };
+            reroutes += 1;
+            let Some(name) = host.to_str().ok().map(|host| normalize_host(host).into_owned()) else {
+                return Err(err);
+            };
+            // Boxed: rare, and inline it would grow every HTTP/2 request's future.
+            (route, in_flight) =
+                Box::pin(self.reroute(Unsent { name, form: Form::Http2, err }, &route)).await?;
+            req = *back;
+        }
     }
 
     /// Looks `host` up in the current table. The table guard lives only for this call.
@@ -417,94 +408,6 @@ impl Router {
     }
 }
 
-/// Where a parked request is counted while it waits.
-enum Stay {
-    Held(Holding),
-    Queued(Queued),
-}
-
-/// What bounds a wait: a [`Waiting`]'s hold, or a [`Capacity`]'s wait.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Bound {
-    Hold,
-    Wait,
-}
-
-impl Stay {
-    /// Counts the request where `place` says; a full queue refuses it.
-    fn enter(place: &Place, service: &str) -> Result<Stay, ProxyError> {
-        match place {
-            Place::Held(waiting) => Ok(Stay::Held(waiting.enter())),
-            Place::Queued(capacity) => match capacity.enter() {
-                Some(queued) => Ok(Stay::Queued(queued)),
-                None => Err(ProxyError::QueueFull {
-                    service: service.to_owned(),
-                    max_concurrency: capacity.max_concurrency(),
-                    queue_limit: capacity.queue_limit(),
-                }),
-            },
-        }
-    }
-
-    fn is_at(&self, place: &Place) -> bool {
-        match (self, place) {
-            (Stay::Held(holding), Place::Held(waiting)) => holding.is_in(waiting),
-            (Stay::Queued(queued), Place::Queued(capacity)) => queued.is_in(capacity),
-            _ => false,
-        }
-    }
-
-    fn bound(&self) -> Bound {
-        match self {
-            Stay::Held(_) => Bound::Hold,
-            Stay::Queued(_) => Bound::Wait,
-        }
-    }
-
-    /// How long the request may wait here.
-    fn limit(&self) -> std::time::Duration {
-        match self {
-            Stay::Held(holding) => holding.waiting().hold(),
-            Stay::Queued(queued) => queued.capacity().max_wait(),
-        }
-    }
-
-    /// The request's turn at its first try after it began to wait here.
-    fn first_turn(&self) -> Turn {
-        match self {
-            Stay::Held(_) => Turn::Woken,
-            Stay::Queued(_) => Turn::Queued,
-        }
-    }
-
-    /// The capacity a queued request waits for room under.
-    fn capacity(&self) -> Option<Arc<Capacity>> {
-        match self {
-            Stay::Held(_) => None,
-            Stay::Queued(queued) => Some(Arc::clone(queued.capacity())),
-        }
-    }
-
-    /// The request leaves with an instance to go to.
-    fn served(self) {
-        if let Stay::Queued(queued) = self {
-            queued.served();
-        }
-    }
-
-    /// Why the request waited `limit` in vain.
-    fn expired(&self, service: String, limit: std::time::Duration) -> ProxyError {
-        match self {
-            Stay::Held(_) => ProxyError::NotReady { service, after: limit },
-            Stay::Queued(queued) => ProxyError::NoRoom {
-                service,
-                max_concurrency: queued.capacity().max_concurrency(),
-                after: limit,
-            },
-        }
-    }
-}
-
 /// Bounds `forward` (sending a request and waiting for the response head) by the route's request timeout; its
 /// output goes through [`timed`]. The response body, and the tunnel of an upgrade, come after it and are not
 /// bounded by it.
@@ -525,28 +428,33 @@ fn timed<T>(
     })
 }
 
-/// A request to park at `place` (for the target of `route`). Out of line: rare, and it moves the request.
+/// A request for `route`, whose service waits for an instance: to hold. Out of line: rare, and it moves the
+/// request.
 #[cold]
 #[inline(never)]
-fn parked(
-    place: Place,
+fn hold(
+    waiting: &Arc<Waiting>,
     route: &ServiceRoute,
     req: Request<Incoming>,
     peer: Peer,
+    request_id: &HeaderValue,
     scan: Scan<HeaderValue>,
-) -> NotYet {
-    NotYet::Parked(Box::new(Parked { place, service: route.service.clone(), req, peer, scan }))
+) -> NotYet<Unrouted> {
+    let request = Unrouted { req, peer, request_id: request_id.clone(), scan };
+    parked(Place::Held(Arc::clone(waiting)), route, request)
 }
 
 /// A request for `route` whose instances are all at its capacity: to queue.
 #[cold]
 #[inline(never)]
-fn at_capacity(route: &ServiceRoute, req: Request<Incoming>, peer: Peer, scan: Scan<HeaderValue>) -> NotYet {
-    match &route.capacity {
-        Some(capacity) => parked(Place::Queued(Arc::clone(capacity)), route, req, peer, scan),
-        // Only a route with a capacity has no room; without one this is no instance at all.
-        None => NotYet::Failed(ProxyError::NoInstance { service: route.service.clone() }),
-    }
+fn queue(
+    route: &ServiceRoute,
+    req: Request<Incoming>,
+    peer: Peer,
+    request_id: &HeaderValue,
+    scan: Scan<HeaderValue>,
+) -> NotYet<Unrouted> {
+    at_capacity(route, Unrouted { req, peer, request_id: request_id.clone(), scan })
 }
 
 /// How the body goes to the instance, as hyper's client framed it: no body stays without framing (unless the

@@ -15,6 +15,13 @@ use crate::table::RouteTable;
 pub struct RouterConfig {
     /// Upper bound on connecting to an instance.
     pub connect_timeout: Duration,
+    /// How long a request none of which could be sent (connecting to its instance failed, and to the one
+    /// other tried, if any) waits for the table to give its host another route, before it is answered 502.
+    /// An instance that died is usually still in the table until the control plane learns of it; its
+    /// requests then go where the next table says (a replacement, or held for one) instead of failing.
+    /// `Duration::ZERO`: 502 at once, unless a newer table came while the request was connecting. Default
+    /// 5 s.
+    pub reconnect_wait: Duration,
     /// Upper bound on reading a request's headers from a client (slow-client defence). It also bounds how long
     /// an idle keep-alive connection waits for its next request.
     pub header_read_timeout: Duration,
@@ -35,6 +42,7 @@ impl Default for RouterConfig {
     fn default() -> Self {
         RouterConfig {
             connect_timeout: Duration::from_secs(5),
+            reconnect_wait: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             max_connections: 20_000,
@@ -51,8 +59,9 @@ pub struct Router {
     /// The current routes. Read on every request with `load` (no lock, no refcount on the fast path); replaced
     /// whole by `set_routes`.
     routes: ArcSwap<RouteTable>,
-    /// Notified by every `set_routes`, for the requests held by a [`RouteTarget::Waiting`] to route again.
-    /// Only held requests wait on it; the request path never touches it.
+    /// Notified by every `set_routes`, for the requests that wait (`park.rs`: held by a
+    /// [`RouteTarget::Waiting`], queued, or whose instances could not be connected to) to route again. Only
+    /// they wait on it; the request path never touches it.
     ///
     /// [`RouteTarget::Waiting`]: crate::RouteTarget::Waiting
     changed: Notify,
@@ -84,7 +93,8 @@ impl Router {
 
     /// Atomically replaces the routes. In-flight requests and open keep-alive/upgraded connections are
     /// unaffected: requests already routed hold their own `Arc<ServiceRoute>`, and a connection is not tied to
-    /// any table. Requests held for a waiting service route again with the new table.
+    /// any table. Requests that wait (held for a waiting service, queued, or not sent because connecting
+    /// failed) route again with the new table.
     pub fn set_routes(&self, table: RouteTable) {
         self.routes.store(Arc::new(table));
         self.changed.notify_waiters();
@@ -102,6 +112,10 @@ impl Router {
     }
 
     /// Reads the current table for the duration of `f` without touching its reference count.
+    ///
+    /// Always inline: on every request's path (`proxy.rs`'s `route`), and as a call of its own, which it became
+    /// once the rare paths of `park.rs` called it too, it costs every request about 20 instructions more.
+    #[inline(always)]
     pub(crate) fn with_routes<T>(&self, f: impl FnOnce(&RouteTable) -> T) -> T {
         f(&self.routes.load())
     }

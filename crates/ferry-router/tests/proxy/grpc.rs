@@ -83,7 +83,12 @@ async fn a_call_the_instance_does_not_answer_in_time_is_deadline_exceeded() {
 
 #[tokio::test]
 async fn a_call_whose_instance_refuses_connections_is_unavailable() {
-    let proxy = Proxy::start().await;
+    // No wait for a new table: that is `reconnect.rs`'s.
+    let proxy = Proxy::with_config(ferry_router::RouterConfig {
+        reconnect_wait: Duration::ZERO,
+        ..ferry_router::RouterConfig::default()
+    })
+    .await;
     let gone = ferry_router::Endpoint::new("gone", closed_port().await);
     proxy.set(&[("grpc.localhost", serving_with("grpc", &[&gone], Protocol::Http2, WAIT))]);
     let mut h2 = h2_connect(proxy.addr).await;

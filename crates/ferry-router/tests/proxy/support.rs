@@ -350,6 +350,25 @@ pub async fn closed_port() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
+/// A listener whose backlog is full and which never accepts: the kernel drops further SYNs, so a connect to it
+/// hangs until the caller's timeout. Keep the listener and the fillers alive for as long as the address is used.
+pub async fn unaccepting_listener() -> (SocketAddr, TcpListener, Vec<TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            Ok(Err(err)) => panic!("filling the backlog failed: {err}"),
+            Err(_) => break,
+        }
+        assert!(fillers.len() < 64, "the backlog never filled");
+    }
+    (addr, listener, fillers)
+}
+
 /// One HTTP/1.1 client connection to the router; every request on it reuses the same TCP connection.
 pub struct Conn {
     sender: hyper::client::conn::http1::SendRequest<TestBody>,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ferry_router::{Endpoint, RouterConfig};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::support::*;
 
@@ -12,9 +12,20 @@ fn bad_gateway(reason: &str) -> String {
     format!("ferry: the instance of service web failed to answer ({reason})\n")
 }
 
+/// A router that answers a request it could not send at once, without waiting for a new table (that wait is
+/// `reconnect.rs`'s).
+async fn impatient_proxy(connect_timeout: Duration) -> Proxy {
+    Proxy::with_config(RouterConfig {
+        connect_timeout,
+        reconnect_wait: Duration::ZERO,
+        ..RouterConfig::default()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn refused_connection_is_502() {
-    let proxy = Proxy::start().await;
+    let proxy = impatient_proxy(RouterConfig::default().connect_timeout).await;
     let dead = Endpoint::new("dead", closed_port().await);
     proxy.set(&[("web.localhost", serving("web", &[&dead]))]);
 
@@ -75,34 +86,15 @@ async fn reset_connection_is_502() {
 
 #[tokio::test]
 async fn connect_timeout_is_502() {
-    // A listener that never accepts, with its backlog filled: the kernel drops further SYNs, so a connect
-    // hangs until the router's connect timeout.
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(1).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut fillers = Vec::new();
-    loop {
-        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => fillers.push(stream),
-            Ok(Err(err)) => panic!("filling the backlog failed: {err}"),
-            Err(_) => break,
-        }
-        assert!(fillers.len() < 64, "the backlog never filled");
-    }
-
-    let proxy = Proxy::with_config(RouterConfig {
-        connect_timeout: Duration::from_millis(300),
-        ..RouterConfig::default()
-    })
-    .await;
+    // A connect hangs until the router's connect timeout.
+    let (addr, _listener, _fillers) = unaccepting_listener().await;
+    let proxy = impatient_proxy(Duration::from_millis(300)).await;
     let endpoint = Endpoint::new("stuck", addr);
     proxy.set(&[("web.localhost", serving("web", &[&endpoint]))]);
 
     let reply = fetch(proxy.addr, "web.localhost", "/").await;
     assert_eq!(reply.status, 502);
     assert_eq!(reply.body, bad_gateway("connect timed out"));
-    drop(listener);
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod builds;
 mod control_plane;
 mod deployments;
 mod failures;
+mod replacement;
 mod restart;
 mod routing;
 mod scaling;

@@ -280,8 +280,12 @@ fn a_scaled_out_service_keeps_its_instances_across_a_server_crash() {
         (now.is_some() && now != decided).then_some(())
     });
     assert_eq!(server.containers(false), before, "the same containers");
-    let states: Vec<Value> =
-        server.describe("steady")["instances"].as_array().unwrap().iter().map(|i| i["state"].clone()).collect();
+    let states: Vec<Value> = server.describe("steady")["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["state"].clone())
+        .collect();
     assert_eq!(states, vec![Value::from("READY"); 3], "none taken out of service");
     let (ok, failed) = stop_load(running_load);
     assert!(ok > 0);
