@@ -97,6 +97,16 @@ pub(crate) async fn default_scaling(state: &AppState) -> Result<AutoScaling, Api
 }
 
 impl AppState {
+    /// Every live configuration revision, and the live services (to say which use each).
+    async fn autoscaling_and_services(
+        &self,
+    ) -> Result<(Vec<AutoScalingConfiguration>, Vec<Service>), ApiError> {
+        let read = |db: &mut ferry_store::Db| {
+            Ok::<_, ferry_store::StoreError>((db.autoscaling_configurations()?, db.list_services()?))
+        };
+        Ok(self.store.call(read).await?)
+    }
+
     fn autoscaling_view(&self, c: &AutoScalingConfiguration, services: &[Service]) -> AutoScalingView {
         let users = services
             .iter()
@@ -155,10 +165,7 @@ pub(crate) async fn create(
     security(("bearer" = []))
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<AutoScalingList>, ApiError> {
-    let (configs, services) = state
-        .store
-        .call(|db| Ok::<_, ferry_store::StoreError>((db.autoscaling_configurations()?, db.list_services()?)))
-        .await?;
+    let (configs, services) = state.autoscaling_and_services().await?;
     let configurations = configs.iter().map(|c| state.autoscaling_view(c, &services)).collect();
     Ok(Json(AutoScalingList { configurations }))
 }
@@ -174,10 +181,7 @@ pub(crate) async fn describe(
     State(state): State<AppState>,
     Segment(name): Segment,
 ) -> Result<Json<AutoScalingList>, ApiError> {
-    let (configs, services) = state
-        .store
-        .call(|db| Ok::<_, ferry_store::StoreError>((db.autoscaling_configurations()?, db.list_services()?)))
-        .await?;
+    let (configs, services) = state.autoscaling_and_services().await?;
     let configurations: Vec<AutoScalingView> =
         configs.iter().filter(|c| c.name == name).map(|c| state.autoscaling_view(c, &services)).collect();
     if configurations.is_empty() {
