@@ -156,10 +156,16 @@ impl Scaler {
         }
     }
 
-    /// Samples the load on `ready` and decides; returns whether the desired count changed.
-    pub(crate) fn sample(&mut self, ready: &[Arc<Endpoint>], now: Timestamp, store: &Store) -> bool {
+    /// Samples the load on `ready` and decides; when the desired count changed, returns the decision in
+    /// words, for the service's log.
+    pub(crate) fn sample(
+        &mut self,
+        ready: &[Arc<Endpoint>],
+        now: Timestamp,
+        store: &Store,
+    ) -> Option<String> {
         self.next_sample = Instant::now() + SAMPLE_EVERY;
-        let Some(autoscaler) = &mut self.autoscaler else { return false };
+        let Some(autoscaler) = &mut self.autoscaler else { return None };
         let in_flight: usize = ready.iter().map(|e| e.in_flight()).sum();
         let queued = self.capacity.as_ref().map_or(0, |c| c.queued());
         let concurrency = (in_flight + self.waiting.held() + queued) as f64;
@@ -174,7 +180,9 @@ impl Scaler {
         }
         self.desired = Some(decision.desired);
         self.record(&decision, ready.len() as u32, now, store, changed);
-        changed
+        changed.then(|| {
+            format!("scaling to {} instances ({} ready): {}", decision.desired, ready.len(), decision.reason)
+        })
     }
 
     fn record(&mut self, d: &Decision, ready: u32, now: Timestamp, store: &Store, changed: bool) {

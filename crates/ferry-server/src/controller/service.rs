@@ -47,6 +47,7 @@ use super::route::Route;
 use super::scaler::Scaler;
 use super::shared::{Context, Shared};
 use crate::Error;
+use crate::logs::NewLine;
 
 /// What the loop does after a reconcile.
 enum Step {
@@ -279,11 +280,18 @@ impl ServiceController {
         self.fleet.published();
     }
 
-    /// Samples the load; whether the instances wanted changed.
+    /// Samples the load; whether the instances wanted changed (each change is a line in the service's log,
+    /// beside its instances' own: `ferry logs` shows the decisions with their reasons).
     fn sample(&mut self) -> bool {
         let ready: Vec<_> = self.fleet.ready().into_iter().map(|(_, _, e)| e).collect();
         let now = self.now();
-        self.scaler.sample(&ready, now, &self.shared.store)
+        let Some(line) = self.scaler.sample(&ready, now, &self.shared.store) else { return false };
+        let (shared, id) = (self.shared.clone(), self.id.clone());
+        tokio::spawn(async move {
+            let line = NewLine { at: now, instance: "ferry".to_owned(), stream: "scaling", line };
+            shared.logs.append(&id, vec![line]).await;
+        });
+        true
     }
 
     async fn reconcile(&mut self) -> Result<Step, Error> {

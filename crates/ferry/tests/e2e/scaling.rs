@@ -107,6 +107,8 @@ fn a_load_step_scales_out_with_no_failed_request_and_back_in_after_it() {
     assert!(failed.is_empty(), "no request failed while scaling out: {failed:?}");
     let reason = server.describe("elastic")["autoscaling"]["reason"].as_str().unwrap_or_default().to_owned();
     assert!(!reason.is_empty(), "the decision says why");
+    let log = server.ferry_ok(&["logs", "elastic", "--tail", "500"]);
+    assert!(log.contains("scaling to 4 instances"), "each decision is in the service's log: {log}");
 
     // No load: back to the minimum, each retiring instance drained first.
     poll("the service to scale back in to 1", Duration::from_secs(90), || {
