@@ -12,6 +12,10 @@
 //! connection that takes the whole request and then closes without a byte of answer is the keep-alive race (the
 //! instance closed it while it idled): the request is written once more on a fresh connection only if it is
 //! idempotent (GET, HEAD, OPTIONS) and bodiless, since the instance may have acted on it.
+//!
+//! The same request closed or reset without a byte of answer on a *new* connection is
+//! [`ClientError::Unanswered`]: as safe to send elsewhere as one whose connect failed (`proxy.rs` routes it
+//! again the same way). Any other request that got no answer is [`ClientError::Recv`]: never sent again.
 
 use std::future::poll_fn;
 use std::io;
@@ -186,6 +190,15 @@ pub(crate) async fn exchange(
         match failure {
             Failure::Unsent(_) if conn.reused => endpoint.pool.clear(),
             Failure::NoAnswer { .. } if conn.reused && !replayed && out.replayable() => replayed = true,
+            // A new connection that took the request and ended without a byte of answer: an instance that is
+            // gone behind a port proxy that still accepts (Docker's `docker-proxy`). The caller may send it on
+            // to another instance, as when connecting failed.
+            Failure::NoAnswer { reason, source } if !conn.reused && out.replayable() => {
+                return Err(ClientError::Unanswered { reason, source });
+            }
+            Failure::Unsent(source) if !conn.reused && out.replayable() => {
+                return Err(ClientError::Unanswered { reason: crate::error::io_reason(&source), source });
+            }
             Failure::Unsent(err) => return Err(ClientError::Send(err)),
             Failure::NoAnswer { reason, source } => {
                 return Err(ClientError::Recv { reason, source: source.into() });

@@ -3,8 +3,10 @@
 //! After Pingora: an error knows its [`ErrorSource`] (so logs and metrics can tell a broken instance from a
 //! broken client) and whether retrying it on another instance is safe. The only safe retry elsewhere is one where
 //! nothing reached the instance: the connection to it could not be made. Once any byte of a request is written,
-//! the instance may have acted on it, and a retry could apply a non-idempotent request twice. (`client.rs` also
-//! retries within one instance, on a fresh connection, when a pooled one turns out to be closed: see its notes.)
+//! the instance may have acted on it, and a retry could apply a non-idempotent request twice; the one exception
+//! is an idempotent, bodiless request that a new connection closed on without a byte of answer (an instance gone
+//! behind a port proxy that still accepts), which counts as a failed connect. (`client.rs` also retries within
+//! one instance, on a fresh connection, when a pooled one turns out to be closed: see its notes.)
 
 use std::error::Error as StdError;
 use std::io;
@@ -23,6 +25,9 @@ pub(crate) enum ClientError {
     Send(io::Error),
     /// No usable response head came back.
     Recv { reason: &'static str, source: BoxError },
+    /// An idempotent, bodiless request (`client.rs`'s replay rule) whose new connection was closed or reset
+    /// before any byte of an answer: safe to send again elsewhere.
+    Unanswered { reason: &'static str, source: io::Error },
     /// Reading the request body from the client failed.
     Downstream(hyper::Error),
     /// The client's body grew past the router's limit (bytes): the rest is not read.
@@ -74,7 +79,8 @@ pub enum ProxyError {
         "every instance of service {service} is at its max concurrency ({max_concurrency}) and the queue is full ({queue_limit} waiting)"
     )]
     QueueFull { service: String, max_concurrency: usize, queue_limit: usize },
-    /// Connecting to the instance failed, so the request was not sent: safe to retry elsewhere.
+    /// Connecting to the instance failed, so the request was not sent; or a new connection to it ended without
+    /// a byte of answer to an idempotent, bodiless request (`client.rs`). Either is safe to retry elsewhere.
     #[error("the instance of service {service} failed to answer ({reason})")]
     Connect {
         service: String,
@@ -127,7 +133,8 @@ impl ProxyError {
         }
     }
 
-    /// Whether the request may be sent to another instance: true only when none of it was sent.
+    /// Whether the request may be sent to another instance: true only when none of it was sent, or an
+    /// idempotent, bodiless request got no answer at all on a new connection (see [`ProxyError::Connect`]).
     pub fn retry_safe(&self) -> bool {
         matches!(self, ProxyError::Connect { .. })
     }
@@ -167,6 +174,10 @@ impl ProxyError {
                 ProxyError::Upstream { service, reason: io_reason(&err), source: err.into() }
             }
             ClientError::Recv { reason, source } => ProxyError::Upstream { service, reason, source },
+            // Retried as a connect failure is; past its retries, the same 502 as any request without an answer.
+            ClientError::Unanswered { reason, source } => {
+                ProxyError::Connect { service, reason, source: source.into() }
+            }
             // The body being sent is the client's: the client went away or sent a broken body.
             ClientError::Downstream(err) => ProxyError::Downstream { source: err.into() },
             ClientError::TooLarge(limit) => ProxyError::BodyTooLarge { limit },

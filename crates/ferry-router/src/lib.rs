@@ -46,7 +46,9 @@
 //!    inside the request's own task: an idle connection is taken from the endpoint's pool (or one is opened),
 //!    the buffer written in one write, the rest of the body streamed (`Content-Length` or chunked) while
 //!    watching for an early answer, and the response head parsed with `httparse`, 1xx interim answers skipped.
-//!    If the connection cannot be made, nothing was sent and one other instance is tried. If that cannot be
+//!    If the connection cannot be made, nothing was sent and one other instance is tried (so is an idempotent,
+//!    bodiless request that a new connection closed or reset without a byte of answer, as `docker-proxy` does
+//!    for a container that is gone). If that cannot be
 //!    made either (or there is no other), the request waits for the table to give its host another route, at
 //!    most `reconnect_wait` (else 502), and goes where that route says, as in 2 and 3: held, queued, or sent
 //!    again to an instance chosen then (`park.rs`; an instance that died is usually still in the table

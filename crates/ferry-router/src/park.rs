@@ -10,7 +10,8 @@
 //! # LIFECYCLE of an unsent request
 //!
 //! Connecting failed on the instance chosen and on the one other tried (or there was none), so nothing of the
-//! request reached any instance and sending it elsewhere is safe. An instance that is gone is usually one the
+//! request reached any instance and sending it elsewhere is safe. (An idempotent, bodiless HTTP/1.1 request
+//! that a new connection closed on without a byte of answer counts as such a failure: `client.rs`.) An instance that is gone is usually one the
 //! control plane has not yet taken out of the table: once it learns, it publishes the host's route again
 //! (a [`RouteTarget::Waiting`] until a replacement is ready, then the replacement). So rather than answer 502
 //! at once, the request ([`Router::reroute`]):
@@ -227,7 +228,7 @@ impl Router {
         debug!(
             service = %failed.service,
             error = %Chain(&unsent.err),
-            "no instance could be connected to; waiting for a new route"
+            "no instance could be reached; waiting for a new route"
         );
         let unsent = self.route_changed(unsent, failed).await?;
         match unsent.route(self, Turn::New) {

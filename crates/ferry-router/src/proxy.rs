@@ -299,7 +299,7 @@ impl Router {
     }
 
     /// What becomes of a request whose sending by `route` failed with `err`: a request none of which was sent
-    /// (connecting failed) waits for its host's route to change, is routed again by the new one and sent
+    /// (connecting failed), or that may be sent again (no answer at all on a new connection, `client.rs`), waits for its host's route to change, is routed again by the new one and sent
     /// again (`park.rs`), as often as that allows; any other failure is the answer. Returns the route that
     /// took the request, and its answer.
     async fn resend(

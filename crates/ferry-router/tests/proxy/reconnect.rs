@@ -270,3 +270,70 @@ async fn a_request_is_routed_again_a_bounded_number_of_times() {
     assert_eq!(reply.status, 502);
     assert!(tables >= 3, "gave up after {tables} tables");
 }
+
+/// An instance behind a port proxy that still accepts connections though the app behind it is gone (Docker's
+/// `docker-proxy`): every connection is accepted and closed without a byte of answer.
+async fn accepting_but_dead() -> (Arc<Endpoint>, tokio::task::JoinHandle<()>) {
+    raw_backend("docker-proxy", |stream: tokio::net::TcpStream| async move { drop(stream) }).await
+}
+
+#[tokio::test]
+async fn a_get_that_a_new_connection_closed_on_unanswered_is_served_by_the_next_table() {
+    let proxy = Proxy::start().await;
+    let (dead, _task) = accepting_but_dead().await;
+    proxy.set(&[("web.localhost", serving("web", &[&dead]))]);
+    let live = Backend::hello("live").await;
+
+    let addr = proxy.addr;
+    let request = tokio::spawn(async move { fetch(addr, "web.localhost", "/").await });
+    tokio::time::sleep(SETTLE).await;
+    assert!(!request.is_finished(), "the request waits for a new table instead of failing");
+    assert_eq!(dead.in_flight(), 0, "the dead instance no longer counts the request");
+
+    proxy.set(&[("web.localhost", serving("web", &[&live.endpoint]))]);
+    let reply = within("the waiting request", request).await.unwrap();
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "live"));
+    assert_eq!((live.hits(), live.endpoint.in_flight()), (1, 0));
+}
+
+#[tokio::test]
+async fn a_post_with_a_body_that_got_no_answer_is_a_502_at_once() {
+    // The wait for a new table is longer than the test: the POST must not take it (the app may have seen it).
+    let proxy = Proxy::start().await;
+    let (dead, _task) = accepting_but_dead().await;
+    proxy.set(&[("web.localhost", serving("web", &[&dead]))]);
+
+    let started = Instant::now();
+    let request = Request::post("/").header(HOST, "web.localhost").body(full("data")).unwrap();
+    let reply =
+        within("the 502", async { Reply::read(Conn::open(proxy.addr).await.send(request).await).await })
+            .await;
+    assert_eq!(reply.status, 502, "{}", reply.body);
+    assert!(started.elapsed() < Duration::from_secs(2), "answered after {:?}", started.elapsed());
+    assert_eq!(dead.in_flight(), 0);
+}
+
+#[tokio::test]
+async fn a_get_that_got_no_answer_without_a_new_table_gets_its_502_after_the_wait() {
+    let wait = Duration::from_millis(400);
+    let proxy = Proxy::with_config(RouterConfig { reconnect_wait: wait, ..RouterConfig::default() }).await;
+    let (dead, _task) = accepting_but_dead().await;
+    proxy.set(&[("web.localhost", serving("web", &[&dead]))]);
+
+    let started = Instant::now();
+    let reply = within("the 502", fetch(proxy.addr, "web.localhost", "/")).await;
+    let elapsed = started.elapsed();
+    assert_eq!(reply.status, 502);
+    assert!(
+        [
+            "ferry: the instance of service web failed to answer (connection closed before the response)\n",
+            "ferry: the instance of service web failed to answer (connection reset)\n",
+        ]
+        .contains(&reply.body.as_str()),
+        "{}",
+        reply.body
+    );
+    assert!(elapsed >= wait, "answered after {elapsed:?}, before the wait of {wait:?}");
+    assert!(elapsed < wait + Duration::from_secs(2), "answered after {elapsed:?}, long after the wait");
+    assert_eq!(dead.in_flight(), 0);
+}

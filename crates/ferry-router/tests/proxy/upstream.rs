@@ -54,7 +54,8 @@ async fn malformed_response_is_502() {
 
 #[tokio::test]
 async fn connection_closed_before_the_response_is_502() {
-    let proxy = Proxy::start().await;
+    // A GET a new connection closed on would wait for a new table (`reconnect.rs`): not here.
+    let proxy = impatient_proxy(RouterConfig::default().connect_timeout).await;
     let (endpoint, _task) = raw_backend("closer", |mut stream: TcpStream| async move {
         read_head(&mut stream).await;
         drop(stream);
@@ -69,7 +70,8 @@ async fn connection_closed_before_the_response_is_502() {
 
 #[tokio::test]
 async fn reset_connection_is_502() {
-    let proxy = Proxy::start().await;
+    // A GET a new connection closed on would wait for a new table (`reconnect.rs`): not here.
+    let proxy = impatient_proxy(RouterConfig::default().connect_timeout).await;
     let (endpoint, _task) = raw_backend("resetter", |mut stream: TcpStream| async move {
         read_head(&mut stream).await;
         // Linger 0: closing sends RST instead of FIN.
