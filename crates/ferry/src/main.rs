@@ -77,7 +77,28 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Output piped into a reader that stops early (`ferry operations web | head`) ends ferry quietly, as a
+/// SIGPIPE ends other command-line tools, instead of with `println!`'s panic (Rust ignores SIGPIPE and
+/// `println!` panics on the broken pipe; restoring the signal would take `unsafe`).
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            // 128 + SIGPIPE, what a shell reports for a process the signal ended.
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server(args) => cmd::server::run(*args),

@@ -28,6 +28,14 @@ fn create_serve_describe_log_and_delete_a_service() {
     ]);
     assert!(out.contains("web is RUNNING on revision 1 at http://web.localhost:"), "{out}");
 
+    // Output into a pipe whose reader has gone (`ferry … | head`) ends the command quietly, no panic.
+    let mut child = server.ferry_spawn(&["service", "describe", "web"]);
+    drop(child.stdout.take());
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(matches!(done.status.code(), Some(0 | 141)), "{:?}: {stderr}", done.status);
+
     // Through ferry's router, by Host.
     let r = server.get("web", "/");
     assert_eq!(r.status, 200, "{r:?}");
