@@ -377,9 +377,9 @@ impl NotifyingRegistry {
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{port}");
         let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: {addr}\n\
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: {addr}\n\
              notifications:\n  endpoints:\n    - name: ferry\n      url: {hooks_url}\n      headers:\n        \
-             Authorization: [\"Bearer {token}\"]\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n",
+             Authorization: [\"Bearer {token}\"]\n      timeout: 10s\n      threshold: 5\n      backoff: 1s\n",
             root = dir.path().join("data").display()
         );
         let path = dir.path().join("config.yml");
@@ -426,7 +426,17 @@ fn a_docker_push_is_deployed_through_the_registrys_notification() {
     server.ferry_ok(&["service", "create", "notified", "--image", &image, "--auto-deploy", "--wait"]);
     wait_for_message(&server, "notified", "one");
     push_image(&image, "two");
-    wait_for_message(&server, "notified", "two");
+    let deployed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for_message(&server, "notified", "two")
+    }));
+    if deployed.is_err() {
+        panic!(
+            "the notified push was not deployed\noperations: {:#?}\nserver log:\n{}\nregistry log:\n{}",
+            operations(&server, "notified"),
+            server.log_text(),
+            std::fs::read_to_string(reg._dir.path().join("registry.log")).unwrap_or_default()
+        );
+    }
     let op = &operations(&server, "notified")[0];
     assert_eq!(op["triggered_by"]["kind"], "IMAGE_PUSH", "{op}");
     assert_eq!(op["triggered_by"]["via"], "notification");
