@@ -1,4 +1,6 @@
-//! How many instances a service wants. One function, so that autoscaling replaces one call.
+//! How many instances a revision starts with, before anything is known of its load; from there the
+//! autoscaler (`autoscale`) decides. Scaling decisions are not commands: they change no revision and queue
+//! behind no operation.
 
 use ferry_model::ServiceSpec;
 
