@@ -1,7 +1,7 @@
 //! The command layer: every change to a service enters here, whoever asks for it.
 //!
-//! The native API's handlers call it today; webhooks, pollers, the autoscaler and the App Runner-compatible
-//! API will call it the same way. A [`Command`] says what to change and a [`Trigger`] says what asked.
+//! The native API's handlers, the hooks host (webhooks, registry notifications) and the watcher call it;
+//! the App Runner-compatible API will call it the same way. A [`Command`] says what to change and a [`Trigger`] says what asked.
 //! [`Commands::execute`] runs the command as one store transaction that takes the write lock first, reads
 //! the service and its unfinished operations, admits the command against the state the service will be in
 //! when its turn comes (`ferry_plan::admission`), numbers the revision it makes, and records the operation
