@@ -17,73 +17,40 @@ fn number(field: &str, n: Option<i64>) -> Result<Option<u32>, ValidationError> {
 }
 
 /// What a create or update asks for: a named configuration's latest revision, or values (members left
-/// out taken from `base`).
+/// out taken from `base`, else from the default configuration).
 pub(crate) async fn choose(
     state: &AppState,
     input: AutoScalingInput,
     base: Option<AutoScaling>,
 ) -> Result<AutoScaling, ApiError> {
-    let values = (
-        number("max_concurrency", input.max_concurrency),
-        number("min_size", input.min_size),
-        number("max_size", input.max_size),
-    );
-    let (mc, min, max) = match values {
-        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            return Err(ApiError::from(e.under("autoscaling")));
-        }
-    };
-    if input.configuration.is_none() && mc.is_none() && min.is_none() && max.is_none() {
-        return match base {
-            Some(base) => Ok(base),
-            None => default_scaling(state).await,
-        };
-    }
-    let scaling = match input.configuration {
-        Some(name) if mc.is_some() || min.is_some() || max.is_some() => {
-            let _ = name;
-            return Err(ApiError::from(ValidationError::new(
-                "autoscaling",
-                "give a configuration or values (max_concurrency, min_size, max_size), not both",
-            )));
-        }
+    let values = input.max_concurrency.is_some() || input.min_size.is_some() || input.max_size.is_some();
+    match &input.configuration {
+        Some(_) if values => Err(ApiError::from(ValidationError::new(
+            "autoscaling",
+            "give a configuration or values (max_concurrency, min_size, max_size), not both",
+        ))),
         Some(name) => {
             let lookup = name.clone();
             let found = state.store.call(move |db| db.autoscaling(&lookup, None)).await?;
-            found.map(|c| c.scaling()).ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::NotFound,
-                    format!(
-                        "no auto scaling configuration is named {name:?}; `ferry autoscaling list` shows them"
-                    ),
-                )
-                .with_field("autoscaling.configuration")
-            })?
+            found.map(|c| c.scaling()).ok_or_else(|| not_found(name).with_field("autoscaling.configuration"))
         }
         None => {
             let base = match base {
                 Some(base) => base,
                 None => default_scaling(state).await?,
             };
-            AutoScaling {
-                max_concurrency: mc.unwrap_or(base.max_concurrency),
-                min_size: min.unwrap_or(base.min_size),
-                max_size: max.unwrap_or(base.max_size),
-                configuration: None,
-            }
+            if values { Ok(merge(&input, &base)?) } else { Ok(base) }
         }
-    };
-    scaling.validate().map_err(|e| ApiError::from(e.under("autoscaling")))?;
-    Ok(scaling)
+    }
 }
 
 /// Values for a service alone: `input`'s members over `base`'s.
 pub(crate) fn merge(input: &AutoScalingInput, base: &AutoScaling) -> Result<AutoScaling, ValidationError> {
+    let value = |field, n, or| number(field, n).map(|n| n.unwrap_or(or)).map_err(|e| e.under("autoscaling"));
     let scaling = AutoScaling {
-        max_concurrency: number("max_concurrency", input.max_concurrency)?.unwrap_or(base.max_concurrency),
-        min_size: number("min_size", input.min_size)?.unwrap_or(base.min_size),
-        max_size: number("max_size", input.max_size)?.unwrap_or(base.max_size),
+        max_concurrency: value("max_concurrency", input.max_concurrency, base.max_concurrency)?,
+        min_size: value("min_size", input.min_size, base.min_size)?,
+        max_size: value("max_size", input.max_size, base.max_size)?,
         configuration: None,
     };
     scaling.validate().map_err(|e| e.under("autoscaling"))?;

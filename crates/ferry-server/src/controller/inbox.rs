@@ -73,6 +73,11 @@ impl Inbox {
     pub(crate) fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
+
+    /// Returns once the controller is gone.
+    pub(crate) async fn closed(&self) {
+        self.tx.closed().await;
+    }
 }
 
 impl Mailbox {

@@ -88,10 +88,7 @@ fn listen_for_demand(waiting: Arc<ferry_router::Waiting>, inbox: super::inbox::I
             tokio::select! {
                 () = waiting.demanded() => {}
                 // The controller is gone (the service was deleted, the server stops).
-                () = tokio::time::sleep(Duration::from_secs(5)) => {
-                    if inbox.is_closed() { return }
-                    continue;
-                }
+                () = inbox.closed() => return,
             }
             if !inbox.send(Msg::Demand).await {
                 return;

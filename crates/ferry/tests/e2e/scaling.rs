@@ -3,13 +3,11 @@
 //! auto scaling configurations are shared and shown. The windows are shortened by server flags so the
 //! tests take seconds, not minutes.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Server, http, poll, testapp_image};
+use crate::support::{Load, Server, http, poll, testapp_image};
 
 /// Short windows: a decision every second over 6 s (panic: 2 s), zero after 6 idle seconds.
 const FAST: &[&str] = &[
@@ -32,54 +30,13 @@ fn running(server: &Server, service: &str) -> usize {
     server.describe(service)["instances"].as_array().unwrap().len()
 }
 
-/// What a load thread saw: answers 200, and every other answer.
-type Seen = (usize, Vec<(u16, String)>);
-/// Running load: its stop flag and its threads.
-type Running = (Arc<AtomicBool>, Vec<std::thread::JoinHandle<Seen>>);
-
-/// Threads sending `GET path` one after another until stopped; every answer that is not 200 is kept.
-fn load(server: &Server, service: &str, path: &str, threads: usize) -> Running {
-    let stop = Arc::new(AtomicBool::new(false));
-    let handles = (0..threads)
-        .map(|_| {
-            let (stop, addr, host, path) =
-                (stop.clone(), server.http, format!("{service}.localhost"), path.to_owned());
-            std::thread::spawn(move || {
-                let (mut ok, mut failed) = (0, Vec::new());
-                while !stop.load(Ordering::Relaxed) {
-                    let r = http(addr, "GET", &host, &path, &[], b"");
-                    if r.status == 200 {
-                        ok += 1;
-                    } else {
-                        failed.push((r.status, r.body));
-                    }
-                }
-                (ok, failed)
-            })
-        })
-        .collect();
-    (stop, handles)
-}
-
-fn stop_load((stop, handles): Running) -> Seen {
-    stop.store(true, Ordering::Relaxed);
-    let mut all = (0, Vec::new());
-    for h in handles {
-        let (ok, failed) = h.join().unwrap();
-        all.0 += ok;
-        all.1.extend(failed);
-    }
-    all
-}
-
-#[test]
-fn a_load_step_scales_out_with_no_failed_request_and_back_in_after_it() {
-    let server = Server::start_with(FAST);
+/// A service of the test app that takes 2 requests per instance and scales between 1 and `max`.
+fn create_elastic(server: &Server, name: &str, max: &str) {
     let image = testapp_image();
     server.ferry_ok(&[
         "service",
         "create",
-        "elastic",
+        name,
         "--image",
         &image,
         "-e",
@@ -89,20 +46,27 @@ fn a_load_step_scales_out_with_no_failed_request_and_back_in_after_it() {
         "--min-size",
         "1",
         "--max-size",
-        "4",
+        max,
         "--wait",
     ]);
+}
+
+#[test]
+fn a_load_step_scales_out_with_no_failed_request_and_back_in_after_it() {
+    let server = Server::start_with(FAST);
+    create_elastic(&server, "elastic", "4");
     assert_eq!(ready(&server, "elastic"), 1);
     let described = server.describe("elastic");
     assert_eq!(described["autoscaling"]["max_concurrency"], 2, "{described}");
 
     // Eight clients, each request 300 ms: 8 concurrent against 2 per instance wants 4 instances (at 70 %
     // utilisation, more than the maximum); requests beyond the capacity wait in the router.
-    let running_load = load(&server, "elastic", "/slow?ms=300", 8);
+    let running_load = Load::start_on(server.http, "elastic", "/slow?ms=300", 8);
     poll("the service to scale out to 4 ready instances", Duration::from_secs(60), || {
         (ready(&server, "elastic") == 4).then_some(())
     });
-    let (ok, failed) = stop_load(running_load);
+    let report = running_load.stop();
+    let (ok, failed) = (report.total - report.failures.len(), report.failures);
     assert!(ok > 0);
     assert!(failed.is_empty(), "no request failed while scaling out: {failed:?}");
     let reason = server.describe("elastic")["autoscaling"]["reason"].as_str().unwrap_or_default().to_owned();
@@ -210,24 +174,8 @@ fn auto_scaling_configurations_are_revisioned_shared_and_shown() {
 #[test]
 fn a_rollout_at_n_instances_under_load_brings_up_enough_and_fails_no_request() {
     let server = Server::start_with(FAST);
-    let image = testapp_image();
-    server.ferry_ok(&[
-        "service",
-        "create",
-        "busy",
-        "--image",
-        &image,
-        "-e",
-        "TESTAPP_QUIET=1",
-        "--max-concurrency",
-        "2",
-        "--min-size",
-        "1",
-        "--max-size",
-        "3",
-        "--wait",
-    ]);
-    let running_load = load(&server, "busy", "/slow?ms=200", 6);
+    create_elastic(&server, "busy", "3");
+    let running_load = Load::start_on(server.http, "busy", "/slow?ms=200", 6);
     poll("the service to scale out to 3", Duration::from_secs(60), || {
         (ready(&server, "busy") == 3).then_some(())
     });
@@ -242,7 +190,8 @@ fn a_rollout_at_n_instances_under_load_brings_up_enough_and_fails_no_request() {
         .filter(|i| i["revision"].as_u64() == Some(new_revision) && i["state"] == "READY")
         .count();
     assert_eq!(on_new, 3, "{described}");
-    let (ok, failed) = stop_load(running_load);
+    let report = running_load.stop();
+    let (ok, failed) = (report.total - report.failures.len(), report.failures);
     assert!(ok > 0);
     assert!(failed.is_empty(), "no request failed during the rollout: {failed:?}");
 }
@@ -250,24 +199,8 @@ fn a_rollout_at_n_instances_under_load_brings_up_enough_and_fails_no_request() {
 #[test]
 fn a_scaled_out_service_keeps_its_instances_across_a_server_crash() {
     let mut server = Server::start_with(FAST);
-    let image = testapp_image();
-    server.ferry_ok(&[
-        "service",
-        "create",
-        "steady",
-        "--image",
-        &image,
-        "-e",
-        "TESTAPP_QUIET=1",
-        "--max-concurrency",
-        "2",
-        "--min-size",
-        "1",
-        "--max-size",
-        "3",
-        "--wait",
-    ]);
-    let running_load = load(&server, "steady", "/slow?ms=200", 6);
+    create_elastic(&server, "steady", "3");
+    let running_load = Load::start_on(server.http, "steady", "/slow?ms=200", 6);
     poll("the service to scale out to 3", Duration::from_secs(60), || {
         (ready(&server, "steady") == 3).then_some(())
     });
@@ -289,7 +222,8 @@ fn a_scaled_out_service_keeps_its_instances_across_a_server_crash() {
         .map(|i| i["state"].clone())
         .collect();
     assert_eq!(states, vec![Value::from("READY"); 3], "none taken out of service");
-    let (ok, failed) = stop_load(running_load);
+    let report = running_load.stop();
+    let (ok, failed) = (report.total - report.failures.len(), report.failures);
     assert!(ok > 0);
     // Requests in flight when the server died were cut with it; none failed after it was back.
     assert!(failed.iter().all(|(status, _)| *status == 0), "{failed:?}");

@@ -397,15 +397,20 @@ pub fn message_of(body: &str) -> String {
 
 impl Load {
     pub fn start(router: SocketAddr, service: &str, threads: usize) -> Self {
+        Self::start_on(router, service, "/", threads)
+    }
+
+    /// The same, sending `GET path`.
+    pub fn start_on(router: SocketAddr, service: &str, path: &str, threads: usize) -> Self {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let host = format!("{service}.localhost");
         let threads = (0..threads)
             .map(|_| {
-                let (stop, host) = (stop.clone(), host.clone());
+                let (stop, host, path) = (stop.clone(), host.clone(), path.to_owned());
                 std::thread::spawn(move || {
                     let mut report = LoadReport::default();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        let r = http(router, "GET", &host, "/", &[], b"");
+                        let r = http(router, "GET", &host, &path, &[], b"");
                         report.total += 1;
                         if r.status == 200 {
                             report.count(&message_of(&r.body));
