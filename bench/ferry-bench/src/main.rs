@@ -7,7 +7,9 @@
 //!   … ) that all point at the backend, on a runtime of N worker threads (1 by default: one core, like the
 //!   peers' single worker). No control plane: the table is built once, as the controllers would publish it.
 //!   With `--max-concurrency`, every service has that limit per instance (a `Capacity`, with a queue of 100
-//!   requests waiting up to 10 s), to measure the cost of the limit on the request path.
+//!   requests waiting up to 10 s), to measure the cost of the limit on the request path. With
+//!   `--tls-cert PEM --tls-key PEM`, it serves HTTPS instead (a `TlsListener`), that certificate for
+//!   `localhost` and `*.bench`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,7 +19,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use ferry_router::{
-    Capacity, Endpoint, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute,
+    Capacity, Endpoint, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute, TlsListener,
+    certified_key_from_pem,
 };
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -53,10 +56,15 @@ fn main() -> Result<()> {
             let services: usize = arg(&args, "--services").map(|s| s.parse()).transpose()?.unwrap_or(1);
             let max_concurrency: Option<usize> =
                 arg(&args, "--max-concurrency").map(|n| n.parse()).transpose()?;
-            runtime.block_on(router(listen, upstream, services, max_concurrency))
+            let tls = match (arg(&args, "--tls-cert"), arg(&args, "--tls-key")) {
+                (Some(cert), Some(key)) => Some((std::fs::read(cert)?, std::fs::read(key)?)),
+                (None, None) => None,
+                _ => bail!("--tls-cert and --tls-key go together"),
+            };
+            runtime.block_on(router(listen, upstream, services, max_concurrency, tls))
         }
         _ => bail!(
-            "usage: ferry-bench backend --listen ADDR | router --listen ADDR --backend ADDR [--services N] [--workers N] [--max-concurrency N]"
+            "usage: ferry-bench backend --listen ADDR | router --listen ADDR --backend ADDR [--services N] [--workers N] [--max-concurrency N] [--tls-cert PEM --tls-key PEM]"
         ),
     }
 }
@@ -85,6 +93,7 @@ async fn router(
     upstream: SocketAddr,
     services: usize,
     max_concurrency: Option<usize>,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
 ) -> Result<()> {
     let router = Router::new(RouterConfig::default());
     let endpoint = Endpoint::new("backend", upstream);
@@ -97,12 +106,23 @@ async fn router(
             protocol: Protocol::Http1,
             request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
             capacity: capacity.clone(),
+            https_redirect: false,
+            hsts: None,
         };
         table.insert(&format!("svc{i}.bench"), Arc::new(route));
     }
     router.set_routes(table);
     let listener = TcpListener::bind(listen).await?;
     println!("listening on {}", listener.local_addr()?);
-    router.serve(listener, CancellationToken::new()).await?;
+    let Some((cert, key)) = tls else {
+        router.serve(listener, CancellationToken::new()).await?;
+        return Ok(());
+    };
+    let key = Arc::new(certified_key_from_pem(&cert, &key)?);
+    for host in ["localhost", "*.bench"] {
+        router.certificates().set(host, Arc::clone(&key));
+    }
+    let listener = TlsListener::new(listener, router.certificates().clone())?;
+    Arc::clone(&router).serve(listener, CancellationToken::new()).await?;
     Ok(())
 }

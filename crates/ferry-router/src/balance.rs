@@ -255,6 +255,8 @@ mod tests {
             protocol: crate::Protocol::Http1,
             request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
             capacity: Some(Arc::clone(capacity)),
+            https_redirect: false,
+            hsts: None,
         }
     }
 

@@ -8,7 +8,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 
 use crate::headers::{
-    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, write_forwarded_for,
+    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REAL_IP, X_REQUEST_ID, client_ip, write_forwarded,
 };
 use crate::listen::Peer;
 
@@ -64,7 +64,6 @@ impl RequestHead<'_> {
         out.push(b' ');
         out.extend_from_slice(self.target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
-        let mut forwarded = false;
         let mut cookies = false;
         for (name, value) in self.headers {
             if name == header::COOKIE {
@@ -76,19 +75,20 @@ impl RequestHead<'_> {
                 }
             } else if !is_replaced(name) {
                 line(out, name.as_str().as_bytes(), value.as_bytes());
-            } else if name == X_FORWARDED_FOR {
-                forwarded = true;
             }
         }
-        out.extend_from_slice(b"x-forwarded-for: ");
-        if forwarded {
-            write_forwarded_for(out, self.headers.get_all(&X_FORWARDED_FOR), self.peer.addr);
-        } else {
-            write_forwarded_for(out, [], self.peer.addr);
-        }
-        out.extend_from_slice(b"\r\n");
-        line(out, b"x-forwarded-proto", self.peer.scheme.as_str().as_bytes());
+        // What the router saw, whatever the client said (`headers.rs`).
+        let mut ip = [0u8; 64];
+        let ip = client_ip(self.peer.addr, &mut ip);
+        let scheme = self.peer.scheme.as_str().as_bytes();
+        line(out, b"x-forwarded-for", ip);
+        line(out, b"x-forwarded-proto", scheme);
         line(out, b"x-forwarded-host", self.host.as_bytes());
+        out.extend_from_slice(b"x-real-ip: ");
+        out.extend_from_slice(ip);
+        out.extend_from_slice(b"\r\nforwarded: ");
+        write_forwarded(out, ip, self.peer.scheme, self.host.as_bytes());
+        out.extend_from_slice(b"\r\n");
         line(out, b"x-request-id", self.request_id.as_bytes());
         match self.framing {
             RequestFraming::None => {}
@@ -121,9 +121,11 @@ pub(crate) fn written_host(written: &[u8]) -> Option<&str> {
 /// Headers the router writes itself rather than passing on.
 fn is_replaced(name: &HeaderName) -> bool {
     name == header::CONTENT_LENGTH
+        || name == header::FORWARDED
         || name == X_FORWARDED_FOR
         || name == X_FORWARDED_PROTO
         || name == X_FORWARDED_HOST
+        || name == X_REAL_IP
         || name == X_REQUEST_ID
 }
 

@@ -22,6 +22,8 @@ fn writes_the_request_head_with_forwarding_headers_and_framing() {
     headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
     headers.insert("x-forwarded-host", HeaderValue::from_static("elsewhere"));
     headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+    headers.insert("x-real-ip", HeaderValue::from_static("10.0.0.2"));
+    headers.insert(header::FORWARDED, HeaderValue::from_static("for=10.0.0.3"));
     let host = HeaderValue::from_static("web.localhost");
     let id = HeaderValue::from_static("rid");
     let mut head = RequestHead {
@@ -38,7 +40,8 @@ fn writes_the_request_head_with_forwarding_headers_and_framing() {
     assert_eq!(
         String::from_utf8(out).expect("text"),
         "POST /p?q=1 HTTP/1.1\r\nhost: web.localhost\r\nx-custom: a\r\nx-custom: b\r\n\
-         x-forwarded-for: 10.0.0.1, 192.0.2.7\r\nx-forwarded-proto: http\r\nx-forwarded-host: web.localhost\r\n\
+         x-forwarded-for: 192.0.2.7\r\nx-forwarded-proto: http\r\nx-forwarded-host: web.localhost\r\n\
+         x-real-ip: 192.0.2.7\r\nforwarded: for=192.0.2.7;proto=http;host=web.localhost\r\n\
          x-request-id: rid\r\ncontent-length: 12\r\n\r\n"
     );
 

@@ -28,7 +28,8 @@ use crate::body::ProxyBody;
 use crate::error::{ClientError, ProxyError, upstream_reason};
 use crate::h2conn::H2Body;
 use crate::headers::{
-    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID, strip_hop_by_hop, write_forwarded_for,
+    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REAL_IP, X_REQUEST_ID, client_ip,
+    strip_hop_by_hop, write_forwarded,
 };
 use crate::listen::Peer;
 use crate::router::Router;
@@ -146,14 +147,20 @@ pub(crate) fn h2_request(
     }
     // `:authority` carries the host in HTTP/2.
     headers.remove(header::HOST);
-    let mut forwarded_for = Vec::with_capacity(64);
-    write_forwarded_for(&mut forwarded_for, headers.get_all(&X_FORWARDED_FOR), peer.addr);
-    // Addresses and earlier values that were text are a valid value; `from_maybe_shared` only re-checks it.
-    let forwarded_for = HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded_for))
-        .map_err(|_| ProxyError::InvalidHost)?;
-    headers.insert(&X_FORWARDED_FOR, forwarded_for);
+    // What the router saw, whatever the client said (`headers.rs`): `insert` replaces the client's.
+    let mut ip = [0u8; 64];
+    let ip = client_ip(peer.addr, &mut ip);
+    let mut forwarded = Vec::with_capacity(96);
+    write_forwarded(&mut forwarded, ip, peer.scheme, host.as_bytes());
+    // An address is a valid value, and so is `Forwarded` made of it, a scheme and a valid value quoted.
+    let ip = HeaderValue::from_bytes(ip).map_err(|_| ProxyError::InvalidHost)?;
+    let forwarded =
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded)).map_err(|_| ProxyError::InvalidHost)?;
+    headers.insert(&X_FORWARDED_FOR, ip.clone());
     headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(peer.scheme.as_str()));
     headers.insert(&X_FORWARDED_HOST, host.clone());
+    headers.insert(&X_REAL_IP, ip);
+    headers.insert(header::FORWARDED, forwarded);
     headers.insert(&X_REQUEST_ID, request_id.clone());
     let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
     parts.uri = Uri::builder()

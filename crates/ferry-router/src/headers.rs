@@ -1,7 +1,13 @@
-//! Header rewriting between client and instance: hop-by-hop removal, `X-Forwarded-*` and `X-Request-Id`.
+//! Header rewriting between client and instance: hop-by-hop removal, the forwarding headers
+//! (`X-Forwarded-For`, `-Proto`, `-Host`, `X-Real-IP`, `Forwarded`) and `X-Request-Id`.
 //!
 //! Hop-by-hop headers describe one connection (RFC 9110 §7.6.1); a proxy must not pass them on. Everything else
 //! is forwarded untouched, including the client's `Host`, so an instance sees the name it was called by.
+//!
+//! The forwarding headers state what the router saw: the peer's address, the listener's scheme, the host the
+//! request was routed by. ferry is the edge (nothing stands in front of it), so whatever a client sent in them
+//! is dropped, never trusted nor appended to: an instance can believe them. A `Connection` header cannot
+//! remove them, nor `Host` or the framing headers ([`is_protected`]).
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,11 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::balance::random_seed;
+use crate::listen::Scheme;
 
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub(crate) static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub(crate) static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Hop-by-hop headers that are always removed (besides those named by `Connection`), `Connection` first.
 static HOP_BY_HOP: [HeaderName; 7] = [
@@ -87,35 +95,111 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-/// Removes the headers a `Connection` value names. Tokens that are not header names name nothing.
+/// Removes the headers a `Connection` value names. Tokens that are not header names name nothing, and
+/// [protected](is_protected) names are ignored.
 fn remove_named(headers: &mut HeaderMap, connection: &HeaderValue) {
     let Ok(value) = connection.to_str() else { return };
     for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if is_protected(token) {
+            continue;
+        }
         // `&str` lookups lower-case on the stack and ignore invalid names.
         headers.remove(token);
     }
 }
 
-/// Writes the value of `X-Forwarded-For` to `out`: what earlier proxies wrote, then `client`. (The router also
-/// sets `X-Forwarded-Proto` to the listener's scheme and `X-Forwarded-Host` to the host the client asked for:
-/// see `codec.rs`.)
-///
-/// `earlier` are the request's `X-Forwarded-For` values, in order.
-pub(crate) fn write_forwarded_for<'a>(
-    out: &mut Vec<u8>,
-    earlier: impl IntoIterator<Item = &'a HeaderValue>,
-    client: IpAddr,
-) {
-    // A value that is not text cannot be a list of addresses: it is dropped rather than forwarded.
-    let earlier =
-        earlier.into_iter().filter_map(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
-    for value in earlier {
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b", ");
-    }
-    let mut ip_buf = [0u8; 64];
-    out.extend_from_slice(format_ip(client, &mut ip_buf));
+/// Headers a client's `Connection` must not remove: `Host` (what the request was routed by, and what the
+/// instance is told), the forwarding headers the router sets itself, and the framing headers.
+/// (`Connection: Host` would otherwise strip `Host` from the request the instance gets.)
+fn is_protected(token: &str) -> bool {
+    const PROTECTED: [&str; 7] = [
+        "host",
+        "x-request-id",
+        "forwarded",
+        "x-real-ip",
+        "content-length",
+        "transfer-encoding",
+        "x-forwarded-",
+    ];
+    PROTECTED.iter().any(|name| match name.strip_suffix('-') {
+        // A prefix: every `X-Forwarded-*`.
+        Some(_) => token.get(..name.len()).is_some_and(|head| head.eq_ignore_ascii_case(name)),
+        None => token.eq_ignore_ascii_case(name),
+    })
 }
+
+/// Writes the client's address as `X-Forwarded-For` and `X-Real-IP` give it: IPv4 dotted, IPv6 as text, an
+/// IPv4-mapped IPv6 address as the IPv4 one. Returns the bytes written into `buf`.
+pub(crate) fn client_ip(client: IpAddr, buf: &mut [u8; 64]) -> &[u8] {
+    format_ip(client, buf)
+}
+
+/// Writes the value of `Forwarded` (RFC 7239): `for=<client>;proto=<scheme>;host=<host>`. `ip` is
+/// [`client_ip`]'s text: an IPv6 address is bracketed and quoted (§6); a host that is not a token (it has a
+/// port, say) is quoted.
+///
+/// On every request's path: the common case (IPv4, a host that is a token) is three appends.
+pub(crate) fn write_forwarded(out: &mut Vec<u8>, ip: &[u8], scheme: Scheme, host: &[u8]) {
+    out.extend_from_slice(b"for=");
+    if ip.contains(&b':') {
+        out.extend_from_slice(b"\"[");
+        out.extend_from_slice(ip);
+        out.extend_from_slice(b"]\"");
+    } else {
+        out.extend_from_slice(ip);
+    }
+    out.extend_from_slice(match scheme {
+        Scheme::Http => b";proto=http;host=",
+        Scheme::Https => b";proto=https;host=",
+    });
+    if !host.is_empty() && host.iter().all(|&b| TCHAR[usize::from(b)]) {
+        out.extend_from_slice(host);
+    } else {
+        write_quoted(out, host);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn write_quoted(out: &mut Vec<u8>, value: &[u8]) {
+    out.push(b'"');
+    for &b in value {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Which bytes are a `tchar` of RFC 9110 §5.6.2.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// Formats `ip` into `buf` (an IPv6 address takes at most 45 bytes) without allocating. An IPv4-mapped IPv6
 /// peer (a dual-stack listener) is written as the IPv4 client it is. IPv4, the common case, is written digit by
@@ -287,25 +371,68 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_appends_the_client() {
-        let value = |map: &HeaderMap, ip: IpAddr| {
-            let mut out = Vec::new();
-            write_forwarded_for(&mut out, map.get_all(&X_FORWARDED_FOR), ip);
-            String::from_utf8(out).expect("text")
+    fn client_ips_are_written_as_seen() {
+        let text = |ip: &str| {
+            let mut buf = [0u8; 64];
+            String::from_utf8(client_ip(ip.parse().expect("valid ip"), &mut buf).to_vec()).expect("text")
         };
-        let map = headers(&[("x-forwarded-for", "10.0.0.1"), ("x-forwarded-for", "10.0.0.2, 10.0.0.3")]);
-        assert_eq!(value(&map, [192, 0, 2, 7].into()), "10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.7");
-        let mut map = HeaderMap::new();
-        map.append(&X_FORWARDED_FOR, HeaderValue::from_bytes(b"caf\xc3\xa9").expect("obs-text is allowed"));
-        map.append(&X_FORWARDED_FOR, HeaderValue::from_static(" "));
-        assert_eq!(value(&map, [192, 0, 2, 7].into()), "192.0.2.7", "non-text and blank values are dropped");
-
-        let map = HeaderMap::new();
-        for ip in ["0.0.0.0", "9.10.99.100", "255.255.255.255", "10.0.200.1"] {
-            assert_eq!(value(&map, ip.parse().expect("valid ip")), ip);
+        for ip in ["0.0.0.0", "9.10.99.100", "255.255.255.255", "10.0.200.1", "::1", "2001:db8::7"] {
+            assert_eq!(text(ip), ip);
         }
-        assert_eq!(value(&map, "::ffff:127.0.0.1".parse().expect("valid ip")), "127.0.0.1");
-        assert_eq!(value(&map, "::1".parse().expect("valid ip")), "::1");
+        assert_eq!(text("::ffff:127.0.0.1"), "127.0.0.1");
+    }
+
+    #[test]
+    fn forwarded_values() {
+        let cases: [(&str, Scheme, &str, &str); 5] = [
+            ("192.0.2.7", Scheme::Http, "web.example", "for=192.0.2.7;proto=http;host=web.example"),
+            (
+                "2001:db8::7",
+                Scheme::Https,
+                "web.example",
+                "for=\"[2001:db8::7]\";proto=https;host=web.example",
+            ),
+            (
+                "192.0.2.7",
+                Scheme::Http,
+                "web.example:8080",
+                "for=192.0.2.7;proto=http;host=\"web.example:8080\"",
+            ),
+            ("192.0.2.7", Scheme::Http, "[::1]:80", "for=192.0.2.7;proto=http;host=\"[::1]:80\""),
+            ("192.0.2.7", Scheme::Http, "a\"b\\c", "for=192.0.2.7;proto=http;host=\"a\\\"b\\\\c\""),
+        ];
+        for (ip, scheme, host, want) in cases {
+            let mut out = Vec::new();
+            write_forwarded(&mut out, ip.as_bytes(), scheme, host.as_bytes());
+            assert_eq!(String::from_utf8(out).expect("text"), want);
+        }
+    }
+
+    /// Issue 12: `Connection: Host` removed `Host` from the request the instance got.
+    #[test]
+    fn connection_cannot_remove_host_forwarding_or_framing_headers() {
+        let protected = [
+            "host",
+            "Host",
+            "x-forwarded-for",
+            "X-Forwarded-Proto",
+            "x-forwarded-host",
+            "x-forwarded-port",
+            "x-request-id",
+            "forwarded",
+            "x-real-ip",
+            "content-length",
+        ];
+        for name in protected {
+            let mut map =
+                headers(&[("connection", &format!("close, {name}")), (name, "v"), ("x-named", "1")]);
+            strip_hop_by_hop(&mut map, false);
+            assert!(map.contains_key(name), "Connection: {name} removed it");
+        }
+        let mut map =
+            headers(&[("connection", "x-named, x-forwarded"), ("x-named", "1"), ("x-forwarded", "2")]);
+        strip_hop_by_hop(&mut map, false);
+        assert!(map.is_empty(), "other names are still removed: {map:?}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! ferry's data plane: a reverse proxy that routes each request by its host to a ready instance of a service.
-//! Clients speak HTTP/1.1 or HTTP/2 with prior knowledge (h2c) on one port; the router speaks HTTP/1.1 or h2c
-//! to the instance, as the service's route says.
+//! Clients speak HTTP/1.1 or HTTP/2 with prior knowledge (h2c) on a plain port, and HTTP/1.1 or HTTP/2 chosen
+//! by ALPN over TLS on an HTTPS port ([`TlsListener`], certificates by SNI from [`Certificates`]); the router
+//! speaks HTTP/1.1 or h2c to the instance, as the service's route says.
 //!
 //! The control plane owns the truth about services and instances; it builds an immutable [`RouteTable`] and
 //! swaps it in with [`Router::set_routes`]. The router only reads the current table (through `ArcSwap`, no lock)
@@ -14,15 +15,21 @@
 //! # LIFECYCLE of a request
 //!
 //! 1. **accept** ([`Router::serve`]): a connection is accepted from a [`Listener`] (at most `max_connections`
-//!    open; a `TcpListener`'s with `TCP_NODELAY` inherited from it), its first bytes read (and handed on): the
-//!    HTTP/2 preface gets hyper's HTTP/2 server, anything else its HTTP/1.1 server with upgrades, a header read
-//!    timeout and a bound on the head's size (431). A body announced larger than `max_body_bytes` is refused
+//!    open; a `TcpListener`'s with `TCP_NODELAY` inherited from it). In the connection's own task, never in the
+//!    accept loop, the listener's handshake runs ([`Listener::handshake`]: nothing for TCP; for TLS, bounded by
+//!    `tls_handshake_timeout`, the certificate picked by SNI, and a TLS-ALPN-01 challenge answered and closed
+//!    there, `tls.rs`). ALPN's choice, if any, picks the server; otherwise the first bytes are read (and
+//!    handed on): the HTTP/2 preface gets hyper's HTTP/2 server, anything else its HTTP/1.1 server with
+//!    upgrades, a header read timeout and a bound on the head's size (431). A body announced larger than `max_body_bytes` is refused
 //!    with 413 before routing. The listener's [`Scheme`] is what instances are told in `X-Forwarded-Proto`.
 //!    The request's headers are read once (`proxy.rs`'s `Scan`): among them a gRPC `content-type`, which makes
 //!    every answer the router gives itself, at any step below, a gRPC error (`grpc.rs`: HTTP 200, `grpc-status`
 //!    and `grpc-message` in the headers, no body) instead of a short `text/plain` one.
-//! 2. **route** (`proxy.rs`): the host comes from the absolute-form URI or the `Host` header; it is normalised
-//!    and looked up in the current table. The table guard is dropped right away: the request holds only its
+//! 2. **route** (`proxy.rs`, `https.rs`): on a plain listener, a `GET` for an ACME HTTP-01 token that is set
+//!    ([`Http01Challenges`]) is answered first, whatever the host (one atomic load when none is set). The host
+//!    comes from the absolute-form URI or the `Host` header; it is normalised and looked up in the current
+//!    table. On a plain listener, a route with `https_redirect` answers 308 to its `https://` URL when the
+//!    host has a certificate (nothing of the request read); over HTTPS, a route's `hsts` goes on every response to its requests. The table guard is dropped right away: the request holds only its
 //!    `Arc<ServiceRoute>`, so a table swap never waits on and never disturbs a request. Unknown host → 404,
 //!    paused service → 503, no instance → 503, internal target → its handler's answer. A waiting target holds
 //!    the request, body unread: it counts as demand on the [`Waiting`] (which wakes the control plane), and
@@ -39,8 +46,10 @@
 //!    the control plane ([`Capacity::saturated`]). A client that goes away while queued is dropped with it.
 //!    A held request whose host gets instances that are all busy queues in turn.
 //! 4. **forward** (`proxy.rs`, `headers.rs`, `codec.rs`, `client.rs`, `pool.rs`): hop-by-hop headers removed;
-//!    the request head is written once into one buffer, in origin form, with the client's `Host`,
-//!    `X-Forwarded-*` and `X-Request-Id` set, and the body frames the client already sent appended. Routing
+//!    the request head is written once into one buffer, in origin form, with the client's `Host`, the
+//!    forwarding headers (`X-Forwarded-For`, `-Proto`, `-Host`, `X-Real-IP`, `Forwarded`: what the router saw,
+//!    the client's own dropped; a `Connection` header cannot remove them, nor `Host`) and `X-Request-Id` set,
+//!    and the body frames the client already sent appended. Routing
 //!    and writing the head happen as hyper hands the request over, before its future is first polled, so the
 //!    request's borrowed bytes go back to hyper's read buffer at once (`Router::start`). The exchange runs
 //!    inside the request's own task: an idle connection is taken from the endpoint's pool (or one is opened),
@@ -77,10 +86,11 @@
 //! # Modules
 //!
 //! Each module uses only modules before it in this order, lowest first (a test keeps it so): `listen` (where
-//! client connections come from), `error`, `grpc` (the router's own answers to gRPC clients), `pool` and
+//! client connections come from), `tls` (HTTPS: certificates and the TLS listener), `error`, `grpc` (the router's own answers to gRPC clients), `pool` and
 //! `h2conn` (connections to instances), `waiting` and `capacity` (requests that wait for an instance, or for
 //! room on one), `table` (routes and endpoints, which hold those connections), `balance` (which instance),
-//! `headers`, `codec`, `decode`, `body`, `client` (HTTP/1.1 to an instance), `router`, `park` (requests that
+//! `headers`, `codec`, `decode`, `body`, `https` (HTTP-01 answers, redirects to HTTPS, HSTS), `client` (HTTP/1.1
+//! to an instance), `router`, `park` (requests that
 //! wait to be routed again), `upgrade`, `h2` (HTTP/2 to an instance), `proxy` (one request), `serve`
 //! (connections from clients).
 
@@ -95,6 +105,7 @@ mod grpc;
 mod h2;
 mod h2conn;
 mod headers;
+mod https;
 mod listen;
 mod park;
 mod pool;
@@ -102,22 +113,26 @@ mod proxy;
 mod router;
 mod serve;
 mod table;
+mod tls;
 mod upgrade;
 mod waiting;
 
 pub use capacity::Capacity;
 pub use error::{ErrorSource, ProxyError};
-pub use listen::{Listener, Scheme};
+pub use https::{HTTP01_PREFIX, Http01Challenges};
+pub use listen::{Alpn, Handshake, Listener, Scheme};
 pub use router::{Router, RouterConfig};
 pub use table::{Endpoint, InternalHandler, Protocol, RouteTable, RouteTarget, ServiceRoute};
+pub use tls::{ACME_TLS_ALPN, Certificates, TlsError, TlsListener, certified_key_from_pem, server_config};
 pub use waiting::Waiting;
 
 #[cfg(test)]
 mod tests {
     /// The module order of the crate docs, lowest first.
     const LAYERS: &[&str] = &[
-        "listen", "error", "grpc", "pool", "h2conn", "waiting", "capacity", "table", "balance", "headers",
-        "codec", "decode", "body", "client", "router", "park", "upgrade", "h2", "proxy", "serve",
+        "listen", "tls", "error", "grpc", "pool", "h2conn", "waiting", "capacity", "table", "balance",
+        "headers", "codec", "decode", "body", "https", "client", "router", "park", "upgrade", "h2", "proxy",
+        "serve",
     ];
 
     /// The modules `code` names through `crate::`: in `crate::a::…`, or each of `crate::{a::…, b}`.

@@ -19,7 +19,8 @@ use crate::error::{Chain, ProxyError};
 use crate::grpc::Grpc;
 use crate::h2::{Failure, h2_request};
 use crate::headers::{X_REQUEST_ID, is_hop_by_hop, is_sane_request_id, is_upgrade, strip_hop_by_hop};
-use crate::listen::Peer;
+use crate::https::{hsts_value, redirect_to_https};
+use crate::listen::{Peer, Scheme};
 use crate::park::{Form, MAX_REROUTES, NotYet, Parked, Place, Reroute, Unsent, at_capacity, parked};
 use crate::pool::Conn;
 use crate::router::Router;
@@ -47,6 +48,8 @@ struct Answer {
 /// that the router answers itself: both are rare, and both need the request whole.
 pub(crate) struct Started {
     request_id: HeaderValue,
+    /// Over HTTPS, the route's `Strict-Transport-Security` max-age.
+    hsts: Option<u32>,
     /// A gRPC client's: the router's own answers are gRPC errors (`grpc.rs`).
     grpc: Option<Grpc>,
     forward: Result<Prepared, NotYet<Unrouted>>,
@@ -67,6 +70,9 @@ enum Prepared {
         handler: Arc<dyn InternalHandler>,
         req: Request<Incoming>,
     },
+    /// Answered by the router at once: an HTTP-01 challenge, a redirect to HTTPS. Boxed: rare, and inline it
+    /// would grow every request's `Prepared`.
+    Answered(Box<Response<ProxyBody>>),
 }
 
 /// A request not yet sent anywhere, waiting (`park.rs`), with what [`Router::prepare`] needs to route it again.
@@ -122,14 +128,20 @@ impl Router {
         let scan = scan.into_owned();
         let grpc = scan.grpc;
         let forward = self.prepare(req, peer, &request_id, scan, Turn::New);
-        Started { request_id, grpc, forward }
+        let hsts = match (&forward, peer.scheme) {
+            (_, Scheme::Http) => None,
+            (Ok(Prepared::Http1(forward)), Scheme::Https) => forward.route.hsts,
+            (Ok(Prepared::Http2 { route, .. }), Scheme::Https) => route.hsts,
+            (_, Scheme::Https) => None,
+        };
+        Started { request_id, hsts, grpc, forward }
     }
 
     /// Serves a started request: forwards it and passes the answer on. Never fails: every error becomes a short
     /// `text/plain` response (a gRPC error for a gRPC client). Every response carries the request's
     /// `X-Request-Id`.
     pub(crate) async fn finish(&self, started: Started, tunnels: &Tunnels) -> Response<ProxyBody> {
-        let Started { request_id, grpc, forward } = started;
+        let Started { request_id, hsts, grpc, forward } = started;
         let outcome = match forward {
             Ok(Prepared::Http1(forward)) => self.forward(forward, tunnels).await,
             Ok(Prepared::Http2 { route, in_flight, req, peer, host }) => {
@@ -138,6 +150,7 @@ impl Router {
                 Box::pin(self.forward_h2(route, in_flight, req, peer, &host, &request_id)).await
             }
             Ok(Prepared::Internal { handler, req }) => Ok(internal_response(handler.handle(req).await)),
+            Ok(Prepared::Answered(response)) => Ok(*response),
             Err(NotYet::Failed(err)) => Err(err),
             // Boxed (the wait, and the rest of the request after it): waiting requests are rare, and inline
             // their futures would grow every request's. What comes back is the whole answer, request id included.
@@ -159,6 +172,9 @@ impl Router {
             }
         };
         response.headers_mut().insert(&X_REQUEST_ID, request_id);
+        if let Some(max_age) = hsts {
+            response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts_value(max_age));
+        }
         response
     }
 
@@ -186,8 +202,25 @@ impl Router {
         {
             return Err(ProxyError::BodyTooLarge { limit }.into());
         }
+        // ACME HTTP-01 challenges: for any host, before routing (and so before any redirect).
+        if peer.scheme == Scheme::Http
+            && let Some(answer) = self.http01.answer(req.method(), req.uri())
+        {
+            return Ok(Prepared::Answered(Box::new(answer)));
+        }
         let host = request_host(&mut req, scan.host)?;
         let route = self.route(&host)?;
+        // Only a host the HTTPS listener has a certificate for is sent there (a custom domain waiting for
+        // its certificate keeps being served over plain HTTP).
+        if route.https_redirect
+            && peer.scheme == Scheme::Http
+            && !matches!(route.target, RouteTarget::Internal(_))
+            && host
+                .to_str()
+                .is_ok_and(|h| self.certificates().get(&crate::table::normalize_host(h)).is_some())
+        {
+            return Ok(Prepared::Answered(Box::new(self.redirect(&host, req.uri()))));
+        }
         match &route.target {
             RouteTarget::Instances(_) => {}
             RouteTarget::Paused => return Err(ProxyError::Paused { service: route.service.clone() }.into()),
@@ -257,7 +290,8 @@ impl Router {
         let forward = self.park(parked).await.map_err(NotYet::Failed);
         // Never parked again (`park` returns only once the request stops waiting), so this recursion ends here:
         // should connecting fail, the request waits again inside `forward` (`resend`), not through here.
-        Box::pin(self.finish(Started { request_id: request_id.clone(), grpc, forward }, tunnels)).await
+        Box::pin(self.finish(Started { request_id: request_id.clone(), hsts: None, grpc, forward }, tunnels))
+            .await
     }
 
     async fn forward(&self, forward: Forward, tunnels: &Tunnels) -> Result<Response<ProxyBody>, ProxyError> {
@@ -363,6 +397,15 @@ impl Router {
                 Box::pin(self.reroute(Unsent { name, form: Form::Http2, err }, &route)).await?;
             req = *back;
         }
+    }
+
+    /// The redirect of a request for `host` to HTTPS.
+    #[cold]
+    #[inline(never)]
+    fn redirect(&self, host: &HeaderValue, uri: &http::Uri) -> Response<ProxyBody> {
+        // `route` found the host, so it is text.
+        let host = normalize_host(host.to_str().unwrap_or_default());
+        redirect_to_https(&host, uri, self.config.https_port)
     }
 
     /// Looks `host` up in the current table. The table guard lives only for this call.

@@ -9,7 +9,9 @@ use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 
 use crate::headers::RequestIds;
+use crate::https::Http01Challenges;
 use crate::table::RouteTable;
+use crate::tls::Certificates;
 
 #[derive(Clone, Debug)]
 pub struct RouterConfig {
@@ -36,6 +38,11 @@ pub struct RouterConfig {
     pub max_headers: usize,
     /// Upper bound on a request body in bytes (`None`: no limit); beyond it the client gets 413.
     pub max_body_bytes: Option<u64>,
+    /// Upper bound on a TLS handshake, counted from the accept (slow-client defence for HTTPS listeners).
+    pub tls_handshake_timeout: Duration,
+    /// The public port of the HTTPS listener, for the `Location` of redirects to HTTPS
+    /// ([`ServiceRoute::https_redirect`](crate::ServiceRoute::https_redirect)). `None` or 443: no port in it.
+    pub https_port: Option<u16>,
 }
 
 impl Default for RouterConfig {
@@ -49,6 +56,8 @@ impl Default for RouterConfig {
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             max_body_bytes: None,
+            tls_handshake_timeout: Duration::from_secs(10),
+            https_port: None,
         }
     }
 }
@@ -66,6 +75,10 @@ pub struct Router {
     /// [`RouteTarget::Waiting`]: crate::RouteTarget::Waiting
     changed: Notify,
     pub(crate) request_ids: RequestIds,
+    /// What the HTTPS listeners serve; the control plane changes it.
+    certificates: Certificates,
+    /// ACME HTTP-01 answers, served on plain HTTP for any host.
+    pub(crate) http01: Http01Challenges,
 }
 
 impl std::fmt::Debug for Router {
@@ -84,7 +97,22 @@ impl Router {
             routes: ArcSwap::from_pointee(RouteTable::new()),
             changed: Notify::new(),
             request_ids: RequestIds::new(),
+            certificates: Certificates::new(),
+            http01: Http01Challenges::new(),
         })
+    }
+
+    /// The certificates the router's TLS listeners serve (give a clone to [`TlsListener::new`]); set or
+    /// replace one at any time, and the next handshake gets it.
+    ///
+    /// [`TlsListener::new`]: crate::TlsListener::new
+    pub fn certificates(&self) -> &Certificates {
+        &self.certificates
+    }
+
+    /// The ACME HTTP-01 challenges the router answers on plain HTTP.
+    pub fn http01(&self) -> &Http01Challenges {
+        &self.http01
     }
 
     pub fn config(&self) -> &RouterConfig {

@@ -2,12 +2,14 @@
 //!
 //! LIFECYCLE of `serve`: take a connection permit (at most `max_connections` open; beyond that the kernel's
 //! backlog holds new clients) → accept from the [`Listener`] (an error of one connection is logged and the next
-//! accepted; the listener's own, such as EMFILE, waits `ACCEPT_BACKOFF` first) → read the first bytes (handed
-//! on to the server): the HTTP/2 preface (`PRI * HTTP/2.0`, prior knowledge) gets hyper's HTTP/2 server,
-//! anything else its HTTP/1.1 server with upgrades; a client that sends nothing within `header_read_timeout`
-//! is dropped → serve until `shutdown` is cancelled → drop the listener (new connections are refused) → ask
-//! every open connection to finish: HTTP/1.1 stops keep-alive and closes idle connections at once, HTTP/2 sends
-//! GOAWAY; requests in progress complete (a held one waits on) → wait up to `shutdown_grace` for connections and
+//! accepted; the listener's own, such as EMFILE, waits `ACCEPT_BACKOFF` first) → spawn the connection's task,
+//! which runs the listener's handshake (TLS, bounded by `tls_handshake_timeout`; nothing for TCP: the accept
+//! loop never waits on a client) → HTTP/2 or HTTP/1.1 as ALPN chose, else by the first bytes (handed on to the
+//! server): the HTTP/2 preface (`PRI * HTTP/2.0`, prior knowledge) gets hyper's HTTP/2 server, anything else
+//! its HTTP/1.1 server with upgrades; a client that sends nothing within `header_read_timeout` is dropped →
+//! serve until `shutdown` is cancelled → drop the listener (new connections are refused) → ask every open
+//! connection to finish: HTTP/1.1 stops keep-alive and closes idle connections at once, HTTP/2 sends GOAWAY;
+//! requests in progress complete (a held one waits on) → wait up to `shutdown_grace` for connections and
 //! tunnels → cancel whatever is left (`force`) → return.
 
 use std::convert::Infallible;
@@ -29,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::listen::{Listener, Peer, Scheme};
+use crate::listen::{Alpn, Handshake, Listener, Peer, Scheme};
 use crate::router::Router;
 use crate::upgrade::Tunnels;
 
@@ -74,10 +76,12 @@ struct Shared {
 }
 
 impl Router {
-    /// Serves HTTP/1.1 and HTTP/2 (with prior knowledge) on `listener` until `shutdown` is cancelled, then
-    /// stops accepting, lets open connections finish for up to `shutdown_grace`, closes what is left and
-    /// returns. A `tokio::net::TcpListener` serves plain HTTP; instances are told the listener's
-    /// [`Scheme`] in `X-Forwarded-Proto`.
+    /// Serves HTTP/1.1 and HTTP/2 (with prior knowledge, or chosen by ALPN) on `listener` until `shutdown` is
+    /// cancelled, then stops accepting, lets open connections finish for up to `shutdown_grace`, closes what
+    /// is left and returns. A `tokio::net::TcpListener` serves plain HTTP, a [`TlsListener`] HTTPS; instances
+    /// are told the listener's [`Scheme`] in `X-Forwarded-Proto`.
+    ///
+    /// [`TlsListener`]: crate::TlsListener
     pub async fn serve<L: Listener>(
         self: Arc<Self>,
         mut listener: L,
@@ -108,6 +112,7 @@ impl Router {
         let inherit_nodelay = listener.inherit_nodelay();
         let scheme = listener.scheme();
         let grace = config.shutdown_grace;
+        let handshake_timeout = config.tls_handshake_timeout;
         let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
         let tracker = TaskTracker::new();
         let tunnels = Tunnels { tracker: tracker.clone(), force: CancellationToken::new(), permit: None };
@@ -130,7 +135,14 @@ impl Router {
             };
             match accepted {
                 Ok((stream, peer)) => {
-                    tracker.spawn(serve_connection::<L>(Arc::clone(&shared), stream, peer, permit));
+                    if !shared.inherit_nodelay
+                        && let Err(err) = L::set_nodelay(&stream)
+                    {
+                        debug!(%peer, error = %err, "could not set TCP_NODELAY");
+                    }
+                    // Only made here: it runs in the connection's task, so a slow handshake holds up no other.
+                    let handshake = listener.handshake(stream, handshake_timeout);
+                    tracker.spawn(serve_connection(Arc::clone(&shared), handshake, peer, permit));
                 }
                 // The peer gave up before we accepted: its problem, not the listener's.
                 Err(err) if is_per_connection(&err) => debug!(error = %err, "accepting a connection failed"),
@@ -206,33 +218,52 @@ fn is_per_connection(err: &io::Error) -> bool {
 }
 
 /// Serves one client connection until it closes, shutdown has let it finish, or `force` cuts it. The permit
-/// counts the connection against `max_connections` until it and any tunnel it became are gone.
-async fn serve_connection<L: Listener>(
+/// counts the connection against `max_connections` until it and any tunnel it became are gone. `handshake`
+/// makes the accepted connection ready (see [`Listener::handshake`]).
+async fn serve_connection<C>(
     shared: Arc<Shared>,
-    mut stream: L::Io,
+    handshake: impl Future<Output = io::Result<Handshake<C>>>,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
-) {
-    if !shared.inherit_nodelay
-        && let Err(err) = L::set_nodelay(&stream)
-    {
-        debug!(%peer, error = %err, "could not set TCP_NODELAY");
-    }
+) where
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     // `select!` polls every branch whenever the task wakes, and a waiting `cancelled()` takes its token's lock
     // when polled. A child token per connection keeps that lock private to the connection instead of shared
     // by all of them; `force` is only polled once shutdown has begun.
     let stop = shared.stop.child_token();
     let timeout = shared.router.config.header_read_timeout;
-    let protocol = tokio::select! {
-        protocol = tokio::time::timeout(timeout, sniff(&mut stream)) => protocol,
+    // The handshake, then which HTTP: ALPN's choice, else the first bytes'.
+    let ready = async {
+        let (mut stream, alpn) = match handshake.await {
+            Ok(Handshake::Http { conn, alpn }) => (conn, alpn),
+            Ok(Handshake::Done) => return Ok(None),
+            Err(err) => return Err(Early::Handshake(err)),
+        };
+        let first = match alpn {
+            Alpn::Http2 => (true, BytesMut::new()),
+            Alpn::Http1 => (false, BytesMut::new()),
+            Alpn::None => match tokio::time::timeout(timeout, sniff(&mut stream)).await {
+                Ok(Ok(Some(first))) => first,
+                // Closed before a byte.
+                Ok(Ok(None)) => return Ok(None),
+                Ok(Err(err)) => return Err(Early::Read(err)),
+                Err(_) => return Err(Early::Silent),
+            },
+        };
+        Ok(Some((stream, first)))
+    };
+    let ready = tokio::select! {
+        ready = ready => ready,
         () = stop.cancelled() => return,
     };
-    let (http2, prefix) = match protocol {
-        Ok(Ok(Some(first))) => first,
-        // Closed before a byte, failed, or silent for the whole header timeout.
-        Ok(Ok(None)) => return,
-        Ok(Err(err)) => return debug!(%peer, error = %err, "reading from a client failed"),
-        Err(_) => return debug!(%peer, "client sent nothing before the header read timeout"),
+    let (stream, (http2, prefix)) = match ready {
+        Ok(Some(ready)) => ready,
+        Ok(None) => return,
+        // Clients that vanish, scan or stall are routine for a proxy: not worth more than debug.
+        Err(Early::Handshake(err)) => return debug!(%peer, error = %err, "handshake with a client failed"),
+        Err(Early::Read(err)) => return debug!(%peer, error = %err, "reading from a client failed"),
+        Err(Early::Silent) => return debug!(%peer, "client sent nothing before the header read timeout"),
     };
 
     // What the connection's requests share: the router, and tunnels that keep the connection's permit.
@@ -270,6 +301,13 @@ async fn serve_connection<L: Listener>(
         // Clients that vanish or send garbage are routine for a proxy: not worth more than debug.
         debug!(%peer, error = %err, "client connection ended with an error");
     }
+}
+
+/// Why a connection ended before it was served.
+enum Early {
+    Handshake(io::Error),
+    Read(io::Error),
+    Silent,
 }
 
 /// Returns once a whole `idle` period passes without `requests` moving.

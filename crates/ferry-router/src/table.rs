@@ -144,6 +144,14 @@ pub struct ServiceRoute {
     /// The most requests each instance takes at once, and the queue in front of them (`None`: no limit).
     /// Requests that find every instance at it wait for room instead of being sent ([`Capacity`]).
     pub capacity: Option<Arc<Capacity>>,
+    /// Requests over plain HTTP for a host the router has a certificate for get `308 Permanent Redirect` to
+    /// the same URL over HTTPS (at `RouterConfig::https_port`), whatever their method; ACME HTTP-01
+    /// challenges excepted. A host still waiting for its certificate is served over HTTP. Not for
+    /// [`RouteTarget::Internal`] routes.
+    pub https_redirect: bool,
+    /// Responses over HTTPS carry `Strict-Transport-Security: max-age=<this>` (RFC 6797: never over plain
+    /// HTTP).
+    pub hsts: Option<u32>,
 }
 
 impl ServiceRoute {
@@ -217,8 +225,14 @@ impl RouteTable {
     }
 
     /// The route for a host already passed through `normalize_host`.
+    ///
+    /// A name without a route of its own takes its wildcard's (`a.example.com` → `*.example.com`): one label
+    /// deep, as a wildcard certificate covers. Looked for only when the exact name misses.
     pub(crate) fn get_normalized(&self, name: &str) -> Option<&Arc<ServiceRoute>> {
-        self.routes.get(name)
+        self.routes.get(name).or_else(|| {
+            let (_, parent) = name.split_once('.')?;
+            self.routes.get(&format!("*.{parent}"))
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -297,6 +311,8 @@ mod tests {
             protocol: Protocol::Http1,
             request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
             capacity: None,
+            https_redirect: false,
+            hsts: None,
         });
         table.insert("Web.Localhost.", Arc::clone(&route));
         assert_eq!(table.len(), 1);
@@ -305,6 +321,14 @@ mod tests {
         assert!(table.get("WEB.LOCALHOST").is_some());
         assert!(table.get("api.localhost").is_none());
         assert_eq!(table.iter().map(|(host, _)| host).collect::<Vec<_>>(), ["web.localhost"]);
+
+        // A wildcard covers one label, and an exact name wins over it.
+        let mut wild = RouteTable::new();
+        wild.insert("*.example.com", Arc::clone(&route));
+        assert!(wild.get("a.example.com").is_some());
+        assert!(wild.get("A.Example.com:443").is_some());
+        assert!(wild.get("a.b.example.com").is_none());
+        assert!(wild.get("example.com").is_none());
 
         // One route under a second host: the same route, not a copy.
         table.insert("www.example.com", Arc::clone(&route));

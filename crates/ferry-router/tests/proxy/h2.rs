@@ -63,7 +63,9 @@ async fn an_h2c_instance_gets_http2_and_the_client_gets_the_body_and_the_trailer
     assert_eq!(seen.headers["te"], "trailers", "gRPC needs te: trailers");
     assert!(!seen.headers.contains_key("connection"));
     assert!(!seen.headers.contains_key("host"), "the host travels as :authority");
-    assert_eq!(seen.headers["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+    assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1", "the client's is replaced");
+    assert_eq!(seen.headers["x-real-ip"], "127.0.0.1");
+    assert_eq!(seen.headers["forwarded"], "for=127.0.0.1;proto=http;host=\"grpc.localhost:8080\"");
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
     assert_eq!(seen.headers["x-forwarded-host"], "grpc.localhost:8080");
     assert!(is_generated_id(seen.headers["x-request-id"].to_str().unwrap()));

@@ -22,6 +22,8 @@ async fn the_instance_gets_forwarded_headers_without_hop_by_hop_ones() {
         .header("te", "trailers")
         .header("trailer", "x-checksum")
         .header("x-forwarded-for", "203.0.113.9")
+        .header("x-real-ip", "203.0.113.10")
+        .header("forwarded", "for=203.0.113.11;proto=https")
         .header("x-custom", "kept")
         .body(empty())
         .unwrap();
@@ -34,9 +36,15 @@ async fn the_instance_gets_forwarded_headers_without_hop_by_hop_ones() {
     assert_eq!(seen.version, Version::HTTP_11);
     let h = &seen.headers;
     assert_eq!(h["host"], "Web.localhost:8080", "the client's host is kept");
-    assert_eq!(h["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    // What the router saw, never what the client claimed.
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
     assert_eq!(h["x-forwarded-proto"], "http");
     assert_eq!(h["x-forwarded-host"], "Web.localhost:8080");
+    assert_eq!(h["x-real-ip"], "127.0.0.1");
+    assert_eq!(h["forwarded"], "for=127.0.0.1;proto=http;host=\"Web.localhost:8080\"");
+    for name in ["x-forwarded-for", "x-real-ip", "forwarded"] {
+        assert_eq!(h.get_all(name).iter().count(), 1, "one {name}");
+    }
     assert_eq!(h["x-custom"], "kept");
     for gone in ["connection", "x-secret", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"] {
         assert!(!h.contains_key(gone), "{gone} must not reach the instance");
@@ -118,4 +126,28 @@ async fn hop_by_hop_headers_are_removed_from_responses() {
     assert!(is_generated_id(reply.request_id()), "the router's id wins: {}", reply.request_id());
     // The instance's `Connection` did not close the client's connection.
     assert_eq!(conn.get("web.localhost", "/").await.status, 200);
+}
+
+/// Issue 12: `Connection: Host` removed `Host` from the request the instance got; `Connection` must not
+/// remove what the router sets or needs either.
+#[tokio::test]
+async fn connection_cannot_remove_host_or_the_forwarding_headers() {
+    let proxy = Proxy::start().await;
+    let mut backend = Backend::hello("web-1").await;
+    proxy.set(&[("web.localhost", serving("web", &[&backend.endpoint]))]);
+    let req = Request::get("/")
+        .header(HOST, "web.localhost")
+        .header("connection", "Host, X-Forwarded-For, forwarded, x-real-ip, x-request-id, x-secret")
+        .header("x-secret", "for this hop only")
+        .body(empty())
+        .unwrap();
+    let reply = Reply::read(Conn::open(proxy.addr).await.send(req).await).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let h = backend.next_seen().await.headers;
+    assert_eq!(h["host"], "web.localhost");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(h["x-real-ip"], "127.0.0.1");
+    assert_eq!(h["forwarded"], "for=127.0.0.1;proto=http;host=web.localhost");
+    assert!(h.contains_key("x-request-id"));
+    assert!(!h.contains_key("x-secret"), "other named headers still go");
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use ferry_router::{Listener, Protocol, RouterConfig, Scheme, ServiceRoute};
+use ferry_router::{Handshake, Listener, Protocol, RouterConfig, Scheme, ServiceRoute};
 use http::header::HOST;
 use http::{Request, Response};
 use tokio::net::{TcpListener, TcpStream};
@@ -16,9 +16,18 @@ struct Https(TcpListener);
 
 impl Listener for Https {
     type Io = TcpStream;
+    type Conn = TcpStream;
 
     fn accept(&mut self) -> impl Future<Output = std::io::Result<(TcpStream, SocketAddr)>> + Send {
         self.0.accept()
+    }
+
+    fn handshake(
+        &self,
+        io: TcpStream,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = std::io::Result<Handshake<TcpStream>>> + Send + 'static {
+        self.0.handshake(io, timeout)
     }
 
     fn scheme(&self) -> Scheme {

@@ -22,5 +22,6 @@ mod streaming;
 mod support;
 mod swap;
 mod timeout;
+mod tls;
 mod upgrade;
 mod upstream;

@@ -85,7 +85,11 @@ impl Proxy {
 
     /// A router serving on `listener`, which accepts connections to `addr`.
     pub fn with_listener(config: RouterConfig, listener: impl Listener, addr: SocketAddr) -> Proxy {
-        let router = Router::new(config);
+        Proxy::with_router(Router::new(config), listener, addr)
+    }
+
+    /// `router` serving on `listener`, which accepts connections to `addr`.
+    pub fn with_router(router: Arc<Router>, listener: impl Listener, addr: SocketAddr) -> Proxy {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(Arc::clone(&router).serve(listener, shutdown.clone()));
         Proxy { router, addr, shutdown, task: Some(task) }
@@ -128,7 +132,15 @@ pub fn route_with(
     protocol: Protocol,
     request_timeout: Duration,
 ) -> Arc<ServiceRoute> {
-    Arc::new(ServiceRoute { service: service.to_owned(), target, protocol, request_timeout, capacity: None })
+    Arc::new(ServiceRoute {
+        service: service.to_owned(),
+        target,
+        protocol,
+        request_timeout,
+        capacity: None,
+        https_redirect: false,
+        hsts: None,
+    })
 }
 
 fn instances(endpoints: &[&Arc<Endpoint>]) -> RouteTarget {
@@ -162,6 +174,8 @@ pub fn serving_limited(
         protocol,
         request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
         capacity: Some(Arc::clone(capacity)),
+        https_redirect: false,
+        hsts: None,
     })
 }
 
