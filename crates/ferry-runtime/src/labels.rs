@@ -28,6 +28,38 @@ pub(crate) fn container_name(identity: &InstanceIdentity) -> String {
     format!("ferry-{}-{}", identity.service_name.as_str().to_ascii_lowercase(), identity.instance_id)
 }
 
+/// `ferry-<owner without its ferry- prefix>-<service id>`: the network of one service of one installation.
+/// Characters a network name cannot hold become `-` (an owner is `ferry-<hex>` unless a test set it).
+pub(crate) fn network_name(owner: &str, service: &ServiceId) -> String {
+    let owner: String = owner
+        .strip_prefix("ferry-")
+        .unwrap_or(owner)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '-' })
+        .collect();
+    format!("ferry-{owner}-{service}")
+}
+
+/// The labels of a service's network: whose it is, so that a network of that name made by someone else is
+/// never used, and an installation's networks can be found again.
+pub(crate) fn network_labels(owner: &str, service: &ServiceId) -> HashMap<String, String> {
+    HashMap::from([
+        (MANAGED.to_owned(), "true".to_owned()),
+        (OWNER.to_owned(), owner.to_owned()),
+        (SERVICE_ID.to_owned(), service.to_string()),
+    ])
+}
+
+/// The service a network's labels say it belongs to, if they say this installation made it.
+pub(crate) fn network_service(labels: &HashMap<String, String>, owner: &str) -> Option<ServiceId> {
+    if labels.get(MANAGED).map(String::as_str) != Some("true")
+        || labels.get(OWNER).map(String::as_str) != Some(owner)
+    {
+        return None;
+    }
+    ServiceId::parse(labels.get(SERVICE_ID)?).ok()
+}
+
 pub(crate) fn labels(identity: &InstanceIdentity, owner: &str) -> HashMap<String, String> {
     HashMap::from([
         (MANAGED.to_owned(), "true".to_owned()),
@@ -79,6 +111,16 @@ mod tests {
     #[test]
     fn names_are_lower_case_and_carry_the_instance() {
         assert_eq!(container_name(&sample()), "ferry-web_app-1-0123456789abcdef");
+    }
+
+    #[test]
+    fn networks_are_named_and_labelled_for_their_owner_and_service() {
+        let id = sample().service_id;
+        assert_eq!(network_name("ferry-0a1b2c3d4e5f", &id), format!("ferry-0a1b2c3d4e5f-{id}"));
+        assert_eq!(network_name("my ferry/1", &id), format!("ferry-my-ferry-1-{id}"));
+        let labels = network_labels("ferry-0a1b2c3d4e5f", &id);
+        assert_eq!(network_service(&labels, "ferry-0a1b2c3d4e5f"), Some(id));
+        assert_eq!(network_service(&labels, "ferry-other"), None, "another installation's network");
     }
 
     #[test]

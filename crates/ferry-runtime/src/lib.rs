@@ -28,7 +28,10 @@ pub struct InstanceIdentity {
     pub instance_id: InstanceId,
 }
 
-/// What to run. The driver publishes `port` on 127.0.0.1 only, on an ephemeral host port.
+/// What to run. The driver publishes `port` on 127.0.0.1 only, on an ephemeral host port, and runs the
+/// container hardened whatever the spec says: a short list of capabilities, no privilege gained through
+/// set-user-id files, a limit on processes, never privileged, nothing of the host mounted (the Docker
+/// driver's `create_body` says which and why).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerSpec {
     pub identity: InstanceIdentity,
@@ -43,6 +46,9 @@ pub struct ContainerSpec {
     pub nano_cpus: i64,
     /// Memory limit in bytes (swap is not allowed beyond it).
     pub memory_bytes: i64,
+    /// The image's files cannot be changed: the app writes only to a small `/tmp` in memory. Off by
+    /// default: many images write to their own directories (caches, pid files).
+    pub read_only_root: bool,
 }
 
 /// A container as the engine reports it.
@@ -64,7 +70,7 @@ pub struct ContainerInfo {
     pub node: String,
     /// Where the router reaches the app: its port published on `127.0.0.1:<host port>`, while running.
     pub address: Option<SocketAddr>,
-    /// The container's own address and the app's port on the engine's network, while running. Health
+    /// The container's own address and the app's port on its service's network, while running. Health
     /// checks use it: a userland port proxy (the engine's default) accepts connections on the published
     /// port even when the app does not listen, which would make every TCP check pass.
     pub network_address: Option<SocketAddr>,
@@ -235,7 +241,20 @@ pub trait Images: Send + Sync + 'static {
 pub trait Instances: Send + Sync + 'static {
     /// Creates and starts a container. If it cannot start, nothing is left behind and the error carries
     /// the engine's message.
+    ///
+    /// Each service's containers share a network of their own, made by the service's first run: they
+    /// reach each other but no other service's containers (the Docker driver: a user-defined bridge).
     async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo>;
+
+    /// Frees what the engine keeps for a service beyond its containers (its network), once none of its
+    /// containers is left; call it when the service is deleted. Releasing what is gone, or still in use
+    /// (it is then left), succeeds.
+    async fn release_service(&self, service: &ServiceId) -> Result<()>;
+
+    /// [`release_service`](Self::release_service) for every service of this installation not in `keep`
+    /// (the services that still exist): what a deletion could not release (the engine was away) goes at
+    /// the next start. Returns how many were released.
+    async fn release_services_except(&self, keep: &[ServiceId]) -> Result<usize>;
 
     async fn inspect(&self, container_id: &str) -> Result<Option<ContainerInfo>>;
 

@@ -94,6 +94,103 @@ async fn run_serves_http_on_a_loopback_port_with_env_and_command() -> anyhow::Re
 }
 
 #[tokio::test]
+async fn each_service_runs_hardened_on_a_network_of_its_own_released_when_unused() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let web = spec("netted", &[]);
+    let mut sibling = spec("netted", &[]);
+    sibling.identity.service_id = web.identity.service_id.clone();
+    let other = spec("netted-other", &[]);
+    // Two runs of one service at once make one network between them.
+    let (a, b) = tokio::join!(rt.run(&web), rt.run(&sibling));
+    let (a, b) = (a?, b?);
+    cleanup.container(&a.id);
+    cleanup.container(&b.id);
+    let c = rt.run(&other).await?;
+    cleanup.container(&c.id);
+
+    let networks_of = |id: &str| -> anyhow::Result<Vec<String>> {
+        let json = inspect_json(id)?;
+        let networks = json["NetworkSettings"]["Networks"].as_object().context("networks")?;
+        Ok(networks.keys().cloned().collect())
+    };
+    let name = format!("ferry-ferry-{}", web.identity.service_id);
+    assert_eq!(
+        networks_of(&a.id)?,
+        vec![name.clone()],
+        "one network, the service's, never the default bridge"
+    );
+    assert_eq!(networks_of(&b.id)?, vec![name.clone()]);
+    assert_eq!(networks_of(&c.id)?, vec![format!("ferry-ferry-{}", other.identity.service_id)]);
+    let network = inspect_json(&name)?;
+    assert_eq!(network["Labels"]["ferry.owner"], "ferry");
+    assert_eq!(network["Labels"]["ferry.service-id"], web.identity.service_id.as_str());
+    assert_eq!(network["Driver"], "bridge");
+    // Its subnet is a /26 of ferry's pool (not the engine's default pools, which hold about 30 networks),
+    // and no other network's.
+    let subnet_of = |name: &str| -> anyhow::Result<String> {
+        Ok(inspect_json(name)?["IPAM"]["Config"][0]["Subnet"].as_str().context("a subnet")?.to_owned())
+    };
+    let subnet = subnet_of(&name)?;
+    assert!(subnet.starts_with("10.213.") && subnet.ends_with("/26"), "{subnet}");
+    assert_ne!(subnet, subnet_of(&format!("ferry-ferry-{}", other.identity.service_id))?);
+    // The health check's address is the container's on that network.
+    let own = a.network_address.context("a network address")?;
+    assert_eq!(
+        own.ip().to_string(),
+        network["Containers"][&a.id]["IPv4Address"].as_str().unwrap_or("").split('/').next().unwrap_or("")
+    );
+    assert!(http_get(own, "/").await?.contains("hello"));
+
+    let host = inspect_json(&a.id)?["HostConfig"].clone();
+    assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]));
+    assert!(!host["CapAdd"].as_array().context("cap add")?.iter().any(|c| c == "NET_RAW"));
+    assert_eq!(host["SecurityOpt"], serde_json::json!(["no-new-privileges:true"]));
+    assert_eq!(host["PidsLimit"], 4096);
+    assert_eq!(host["Privileged"], false);
+
+    // Released only once no container uses it; releasing again is fine.
+    rt.remove(&a.id).await?;
+    rt.release_service(&web.identity.service_id).await?;
+    assert!(inspect_json(&name).is_ok(), "still used by the sibling");
+    rt.remove(&b.id).await?;
+    rt.release_service(&web.identity.service_id).await?;
+    assert!(inspect_json(&name).is_err(), "gone with its last container");
+    rt.release_service(&web.identity.service_id).await?;
+    // A network of that name someone else made is refused, never joined.
+    docker(&["network", "create", &name])?;
+    let err = rt.run(&spec_for(&web)).await.unwrap_err();
+    assert!(err.to_string().contains("did not make it for service"), "{err}");
+    rt.release_service(&web.identity.service_id).await?;
+    assert!(inspect_json(&name).is_ok(), "not ours: left alone");
+    docker(&["network", "rm", &name])?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_read_only_root_runs_with_a_writable_tmp_only() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let mut spec = spec("read-only", &[]);
+    spec.read_only_root = true;
+    let info = rt.run(&spec).await?;
+    cleanup.container(&info.id);
+    let address = info.address.context("an address")?;
+    eventually("the app to answer", || async move { Ok(http_get(address, "/").await.ok()) }).await?;
+    let host = inspect_json(&info.id)?["HostConfig"].clone();
+    assert_eq!(host["ReadonlyRootfs"], true);
+    assert_eq!(host["Tmpfs"]["/tmp"], "rw,noexec,nosuid,nodev,size=64m");
+    Ok(())
+}
+
+/// Another instance of the same service.
+fn spec_for(spec: &ferry_runtime::ContainerSpec) -> ferry_runtime::ContainerSpec {
+    let mut next = spec.clone();
+    next.identity.instance_id = ferry_model::InstanceId::generate();
+    next
+}
+
+#[tokio::test]
 async fn limits_are_set_and_cpus_are_capped_at_the_host() -> anyhow::Result<()> {
     let rt = runtime().await;
     let cleanup = Cleanup::default();

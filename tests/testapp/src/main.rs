@@ -1,5 +1,6 @@
-//! `ferry-testapp`: the app ferry's end-to-end tests deploy. A std-only HTTP/1.1 server (keep-alive,
-//! a thread per connection) whose behaviour is chosen by environment variables and paths.
+//! `ferry-testapp`: the app ferry's end-to-end tests deploy. An HTTP/1.1 server on std (keep-alive,
+//! a thread per connection; libc only for the packet socket of `/probe/raw-syn`) whose behaviour is
+//! chosen by environment variables and paths.
 //!
 //! Environment:
 //! - `PORT`: listen on `0.0.0.0:$PORT` (default 8080; 0 picks a free port).
@@ -20,6 +21,11 @@
 //! - `POST|PUT /echo` → the request body streamed back (`Content-Length` or chunked in and out)
 //! - `GET /bytes?n=N` → N bytes (default 1024) of `x` with a `Content-Length`
 //! - `POST /exit?code=N` → answers 200, then exits with N
+//! - `GET /probe/connect?addr=IP:PORT` → a TCP connect from the app: `connected`, `refused`,
+//!   `timeout` or `error: <why>`
+//! - `GET /probe/raw-syn?ip=IP&port=N` (ip default 127.0.0.1) → a hand-made TCP SYN sent to the
+//!   default gateway's MAC on a packet socket (see `probe.rs`): `syn-ack`, `rst`, `no-answer`, or
+//!   `socket: <why>` when the app may not open one (no `CAP_NET_RAW`)
 //! - any request with `Connection: upgrade` and `Upgrade: echo` (or `websocket`) → `101`, then
 //!   raw bytes are echoed back until the client closes its side. Not a real WebSocket server: the
 //!   handshake's `Sec-WebSocket-Accept` is not computed and frames are not parsed.
@@ -31,6 +37,8 @@
 mod body;
 mod conn;
 mod head;
+mod probe;
+mod raw;
 mod response;
 mod routes;
 

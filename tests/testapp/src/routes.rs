@@ -23,8 +23,20 @@ const DRAIN_LIMIT: u64 = 1 << 20;
 const MAX_WAIT_MS: u64 = 10 * 60 * 1000;
 const MAX_CHUNKS: u64 = 100_000;
 const BUF_SIZE: usize = 64 * 1024;
-const KNOWN_PATHS: [&str; 9] =
-    ["/", "/healthz", "/healthz/fail", "/headers", "/slow", "/stream", "/bytes", "/echo", "/exit"];
+const KNOWN_PATHS: [&str; 12] = [
+    "/",
+    "/healthz",
+    "/healthz/fail",
+    "/headers",
+    "/slow",
+    "/stream",
+    "/bytes",
+    "/echo",
+    "/exit",
+    "/probe/connect",
+    "/probe/raw-syn",
+    "/probe/internal",
+];
 
 pub fn handle<R: BufRead, W: Write>(app: &App, req: &Request, reader: &mut R, w: &mut W) -> Outcome {
     let mut reply = Reply::new(w, req);
@@ -81,6 +93,17 @@ fn route<R: BufRead, W: Write>(
         "/stream" if get => param(req, "chunks", 5, MAX_CHUNKS)
             .and_then(|chunks| Ok((chunks, param(req, "ms", 100, MAX_WAIT_MS)?)))
             .map(|(chunks, ms)| stream(reply, req.http10, chunks, ms)),
+        "/probe/connect" if get => crate::probe::connect(req.query("addr").unwrap_or_default())
+            .map(|answer| reply.text(200, &format!("{answer}\n"))),
+        "/probe/internal" if get => {
+            let host = req.query("host").unwrap_or_default();
+            Ok(reply.text(200, &crate::probe::internal(host, req.query("path").unwrap_or("/"))))
+        }
+        "/probe/raw-syn" if get => {
+            let ip = req.query("ip").unwrap_or("127.0.0.1");
+            crate::probe::raw_syn(ip, req.query("port").unwrap_or_default())
+                .map(|answer| reply.text(200, &format!("{answer}\n")))
+        }
         "/bytes" if get => param(req, "n", 1024, u64::MAX).map(|n| bytes(reply, n)),
         "/echo" if matches!(req.method.as_str(), "POST" | "PUT") => Ok(echo(reply, req, body, framing)),
         "/exit" if req.method == "POST" => param(req, "code", 0, 255).map(|code| {

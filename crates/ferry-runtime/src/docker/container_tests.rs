@@ -17,12 +17,15 @@ fn spec() -> ContainerSpec {
         port: 8080,
         nano_cpus: 250_000_000,
         memory_bytes: 512 << 20,
+        read_only_root: false,
     }
 }
 
+const NETWORK: &str = "f00dfeed";
+
 #[test]
 fn the_create_body_publishes_on_loopback_with_limits() {
-    let body = create_body(&spec(), 250_000_000, &DockerOptions::default());
+    let body = create_body(&spec(), 250_000_000, &DockerOptions::default(), NETWORK);
     let json = serde_json::to_value(&body).unwrap();
     assert_eq!(json["Image"], "sha256:abc");
     assert_eq!(json["Env"], serde_json::json!(["PORT=8080", "GREETING=a=b"]));
@@ -46,10 +49,45 @@ fn the_create_body_publishes_on_loopback_with_limits() {
 }
 
 #[test]
+fn the_create_body_hardens_the_container() {
+    let json = serde_json::to_value(create_body(&spec(), 1, &DockerOptions::default(), NETWORK)).unwrap();
+    let host = &json["HostConfig"];
+    assert_eq!(host["NetworkMode"], NETWORK, "the service's own network, never the default bridge");
+    assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]));
+    let added: Vec<&str> = host["CapAdd"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(
+        added,
+        ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID", "NET_BIND_SERVICE", "KILL"]
+    );
+    for never in ["NET_RAW", "NET_ADMIN", "SYS_ADMIN", "MKNOD", "SYS_CHROOT", "SETFCAP", "AUDIT_WRITE"] {
+        assert!(!added.contains(&never), "{never} must never be added");
+    }
+    assert_eq!(host["SecurityOpt"], serde_json::json!(["no-new-privileges:true"]));
+    assert_eq!(host["PidsLimit"], 4096);
+    assert_eq!(host["Privileged"], false);
+    assert_eq!(host["ReadonlyRootfs"], false);
+    for absent in ["Binds", "Mounts", "Devices", "VolumesFrom", "PidMode", "IpcMode", "UTSMode", "UsernsMode"]
+    {
+        assert!(host.get(absent).is_none(), "{absent} must not be set: {}", host[absent]);
+    }
+    assert!(json.get("Volumes").is_none());
+    assert!(host.get("Tmpfs").is_none(), "no tmpfs unless the root is read-only");
+}
+
+#[test]
+fn a_read_only_root_gets_a_small_tmp_in_memory() {
+    let mut spec = spec();
+    spec.read_only_root = true;
+    let json = serde_json::to_value(create_body(&spec, 1, &DockerOptions::default(), NETWORK)).unwrap();
+    assert_eq!(json["HostConfig"]["ReadonlyRootfs"], true);
+    assert_eq!(json["HostConfig"]["Tmpfs"], serde_json::json!({ "/tmp": "rw,noexec,nosuid,nodev,size=64m" }));
+}
+
+#[test]
 fn no_command_keeps_the_image_cmd() {
     let mut spec = spec();
     spec.command = None;
-    let json = serde_json::to_value(create_body(&spec, 1, &DockerOptions::default())).unwrap();
+    let json = serde_json::to_value(create_body(&spec, 1, &DockerOptions::default(), NETWORK)).unwrap();
     assert!(json.get("Cmd").is_none());
 }
 

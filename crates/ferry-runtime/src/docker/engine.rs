@@ -31,6 +31,11 @@ pub struct DockerOptions {
     /// The installation this driver works for: written on every container as `ferry.owner`, and the
     /// only containers it lists and reports events about.
     pub owner: String,
+    /// Where each service's network gets its subnet.
+    pub network_pool: super::subnet::NetworkPool,
+    /// `/etc/hosts` lines of every container, as the engine takes them (`name:address`, where the address
+    /// may be `host-gateway`): how apps find the router's internal listener.
+    pub extra_hosts: Vec<String>,
 }
 
 impl Default for DockerOptions {
@@ -41,6 +46,8 @@ impl Default for DockerOptions {
             log_max_size: "10m".to_owned(),
             log_max_files: 3,
             owner: "ferry".to_owned(),
+            network_pool: super::subnet::NetworkPool::default(),
+            extra_hosts: Vec::new(),
         }
     }
 }
@@ -58,6 +65,9 @@ pub(super) struct Engine {
     pub(super) node: Arc<str>,
     /// The host's CPU count (0 if the engine does not say), read at connect, for capping CPU limits.
     pub(super) cpus: u32,
+    /// Held while a service's network is looked up and made or removed, so two runs never make two
+    /// networks of one name (engines before Docker 25 allow that).
+    pub(super) networks: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Engine {
@@ -97,7 +107,7 @@ impl Engine {
             socket = %socket, api_version = %docker.client_version(), node = %node,
             "connected to the docker engine"
         );
-        Ok(Self { docker, options: Arc::new(options), node, cpus })
+        Ok(Self { docker, options: Arc::new(options), node, cpus, networks: Arc::default() })
     }
 
     pub(super) fn call_timeout(&self) -> Duration {

@@ -16,18 +16,21 @@ mod error;
 mod events;
 mod image;
 mod logs;
+mod network;
 mod pull;
 mod push;
 mod registry;
+mod subnet;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_model::{ImageRef, RegistryCredentials, Timestamp};
+use ferry_model::{ImageRef, RegistryCredentials, ServiceId, Timestamp};
 use futures_util::stream::BoxStream;
 
 pub use self::engine::DockerOptions;
 use self::engine::Engine;
+pub use self::subnet::{Ipv4Net, NetworkPool};
 use crate::{
     ContainerInfo, ContainerSpec, EngineInfo, Images, Instances, LogLine, PulledImage, Result, Runtime,
     RuntimeEvent,
@@ -108,7 +111,16 @@ impl Images for DockerRuntime {
 #[async_trait]
 impl Instances for DockerRuntime {
     async fn run(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
-        container::run(&self.engine, spec).await
+        let network = network::ensure(&self.engine, &spec.identity.service_id).await?;
+        container::run(&self.engine, spec, &network).await
+    }
+
+    async fn release_service(&self, service: &ServiceId) -> Result<()> {
+        network::release(&self.engine, service).await
+    }
+
+    async fn release_services_except(&self, keep: &[ServiceId]) -> Result<usize> {
+        network::release_except(&self.engine, keep).await
     }
 
     async fn inspect(&self, container_id: &str) -> Result<Option<ContainerInfo>> {

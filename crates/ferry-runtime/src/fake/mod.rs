@@ -31,6 +31,9 @@
 //! goes with its last name. Images and references the fake never made exist until removed, so a test
 //! need not pull what it runs; such a reference stands for the image a pull of it would give.
 //!
+//! Like the Docker driver, a service's first run gives it a network ([`FakeRuntime::networks`]), which
+//! goes when the service is released once none of its containers is left (stopped ones count).
+//!
 //! Like Docker, a stop or a kill is a death: `stop` ends a running container with exit code 143 (SIGTERM
 //! through the init process) and `remove` of a running one with 137; both emit [`RuntimeEvent::Died`].
 
@@ -43,7 +46,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_model::{ImageRef, Timestamp};
+use ferry_model::{ImageRef, ServiceId, Timestamp};
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
 use tokio::sync::mpsc;
@@ -85,6 +88,9 @@ pub enum Call {
         with_credentials: bool,
     },
     Run(ContainerSpec),
+    ReleaseService(ServiceId),
+    /// The services kept.
+    ReleaseServicesExcept(Vec<ServiceId>),
     Inspect(String),
     List,
     /// A container id and the grace period.
@@ -123,6 +129,12 @@ impl FakeRuntime {
     /// Every container, running or not, in the order they were made (no call is recorded).
     pub fn containers(&self) -> Vec<ContainerInfo> {
         self.lock().containers.values().map(|c| c.info.clone()).collect()
+    }
+
+    /// The services that have a network: made by their first run, gone when released while none of
+    /// their containers is left (no call is recorded).
+    pub fn networks(&self) -> Vec<ServiceId> {
+        self.lock().networks.iter().cloned().collect()
     }
 
     /// The spec a container was run with.
@@ -256,6 +268,8 @@ impl Instances for FakeRuntime {
                 "Conflict. The container name \"/{name}\" is already in use by another container"
             )));
         }
+        // As in the Docker driver, the network is made before the container (which may then fail).
+        state.networks.insert(spec.identity.service_id.clone());
         let script = state.script_for(&spec.image);
         if let Some(Script::FailRun(message)) = &script {
             return Err(RuntimeError::Engine(message.clone()));
@@ -268,6 +282,24 @@ impl Instances for FakeRuntime {
             state.stop(&info.id, exit_code, false);
         }
         Ok(state.containers.get(&info.id).map_or(info, |c| c.info.clone()))
+    }
+
+    async fn release_service(&self, service: &ServiceId) -> Result<()> {
+        let mut state = self.enter(Call::ReleaseService(service.clone()))?;
+        if !state.uses_network(service) {
+            state.networks.remove(service);
+        }
+        Ok(())
+    }
+
+    async fn release_services_except(&self, keep: &[ServiceId]) -> Result<usize> {
+        let mut state = self.enter(Call::ReleaseServicesExcept(keep.to_vec()))?;
+        let gone: Vec<ServiceId> =
+            state.networks.iter().filter(|s| !keep.contains(s) && !state.uses_network(s)).cloned().collect();
+        for service in &gone {
+            state.networks.remove(service);
+        }
+        Ok(gone.len())
     }
 
     async fn inspect(&self, container_id: &str) -> Result<Option<ContainerInfo>> {

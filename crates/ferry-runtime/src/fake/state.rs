@@ -1,10 +1,10 @@
 //! The fake's in-memory engine.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ferry_model::Timestamp;
+use ferry_model::{ServiceId, Timestamp};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::store::{ImageStore, User};
@@ -33,6 +33,8 @@ pub(super) struct State {
     pub(super) addresses: Vec<(String, Addresses)>,
     /// By id; ids sort in the order containers were made.
     pub(super) containers: BTreeMap<String, FakeContainer>,
+    /// The services whose network exists.
+    pub(super) networks: BTreeSet<ServiceId>,
     /// Open `follow_logs` streams, by container id.
     pub(super) followers: Vec<(String, mpsc::UnboundedSender<LogLine>)>,
     /// Which references name which images, what was removed, and what was pushed.
@@ -57,6 +59,7 @@ impl Default for State {
             scripts: Vec::new(),
             addresses: Vec::new(),
             containers: BTreeMap::new(),
+            networks: BTreeSet::new(),
             followers: Vec::new(),
             subscribers: Vec::new(),
             next_container: 1,
@@ -109,6 +112,11 @@ impl State {
     /// The latest script for an image, given by any of its names.
     pub(super) fn script_for(&self, image: &str) -> Option<Script> {
         latest(&self.images, &self.scripts, image).cloned()
+    }
+
+    /// Whether a container of `service` (running or not) is still on its network.
+    pub(super) fn uses_network(&self, service: &ServiceId) -> bool {
+        self.containers.values().any(|c| &c.spec.identity.service_id == service)
     }
 
     /// A new running container for `spec`.

@@ -21,6 +21,7 @@ pub(super) fn spec(image: &str, instance: &str) -> ContainerSpec {
         port: 8080,
         nano_cpus: 1_000_000_000,
         memory_bytes: 2 << 30,
+        read_only_root: false,
     }
 }
 
@@ -161,4 +162,33 @@ async fn scripted_addresses_are_reported_while_the_container_runs() {
     let dead = fake.inspect(&by_id.id).await.unwrap().unwrap();
     assert_eq!((dead.address, dead.network_address), (None, None), "only while it runs");
     assert_eq!(fake.inspect(&by_ref.id).await.unwrap().unwrap().address, Some(published));
+}
+
+#[tokio::test]
+async fn a_service_keeps_its_network_until_released_without_containers() {
+    let fake = FakeRuntime::new();
+    let web = spec("web:v1", "000000000000000a");
+    let service = web.identity.service_id.clone();
+    let a = fake.run(&web).await.unwrap();
+    let mut other = spec("web:v1", "000000000000000b");
+    other.identity.service_id = ServiceId::parse("00000000000000000000000000000002").unwrap();
+    fake.run(&other).await.unwrap();
+    assert_eq!(fake.networks(), vec![other.identity.service_id.clone(), service.clone()]);
+
+    fake.stop(&a.id, Duration::from_secs(1)).await.unwrap();
+    fake.release_service(&service).await.unwrap();
+    assert!(fake.networks().contains(&service), "a stopped container still uses it");
+    fake.remove(&a.id).await.unwrap();
+    fake.release_service(&service).await.unwrap();
+    assert!(!fake.networks().contains(&service));
+    fake.release_service(&service).await.unwrap();
+    assert!(fake.calls().contains(&Call::ReleaseService(service.clone())));
+
+    // At start-up: networks of services that are gone, unless a container still uses them.
+    let again = fake.run(&spec("web:v1", "000000000000000c")).await.unwrap();
+    assert_eq!(fake.release_services_except(&[]).await.unwrap(), 0, "both are in use");
+    fake.remove(&again.id).await.unwrap();
+    let kept = vec![other.identity.service_id.clone()];
+    assert_eq!(fake.release_services_except(&kept).await.unwrap(), 1);
+    assert_eq!(fake.networks(), kept);
 }

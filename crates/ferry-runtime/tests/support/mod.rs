@@ -149,11 +149,19 @@ fn fnv1a(parts: &[&str]) -> u64 {
     hash
 }
 
-/// A unique identity for a test's container.
+thread_local! {
+    /// The services this thread's test made identities for: [`Cleanup`] removes their networks (a
+    /// `#[tokio::test]` runs on its own thread, its guard too).
+    static SERVICES: std::cell::RefCell<Vec<ServiceId>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A unique identity for a test's container, of a service of its own.
 pub fn identity(service: &str, revision: u32) -> InstanceIdentity {
+    let service_id = ServiceId::generate();
+    SERVICES.with_borrow_mut(|s| s.push(service_id.clone()));
     InstanceIdentity {
         service_name: ServiceName::parse(service).expect("a valid test service name"),
-        service_id: ServiceId::generate(),
+        service_id,
         revision,
         instance_id: InstanceId::generate(),
     }
@@ -171,11 +179,12 @@ pub fn spec(service: &str, env: &[(&str, &str)]) -> ContainerSpec {
         port: APP_PORT,
         nano_cpus: 500_000_000,
         memory_bytes: 64 << 20,
+        read_only_root: false,
     }
 }
 
-/// Removes the containers and images a test made, whether it passed or not (a poisoned lock is
-/// still cleaned up: the guard runs while a failed test unwinds).
+/// Removes the containers, their services' networks, and the images a test made, whether it passed
+/// or not (a poisoned lock is still cleaned up: the guard runs while a failed test unwinds).
 #[derive(Default)]
 pub struct Cleanup {
     containers: Mutex<Vec<String>>,
@@ -196,6 +205,12 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         for id in self.containers.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
             let _ = docker(&["rm", "-f", "-v", &id]);
+        }
+        for service in SERVICES.take() {
+            let filter = format!("label=ferry.service-id={service}");
+            for network in docker(&["network", "ls", "-q", "--filter", &filter]).unwrap_or_default().lines() {
+                let _ = docker(&["network", "rm", network]);
+            }
         }
         for image in self.images.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
             let _ = docker(&["rmi", "-f", &image]);
