@@ -3,8 +3,8 @@
 use ferry_model::{
     Builder, CodeConfiguration, CodeRuntime, CodeSource, EnvVars, GitCredentials, HealthCheckConfiguration,
     HealthCheckProtocol, ImageConfiguration, ImageRef, ImageSource, InstanceConfiguration,
-    RegistryCredentials, RequestTimeout, ServiceName, ServiceSpec, Source, UpstreamProtocol, ValidationError,
-    normalize_directory,
+    RegistryCredentials, RequestTimeout, SecretName, SecretRefs, ServiceName, ServiceSpec, Source,
+    UpstreamProtocol, ValidationError, normalize_directory,
 };
 use std::collections::BTreeMap;
 
@@ -59,6 +59,7 @@ pub(crate) fn create_request(
         autoscaling: None,
         protocol,
         request_timeout,
+        private: req.is_publicly_accessible == Some(false),
     };
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);
@@ -137,6 +138,7 @@ fn code_source(input: CodeRepositoryInput) -> Result<CodeSource, ValidationError
     let config = ImageConfiguration {
         port: input.port.map(port).transpose()?.unwrap_or(8080),
         env: EnvVars::new(input.env)?,
+        secrets: secret_refs(input.secrets)?,
         start_command: input.start_command.filter(|c| !c.trim().is_empty()),
     };
     let source = CodeSource {
@@ -202,10 +204,40 @@ fn apply_code_update(code: &mut CodeSource, u: CodeUpdate) -> Result<(), Validat
         env.extend(u.env);
         code.config.env = EnvVars::new(env)?;
     }
+    code.config.secrets = merge_secrets(&code.config.secrets, u.secrets, &u.secrets_remove)?;
     if let Some(c) = u.credentials {
         code.credentials = Some(git_credentials(c)?);
     }
     code.validate()
+}
+
+/// Secret references as given: variable → a secret's name or ARN (see [`SecretName::from_reference`]).
+pub(crate) fn secret_refs(input: BTreeMap<String, String>) -> Result<SecretRefs, ValidationError> {
+    let mut refs = BTreeMap::new();
+    for (var, reference) in input {
+        let name = SecretName::from_reference(&reference)
+            .map_err(|e| ValidationError::new(format!("secrets.{var}"), e.message))?;
+        refs.insert(var, name);
+    }
+    SecretRefs::new(refs)
+}
+
+/// An update's secrets over the current ones, as `env` is updated: `set` adds or replaces, `remove`
+/// removes.
+fn merge_secrets(
+    current: &SecretRefs,
+    set: BTreeMap<String, String>,
+    remove: &[String],
+) -> Result<SecretRefs, ValidationError> {
+    if set.is_empty() && remove.is_empty() {
+        return Ok(current.clone());
+    }
+    let mut refs = current.clone().into_map();
+    for var in remove {
+        refs.remove(var);
+    }
+    refs.extend(secret_refs(set)?.into_map());
+    SecretRefs::new(refs)
 }
 
 fn instance_count(n: i64) -> Result<u32, ValidationError> {
@@ -253,6 +285,8 @@ pub(crate) fn update_request(
             env.extend(image.env);
             src.config.env = EnvVars::new(env).map_err(err)?;
         }
+        src.config.secrets =
+            merge_secrets(&src.config.secrets, image.secrets, &image.secrets_remove).map_err(err)?;
         if let Some(command) = image.start_command {
             src.config.start_command = Some(command).filter(|c| !c.trim().is_empty());
         }
@@ -298,6 +332,9 @@ pub(crate) fn update_request(
     if let Some(t) = req.request_timeout {
         spec.request_timeout = RequestTimeout::from_secs(t)?;
     }
+    if let Some(public) = req.is_publicly_accessible {
+        spec.private = !public;
+    }
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);
     }
@@ -316,7 +353,8 @@ fn image_source(input: ImageSourceInput) -> Result<ImageSource, ValidationError>
     };
     let env = EnvVars::new(input.env)?;
     let start_command = input.start_command.filter(|c| !c.trim().is_empty());
-    let config = ImageConfiguration { port, env, start_command };
+    let secrets = secret_refs(input.secrets)?;
+    let config = ImageConfiguration { port, env, secrets, start_command };
     config.validate()?;
     let credentials = match input.credentials {
         Some(c) if c.username.is_empty() => {

@@ -49,6 +49,16 @@ pub(crate) async fn update(
             "give instances (a fixed count) or autoscaling, not both",
         )));
     }
+    // Secrets the update refers to must exist (those it keeps were checked when they were added).
+    if let Some(image) = &req.image {
+        let refs =
+            convert::secret_refs(image.secrets.clone()).map_err(|e| ApiError::from(e.under("image")))?;
+        crate::secrets::require(&state, "image.secrets", refs.into_map()).await?;
+    }
+    if let Some(code) = &req.code {
+        let refs = convert::secret_refs(code.secrets.clone()).map_err(|e| ApiError::from(e.under("code")))?;
+        crate::secrets::require(&state, "code.secrets", refs.into_map()).await?;
+    }
     // A named configuration is read now; values are put over the spec's own inside the transaction.
     let (named, default) = match &scaling {
         Some(input) if input.configuration.is_some() => {

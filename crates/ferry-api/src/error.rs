@@ -12,11 +12,15 @@ use ferry_wire::{ErrorBody, ErrorDetail};
 pub enum ErrorKind {
     InvalidRequest,
     Unauthorized,
+    /// A valid token whose scope does not allow the call.
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     Conflict,
     InvalidState,
     PayloadTooLarge,
+    /// Too many failed authentications from this address; try again after `Retry-After`.
+    TooManyRequests,
     /// The server cannot answer now (its database is locked by another process); try again.
     Unavailable,
     Internal,
@@ -27,10 +31,12 @@ impl ErrorKind {
         match self {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict | Self::InvalidState => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -40,11 +46,13 @@ impl ErrorKind {
         match self {
             Self::InvalidRequest => "InvalidRequest",
             Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "Forbidden",
             Self::NotFound => "NotFound",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::Conflict => "Conflict",
             Self::InvalidState => "InvalidState",
             Self::PayloadTooLarge => "PayloadTooLarge",
+            Self::TooManyRequests => "TooManyRequests",
             Self::Unavailable => "Unavailable",
             Self::Internal => "Internal",
         }

@@ -111,7 +111,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Segment {
     }
 }
 
-fn path_rejection(rejection: PathRejection) -> ApiError {
+pub(crate) fn path_rejection(rejection: PathRejection) -> ApiError {
     ApiError::new(ErrorKind::InvalidRequest, format!("the path is not valid: {}", rejection.body_text()))
 }
 

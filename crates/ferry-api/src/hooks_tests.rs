@@ -58,9 +58,15 @@ impl Harness {
         let recorder = Arc::new(Recorder::default());
         let config = ApiConfig {
             arn: Arn { region: "local".into(), account: "000000000000".into() },
-            public: PublicUrl { scheme: "http".into(), domain: "localhost".into(), port: Some(8080) },
+            public: PublicUrl {
+                scheme: "http".into(),
+                domain: "localhost".into(),
+                port: Some(8080),
+                https_port: None,
+            },
             hooks_host: "ferry.localhost".into(),
             hooks_url: "http://ferry.localhost:8080".into(),
+            tls: None,
         };
         let commands = Commands::new(store.clone(), recorder.clone());
         Self {

@@ -2,10 +2,11 @@
 //!
 //! The native REST API lives under `/v1` and is described by the OpenAPI document at
 //! `/v1/openapi.json`. Every `/v1` request needs `Authorization: Bearer <token>`; only the hash of each
-//! token is stored. Mutating calls are commands (`ferry_command`): the handler turns the request into one,
-//! the command layer admits it, numbers its revision and queues its operation in one transaction, and the
-//! call returns at once with the operation's id (as App Runner's do); clients follow the operation to see
-//! it finish. Reads go to the store. Handlers never touch containers, and every answer that is not a
+//! token is stored, and the token's scope (read-only, deploy, admin) decides what it may call: the matrix
+//! and the limit on failed authentications are in `auth.rs`. Mutating calls are commands
+//! (`ferry_command`): the handler turns the request into one, the command layer admits it, numbers its
+//! revision and queues its operation in one transaction, and the call returns at once with the
+//! operation's id (as App Runner's do); clients follow the operation to see it finish. Reads go to the store. Handlers never touch containers, and every answer that is not a
 //! success has the one JSON error shape of [`ApiError`].
 
 use std::sync::Arc;
@@ -22,16 +23,20 @@ mod auth;
 mod autoscaling;
 mod convert;
 mod deployments;
+mod domains;
 mod error;
 mod extract;
 mod hooks;
 mod logs;
 mod openapi;
 mod operations;
+mod secrets;
 mod services;
+mod tokens;
 mod views;
 mod webhooks;
 
+pub use auth::{FAILURE_WINDOW, MAX_FAILURES, Scope, required_scope};
 pub use error::{ApiError, ErrorKind};
 pub use hooks::{MAX_HOOK_BODY, hooks_router};
 pub use openapi::openapi_json;
@@ -60,6 +65,8 @@ pub struct PublicUrl {
     pub domain: String,
     /// `None` for the scheme's default port.
     pub port: Option<u16>,
+    /// The router's public HTTPS port, when it has an HTTPS listener: where custom domains are served.
+    pub https_port: Option<u16>,
 }
 
 impl PublicUrl {
@@ -87,6 +94,19 @@ pub struct ApiConfig {
     /// `http://ferry.localhost:8080`.
     pub hooks_host: String,
     pub hooks_url: String,
+    /// What the server does for HTTPS; `None` when it has no HTTPS listener (custom domains are refused).
+    pub tls: Option<TlsApi>,
+}
+
+/// The server's HTTPS, as far as the API needs it.
+#[derive(Clone)]
+pub struct TlsApi {
+    /// Wildcard domains (DNS-01) can be certified: the server has a DNS hook.
+    pub dns01: bool,
+    /// The local CA's certificate (PEM), when the server has one: what clients trust (`curl --cacert`).
+    pub local_ca_pem: Option<String>,
+    /// Told after a domain is added or removed: routes and certificates follow.
+    pub domains_changed: Arc<dyn Fn() + Send + Sync>,
 }
 
 #[derive(Clone)]
@@ -95,11 +115,12 @@ pub(crate) struct AppState {
     pub commands: Commands,
     pub logs: Arc<dyn LogSource>,
     pub config: Arc<ApiConfig>,
+    pub auth: Arc<auth::Guard>,
 }
 
 /// The API's routes. `/healthz` answers without a token (it says only that the process is up).
 pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config: ApiConfig) -> Router {
-    let state = AppState { store, commands, logs, config: Arc::new(config) };
+    let state = AppState { store, commands, logs, config: Arc::new(config), auth: Arc::default() };
     let v1 = Router::new()
         .route("/v1/services", get(services::list).post(services::create))
         .route(
@@ -114,12 +135,19 @@ pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config
         .route("/v1/services/{name}/operations", get(operations::list))
         .route("/v1/services/{name}/logs", get(logs::stream))
         .route("/v1/services/{name}/webhook", post(webhooks::webhook))
+        .route("/v1/services/{name}/domains", get(domains::list).post(domains::add))
+        .route("/v1/services/{name}/domains/{domain}", axum::routing::delete(domains::remove))
+        .route("/v1/tls/ca", get(domains::local_ca))
         .route("/v1/registries", get(webhooks::list_registries).post(webhooks::add_registry))
+        .route("/v1/secrets", get(secrets::list))
+        .route("/v1/secrets/{name}", axum::routing::put(secrets::set).delete(secrets::delete))
         .route("/v1/autoscaling", get(autoscaling::list).post(autoscaling::create))
         .route("/v1/autoscaling/{name}", get(autoscaling::describe).delete(autoscaling::delete))
         .route("/v1/autoscaling/{name}/default", post(autoscaling::make_default))
         .route("/v1/registries/{host}", axum::routing::delete(webhooks::delete_registry))
         .route("/v1/operations/{id}", get(operations::detail))
+        .route("/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/v1/tokens/{name}", axum::routing::delete(tokens::revoke))
         .route("/v1/openapi.json", get(openapi::serve))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -140,3 +168,5 @@ pub fn hash_token(token: &str) -> String {
 mod hooks_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tokens_tests;

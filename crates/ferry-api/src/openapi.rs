@@ -33,6 +33,16 @@ use utoipa::{Modify, OpenApi};
         crate::autoscaling::describe,
         crate::autoscaling::delete,
         crate::autoscaling::make_default,
+        crate::secrets::set,
+        crate::secrets::list,
+        crate::secrets::delete,
+        crate::tokens::create,
+        crate::tokens::list,
+        crate::tokens::revoke,
+        crate::domains::add,
+        crate::domains::list,
+        crate::domains::remove,
+        crate::domains::local_ca,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -40,8 +50,11 @@ use utoipa::{Modify, OpenApi};
         (name = "deployments", description = "Revisions: update, deploy, roll back, pause, resume"),
         (name = "operations", description = "The record of every mutating call"),
         (name = "logs", description = "Application logs"),
+        (name = "secrets", description = "Secrets: values services get as environment variables, sealed at rest"),
         (name = "autoscaling", description = "Auto scaling configurations, shared between services"),
         (name = "registries", description = "Registries whose push notifications deploy images"),
+        (name = "tokens", description = "API tokens: named, scoped (read-only, deploy, admin), expiring"),
+        (name = "domains", description = "Custom domains and their certificates"),
     )
 )]
 struct ApiDoc;

@@ -87,6 +87,9 @@ pub(crate) async fn create(
         )));
     }
     let (name, mut spec) = convert::create_request(req)?;
+    let field =
+        format!("source.{}.secrets", if spec.source.image().is_some() { "image" } else { "code_repository" });
+    crate::secrets::require(&state, &field, crate::secrets::references(&spec)).await?;
     if !fixed {
         spec.autoscaling = Some(crate::autoscaling::choose(&state, scaling.unwrap_or_default(), None).await?);
     }

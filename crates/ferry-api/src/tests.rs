@@ -54,9 +54,15 @@ impl Api {
         let recorder = Arc::new(Recorder::default());
         let config = ApiConfig {
             arn: Arn { region: "local".into(), account: "000000000000".into() },
-            public: PublicUrl { scheme: "http".into(), domain: "localhost".into(), port: Some(8080) },
+            public: PublicUrl {
+                scheme: "http".into(),
+                domain: "localhost".into(),
+                port: Some(8080),
+                https_port: None,
+            },
             hooks_host: "ferry.localhost".into(),
             hooks_url: "http://ferry.localhost:8080".into(),
+            tls: None,
         };
         let commands = Commands::new(store.clone(), recorder.clone());
         Self { app: router(store, commands, recorder.clone(), config), recorder }
@@ -626,3 +632,6 @@ async fn the_bearer_scheme_is_case_insensitive_and_callers_are_told_apart() {
     assert_eq!(ops["operations"][0]["triggered_by"], json!({"kind": "API"}));
     assert_eq!(ops["operations"][0]["trigger"], "START_DEPLOYMENT");
 }
+
+/// `/v1/secrets`, and services that refer to secrets.
+mod secrets;

@@ -73,6 +73,7 @@ impl AppState {
             },
             protocol: s.spec.protocol.as_str().to_owned(),
             request_timeout: s.spec.request_timeout.secs(),
+            is_publicly_accessible: !s.spec.private,
             instances_desired: match (&s.spec.autoscaling, scaling) {
                 (Some(_), Some(d)) => d.desired,
                 _ => ferry_plan::scale::desired_instances(&s.spec),
@@ -137,6 +138,7 @@ pub(crate) fn revision_view(r: &Revision, serving: bool) -> RevisionView {
         protocol: r.spec.protocol.as_str().to_owned(),
         request_timeout: r.spec.request_timeout.secs(),
         env: env_map(&config.env),
+        secrets: secret_map(&config.secrets),
         start_command: config.start_command.clone(),
         commit: r.build.as_ref().map(|b| b.commit.clone()),
         builder: r.build.as_ref().map(|b| b.builder.clone()),
@@ -147,6 +149,11 @@ fn env_map(env: &ferry_model::EnvVars) -> std::collections::BTreeMap<String, Str
     env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
+/// Secret references only: variable → secret name. Values never leave the store but for an instance.
+fn secret_map(secrets: &ferry_model::SecretRefs) -> std::collections::BTreeMap<String, String> {
+    secrets.iter().map(|(k, v)| (k.to_owned(), v.to_string())).collect()
+}
+
 fn source_view(spec: &ServiceSpec) -> SourceView {
     match &spec.source {
         Source::Image(src) => SourceView {
@@ -154,6 +161,7 @@ fn source_view(spec: &ServiceSpec) -> SourceView {
                 identifier: src.image.to_string(),
                 port: src.config.port,
                 env: env_map(&src.config.env),
+                secrets: secret_map(&src.config.secrets),
                 start_command: src.config.start_command.clone(),
                 registry_username: src.credentials.as_ref().map(|c| c.username.clone()),
             }),
@@ -181,6 +189,7 @@ fn source_view(spec: &ServiceSpec) -> SourceView {
                     start_command: code.config.start_command.clone(),
                     port: code.config.port,
                     env: env_map(&code.config.env),
+                    secrets: secret_map(&code.config.secrets),
                     credentials: code.credentials.as_ref().map(|c| match c {
                         GitCredentials::Basic { .. } => "basic".to_owned(),
                         GitCredentials::SshKey { .. } => "ssh".to_owned(),

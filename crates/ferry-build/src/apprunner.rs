@@ -4,14 +4,14 @@
 //! Parsing happens in two passes. The YAML parser turns the text into [`RawFile`] and reports syntax
 //! errors, wrong types, unknown keys (typos) and missing required keys with their line. The second pass
 //! checks meaning (a known runtime, version `1.0`, `pre-run` only on revised-build runtimes, no `PORT`
-//! in `run.env`, no `run.secrets`) and finds the key's line in the text with [`KeyLines`].
+//! in `run.env`, secrets named well) and finds the key's line in the text with [`KeyLines`].
 //!
 //! Every scalar is read as text, so `version: 1.0` and `runtime-version: 3.10` keep the digits written
 //! (a YAML float would turn `3.10` into `3.1`).
 
 use std::collections::BTreeMap;
 
-use ferry_model::{CodeRuntime, EnvVars};
+use ferry_model::{CodeRuntime, EnvVars, SecretName, SecretRefs};
 use serde::Deserialize;
 
 use crate::BuildError;
@@ -38,6 +38,9 @@ pub struct AppRunnerConfig {
     /// `run.network.env`: a variable that also receives the port.
     pub port_env: Option<String>,
     pub env: EnvVars,
+    /// `run.secrets`: variables whose values come from ferry's secrets when an instance starts. Never
+    /// given to the build (App Runner does not either).
+    pub secrets: SecretRefs,
 }
 
 #[derive(Deserialize)]
@@ -103,10 +106,10 @@ struct RawVar {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawSecret {
-    #[serde(default, rename = "name")]
-    _name: Option<String>,
-    #[serde(default, rename = "value-from")]
-    _value_from: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    value_from: Option<String>,
 }
 
 impl AppRunnerConfig {
@@ -139,16 +142,7 @@ impl AppRunnerConfig {
         let build_env = build_vars(raw.build.env.unwrap_or_default(), &lines)?;
 
         let run = raw.run;
-        if let Some(secrets) = run.secrets.filter(|s| !s.is_empty()) {
-            return Err(err(
-                "run.secrets",
-                format!(
-                    "run.secrets ({} of them) cannot be used: ferry has no secret store yet; remove them and set \
-                     the values as environment variables with `ferry service update --env NAME=VALUE` instead",
-                    secrets.len()
-                ),
-            ));
-        }
+        let raw_secrets = run.secrets.unwrap_or_default();
         let pre_run = run.pre_run.unwrap_or_default();
         if !pre_run.is_empty() && !runtime.revised_build() {
             return Err(err(
@@ -218,6 +212,8 @@ impl AppRunnerConfig {
             )
         })?;
 
+        let secrets = secret_refs(raw_secrets, &env, &lines)?;
+
         Ok(AppRunnerConfig {
             runtime,
             pre_build: raw.build.commands.pre_build.unwrap_or_default(),
@@ -230,6 +226,7 @@ impl AppRunnerConfig {
             port,
             port_env,
             env,
+            secrets,
         })
     }
 }
@@ -274,6 +271,50 @@ fn build_vars(vars: Vec<RawVar>, lines: &KeyLines) -> Result<Vec<(String, String
         out.push((name, value));
     }
     Ok(out)
+}
+
+/// `run.secrets`: `- name: ENV` and `value-from: <secret name or ARN>` (see
+/// [`SecretName::from_reference`]).
+fn secret_refs(raw: Vec<RawSecret>, env: &EnvVars, lines: &KeyLines) -> Result<SecretRefs, BuildError> {
+    let mut refs = BTreeMap::new();
+    for secret in raw {
+        let Some(name) = secret.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else {
+            return Err(BuildError::config(
+                FILE,
+                lines.line_of("run.secrets"),
+                "run.secrets: an entry has no name; write `- name: ENV_NAME` and `value-from: SECRET_NAME`",
+            ));
+        };
+        let line = lines.line_of_value("run.secrets.name", &name);
+        let from = secret.value_from.unwrap_or_default();
+        if from.trim().is_empty() {
+            return Err(BuildError::config(
+                FILE,
+                line,
+                format!("run.secrets: {name} has no value-from; name the secret: `value-from: SECRET_NAME`"),
+            ));
+        }
+        let secret = SecretName::from_reference(&from)
+            .map_err(|e| BuildError::config(FILE, line, format!("run.secrets: {name}: {}", e.message)))?;
+        if env.get(&name).is_some() {
+            return Err(BuildError::config(
+                FILE,
+                line,
+                format!("run.secrets: {name} is also in run.env (or is run.network.env); keep one"),
+            ));
+        }
+        if refs.insert(name.clone(), secret).is_some() {
+            return Err(BuildError::config(FILE, line, format!("run.secrets: {name} is given twice")));
+        }
+    }
+    SecretRefs::new(refs).map_err(|e| {
+        let name = e.field.strip_prefix("secrets.").unwrap_or("");
+        BuildError::config(
+            FILE,
+            lines.line_of_value("run.secrets.name", name),
+            format!("run.secrets: {}", e.message),
+        )
+    })
 }
 
 fn var_parts(var: RawVar, path: &str, lines: &KeyLines) -> Result<(String, String), BuildError> {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ferry_model::{CodeConfiguration, CodeRuntime, EnvVars, ImageConfiguration};
+use ferry_model::{CodeConfiguration, CodeRuntime, EnvVars, ImageConfiguration, SecretName, SecretRefs};
 
 use crate::apprunner::AppRunnerConfig;
 use crate::deps::place;
@@ -78,6 +78,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, BuildError> {
                 port: None,
                 port_env: None,
                 env: EnvVars::default(),
+                secrets: SecretRefs::default(),
             };
             let recipe = commands_recipe(&repo, &ignore, req.images, &file, &description);
             return Ok(baked(description, recipe, defaults.clone()));
@@ -111,8 +112,29 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, BuildError> {
                 file.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
             env.extend(defaults.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())));
             let env = EnvVars::new(env).map_err(|e| BuildError::config(APPRUNNER_FILE, None, e.message))?;
-            let run =
-                ImageConfiguration { port: file.port.unwrap_or(defaults.port), env, start_command: None };
+            // Secrets likewise: the file's references, the service's on top. A variable the service sets
+            // plainly replaces the file's secret of that name (and the reverse).
+            let mut secrets: BTreeMap<String, SecretName> = file
+                .secrets
+                .iter()
+                .filter(|(k, _)| defaults.env.get(k).is_none())
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect();
+            secrets.extend(defaults.secrets.iter().map(|(k, v)| (k.to_owned(), v.clone())));
+            let env: BTreeMap<String, String> = env
+                .iter()
+                .filter(|(k, _)| !defaults.secrets.contains(k))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let env = EnvVars::new(env).map_err(|e| BuildError::config(APPRUNNER_FILE, None, e.message))?;
+            let secrets =
+                SecretRefs::new(secrets).map_err(|e| BuildError::config(APPRUNNER_FILE, None, e.message))?;
+            let run = ImageConfiguration {
+                port: file.port.unwrap_or(defaults.port),
+                env,
+                secrets,
+                start_command: None,
+            };
             Ok(baked(description, recipe, run))
         }
         Kind::Language { language, marker, forced } => {

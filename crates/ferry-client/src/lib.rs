@@ -11,19 +11,25 @@ use ferry_wire::*;
 use futures_util::stream::{BoxStream, StreamExt};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
+
+mod secrets;
+mod tls;
+mod tokens;
+
+pub use tls::Trust;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{0:?} is not an API URL; use e.g. http://127.0.0.1:7700")]
+    #[error("{0:?} is not an API URL; use e.g. http://127.0.0.1:7700 or https://ferry.example.com:7700")]
     InvalidUrl(String),
     #[error("cannot reach the ferry API at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The server's certificate does not verify (or the CA file to trust is unusable).
+    #[error("{0}")]
+    Certificate(String),
     #[error("the server refused the token: {message}")]
     Unauthorized { message: String },
     #[error("{message}")]
@@ -49,22 +55,31 @@ pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 pub struct Client {
     base: String,
     token: String,
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: tls::Http,
 }
 
 impl Client {
-    /// `base_url` is the API's root, e.g. `http://127.0.0.1:7700`.
+    /// `base_url` is the API's root, e.g. `http://127.0.0.1:7700`; `https://` URLs are verified against
+    /// the system's certificate store.
     pub fn new(base_url: &str, token: &str) -> Result<Self> {
+        Self::with_trust(base_url, token, &Trust::System)
+    }
+
+    /// As [`Client::new`], trusting `trust` for `https://` URLs.
+    pub fn with_trust(base_url: &str, token: &str, trust: &Trust) -> Result<Self> {
         let base = base_url.trim_end_matches('/').to_owned();
         let uri: Uri = base.parse().map_err(|_| ClientError::InvalidUrl(base_url.to_owned()))?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
             return Err(ClientError::InvalidUrl(base_url.to_owned()));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        connector.set_nodelay(true);
-        let http = HyperClient::builder(TokioExecutor::new()).build(connector);
+        let http = tls::http_client(trust, uri.scheme_str() == Some("https"))?;
         Ok(Self { base, token: token.trim().to_owned(), http })
+    }
+
+    /// Whether the token goes over the network unencrypted: an `http://` URL to another machine.
+    pub fn sends_token_in_clear(&self) -> bool {
+        let uri: Option<Uri> = self.base.parse().ok();
+        uri.is_some_and(|u| u.scheme_str() == Some("http") && !u.host().is_some_and(tls::is_loopback))
     }
 
     pub fn base_url(&self) -> &str {
@@ -90,6 +105,13 @@ impl Client {
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|_| ClientError::InvalidUrl(url.clone()))?;
         let resp = self.http.request(req).await.map_err(|e| {
+            if let Some(reason) = tls::certificate_error(&e) {
+                return ClientError::Certificate(format!(
+                    "the certificate of {} does not verify ({reason}); if the server uses a private CA, \
+                     trust it with `ferry login --url {} --ca-file CA.pem`",
+                    self.base, self.base
+                ));
+            }
             let mut reason = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
@@ -190,6 +212,29 @@ impl Client {
 
     pub async fn remove_registry(&self, host: &str) -> Result<()> {
         self.send(Method::DELETE, &format!("/v1/registries/{}", segment(host)), None).await.map(|_| ())
+    }
+
+    /// Routes `domain` to the service and starts getting its certificate.
+    pub async fn add_domain(&self, name: &str, req: &DomainRequest) -> Result<DomainView> {
+        let body = serde_json::to_vec(req).map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.call(Method::POST, &format!("/v1/services/{}/domains", segment(name)), Some(body)).await
+    }
+
+    pub async fn domains(&self, name: &str) -> Result<DomainList> {
+        self.call(Method::GET, &format!("/v1/services/{}/domains", segment(name)), None).await
+    }
+
+    pub async fn remove_domain(&self, name: &str, domain: &str) -> Result<()> {
+        let path = format!("/v1/services/{}/domains/{}", segment(name), segment(domain));
+        self.send(Method::DELETE, &path, None).await.map(|_| ())
+    }
+
+    /// The server's local CA certificate (PEM).
+    pub async fn local_ca(&self) -> Result<String> {
+        let resp = self.send(Method::GET, "/v1/tls/ca", None).await?;
+        let bytes =
+            resp.into_body().collect().await.map_err(|e| ClientError::Decode(e.to_string()))?.to_bytes();
+        String::from_utf8(bytes.to_vec()).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
     pub async fn create_autoscaling(&self, req: &AutoScalingRequest) -> Result<AutoScalingView> {
@@ -309,7 +354,14 @@ mod tests {
     fn urls_are_checked_and_segments_encoded() {
         assert!(Client::new("http://127.0.0.1:7700/", "t").is_ok());
         assert!(matches!(Client::new("127.0.0.1:7700", "t"), Err(ClientError::InvalidUrl(_))));
-        assert!(matches!(Client::new("https://x", "t"), Err(ClientError::InvalidUrl(_))));
+        assert!(Client::new("https://x", "t").is_ok());
+        assert!(matches!(Client::new("ftp://x", "t"), Err(ClientError::InvalidUrl(_))));
+        let clear = |url: &str| Client::new(url, "t").unwrap().sends_token_in_clear();
+        assert!(clear("http://ferry.example.com:7700") && clear("http://10.0.0.1:7700"));
+        assert!(
+            !clear("http://127.0.0.1:7700") && !clear("http://[::1]:7700") && !clear("http://localhost:7700")
+        );
+        assert!(!clear("https://ferry.example.com"));
         assert_eq!(segment("web-1"), "web-1");
         assert_eq!(segment("a/b c"), "a%2Fb%20c");
     }

@@ -9,6 +9,7 @@
 //! has its own request and response types and never serialises these directly.
 
 mod code;
+mod domain;
 mod error;
 mod ids;
 mod image;
@@ -16,12 +17,14 @@ mod instance;
 mod operation;
 mod resources;
 mod scaling;
+mod secret;
 mod service;
 mod time;
 mod traffic;
 mod watch;
 
 pub use code::{Builder, CodeConfiguration, CodeRuntime, CodeSource, GitCredentials, normalize_directory};
+pub use domain::{ChallengeMethod, CustomDomain, DomainName, DomainStatus};
 pub use error::ValidationError;
 pub use ids::{Arn, InstanceId, OperationId, ServiceId};
 pub use image::{ImageRef, RegistryCredentials};
@@ -33,6 +36,7 @@ pub use resources::{
 pub use scaling::{
     AutoScaling, AutoScalingConfiguration, ConfigurationRef, DEFAULT_CONFIGURATION, MAX_CONCURRENCY,
 };
+pub use secret::{SecretName, SecretRefs, SecretValue};
 pub use service::{
     Build, EnvVars, ImageConfiguration, ImageSource, MAX_INSTANCES, Revision, Service, ServiceName,
     ServiceSpec, ServiceStatus, Source,

@@ -9,7 +9,7 @@ use crate::scaling::AutoScaling;
 use crate::watch::SourceVersion;
 use crate::{
     CodeSource, HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials,
-    RequestTimeout, ServiceId, Timestamp, UpstreamProtocol, ValidationError,
+    RequestTimeout, SecretRefs, ServiceId, Timestamp, UpstreamProtocol, ValidationError,
 };
 
 /// The most instances one service may run. App Runner's default `MaxSize` is 25.
@@ -129,28 +129,7 @@ impl EnvVars {
 
     pub fn new(vars: BTreeMap<String, String>) -> Result<Self, ValidationError> {
         for (name, value) in &vars {
-            if name.is_empty() || name.len() > Self::MAX_LEN {
-                return Err(ValidationError::new("env", "variable names are 1 to 51200 characters"));
-            }
-            if name.contains('=') {
-                return Err(ValidationError::new(
-                    format!("env.{name}"),
-                    "a variable name cannot contain '='; pass NAME=VALUE with the name before the first '='",
-                ));
-            }
-            if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-                return Err(ValidationError::new(
-                    format!("env.{}", name.escape_debug()),
-                    "a variable name cannot contain spaces or control characters; use letters, digits and '_', \
-                     e.g. DATABASE_URL",
-                ));
-            }
-            if name == "PORT" {
-                return Err(ValidationError::new(
-                    "env.PORT",
-                    "PORT is reserved: ferry sets it to the service's port; set the port instead",
-                ));
-            }
+            check_env_name(name)?;
             if value.len() > Self::MAX_LEN || value.contains('\0') {
                 return Err(ValidationError::new(
                     format!("env.{name}"),
@@ -178,19 +157,51 @@ impl EnvVars {
     }
 }
 
+/// The rules for an environment variable's name, for `env` and `secrets` alike (the error's field is
+/// `env.<name>`).
+pub(crate) fn check_env_name(name: &str) -> Result<(), ValidationError> {
+    if name.is_empty() || name.len() > EnvVars::MAX_LEN {
+        return Err(ValidationError::new("env", "variable names are 1 to 51200 characters"));
+    }
+    if name.contains('=') {
+        return Err(ValidationError::new(
+            format!("env.{name}"),
+            "a variable name cannot contain '='; pass NAME=VALUE with the name before the first '='",
+        ));
+    }
+    if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ValidationError::new(
+            format!("env.{}", name.escape_debug()),
+            "a variable name cannot contain spaces or control characters; use letters, digits and '_', \
+             e.g. DATABASE_URL",
+        ));
+    }
+    if name == "PORT" {
+        return Err(ValidationError::new(
+            "env.PORT",
+            "PORT is reserved: ferry sets it to the service's port; set the port instead",
+        ));
+    }
+    Ok(())
+}
+
 /// How to run an image: App Runner's `ImageConfiguration`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageConfiguration {
     /// The port the app listens on, also given to it as `PORT`. Default 8080.
     pub port: u16,
     pub env: EnvVars,
+    /// Variables whose values are secrets, read from the store when an instance starts (App Runner's
+    /// `RuntimeEnvironmentSecrets`). Configurations stored before it existed have none.
+    #[serde(default)]
+    pub secrets: SecretRefs,
     /// Replaces the image's command (its `CMD`; the `ENTRYPOINT` stays), split as a shell would.
     pub start_command: Option<String>,
 }
 
 impl Default for ImageConfiguration {
     fn default() -> Self {
-        Self { port: 8080, env: EnvVars::default(), start_command: None }
+        Self { port: 8080, env: EnvVars::default(), secrets: SecretRefs::default(), start_command: None }
     }
 }
 
@@ -198,6 +209,12 @@ impl ImageConfiguration {
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.port == 0 {
             return Err(ValidationError::new("port", "0 is not a port; use 1 to 65535"));
+        }
+        if let Some((name, _)) = self.secrets.iter().find(|(name, _)| self.env.get(name).is_some()) {
+            return Err(ValidationError::new(
+                format!("secrets.{name}"),
+                format!("{name} is both a variable (env) and a secret (secrets); keep one"),
+            ));
         }
         if let Some(command) = &self.start_command {
             self.parse_start_command(command)?;
@@ -326,6 +343,10 @@ pub struct ServiceSpec {
     /// How long an instance may take to start answering. Specs stored before it existed get the default.
     #[serde(default)]
     pub request_timeout: RequestTimeout,
+    /// Not routed from the public listeners: reachable only from other services, through the router's
+    /// internal listener (App Runner's `IsPubliclyAccessible: false`). Specs stored before it are public.
+    #[serde(default)]
+    pub private: bool,
 }
 
 impl ServiceSpec {
@@ -344,6 +365,7 @@ impl ServiceSpec {
             autoscaling: None,
             protocol: UpstreamProtocol::default(),
             request_timeout: RequestTimeout::default(),
+            private: false,
         }
     }
 

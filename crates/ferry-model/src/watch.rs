@@ -91,7 +91,7 @@ pub struct Webhook {
     pub service_id: ServiceId,
     /// 32 hex digits, in the webhook's URL: unguessable, and new on each rotation.
     pub hook_id: String,
-    /// The shared secret (HMAC key, or GitLab's token). Kept as is: signatures need it.
+    /// The shared secret (HMAC key, or GitLab's token). Not a hash (signatures need it): the store seals it.
     pub secret: String,
     pub created_at: Timestamp,
 }

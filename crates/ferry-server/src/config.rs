@@ -59,6 +59,25 @@ pub struct RawConfig {
     pub scale_max_up_rate: Option<f64>,
     pub scale_max_down_rate: Option<f64>,
     pub scale_down_delay: Option<u64>,
+    /// The IPv4 prefix services' networks get their subnets from.
+    pub network_pool: Option<String>,
+    /// Where services reach each other through the router (`off`: nowhere, no private services).
+    pub internal_listen: Option<String>,
+    /// HTTPS: see `HttpsConfig` (`https.rs`).
+    pub https_listen: Option<String>,
+    pub https_public_port: Option<u16>,
+    pub https_redirect: Option<bool>,
+    pub hsts_max_age: Option<u64>,
+    pub default_certificates: Option<String>,
+    pub acme_directory: Option<String>,
+    pub acme_ca_file: Option<PathBuf>,
+    pub acme_email: Option<String>,
+    pub acme_dns_hook: Option<PathBuf>,
+    /// The API over HTTPS: a PEM certificate chain and its PEM private key.
+    pub api_tls_cert: Option<PathBuf>,
+    pub api_tls_key: Option<PathBuf>,
+    /// Serve the API in clear on a non-loopback address (something else encrypts it).
+    pub api_insecure: Option<bool>,
 }
 
 impl RawConfig {
@@ -107,7 +126,21 @@ impl RawConfig {
             scale_panic_threshold,
             scale_max_up_rate,
             scale_max_down_rate,
-            scale_down_delay
+            scale_down_delay,
+            network_pool,
+            internal_listen,
+            https_listen,
+            https_public_port,
+            https_redirect,
+            hsts_max_age,
+            default_certificates,
+            acme_directory,
+            acme_ca_file,
+            acme_email,
+            acme_dns_hook,
+            api_tls_cert,
+            api_tls_key,
+            api_insecure
         );
         self.runtime_images.extend(other.runtime_images);
         self
@@ -161,6 +194,15 @@ pub struct ServerConfig {
     pub hold_timeout: Duration,
     /// The autoscaler's knobs; each service's sizes and max concurrency replace those in it.
     pub scaling: ferry_plan::autoscale::ScalingConfig,
+    /// Where each service's network gets its subnet (a /26 each).
+    pub network_pool: ferry_runtime::docker::NetworkPool,
+    /// The router's internal listener (services calling services, private ones included); `None`: off.
+    pub internal_listen: Option<SocketAddr>,
+    /// The router's HTTPS listener and where its certificates come from; `None`: plain HTTP only.
+    pub https: Option<crate::https::HttpsConfig>,
+    /// The API's certificate; `None`: the API speaks plain HTTP (only on loopback unless
+    /// `--api-insecure`).
+    pub api_tls: Option<crate::api_server::ApiTls>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +212,7 @@ pub struct ConfigError {
     pub message: String,
 }
 
-fn err(field: &'static str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn err(field: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError { field, message: message.into() }
 }
 
@@ -215,7 +257,7 @@ fn within(
     }
 }
 
-fn is_domain(name: &str) -> bool {
+pub(crate) fn is_domain(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 200
         && name.split('.').all(|l| {
@@ -323,6 +365,40 @@ impl RawConfig {
         scaling
             .validate()
             .map_err(|e| err("scale", format!("{e}; see `ferry server --help` for the --scale-* flags")))?;
+        let network_pool = match self.network_pool {
+            None => ferry_runtime::docker::NetworkPool::default(),
+            Some(text) => text
+                .parse::<ferry_runtime::docker::Ipv4Net>()
+                .and_then(ferry_runtime::docker::NetworkPool::new)
+                .map_err(|e| err("network-pool", e))?,
+        };
+        let internal_listen = match self.internal_listen.as_deref().map(str::trim) {
+            Some("off") => None,
+            other => Some(
+                addr("internal-listen", other, "0.0.0.0:7780")
+                    .map_err(|e| ConfigError { message: format!("{}, or off", e.message), ..e })?,
+            ),
+        };
+        let https = crate::https::HttpsConfig::validate(
+            crate::https::RawHttps {
+                listen: self.https_listen,
+                public_port: self.https_public_port,
+                redirect: self.https_redirect,
+                hsts_max_age: self.hsts_max_age,
+                default_certificates: self.default_certificates,
+                acme_directory: self.acme_directory,
+                acme_ca_file: self.acme_ca_file,
+                acme_email: self.acme_email,
+                acme_dns_hook: self.acme_dns_hook,
+            },
+            &domain,
+        )?;
+        let api_tls = crate::api_server::ApiTls::validate(
+            api_listen,
+            self.api_tls_cert.as_deref(),
+            self.api_tls_key.as_deref(),
+            self.api_insecure.unwrap_or(false),
+        )?;
         Ok(ServerConfig {
             data_dir: self.data_dir.unwrap_or_else(default_data_dir),
             api_listen,
@@ -350,6 +426,10 @@ impl RawConfig {
             hooks_host,
             hold_timeout,
             scaling,
+            network_pool,
+            internal_listen,
+            https,
+            api_tls,
         })
     }
 }

@@ -31,6 +31,8 @@ impl Hooks {
             protocol: Protocol::Http1,
             request_timeout: ServiceRoute::DEFAULT_REQUEST_TIMEOUT,
             capacity: None,
+            https_redirect: false,
+            hsts: None,
         }
     }
 

@@ -19,16 +19,23 @@ use ferry_store::{Db, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+mod acme_responder;
+mod api_server;
+mod certs;
 pub mod clock;
 pub mod config;
 mod controller;
 pub mod health;
 mod hooks;
+pub mod https;
+mod internal;
 mod logs;
+mod private;
 mod routes;
 mod token;
 mod watch;
 
+pub use api_server::ApiTls;
 pub use config::{ConfigError, RawConfig, ServerConfig};
 pub use token::ADMIN_TOKEN_FILE;
 
@@ -61,17 +68,27 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> Result<()
     let options = ferry_runtime::docker::DockerOptions {
         owner,
         socket: config.docker_socket.clone(),
+        network_pool: config.network_pool,
+        // Containers find the internal listener by this name, on their gateway.
+        extra_hosts: config
+            .internal_listen
+            .map(|_| vec![format!("{}:host-gateway", internal::HOST_NAME)])
+            .unwrap_or_default(),
         ..Default::default()
     };
     let runtime = ferry_runtime::docker::DockerRuntime::connect_with(options).await?;
     serve(config, store, Arc::new(runtime), Arc::new(health::NetworkProbe), shutdown).await
 }
 
-/// Creates the data directory, opens and migrates the database, makes the admin token on the first start,
-/// and returns the store with this installation's id.
+/// Creates the data directory (0700, what is in it 0600, fixed if looser: see `private.rs`), reads or makes
+/// the key that seals values at rest, opens and migrates the database, makes the admin token on the first
+/// start, and returns the store with this installation's id.
 pub fn open_state(config: &ServerConfig) -> Result<(Store, String), Error> {
-    create_private_dir(&config.data_dir)?;
-    let mut db = Db::open(&config.data_dir.join("ferry.db"))?;
+    private::private_dir(&config.data_dir)?;
+    let sealer = ferry_store::Sealer::load_or_create(&config.data_dir.join(ferry_store::KEY_FILE))?;
+    let path = config.data_dir.join("ferry.db");
+    private::private_file(&path)?;
+    let mut db = Db::open(&path, sealer)?;
     if token::bootstrap(&mut db, &config.data_dir)? {
         eprintln!("ferry: admin token written to {}", config.data_dir.join(ADMIN_TOKEN_FILE).display());
     }
@@ -109,18 +126,79 @@ pub async fn serve(
     }
 
     raise_open_file_limit(config.max_connections);
+    // Bound first: redirects name its port (which port 0 only tells once bound).
+    let https_tcp = match &config.https {
+        Some(https) => Some(
+            TcpListener::bind(https.listen)
+                .await
+                .map_err(|e| Error::io(format!("cannot listen on {} (--https-listen)", https.listen), e))?,
+        ),
+        None => None,
+    };
+    let https_bound = match &https_tcp {
+        Some(tcp) => {
+            Some(tcp.local_addr().map_err(|e| Error::io("cannot read the HTTPS listener's address", e))?)
+        }
+        None => None,
+    };
+    let https_port = config.https.as_ref().zip(https_bound).map(|(h, addr)| match h.listen.port() {
+        0 => addr.port(),
+        _ => h.public_port,
+    });
     let router = Router::new(RouterConfig {
         max_connections: config.max_connections,
         max_header_bytes: config.max_header_size,
         max_body_bytes: config.max_body_size,
         shutdown_grace: config.shutdown_grace,
+        https_port,
         ..RouterConfig::default()
     });
+    let tls = config.https.as_ref().map(|https| tls_state(&config, https)).transpose()?;
     let logs_dir = config.data_dir.join("logs");
     let logs = logs::LogHub::new(logs_dir.clone(), shutdown.clone())
         .map_err(|e| Error::io(format!("cannot create {}", logs_dir.display()), e))?;
     let (ended_tx, ended_rx) = tokio::sync::mpsc::channel(1024);
-    let routes = routes::RouteBook::new(router.clone());
+    let local = tls
+        .as_ref()
+        .and_then(|t| t.local.clone())
+        .map(|ca| routes::LocalCerts::new(ca, config.domain.clone()));
+    let policy = routes::HttpsPolicy {
+        redirect: config.https.as_ref().is_some_and(|h| h.redirect),
+        hsts: config
+            .https
+            .as_ref()
+            .and_then(|h| h.hsts_max_age)
+            .map(|age| u32::try_from(age.as_secs()).unwrap_or(u32::MAX)),
+    };
+    // The internal listener's router: its own table (every service, private ones too), the same routes.
+    let internal_tcp = match config.internal_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| Error::io(format!("cannot listen on {addr} (--internal-listen)"), e))?,
+        ),
+        None => None,
+    };
+    let internal_url = match &internal_tcp {
+        Some(tcp) => {
+            let port = tcp
+                .local_addr()
+                .map_err(|e| Error::io("cannot read the internal listener's address", e))?
+                .port();
+            Some(format!("http://{}:{port}", internal::HOST_NAME))
+        }
+        None => None,
+    };
+    let internal_router = internal_tcp.as_ref().map(|_| {
+        Router::new(RouterConfig {
+            max_connections: config.max_connections,
+            max_header_bytes: config.max_header_size,
+            max_body_bytes: config.max_body_size,
+            shutdown_grace: config.shutdown_grace,
+            ..RouterConfig::default()
+        })
+    });
+    let routes = Arc::new(routes::RouteBook::new(router.clone(), internal_router.clone(), local, policy));
     let hooks = Arc::new(hooks::Hooks::default());
     routes.publish_internal(&config.hooks_host, hooks.route());
     let controller = Controller::new(Shared {
@@ -128,7 +206,7 @@ pub async fn serve(
         runtime: runtime.clone(),
         probe,
         clock: Arc::new(clock::SystemClock),
-        routes,
+        routes: routes.clone(),
         logs,
         settings: Settings {
             domain: config.domain.clone(),
@@ -143,6 +221,7 @@ pub async fn serve(
             resync: Duration::from_secs(15),
             hold: config.hold_timeout,
             scaling: config.scaling.clone(),
+            internal_url: internal_url.clone(),
         },
         shutdown: shutdown.clone(),
         builds: tokio::sync::Semaphore::new(config.max_builds),
@@ -161,6 +240,43 @@ pub async fn serve(
     let api_addr = api_listener.local_addr().map_err(|e| Error::io("cannot read the API's address", e))?;
 
     let router_task = tokio::spawn(router.clone().serve(http, shutdown.clone()));
+    let internal_task = match (internal_tcp, &internal_router) {
+        (Some(tcp), Some(inner)) => {
+            let addr =
+                tcp.local_addr().map_err(|e| Error::io("cannot read the internal listener's address", e))?;
+            println!("ferry: internal on {addr}");
+            let listener = internal::InternalListener::new(tcp, config.network_pool.pool);
+            Some(tokio::spawn(inner.clone().serve(listener, shutdown.clone())))
+        }
+        _ => None,
+    };
+    let https_task = match (&config.https, &tls, https_tcp) {
+        (Some(https), Some(tls), Some(tcp)) => {
+            let listener = ferry_router::TlsListener::new(tcp, router.certificates().clone())
+                .map_err(|e| Error::Internal(format!("cannot set up TLS: {e}")))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| Error::io("cannot read the HTTPS listener's address", e))?;
+            println!("ferry: https on {addr}");
+            tokio::spawn(
+                certs::CertManager {
+                    store: store.clone(),
+                    router: router.clone(),
+                    routes: routes.clone(),
+                    files: ferry_acme::CertStore::new(&tls.dir),
+                    acme: https.acme.clone(),
+                    dir: tls.dir.clone(),
+                    wildcard: (https.default_certificates == https::DefaultCertificates::Acme)
+                        .then(|| format!("*.{}", config.domain)),
+                    wake: tls.wake.clone(),
+                    shutdown: shutdown.clone(),
+                }
+                .run(),
+            );
+            Some((tokio::spawn(router.clone().serve(listener, shutdown.clone())), addr))
+        }
+        _ => None,
+    };
     tokio::spawn(controller.clone().watch_events());
     tokio::spawn(controller.clone().sweep());
 
@@ -180,10 +296,22 @@ pub async fn serve(
         shutdown: shutdown.clone(),
     };
     tokio::spawn(watcher.run(ended_rx));
-    let public = PublicUrl {
-        scheme: "http".to_owned(),
-        domain: config.domain.clone(),
-        port: (public_port != 80).then_some(public_port),
+    // Services' URLs say https when their hosts have certificates.
+    let certified =
+        config.https.as_ref().is_some_and(|h| h.default_certificates != https::DefaultCertificates::None);
+    let public = match https_port {
+        Some(port) if certified => PublicUrl {
+            scheme: "https".to_owned(),
+            domain: config.domain.clone(),
+            port: (port != 443).then_some(port),
+            https_port,
+        },
+        _ => PublicUrl {
+            scheme: "http".to_owned(),
+            domain: config.domain.clone(),
+            port: (public_port != 80).then_some(public_port),
+            https_port,
+        },
     };
     let hooks_url = public.url_of(&config.hooks_host);
     hooks.set(ferry_api::hooks_router(store.clone(), commands.clone()));
@@ -196,26 +324,79 @@ pub async fn serve(
             public,
             hooks_host: config.hooks_host.clone(),
             hooks_url: hooks_url.clone(),
+            tls: tls.as_ref().map(|t| {
+                let wake = t.wake.clone();
+                ferry_api::TlsApi {
+                    dns01: config.https.as_ref().is_some_and(|h| h.acme.dns_hook.is_some()),
+                    local_ca_pem: t.local.as_ref().map(|ca| ca.ca_pem().to_owned()),
+                    domains_changed: Arc::new(move || wake.notify_one()),
+                }
+            }),
         },
     );
     tracing::info!(api = %api_addr, router = %http_addr, domain = %config.domain, "ferry is serving");
     // One line on stdout that scripts (and tests) can wait for.
-    println!("ferry: api on http://{api_addr}, apps on http://*.{}:{}", config.domain, http_addr.port());
+    let api_scheme = api_server::ApiTls::scheme(config.api_tls.as_ref());
+    println!(
+        "ferry: api on {api_scheme}://{api_addr}, apps on http://*.{}:{}",
+        config.domain,
+        http_addr.port()
+    );
     println!("ferry: webhooks at {hooks_url}");
 
-    let api_task = tokio::spawn(
-        axum::serve(api_listener, api)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future(),
-    );
+    let api_tls = config.api_tls.as_ref().map(|t| t.config.clone());
+    let api_task = tokio::spawn(api_server::serve(
+        api_listener,
+        api,
+        api_tls,
+        api_server::HANDSHAKE_TIMEOUT,
+        shutdown.clone(),
+    ));
     shutdown.cancelled().await;
     // The router and the API drain side by side, each for at most the grace.
     let deadline = tokio::time::Instant::now() + config.shutdown_grace;
-    let (api, router) =
-        tokio::join!(finish("the API", api_task, deadline), finish("the router", router_task, deadline));
-    api.and(router)?;
+    let https = async {
+        match https_task {
+            Some((task, _)) => finish("the HTTPS router", task, deadline).await,
+            None => Ok(()),
+        }
+    };
+    let internal = async {
+        match internal_task {
+            Some(task) => finish("the internal router", task, deadline).await,
+            None => Ok(()),
+        }
+    };
+    let (api, router, https, internal) = tokio::join!(
+        finish("the API", api_task, deadline),
+        finish("the router", router_task, deadline),
+        https,
+        internal
+    );
+    api.and(router).and(https).and(internal)?;
     tracing::info!("ferry stopped; app containers keep running");
     Ok(())
+}
+
+/// What HTTPS needs at start: the directory of certificates and accounts, the local CA (if the services'
+/// own hosts use it), and the certificate manager's wake-up.
+struct TlsState {
+    dir: std::path::PathBuf,
+    local: Option<Arc<ferry_acme::LocalCa>>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+fn tls_state(config: &ServerConfig, https: &https::HttpsConfig) -> Result<TlsState, Error> {
+    let dir = config.data_dir.join("tls");
+    let local = match https.default_certificates {
+        https::DefaultCertificates::Local => {
+            Some(Arc::new(ferry_acme::LocalCa::load_or_create(&dir).map_err(|e| {
+                Error::Internal(format!("cannot load or make the local CA in {}: {e}", dir.display()))
+            })?))
+        }
+        _ => None,
+    };
+    Ok(TlsState { dir, local, wake: Arc::new(tokio::sync::Notify::new()) })
 }
 
 /// Waits for a server task until `deadline` (plus a moment for it to cut what is left), then stops it.
@@ -235,20 +416,6 @@ async fn finish(
             Ok(())
         }
     }
-}
-
-fn create_private_dir(dir: &std::path::Path) -> Result<(), Error> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io(format!("cannot create the data directory {}", dir.display()), e))?;
-    let meta = std::fs::metadata(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(dir = %dir.display(), "the data directory is readable by others; it holds secrets");
-    }
-    Ok(())
 }
 
 /// Every client connection and its upstream connection take a file descriptor each. Raise the soft limit

@@ -88,7 +88,9 @@ pub(crate) struct LogHub {
 
 impl LogHub {
     pub(crate) fn new(dir: PathBuf, shutdown: CancellationToken) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
+        // Application logs may hold what apps print about their users: for ferry's user only.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&dir)?;
         Ok(Self { dir, services: Mutex::new(HashMap::new()), shutdown })
     }
 

@@ -1,41 +1,134 @@
-//! The route book: each service's current route, assembled into the router's table.
+//! The route book: each service's current route, assembled into the routers' tables.
 //!
 //! Service controllers publish their own service's route whenever its pool changes, under every host the
 //! service answers to; the book rebuilds the whole table and swaps it into the router. Building happens
 //! under a mutex so swaps are applied in the order they were made; the router itself never takes a lock.
+//!
+//! Two routers share the routes (and so their endpoints, in-flight counts and queues): the public one, on
+//! the listeners that face clients, has every service but the private ones; the internal one, on the
+//! listener that only services' containers reach, has every service.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use ferry_acme::LocalCa;
 use ferry_model::ServiceId;
 use ferry_router::{RouteTable, Router, ServiceRoute};
 
-/// A service's hosts and its route.
-type Entry = (Vec<String>, Arc<ServiceRoute>);
+/// A service's hosts, its route, and whether it is private (internal router only).
+type Entry = (Vec<String>, Arc<ServiceRoute>, bool);
 
 pub(crate) struct RouteBook {
     router: Arc<Router>,
+    /// The internal listener's router, if there is one: every service, private ones included.
+    internal_router: Option<Arc<Router>>,
     entries: Mutex<HashMap<ServiceId, Entry>>,
     /// Routes the router answers itself (the hooks host), under their hosts; they win over a service's.
-    internal: Mutex<Vec<(String, Arc<ServiceRoute>)>>,
+    answered: Mutex<Vec<(String, Arc<ServiceRoute>)>>,
+    /// Each service's custom domains: more hosts for the route it publishes. Locked after `entries`.
+    aliases: Mutex<HashMap<ServiceId, Vec<String>>>,
+    /// With `--default-certificates local`: the CA that certifies the services' own hosts as they appear.
+    local: Option<LocalCerts>,
+    https: HttpsPolicy,
+}
+
+/// What every service's route does about HTTPS (the server's flags).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HttpsPolicy {
+    /// Plain HTTP requests for a host with a certificate are redirected to HTTPS.
+    pub(crate) redirect: bool,
+    /// `Strict-Transport-Security`'s max-age on HTTPS responses.
+    pub(crate) hsts: Option<u32>,
+}
+
+/// Certificates for the hosts under `--domain`, made by the local CA the first time a host is routed.
+pub(crate) struct LocalCerts {
+    pub(crate) ca: Arc<LocalCa>,
+    pub(crate) domain: String,
+    issued: Mutex<HashSet<String>>,
+}
+
+impl LocalCerts {
+    pub(crate) fn new(ca: Arc<LocalCa>, domain: String) -> Self {
+        Self { ca, domain, issued: Mutex::new(HashSet::new()) }
+    }
+
+    /// Certifies each of `hosts` under the domain that has no certificate yet (a few hundred microseconds
+    /// each, once per host per process).
+    fn certify<'a>(&self, router: &Router, hosts: impl Iterator<Item = &'a str>) {
+        let suffix = format!(".{}", self.domain);
+        let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
+        for host in hosts.filter(|h| h.ends_with(&suffix)) {
+            if issued.contains(host) {
+                continue;
+            }
+            let made = self.ca.issue(&[host.to_owned()]).map_err(|e| e.to_string()).and_then(|cert| {
+                ferry_router::certified_key_from_pem(cert.chain_pem.as_bytes(), cert.key_pem.as_bytes())
+                    .map_err(|e| e.to_string())
+            });
+            match made {
+                Ok(key) => {
+                    router.certificates().set(host, Arc::new(key));
+                    issued.insert(host.to_owned());
+                }
+                Err(e) => tracing::warn!(host, error = %e, "the local CA cannot certify a host"),
+            }
+        }
+    }
 }
 
 impl RouteBook {
-    pub(crate) fn new(router: Arc<Router>) -> Self {
-        Self { router, entries: Mutex::new(HashMap::new()), internal: Mutex::new(Vec::new()) }
+    pub(crate) fn new(
+        router: Arc<Router>,
+        internal_router: Option<Arc<Router>>,
+        local: Option<LocalCerts>,
+        https: HttpsPolicy,
+    ) -> Self {
+        Self {
+            https,
+            router,
+            internal_router,
+            entries: Mutex::new(HashMap::new()),
+            answered: Mutex::new(Vec::new()),
+            aliases: Mutex::new(HashMap::new()),
+            local,
+        }
+    }
+
+    /// Replaces every service's custom domains (the hosts its route is published under beside its own).
+    pub(crate) fn set_aliases(&self, aliases: HashMap<ServiceId, Vec<String>>) {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = self.aliases.lock().unwrap_or_else(PoisonError::into_inner);
+        if *current == aliases {
+            return;
+        }
+        *current = aliases;
+        drop(current);
+        self.rebuild(&entries);
     }
 
     /// Serves `host` with `route` from now on, whatever services publish.
     pub(crate) fn publish_internal(&self, host: &str, route: ServiceRoute) {
-        self.internal.lock().unwrap_or_else(PoisonError::into_inner).push((host.to_owned(), Arc::new(route)));
+        self.answered.lock().unwrap_or_else(PoisonError::into_inner).push((host.to_owned(), Arc::new(route)));
         self.rebuild(&self.entries.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
-    /// Sets (or with `None`, removes) the route of one service, under each of `hosts`.
-    pub(crate) fn publish(&self, service: &ServiceId, hosts: &[String], route: Option<ServiceRoute>) {
+    /// Sets (or with `None`, removes) the route of one service, under each of `hosts`; a `private` one
+    /// only on the internal router.
+    pub(crate) fn publish(
+        &self,
+        service: &ServiceId,
+        hosts: &[String],
+        route: Option<ServiceRoute>,
+        private: bool,
+    ) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         match route {
-            Some(r) => entries.insert(service.clone(), (hosts.to_vec(), Arc::new(r))),
+            Some(mut r) => {
+                r.https_redirect = self.https.redirect;
+                r.hsts = self.https.hsts;
+                entries.insert(service.clone(), (hosts.to_vec(), Arc::new(r), private))
+            }
             None => entries.remove(service),
         };
         self.rebuild(&entries);
@@ -45,14 +138,34 @@ impl RouteBook {
     /// applied in the order they were made.
     fn rebuild(&self, entries: &HashMap<ServiceId, Entry>) {
         let mut table = RouteTable::new();
-        for (hosts, route) in entries.values() {
-            for host in hosts {
-                table.insert(host, route.clone());
+        let mut inner = self.internal_router.as_ref().map(|_| RouteTable::new());
+        let aliases = self.aliases.lock().unwrap_or_else(PoisonError::into_inner);
+        for (service, (hosts, route, private)) in entries {
+            for host in hosts.iter().chain(aliases.get(service).into_iter().flatten()) {
+                if !private {
+                    table.insert(host, route.clone());
+                }
+                if let Some(inner) = &mut inner {
+                    inner.insert(host, route.clone());
+                }
             }
         }
-        for (host, route) in self.internal.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        drop(aliases);
+        let answered = self.answered.lock().unwrap_or_else(PoisonError::into_inner);
+        for (host, route) in answered.iter() {
             table.insert(host, route.clone());
         }
+        if let Some(local) = &self.local {
+            let own = entries
+                .values()
+                .filter(|(_, _, private)| !private)
+                .flat_map(|(hosts, _, _)| hosts.iter())
+                .chain(answered.iter().map(|(h, _)| h));
+            local.certify(&self.router, own.map(String::as_str));
+        }
         self.router.set_routes(table);
+        if let (Some(router), Some(inner)) = (&self.internal_router, inner) {
+            router.set_routes(inner);
+        }
     }
 }

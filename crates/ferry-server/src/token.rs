@@ -1,4 +1,5 @@
-//! The admin token: made on first start, kept only as a hash, handed to the operator once in a file.
+//! The admin token: made on first start, kept only as a hash, handed to the operator once in a file. It
+//! has the `admin` scope and never expires; `ferry token create` makes narrower ones.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -57,7 +58,12 @@ mod tests {
         let token = std::fs::read_to_string(&path).unwrap().trim().to_owned();
         assert!(token.starts_with("ferry_") && token.len() > 60, "{token}");
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert!(store.token_by_hash(&ferry_api::hash_token(&token)).unwrap().is_some());
+        let stored = store.token_by_hash(&ferry_api::hash_token(&token)).unwrap().expect("stored");
+        assert_eq!(
+            (stored.scope.as_str(), stored.expires_at),
+            ("admin", None),
+            "an admin token that never expires"
+        );
         assert!(store.token_by_hash(&token).unwrap().is_none(), "the plain token is not stored");
         std::fs::remove_file(&path).unwrap();
         assert!(!bootstrap(&mut store, dir.path()).unwrap());

@@ -19,6 +19,7 @@ use rusqlite::Connection;
 
 use crate::error::{Result, StoreError};
 use crate::migrate;
+use crate::seal::Sealer;
 
 /// How long a call waits for another process's lock on the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,26 +30,66 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Db {
     pub(crate) conn: Connection,
     busy_timeout: Duration,
+    /// Seals what must not be in the file in clear (see `seal.rs`).
+    pub(crate) sealer: Sealer,
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self> {
-        Self::init(Connection::open(path)?)
+    /// Opens (creating if needed) the database at `path`, brings its schema up to date, and checks that
+    /// `sealer` has the key its sealed values were sealed with (an error saying so if not, before anything
+    /// is written). Credentials an earlier ferry stored in clear are sealed now.
+    pub fn open(path: &Path, sealer: Sealer) -> Result<Self> {
+        Self::init(Connection::open(path)?, sealer)
     }
 
-    /// A private in-memory database, for tests.
+    /// A private in-memory database under a key kept nowhere, for tests.
     pub fn in_memory() -> Result<Self> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, Sealer::ephemeral()?)
     }
 
-    fn init(mut conn: Connection) -> Result<Self> {
+    fn init(mut conn: Connection, sealer: Sealer) -> Result<Self> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         migrate::run(&mut conn)?;
-        Ok(Self { conn, busy_timeout: BUSY_TIMEOUT })
+        let mut db = Self { conn, busy_timeout: BUSY_TIMEOUT, sealer };
+        db.check_key()?;
+        db.seal_plaintext()?;
+        Ok(db)
+    }
+
+    /// Seals what an earlier ferry stored in clear (registry and git credentials in specs, webhook
+    /// secrets): a one-time rewrite. The clear text would stay in the file's free pages and the WAL until
+    /// they are reused, so the file is then rewritten (`VACUUM`) and the WAL emptied.
+    fn seal_plaintext(&mut self) -> Result<()> {
+        let sealed = self.seal_plaintext_specs()? + self.seal_plaintext_webhooks()?;
+        if sealed > 0 {
+            self.conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+            tracing::info!(rows = sealed, "sealed the credentials an earlier ferry stored in clear");
+        }
+        Ok(())
+    }
+
+    /// A value sealed on the first open tells at every later one whether the key is still the same, so a
+    /// lost or swapped `secret.key` stops the start with a clear error instead of failing deployments.
+    fn check_key(&mut self) -> Result<()> {
+        const PLACE: &str = "key-check";
+        match self.setting("seal_check")? {
+            Some(sealed) => match self.sealer.open_text(PLACE, &sealed) {
+                Ok(_) => Ok(()),
+                Err(_) => Err(StoreError::Key(
+                    "the key in secret.key is not the one this database's values were sealed with; restore the \
+                     secret.key that was backed up with ferry.db (nothing was changed)"
+                        .to_owned(),
+                )),
+            },
+            None => {
+                let sealed = self.sealer.seal_text(PLACE, "ferry")?;
+                self.set_setting("seal_check", &sealed)
+            }
+        }
     }
 
     /// How long a call waits for another process's lock before it fails with

@@ -15,6 +15,13 @@ pub enum StoreError {
         "the database's schema version is {found}, newer than this ferry knows ({known}); run a newer ferry"
     )]
     NewerSchema { found: i64, known: i64 },
+    /// The key that seals values at rest cannot be read or made.
+    #[error("{0}")]
+    Key(String),
+    /// A sealed value does not open: the key is not the one it was sealed with, or the value was moved
+    /// or changed.
+    #[error("the sealed value of {place} cannot be opened: {why}")]
+    Unsealable { place: String, why: String },
     #[error("stored row is unreadable: {0}")]
     Corrupt(String),
     /// The store's worker could not run the call (it panicked, or the runtime is shutting down).

@@ -82,9 +82,9 @@ impl Store {
         Self { inner: Arc::new(inner) }
     }
 
-    /// Opens (creating if needed) the database at `path`, migrated.
-    pub fn open(path: &std::path::Path) -> Result<Self> {
-        Ok(Self::new(Db::open(path)?))
+    /// Opens (creating if needed) the database at `path`, migrated, its values sealed by `sealer`.
+    pub fn open(path: &std::path::Path, sealer: crate::Sealer) -> Result<Self> {
+        Ok(Self::new(Db::open(path, sealer)?))
     }
 
     /// A private in-memory database, for tests.

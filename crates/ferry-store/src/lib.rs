@@ -5,10 +5,14 @@
 //! time, so no caller ever blocks a thread that serves requests (see `handle.rs`). A change that must be
 //! atomic runs its reads and writes in [`Db::transaction`] inside one call.
 //!
-//! The modules depend one way: `error` ← `migrate` ← `db` ← the tables (`services` ← `revisions`,
-//! `operations`, `instances`, `tokens`, `watches`, `scaling`) ← `handle`.
+//! What must not be in the file in clear (secrets' values, registry and git passwords, webhook secrets) is
+//! sealed with the key in the data directory's `secret.key` (see `seal.rs`).
+//!
+//! The modules depend one way: `error` ← `seal` ← `migrate` ← `db` ← the tables (`services` ← `revisions`,
+//! `operations`, `instances`, `tokens`, `watches`, `scaling`, `secrets`) ← `handle`.
 
 mod db;
+mod domains;
 mod error;
 mod handle;
 mod instances;
@@ -16,17 +20,22 @@ mod migrate;
 mod operations;
 mod revisions;
 mod scaling;
+mod seal;
+mod secrets;
 mod services;
 mod tokens;
 mod watches;
 
 pub use db::Db;
+pub use domains::CertificateOutcome;
 pub use error::{Result, StoreError};
 pub use handle::{MAX_PENDING, Store};
 pub use operations::NewEvent;
 pub use revisions::RevisionUse;
 pub use scaling::ScalingDecision;
-pub use tokens::TokenRecord;
+pub use seal::{KEY_FILE, Sealer};
+pub use secrets::{SecretRecord, SecretSet};
+pub use tokens::{NewToken, TokenRecord};
 pub use watches::RegistryHook;
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_triggers_and_placement", include_str!("../migrations/0005_triggers_and_placement.sql")),
     ("0006_automatic_deployments", include_str!("../migrations/0006_automatic_deployments.sql")),
     ("0007_autoscaling", include_str!("../migrations/0007_autoscaling.sql")),
+    ("0008_secrets", include_str!("../migrations/0008_secrets.sql")),
+    ("0009_tokens", include_str!("../migrations/0009_tokens.sql")),
+    ("0010_custom_domains", include_str!("../migrations/0010_custom_domains.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

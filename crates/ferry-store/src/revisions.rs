@@ -5,6 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use crate::db::Db;
 use crate::error::{Result, StoreError, corrupt};
+use crate::seal::Sealer;
 use crate::services::{decode_spec, encode_spec};
 
 const COLUMNS: &str = "service_id, number, spec, image_digest, image_id, created_at, activated_at, image_pruned, build, source_commit";
@@ -50,12 +51,13 @@ fn read(row: &Row<'_>) -> rusqlite::Result<RevisionRow> {
 }
 
 impl RevisionRow {
-    fn decode(self) -> Result<Revision> {
+    fn decode(self, sealer: &Sealer) -> Result<Revision> {
+        let service_id =
+            ServiceId::parse(&self.service_id).map_err(|_| corrupt("service id", &self.service_id))?;
         Ok(Revision {
-            service_id: ServiceId::parse(&self.service_id)
-                .map_err(|_| corrupt("service id", &self.service_id))?,
+            spec: decode_spec(sealer, &service_id, &self.spec)?,
+            service_id,
             number: self.number,
-            spec: decode_spec(&self.spec)?,
             image_digest: self.image_digest,
             image_id: self.image_id,
             created_at: Timestamp(self.created_at),
@@ -85,7 +87,7 @@ impl Db {
             params![
                 revision.service_id.as_str(),
                 revision.number,
-                encode_spec(&revision.spec)?,
+                encode_spec(&self.sealer, &revision.service_id, &revision.spec)?,
                 revision.image_digest,
                 revision.image_id,
                 revision.created_at.0,
@@ -101,7 +103,7 @@ impl Db {
     pub fn revision(&self, service_id: &ServiceId, number: u32) -> Result<Option<Revision>> {
         let sql = format!("SELECT {COLUMNS} FROM revisions WHERE service_id = ?1 AND number = ?2");
         let row = self.conn.query_row(&sql, params![service_id.as_str(), number], read).optional()?;
-        row.map(RevisionRow::decode).transpose()
+        row.map(|r| r.decode(&self.sealer)).transpose()
     }
 
     /// A service's revisions, newest first.
@@ -109,7 +111,7 @@ impl Db {
         let sql = format!("SELECT {COLUMNS} FROM revisions WHERE service_id = ?1 ORDER BY number DESC");
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([service_id.as_str()], read)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter().map(RevisionRow::decode).collect()
+        rows.into_iter().map(|r| r.decode(&self.sealer)).collect()
     }
 
     /// The number the service's next revision gets.
@@ -189,7 +191,7 @@ impl Db {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
             .map(|(row, active, service_deleted, deploying)| {
-                Ok(RevisionUse { revision: row.decode()?, active, deploying, service_deleted })
+                Ok(RevisionUse { revision: row.decode(&self.sealer)?, active, deploying, service_deleted })
             })
             .collect()
     }

@@ -5,6 +5,12 @@ use ferry_model::*;
 use crate::{Db, Store, StoreError};
 
 mod migrations;
+mod secrets;
+
+/// One fixed key for the tests that open a database file more than once.
+pub(crate) fn key() -> crate::Sealer {
+    crate::Sealer::from_key([7; 32])
+}
 
 fn service(name: &str) -> (Service, Revision, Operation) {
     let id = ServiceId::generate();
@@ -279,7 +285,7 @@ async fn calls_run_in_order_and_queued_log_lines_are_written_before_the_next_cal
 async fn a_locked_database_delays_the_call_but_never_the_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ferry.db");
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path, crate::tests::key()).unwrap();
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
 
@@ -335,7 +341,7 @@ async fn submitted_writes_and_lines_are_written_in_order_before_the_next_call() 
 async fn what_was_queued_while_another_process_held_the_database_is_written_once_it_lets_go() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ferry.db");
-    let mut db = Db::open(&path).unwrap();
+    let mut db = Db::open(&path, crate::tests::key()).unwrap();
     db.set_busy_timeout(Duration::from_secs(1)).unwrap();
     let store = Store::new(db);
     let created = service("web-app");

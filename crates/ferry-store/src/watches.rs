@@ -106,14 +106,49 @@ fn read_webhook(row: &Row<'_>) -> rusqlite::Result<(String, String, String, i64)
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
-fn decode_webhook(
-    (service_id, hook_id, secret, created_at): (String, String, String, i64),
-) -> Result<Webhook> {
-    let service_id = ServiceId::parse(&service_id).map_err(|_| corrupt("service id", &service_id))?;
-    Ok(Webhook { service_id, hook_id, secret, created_at: Timestamp(created_at) })
+/// How a sealed webhook secret starts; one without it was stored in clear by an earlier ferry.
+const SEALED: &str = "sealed:";
+
+fn webhook_place(service: &ServiceId) -> String {
+    format!("webhook:{service}")
 }
 
 impl Db {
+    fn decode_webhook(
+        &self,
+        (service_id, hook_id, secret, created_at): (String, String, String, i64),
+    ) -> Result<Webhook> {
+        let service_id = ServiceId::parse(&service_id).map_err(|_| corrupt("service id", &service_id))?;
+        let secret = match secret.strip_prefix(SEALED) {
+            Some(sealed) => self.sealer.open_text(&webhook_place(&service_id), sealed)?,
+            None => secret,
+        };
+        Ok(Webhook { service_id, hook_id, secret, created_at: Timestamp(created_at) })
+    }
+
+    fn seal_webhook_secret(&self, service: &ServiceId, secret: &str) -> Result<String> {
+        Ok(format!("{SEALED}{}", self.sealer.seal_text(&webhook_place(service), secret)?))
+    }
+
+    /// Seals the webhook secrets an earlier ferry stored in clear: a one-time rewrite, done at open.
+    pub(crate) fn seal_plaintext_webhooks(&mut self) -> Result<usize> {
+        self.transaction(|db| {
+            let rows: Vec<(String, String)> = {
+                let mut stmt = db
+                    .conn
+                    .prepare("SELECT service_id, secret FROM webhooks WHERE secret NOT LIKE 'sealed:%'")?;
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+            };
+            for (id, secret) in &rows {
+                let service = ServiceId::parse(id).map_err(|_| corrupt("service id", id))?;
+                let sealed = db.seal_webhook_secret(&service, secret)?;
+                db.conn
+                    .execute("UPDATE webhooks SET secret = ?2 WHERE service_id = ?1", params![id, sealed])?;
+            }
+            Ok(rows.len())
+        })
+    }
+
     pub fn webhook(&self, service_id: &ServiceId) -> Result<Option<Webhook>> {
         let row = self
             .conn
@@ -123,7 +158,7 @@ impl Db {
                 read_webhook,
             )
             .optional()?;
-        row.map(decode_webhook).transpose()
+        row.map(|r| self.decode_webhook(r)).transpose()
     }
 
     /// The webhook reached at `hook_id`, if any service has it.
@@ -138,7 +173,7 @@ impl Db {
                 read_webhook,
             )
             .optional()?;
-        row.map(decode_webhook).transpose()
+        row.map(|r| self.decode_webhook(r)).transpose()
     }
 
     /// Sets a service's webhook, replacing (rotating) the one it had.
@@ -146,7 +181,12 @@ impl Db {
         self.conn.execute(
             "INSERT INTO webhooks (service_id, hook_id, secret, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (service_id) DO UPDATE SET hook_id = ?2, secret = ?3, created_at = ?4",
-            params![hook.service_id.as_str(), hook.hook_id, hook.secret, hook.created_at.0],
+            params![
+                hook.service_id.as_str(),
+                hook.hook_id,
+                self.seal_webhook_secret(&hook.service_id, &hook.secret)?,
+                hook.created_at.0
+            ],
         )?;
         Ok(())
     }

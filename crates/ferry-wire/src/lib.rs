@@ -13,6 +13,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod secrets;
+mod tokens;
+pub use secrets::{SecretList, SecretSetView, SecretView, SetSecretRequest};
+pub use tokens::{CreateTokenRequest, TokenList, TokenView};
+
 /// `POST /v1/services`
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +40,10 @@ pub struct CreateServiceRequest {
     /// then the client gets 504. Streaming bodies, server-sent events and WebSockets are never cut by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<i64>,
+    /// Routed from the public listeners (default), or `false`: reachable only from other services, through
+    /// the router's internal listener (App Runner's `IsPubliclyAccessible`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_publicly_accessible: Option<bool>,
     /// Deploy each commit pushed to the branch, or each new digest pushed under the image tag, by itself
     /// (App Runner's `AutoDeploymentsEnabled`). Default: on for a code repository, off for an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,6 +154,11 @@ pub struct CodeRepositoryInput {
     /// Runtime environment variables (on top of apprunner.yaml's `run.env`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Variables whose values are secrets: variable name → secret name (or a Secrets Manager / SSM
+    /// parameter ARN, of which the name is taken). App Runner's `RuntimeEnvironmentSecrets`, on top of apprunner.yaml's `run.secrets`. Each secret
+    /// must exist (`PUT /v1/secrets/{name}`); its value is read when an instance starts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<GitCredentialsInput>,
 }
@@ -173,6 +187,11 @@ pub struct ImageSourceInput {
     /// Runtime environment variables. `PORT` is reserved.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Variables whose values are secrets: variable name → secret name (or a Secrets Manager / SSM
+    /// parameter ARN, of which the name is taken). App Runner's `RuntimeEnvironmentSecrets`. Each secret
+    /// must exist (`PUT /v1/secrets/{name}`); its value is read when an instance starts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
     /// Replaces the image's command; split as a shell would.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_command: Option<String>,
@@ -250,6 +269,9 @@ pub struct UpdateServiceRequest {
     /// Seconds, 1 to 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<i64>,
+    /// Public (routed from the public listeners) or private (only from other services).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_publicly_accessible: Option<bool>,
     /// Automatic deployments on push, on or off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_deploy: Option<bool>,
@@ -258,7 +280,8 @@ pub struct UpdateServiceRequest {
     pub autoscaling: Option<AutoScalingInput>,
 }
 
-/// Changes to the image source. `env` sets (adds or replaces) variables, `env_remove` removes them;
+/// Changes to the image source. `env` sets (adds or replaces) variables, `env_remove` removes them
+/// (`secrets` and `secrets_remove` likewise for secret variables);
 /// an empty `start_command` goes back to the image's own command.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -271,6 +294,12 @@ pub struct ImageUpdate {
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_remove: Vec<String>,
+    /// Sets (adds or replaces) secret variables: variable name → secret name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
+    /// Removes secret variables by variable name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets_remove: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_command: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -304,6 +333,12 @@ pub struct CodeUpdate {
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_remove: Vec<String>,
+    /// Sets (adds or replaces) secret variables: variable name → secret name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
+    /// Removes secret variables by variable name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets_remove: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<GitCredentialsInput>,
 }
@@ -343,6 +378,9 @@ pub struct RevisionView {
     /// Seconds.
     pub request_timeout: u32,
     pub env: BTreeMap<String, String>,
+    /// Secret variables (for code, apprunner.yaml's too, once built): variable name → secret name. Values are never returned.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_command: Option<String>,
     /// For a code source: the commit built.
@@ -381,6 +419,8 @@ pub struct ServiceView {
     pub protocol: String,
     /// Seconds an instance may take to send a response head before the client gets 504.
     pub request_timeout: u32,
+    /// Routed from the public listeners; `false`: only from other services (the internal listener).
+    pub is_publicly_accessible: bool,
     /// How many instances should run.
     pub instances_desired: u32,
     /// The revision serving traffic (or that last did).
@@ -529,6 +569,9 @@ pub struct CodeSourceView {
     pub start_command: Option<String>,
     pub port: u16,
     pub env: BTreeMap<String, String>,
+    /// Secret variables: variable name → secret name. Values are never returned.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
     /// `basic` or `ssh`, if credentials are set; they are never returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
@@ -539,6 +582,9 @@ pub struct ImageSourceView {
     pub identifier: String,
     pub port: u16,
     pub env: BTreeMap<String, String>,
+    /// Secret variables: variable name → secret name. Values are never returned.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_command: Option<String>,
     /// The user name of the registry credentials, if any. The password is never returned.
@@ -702,9 +748,56 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `InvalidRequest`, `Unauthorized`, `NotFound`, `Conflict`, `InvalidState` or `Internal`.
+    /// `InvalidRequest`, `Unauthorized`, `Forbidden`, `NotFound`, `Conflict`, `InvalidState`,
+    /// `TooManyRequests` or `Internal`.
     pub code: String,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+}
+
+/// `POST /v1/services/{name}/domains`: route a custom domain to the service and get it a certificate.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct DomainRequest {
+    /// `app.example.com`, or `*.example.com` (certified over DNS-01).
+    pub domain: String,
+    /// Also route and certify `www.<domain>` (App Runner's `EnableWWWSubdomain`).
+    #[serde(default)]
+    pub www: bool,
+    /// How ferry proves control of the domain: `http-01` (the default), `tls-alpn-01`, or `dns-01` (the
+    /// default, and the only choice, for wildcards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+}
+
+/// A custom domain and where its certificate stands.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DomainView {
+    pub domain: String,
+    pub service: String,
+    pub www: bool,
+    pub method: String,
+    /// `PENDING_CERTIFICATE_VALIDATION`, `ACTIVE` or `CREATE_FAILED`.
+    pub status: String,
+    /// Why the last attempt to get a certificate failed, in the CA's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the served certificate expires, and when ferry renews it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renews_at: Option<String>,
+    /// After a failure: when ferry asks the CA again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    /// Where to point the domain's DNS record: a CNAME to this host (or an A/AAAA record to its address).
+    pub dns_target: String,
+    /// The domain's URL once its certificate is served.
+    pub url: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DomainList {
+    pub domains: Vec<DomainView>,
 }

@@ -25,6 +25,10 @@ pub struct Global {
     /// The API token [default: from `ferry login`, else the local server's admin-token file]
     #[arg(long, global = true, env = "FERRY_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Trust only the CA certificates in this PEM file for an https:// API (a private CA); `ferry login`
+    /// saves it [default: from `ferry login`, else the system's certificate store]
+    #[arg(long, global = true, env = "FERRY_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
     /// Output format: `human` for people, `json` for scripts
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Human)]
     pub output: Output,
@@ -60,6 +64,83 @@ pub enum Command {
     /// Auto scaling configurations: how services scale with their load, shared between services
     #[command(subcommand)]
     Autoscaling(AutoscalingCommand),
+    /// Custom domains: route your own names to a service, with certificates from an ACME CA
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// API tokens: named, scoped (read-only, deploy, admin), expiring; admin tokens only
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Secrets: values services get as environment variables (--secret ENV=NAME), sealed at rest
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// Print the server's local CA certificate (PEM), for clients to trust: curl --cacert
+    Ca,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Make a secret or give it a new value, read from standard input or asked for on a terminal
+    ///
+    /// The value is read from standard input when it is not a terminal (`printf %s "$VALUE" | ferry
+    /// secret set NAME`), else asked for twice without echo; never taken from the command line, where
+    /// other users (`ps`) and shell history would see it.
+    Set {
+        /// 1 to 128 letters, digits or / _ + = . @ -
+        name: String,
+        /// Keep a trailing newline of the input (by default one is removed, as `echo` adds it)
+        #[arg(long)]
+        keep_newline: bool,
+    },
+    /// List secrets with the services that use each (never their values)
+    List,
+    /// Delete a secret; one that services use is kept unless --force
+    Delete {
+        name: String,
+        /// Delete it even though services use it: their next deployment fails until it is set again
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print it (shown once)
+    Create {
+        /// 1 to 64 letters, digits, '-', '_' or '.'; unique
+        name: String,
+        /// read-only: GET only; deploy: services, deployments, operations, logs, auto scaling, webhooks
+        /// (not tokens, registries or writing secrets); admin: everything
+        #[arg(long, value_name = "read-only|deploy|admin")]
+        scope: String,
+        /// Stop working after this long, e.g. 12h, 30d, 90m, 1w [default: never]
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// List tokens (never their secrets)
+    List,
+    /// Revoke a token: it stops working at once
+    Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Route DOMAIN to SERVICE and get it a certificate (its status shows how that goes)
+    Add {
+        service: String,
+        /// e.g. app.example.com, or *.example.com (a wildcard: certified over dns-01)
+        domain: String,
+        /// Also route and certify www.DOMAIN
+        #[arg(long)]
+        www: bool,
+        /// How to prove control of the domain to the CA: http-01 (port 80), tls-alpn-01 (port 443), or
+        /// dns-01 (the server's DNS hook; wildcards) [default: http-01, dns-01 for wildcards]
+        #[arg(long)]
+        method: Option<String>,
+    },
+    /// List a service's custom domains with their certificates' status
+    List { service: String },
+    /// Stop routing DOMAIN to SERVICE (its certificate is dropped)
+    Remove { service: String, domain: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +297,54 @@ pub struct ServerArgs {
     /// replaced) or while every instance is at its max concurrency; then 503 [default: 60]
     #[arg(long, env = "FERRY_HOLD_TIMEOUT", value_name = "SECONDS")]
     pub hold_timeout: Option<u64>,
+    /// The IPv4 prefix each service's own network gets a /26 from (pick one your LAN does not use)
+    /// [default: 10.213.0.0/16]
+    #[arg(long, env = "FERRY_NETWORK_POOL", value_name = "CIDR")]
+    pub network_pool: Option<String>,
+    /// Where services reach each other (private services included) through the router; it takes
+    /// connections from the services' networks only; `off` turns it off [default: 0.0.0.0:7780]
+    #[arg(long, env = "FERRY_INTERNAL_LISTEN", value_name = "ADDR|off")]
+    pub internal_listen: Option<String>,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) on this address too, e.g. 0.0.0.0:443
+    #[arg(long, env = "FERRY_HTTPS_LISTEN", value_name = "ADDR")]
+    pub https_listen: Option<String>,
+    /// The port in https URLs and redirects, when it differs from the listener's [default: its port]
+    #[arg(long, env = "FERRY_HTTPS_PUBLIC_PORT")]
+    pub https_public_port: Option<u16>,
+    /// Redirect plain HTTP requests to HTTPS for hosts that have a certificate [default: true]
+    #[arg(long, env = "FERRY_HTTPS_REDIRECT", value_name = "BOOL")]
+    pub https_redirect: Option<bool>,
+    /// Send Strict-Transport-Security with this max-age on HTTPS responses; 0 sends none [default: 0]
+    #[arg(long, env = "FERRY_HSTS_MAX_AGE", value_name = "SECONDS")]
+    pub hsts_max_age: Option<u64>,
+    /// Certificates for the services' own hosts under --domain: local (ferry's own CA, `ferry ca` prints
+    /// it), acme (one wildcard from the ACME CA over DNS-01), none [default: local; acme with a DNS hook
+    /// and a domain other than localhost]
+    #[arg(long, env = "FERRY_DEFAULT_CERTIFICATES", value_name = "local|acme|none")]
+    pub default_certificates: Option<String>,
+    /// The ACME CA's directory URL [default: Let's Encrypt]
+    #[arg(long, env = "FERRY_ACME_DIRECTORY", value_name = "URL")]
+    pub acme_directory: Option<String>,
+    /// Extra CA certificates (PEM) to trust for the ACME directory's own TLS
+    #[arg(long, env = "FERRY_ACME_CA_FILE", value_name = "FILE")]
+    pub acme_ca_file: Option<PathBuf>,
+    /// The contact address of ferry's ACME account
+    #[arg(long, env = "FERRY_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// A command that sets DNS-01 TXT records: run as `COMMAND set NAME VALUE` and `COMMAND clear NAME
+    /// VALUE`, returning once the record is visible
+    #[arg(long, env = "FERRY_ACME_DNS_HOOK", value_name = "COMMAND")]
+    pub acme_dns_hook: Option<PathBuf>,
+    /// Serve the API over HTTPS with this certificate chain (PEM); needs --api-tls-key
+    #[arg(long, env = "FERRY_API_TLS_CERT", value_name = "FILE")]
+    pub api_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --api-tls-cert
+    #[arg(long, env = "FERRY_API_TLS_KEY", value_name = "FILE")]
+    pub api_tls_key: Option<PathBuf>,
+    /// Let the API listen on a non-loopback address without TLS (tokens cross the network in clear
+    /// unless something else, a VPN or a TLS proxy, encrypts the traffic)
+    #[arg(long, env = "FERRY_API_INSECURE")]
+    pub api_insecure: bool,
     /// Seconds of load the autoscaler averages over before it scales in [default: 60]
     #[arg(long, env = "FERRY_SCALE_STABLE_WINDOW", value_name = "SECONDS")]
     pub scale_stable_window: Option<u64>,
@@ -314,6 +443,9 @@ pub struct CreateArgs {
     /// An environment variable, NAME=VALUE (repeatable)
     #[arg(long = "env", short = 'e', value_name = "NAME=VALUE")]
     pub env: Vec<String>,
+    /// An environment variable whose value is a secret, ENV=SECRET (repeatable; see `ferry secret`)
+    #[arg(long = "secret", value_name = "ENV=SECRET")]
+    pub secrets: Vec<String>,
     /// Replaces the image's command
     #[arg(long)]
     pub start_command: Option<String>,
@@ -417,6 +549,24 @@ pub struct TrafficArgs {
     /// server-sent events and WebSockets are never cut by it [default: 300]
     #[arg(long, value_name = "SECONDS")]
     pub request_timeout: Option<i64>,
+    /// Not routed from the public listeners: reachable only from other services, through the router's
+    /// internal listener ($FERRY_INTERNAL_URL in their containers, with the service's host as Host)
+    #[arg(long, conflicts_with = "public")]
+    pub private: bool,
+    /// Routed from the public listeners again (the default for new services)
+    #[arg(long)]
+    pub public: bool,
+}
+
+impl TrafficArgs {
+    /// App Runner's IsPubliclyAccessible, when a flag says.
+    pub fn publicly_accessible(&self) -> Option<bool> {
+        match (self.private, self.public) {
+            (true, _) => Some(false),
+            (_, true) => Some(true),
+            _ => None,
+        }
+    }
 }
 
 /// Automatic deployments (App Runner's AutoDeploymentsEnabled).
@@ -457,6 +607,12 @@ pub struct UpdateArgs {
     /// Remove an environment variable (repeatable)
     #[arg(long = "unset-env", value_name = "NAME")]
     pub unset_env: Vec<String>,
+    /// Set an environment variable from a secret, ENV=SECRET (repeatable); others are kept
+    #[arg(long = "secret", value_name = "ENV=SECRET")]
+    pub secrets: Vec<String>,
+    /// Remove a secret variable by its ENV name (repeatable)
+    #[arg(long = "remove-secret", alias = "unset-secret", value_name = "ENV")]
+    pub remove_secrets: Vec<String>,
     /// Replace the image's command ("" goes back to the image's own)
     #[arg(long)]
     pub start_command: Option<String>,
@@ -510,7 +666,7 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// The API's URL
+    /// The API's URL: http://… on this machine, https://… elsewhere (with --ca-file for a private CA)
     #[arg(long = "url", default_value = "http://127.0.0.1:7700")]
     pub url: String,
     /// A file holding the token, e.g. the server's DATA_DIR/admin-token (else --token or FERRY_TOKEN)

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use ferry_client::Client;
+use ferry_client::{Client, Trust};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Global;
@@ -18,6 +18,9 @@ pub const DEFAULT_API_URL: &str = "http://127.0.0.1:7700";
 pub struct Saved {
     pub api_url: String,
     pub token: String,
+    /// The CA certificates (PEM) `ferry login --ca-file` pinned for this URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 /// `$XDG_CONFIG_HOME/ferry/config.json`, or `~/.config/ferry/config.json`.
@@ -78,5 +81,26 @@ pub fn client(global: &Global) -> Result<Client> {
              <server's DATA_DIR/admin-token>`"
         );
     };
-    Ok(Client::new(&url, &token)?)
+    let trust = match (&global.ca_file, saved.as_ref().filter(|s| s.api_url == url)) {
+        (Some(path), _) => Trust::ca_file(path)?,
+        (None, Some(Saved { ca_pem: Some(pem), .. })) => Trust::Pinned {
+            source: "the CA saved by `ferry login`".to_owned(),
+            pem: pem.clone().into_bytes(),
+        },
+        _ => Trust::System,
+    };
+    let client = Client::with_trust(&url, &token, &trust)?;
+    warn_if_clear(&client);
+    Ok(client)
+}
+
+/// Says so when the token is about to cross the network unencrypted.
+pub fn warn_if_clear(client: &Client) {
+    if client.sends_token_in_clear() {
+        eprintln!(
+            "warning: {} is plain HTTP to another machine: the token crosses the network in clear; serve the \
+             API over HTTPS (ferry server --api-tls-cert/--api-tls-key) and use an https:// URL",
+            client.base_url()
+        );
+    }
 }

@@ -65,7 +65,10 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<ClientError>() {
         Some(ClientError::Api { status, .. }) if *status < 500 => 2,
         Some(
-            ClientError::Unreachable { .. } | ClientError::Unauthorized { .. } | ClientError::InvalidUrl(_),
+            ClientError::Unreachable { .. }
+            | ClientError::Unauthorized { .. }
+            | ClientError::InvalidUrl(_)
+            | ClientError::Certificate(_),
         ) => 3,
         _ => 4,
     }
@@ -109,6 +112,10 @@ fn main() -> ExitCode {
         Command::Login(a) => client_command(cmd::login::run(&cli.global, a)),
         Command::Registry(c) => client_command(cmd::hooks::registry(&cli.global, c)),
         Command::Autoscaling(c) => client_command(cmd::autoscaling::run(&cli.global, c)),
+        Command::Domain(c) => client_command(cmd::domain::run(&cli.global, c)),
+        Command::Ca => client_command(cmd::domain::ca(&cli.global)),
+        Command::Token(c) => client_command(cmd::token::run(&cli.global, c)),
+        Command::Secret(c) => client_command(cmd::secret::run(&cli.global, c)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

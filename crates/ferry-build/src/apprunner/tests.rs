@@ -1,6 +1,6 @@
 use super::*;
 
-/// The developer guide's full example (§2.1), without `run.secrets`, which ferry refuses.
+/// The developer guide's full example (§2.1), without `run.secrets` (see [`run_secrets_name_secrets`]).
 const FULL: &str = r#"version: 1.0
 runtime: python311
 build:
@@ -79,9 +79,7 @@ fn scalars_keep_the_digits_written() {
 /// (what is wrong, the file, the line the error names, words the message must contain)
 #[test]
 fn every_error_names_its_line_and_what_to_do() {
-    let secrets = format!(
-        "{FULL}  secrets:\n    - name: my-secret\n      value-from: \"arn:aws:secretsmanager:us-east-1:1:secret:x\"\n"
-    );
+    let secrets = |entries: &str| format!("{FULL}  secrets:\n{entries}");
     let cases: Vec<(&str, String, Option<usize>, &[&str])> = vec![
         (
             "unknown runtime",
@@ -187,10 +185,48 @@ fn every_error_names_its_line_and_what_to_do() {
             &["runtime-version \"latest\" is not a version"],
         ),
         (
-            "secrets",
-            secrets,
+            "a secret without value-from",
+            secrets("    - name: DB\n"),
+            Some(29),
+            &["run.secrets: DB has no value-from", "value-from: SECRET_NAME"],
+        ),
+        (
+            "a secret without a name",
+            secrets("    - value-from: db\n"),
             Some(28),
-            &["run.secrets (1 of them) cannot be used", "ferry service update --env"],
+            &["run.secrets: an entry has no name"],
+        ),
+        (
+            "a secret name that is not one",
+            secrets("    - name: DB\n      value-from: \"has space\"\n"),
+            Some(29),
+            &["run.secrets: DB:", "not a valid secret name"],
+        ),
+        (
+            "a secret's JSON key",
+            secrets(
+                "    - name: DB\n      value-from: \"arn:aws:secretsmanager:r:1:secret:db-AbCdEf:user::\"\n",
+            ),
+            Some(29),
+            &["picks a JSON key or a version", "refer to \"db-AbCdEf\""],
+        ),
+        (
+            "a secret that is also a variable",
+            secrets("    - name: MY_VAR_EXAMPLE\n      value-from: db\n"),
+            Some(29),
+            &["MY_VAR_EXAMPLE is also in run.env"],
+        ),
+        (
+            "a secret as PORT",
+            secrets("    - name: PORT\n      value-from: db\n"),
+            Some(29),
+            &["run.secrets:", "PORT is reserved"],
+        ),
+        (
+            "a secret twice",
+            secrets("    - name: A\n      value-from: x\n    - name: A\n      value-from: y\n"),
+            Some(29),
+            &["run.secrets: A is given twice"],
         ),
         (
             "a bad build.env name",
@@ -224,4 +260,18 @@ fn every_error_names_its_line_and_what_to_do() {
         assert!(shown.starts_with(&prefix) && !shown.ends_with('.'), "{shown}");
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn run_secrets_name_secrets() {
+    let text = format!(
+        "{FULL}  secrets:\n    - name: DB_PASSWORD\n      value-from: db-password\n    - name: API_KEY\n      \
+         value-from: \"arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-key\"\n    - name: TOKEN\n      \
+         value-from: \"arn:aws:ssm:us-east-1:123456789012:parameter/app/token\"\n"
+    );
+    let c = AppRunnerConfig::parse(&text).unwrap();
+    let refs: Vec<(&str, &str)> = c.secrets.iter().map(|(k, v)| (k, v.as_str())).collect();
+    assert_eq!(refs, [("API_KEY", "prod/api-key"), ("DB_PASSWORD", "db-password"), ("TOKEN", "app/token")]);
+    assert!(c.env.get("DB_PASSWORD").is_none(), "a secret is not a plain variable");
+    assert!(AppRunnerConfig::parse(FULL).unwrap().secrets.is_empty());
 }

@@ -336,3 +336,36 @@ fn a_broken_apprunner_yaml_fails_the_plan_with_its_line() {
         .unwrap_err();
     assert!(matches!(&e, BuildError::Config { line: Some(2), .. }), "{e:?}");
 }
+
+/// `run.secrets` and the service's own secrets both reach the run configuration, the service's on top;
+/// a plain variable of the service replaces the file's secret of that name, and the reverse. None of
+/// them is in the Dockerfile: builds never get secrets.
+#[test]
+fn secrets_of_the_file_and_the_service_are_merged_and_never_built_in() {
+    let file = ORIGINAL.to_owned()
+        + "  secrets:\n    - name: DB_PASSWORD\n      value-from: file-db\n    - name: API_KEY\n      value-from: file-key\n    - name: TOKEN\n      value-from: file-token\n";
+    let secret = |s: &str| ferry_model::SecretName::parse(s).unwrap();
+    let defaults = ImageConfiguration {
+        env: EnvVars::new([("TOKEN".to_owned(), "plain".to_owned())].into()).unwrap(),
+        secrets: ferry_model::SecretRefs::new(
+            [("API_KEY".to_owned(), secret("service-key")), ("MODE".to_owned(), secret("service-mode"))]
+                .into(),
+        )
+        .unwrap(),
+        ..Default::default()
+    };
+    let plan = plan_with(
+        &[("apprunner.yaml", &file), ("requirements.txt", "flask\n"), ("app.py", "")],
+        CodeConfiguration::Repository { builder: Builder::Auto },
+        &defaults,
+    )
+    .unwrap();
+    let secrets: Vec<(&str, &str)> = plan.run.secrets.iter().map(|(k, v)| (k, v.as_str())).collect();
+    assert_eq!(secrets, [("API_KEY", "service-key"), ("DB_PASSWORD", "file-db"), ("MODE", "service-mode")]);
+    assert_eq!(plan.run.env.get("TOKEN"), Some("plain"));
+    assert_eq!(plan.run.env.get("MODE"), None, "the service's secret replaces the file's variable");
+    let dockerfile = generated(&plan);
+    for name in ["DB_PASSWORD", "API_KEY", "file-db", "service-key"] {
+        assert!(!dockerfile.contains(name), "{name} in the Dockerfile:\n{dockerfile}");
+    }
+}

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_model::{
-    HealthCheckConfiguration, Instance, InstanceAddress, InstanceId, InstanceState, Revision, Service,
-    ServiceId, Timestamp,
+    HealthCheckConfiguration, Instance, InstanceAddress, InstanceId, InstanceState, Revision, SecretValue,
+    Service, ServiceId, Timestamp,
 };
 use ferry_plan::{CrashBackoff, HealthTracker, HealthVerdict, ObservedInstance, StopReason};
 use ferry_router::Endpoint;
@@ -90,14 +90,25 @@ fn exit_detail(exit_code: Option<i64>, oom_killed: bool) -> String {
 }
 
 /// How to run an instance of a revision. `None` when the revision has nothing to run yet (code not built).
-fn container_spec(service: &Service, revision: &Revision, instance: &InstanceId) -> Option<ContainerSpec> {
+fn container_spec(
+    service: &Service,
+    revision: &Revision,
+    instance: &InstanceId,
+    secrets: &[(String, SecretValue)],
+    internal_url: Option<&str>,
+) -> Option<ContainerSpec> {
     let spec = &revision.spec;
     let config = revision.run_config()?;
     // Always the image id the pull or build recorded: never a tag, which could have moved since.
     let image = revision.image_id.clone()?;
     let mut env: Vec<(String, String)> =
         config.env.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    env.extend(secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
     env.push(("PORT".to_owned(), config.port.to_string()));
+    // Where this service reaches the others (private ones included): the router's internal listener.
+    if let Some(url) = internal_url {
+        env.push(("FERRY_INTERNAL_URL".to_owned(), url.to_owned()));
+    }
     Some(ContainerSpec {
         identity: InstanceIdentity {
             service_name: service.name.clone(),
@@ -111,6 +122,8 @@ fn container_spec(service: &Service, revision: &Revision, instance: &InstanceId)
         port: config.port,
         nano_cpus: spec.instance.cpu().nano_cpus(),
         memory_bytes: spec.instance.memory().bytes(),
+        // Not configurable yet: the runtime supports it (`ContainerSpec::read_only_root`).
+        read_only_root: false,
     })
 }
 
@@ -283,7 +296,11 @@ impl Fleet {
     ) -> Result<(), crate::Error> {
         let now = self.shared.clock.now();
         let id = InstanceId::generate();
-        let Some(spec) = container_spec(service, revision, &id) else {
+        let secrets = super::secrets::resolve(&self.shared.store, revision).await?;
+        let internal = self.shared.settings.internal_url.as_deref();
+        let Some(spec) =
+            container_spec(service, revision, &id, secrets.as_deref().unwrap_or_default(), internal)
+        else {
             return Err(crate::Error::Internal(format!(
                 "revision {} of {} has no image to run",
                 revision.number, service.name
@@ -311,7 +328,16 @@ impl Fleet {
             cfg.instance.cpu(),
             cfg.instance.memory(),
         ));
-        match self.shared.runtime.run(&spec).await {
+        let started = match secrets {
+            Ok(_) => self
+                .shared
+                .runtime
+                .run(&spec)
+                .await
+                .map_err(|e| format!("the engine could not start it: {e}")),
+            Err(missing) => Err(missing),
+        };
+        match started {
             Ok(info) => {
                 record.container_id = Some(info.id.clone());
                 record.address = placement(&info);
@@ -320,9 +346,9 @@ impl Fleet {
                     record.detail = Some(exit_detail(info.exit_code, info.oom_killed));
                 }
             }
-            Err(e) => {
+            Err(why) => {
                 record.state = InstanceState::Exited;
-                record.detail = Some(format!("the engine could not start it: {e}"));
+                record.detail = Some(why);
             }
         }
         self.persist(&record);

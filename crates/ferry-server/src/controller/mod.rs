@@ -30,6 +30,7 @@ mod oplog;
 mod revisions;
 mod route;
 mod scaler;
+mod secrets;
 mod service;
 mod shared;
 #[cfg(test)]
@@ -79,6 +80,14 @@ impl Controller {
                     }
                 }
             }
+        }
+        // Networks of services deleted while the engine was away go now (no controller runs yet).
+        let live: Vec<ServiceId> =
+            services.iter().filter(|s| s.status != ServiceStatus::Deleted).map(|s| s.id.clone()).collect();
+        match self.shared.runtime.release_services_except(&live).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(networks = n, "removed the networks of services that are gone"),
+            Err(e) => tracing::warn!(error = %e, "cannot remove the networks of services that are gone"),
         }
         for service in services {
             if service.status == ServiceStatus::Deleted {

@@ -26,6 +26,7 @@ struct Published {
     capacity: Option<usize>,
     protocol: UpstreamProtocol,
     timeout: RequestTimeout,
+    private: bool,
 }
 
 /// What a service's route says, and what it said last.
@@ -34,6 +35,8 @@ pub(crate) struct Route {
     /// The hosts the service answers to; `None` until the service is known, and after it is gone.
     hosts: Option<Vec<String>>,
     name: String,
+    /// Routed from the internal listener only.
+    private: bool,
     last: Option<Published>,
     /// The protocol of the endpoints last published: kept while any ready instance speaks it.
     serving: UpstreamProtocol,
@@ -41,12 +44,21 @@ pub(crate) struct Route {
 
 impl Route {
     pub(crate) fn new(service: ServiceId) -> Self {
-        Self { service, hosts: None, name: String::new(), last: None, serving: UpstreamProtocol::default() }
+        Self {
+            service,
+            hosts: None,
+            name: String::new(),
+            private: false,
+            last: None,
+            serving: UpstreamProtocol::default(),
+        }
     }
 
-    /// The service answers to `hosts` under `name` (while it is not gone).
-    pub(crate) fn set(&mut self, name: &str, hosts: Vec<String>) {
+    /// The service answers to `hosts` under `name` (while it is not gone), from the public listeners too
+    /// unless it is `private`.
+    pub(crate) fn set(&mut self, name: &str, hosts: Vec<String>, private: bool) {
         name.clone_into(&mut self.name);
+        self.private = private;
         if self.hosts.as_ref() != Some(&hosts) {
             self.hosts = Some(hosts);
         }
@@ -87,6 +99,7 @@ impl Route {
             capacity: capacity.map(|c| Arc::as_ptr(c) as usize),
             protocol,
             timeout,
+            private: self.private,
         };
         if self.last.as_ref() == Some(&key) {
             return false;
@@ -105,8 +118,10 @@ impl Route {
             },
             request_timeout: Duration::from_secs(u64::from(timeout.secs())),
             capacity: capacity.cloned(),
+            https_redirect: false,
+            hsts: None,
         };
-        book.publish(&self.service, hosts, Some(route));
+        book.publish(&self.service, hosts, Some(route), self.private);
         self.serving = protocol;
         self.last = Some(key);
         true
@@ -115,7 +130,7 @@ impl Route {
     /// Takes the service out of the router for good.
     pub(crate) fn unpublish(&mut self, book: &RouteBook) {
         if let Some(hosts) = self.hosts.take() {
-            book.publish(&self.service, &hosts, None);
+            book.publish(&self.service, &hosts, None, false);
         }
         self.last = None;
     }

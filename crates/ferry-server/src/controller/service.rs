@@ -179,7 +179,7 @@ impl ServiceController {
         self.log.set_service(&self.name);
         self.scaler.set_name(&self.name);
         let host = format!("{}.{}", service.name.host_label(), self.shared.settings.domain);
-        self.route.set(&self.name, vec![host]);
+        self.route.set(&self.name, vec![host], service.spec.private);
         if service.status == ServiceStatus::Paused {
             self.paused = true;
         }
@@ -567,6 +567,10 @@ impl ServiceController {
         let Some(revision) = self.revisions.cached(number).cloned() else {
             return Err(Error::Internal(format!("revision {number} of {} left the cache", self.name)));
         };
+        if let Some(reason) = super::secrets::missing(&self.shared.store, &revision).await? {
+            self.deploy_failed(service, &op, &reason).await?;
+            return Ok(Next::Again);
+        }
         let started = op.started_at.unwrap_or_else(|| self.now());
         let timeout = self.shared.settings.deploy_timeout.as_millis() as i64;
         let grace = revision.spec.health_check.grace_period;
@@ -729,6 +733,10 @@ impl ServiceController {
         .await?;
         self.route.unpublish(&self.shared.routes);
         self.shared.logs.remove(&self.id).await;
+        // Every instance is gone: the service's network can go too (or at the next start, if not now).
+        if let Err(e) = self.shared.runtime.release_service(&self.id).await {
+            tracing::warn!(service = %self.id, error = %e, "cannot release a deleted service's network");
+        }
         let checkout = self.shared.settings.data_dir.join("git").join(self.id.as_str());
         let removed = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&checkout) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err((checkout, e)),

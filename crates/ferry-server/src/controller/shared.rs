@@ -39,6 +39,8 @@ pub(crate) struct Settings {
     pub hold: Duration,
     /// The autoscaler's knobs (its sizes come from each service).
     pub scaling: ferry_plan::autoscale::ScalingConfig,
+    /// The router's internal listener as containers reach it (`FERRY_INTERNAL_URL` in each), if there is one.
+    pub internal_url: Option<String>,
 }
 
 /// What every service controller shares.
@@ -47,7 +49,7 @@ pub(crate) struct Shared {
     pub runtime: Arc<dyn Runtime>,
     pub probe: Arc<dyn Probe>,
     pub clock: Arc<dyn Clock>,
-    pub routes: RouteBook,
+    pub routes: std::sync::Arc<RouteBook>,
     pub logs: LogHub,
     pub settings: Settings,
     pub shutdown: CancellationToken,

@@ -70,6 +70,7 @@ fn settings(dir: &std::path::Path) -> Settings {
         resync: Duration::from_secs(15),
         hold: Duration::from_secs(30),
         scaling: Default::default(),
+        internal_url: None,
     }
 }
 
@@ -97,7 +98,7 @@ impl Harness {
             runtime: runtime.clone(),
             probe,
             clock: clock.clone(),
-            routes: crate::routes::RouteBook::new(router.clone()),
+            routes: Arc::new(crate::routes::RouteBook::new(router.clone(), None, None, Default::default())),
             logs: crate::logs::LogHub::new(dir.path().join("logs"), shutdown.clone()).unwrap(),
             settings: settings(dir.path()),
             shutdown: shutdown.clone(),
@@ -411,7 +412,7 @@ async fn an_instance_that_accepts_nothing_is_never_ready_even_behind_a_forwarder
 async fn a_locked_database_delays_a_deployment_which_then_ends_with_its_log_written_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ferry.db");
-    let mut db = ferry_store::Db::open(&path).unwrap();
+    let mut db = ferry_store::Db::open(&path, ferry_store::Sealer::ephemeral().unwrap()).unwrap();
     db.set_busy_timeout(Duration::from_millis(50)).unwrap();
     let runtime = Arc::new(FakeRuntime::new());
     let probe = Arc::new(FakeProbe { runtime: runtime.clone(), held: Mutex::default() });
@@ -499,3 +500,37 @@ async fn old_revisions_of_the_same_image_are_not_pruned_and_roll_back_without_a_
         "nothing of a kept image goes: {calls:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_service_releases_its_network_and_a_restart_releases_those_left_behind() {
+    use ferry_runtime::Instances as _;
+    let h = Harness::start().await;
+    let (gone, kept) = (h.create("gone", WEB_V1, 2, &[]).await, h.create("kept", WEB_V1, 1, &[]).await);
+    assert_eq!(h.wait(&gone.id).await.status, OperationStatus::Succeeded);
+    assert_eq!(h.wait(&kept.id).await.status, OperationStatus::Succeeded);
+    assert_eq!(h.runtime.networks().len(), 2, "a network per service");
+
+    let deleted = h.run(Command::Delete { service: Target::Name("gone".into()) }).await;
+    assert_eq!(h.wait(&deleted.id).await.status, OperationStatus::Succeeded);
+    let released = h.runtime.calls().contains(&Call::ReleaseService(gone.service_id.clone()));
+    assert!(released, "the deletion released the network once its instances were gone");
+    assert_eq!(h.runtime.networks(), vec![kept.service_id.clone()]);
+
+    // A network left behind (say the engine was away when its service was deleted) goes at the next
+    // start; the live service's stays.
+    h.shutdown.cancel();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut orphan =
+        h.runtime.containers().into_iter().find(|c| c.running).and_then(|c| h.runtime.spec(&c.id)).unwrap();
+    orphan.identity.service_id = ferry_model::ServiceId::generate();
+    orphan.identity.instance_id = ferry_model::InstanceId::generate();
+    let left = h.runtime.run(&orphan).await.unwrap();
+    h.runtime.remove(&left.id).await.unwrap();
+    assert_eq!(h.runtime.networks().len(), 2);
+    let probe = h.probe.clone();
+    let again = Harness::start_with(h.runtime.clone(), probe.clone(), probe, h.store.clone(), settings).await;
+    assert_eq!(again.runtime.networks(), vec![kept.service_id.clone()]);
+}
+
+/// Secrets reaching containers, and deployments failing for want of one.
+mod secrets;

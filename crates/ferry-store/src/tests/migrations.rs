@@ -10,11 +10,11 @@ fn opening_twice_keeps_the_data_and_the_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ferry.db");
     {
-        let mut store = Db::open(&path).unwrap();
+        let mut store = Db::open(&path, crate::tests::key()).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
         store.insert_token("t1", "admin", "abc", ferry_model::Timestamp(1)).unwrap();
     }
-    let store = Db::open(&path).unwrap();
+    let store = Db::open(&path, crate::tests::key()).unwrap();
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert!(store.token_by_hash("abc").unwrap().is_some());
 }
@@ -45,7 +45,7 @@ fn a_database_from_the_first_release_is_upgraded_with_its_data() {
         conn.execute("INSERT INTO api_tokens (id, name, hash, created_at) VALUES ('t', 'admin', 'h', 1)", [])
             .unwrap();
     }
-    let mut store = Db::open(&path).unwrap();
+    let mut store = Db::open(&path, crate::tests::key()).unwrap();
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert!(store.token_by_hash("h").unwrap().is_some(), "data survives the upgrade");
     store.set_setting("installation_id", "x").unwrap();
@@ -71,7 +71,7 @@ fn image_sources_stored_before_code_sources_existed_still_read() {
         )
         .unwrap();
     }
-    let store = Db::open(&path).unwrap();
+    let store = Db::open(&path, crate::tests::key()).unwrap();
     let id = ferry_model::ServiceId::parse("8fe1e10304f84fd2b0df550fe98a71fa").unwrap();
     let service = store.service(&id).unwrap().unwrap();
     let image = service.spec.source.image().expect("an image source");
@@ -92,7 +92,7 @@ fn a_newer_schema_is_refused_with_advice() {
     let conn = Connection::open(&path).unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
-    let err = Db::open(&path).err().unwrap();
+    let err = Db::open(&path, crate::tests::key()).err().unwrap();
     assert!(err.to_string().contains("newer than this ferry knows"), "{err}");
 }
 
@@ -129,7 +129,7 @@ fn operations_and_instances_from_before_typed_triggers_read_back() {
         )
         .unwrap();
     }
-    let db = Db::open(&path).unwrap();
+    let db = Db::open(&path, crate::tests::key()).unwrap();
     let id = ferry_model::ServiceId::parse(service).unwrap();
     let triggers: Vec<_> = db.operations(&id, 10).unwrap().into_iter().map(|o| o.trigger).collect();
     use ferry_model::Trigger::{Manual, Rollback};

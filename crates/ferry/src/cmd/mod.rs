@@ -1,8 +1,11 @@
 pub mod autoscaling;
+pub mod domain;
 pub mod hooks;
 pub mod login;
 pub mod logs;
 pub mod operations;
 pub mod revisions;
+pub mod secret;
 pub mod server;
 pub mod service;
+pub mod token;

@@ -55,6 +55,20 @@ pub fn run(args: ServerArgs) -> Result<()> {
         scale_max_up_rate: args.scale_max_up_rate,
         scale_max_down_rate: args.scale_max_down_rate,
         scale_down_delay: args.scale_down_delay,
+        network_pool: args.network_pool,
+        internal_listen: args.internal_listen,
+        https_listen: args.https_listen,
+        https_public_port: args.https_public_port,
+        https_redirect: args.https_redirect,
+        hsts_max_age: args.hsts_max_age,
+        default_certificates: args.default_certificates,
+        acme_directory: args.acme_directory,
+        acme_ca_file: args.acme_ca_file,
+        acme_email: args.acme_email,
+        acme_dns_hook: args.acme_dns_hook,
+        api_tls_cert: args.api_tls_cert,
+        api_tls_key: args.api_tls_key,
+        api_insecure: args.api_insecure.then_some(true),
     };
     // Validated before anything is bound or written.
     let config = file.overlay(flags).validate()?;

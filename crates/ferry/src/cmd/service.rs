@@ -161,6 +161,8 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
                 port: args.port,
                 env: parse_env(&args.env)?,
                 env_remove: args.unset_env,
+                secrets: parse_secrets(&args.secrets)?,
+                secrets_remove: args.remove_secrets,
                 credentials: git_credentials(
                     args.code.git_username,
                     args.code.git_password,
@@ -172,8 +174,9 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
                 .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
             health_check: health_input(args.health),
             instances: args.instances,
-            protocol: args.traffic.protocol,
+            protocol: args.traffic.protocol.clone(),
             request_timeout: args.traffic.request_timeout,
+            is_publicly_accessible: args.traffic.publicly_accessible(),
             auto_deploy: args.auto.value(),
             autoscaling: scaling_input(&args.scaling),
         };
@@ -184,6 +187,8 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
         || args.port.is_some()
         || !args.env.is_empty()
         || !args.unset_env.is_empty()
+        || !args.secrets.is_empty()
+        || !args.remove_secrets.is_empty()
         || args.start_command.is_some()
         || args.registry_username.is_some();
     let req = UpdateServiceRequest {
@@ -195,6 +200,8 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
                     port: args.port,
                     env: parse_env(&args.env)?,
                     env_remove: args.unset_env,
+                    secrets: parse_secrets(&args.secrets)?,
+                    secrets_remove: args.remove_secrets,
                     start_command: args.start_command,
                     credentials: credentials(args.registry_username, args.registry_password),
                 })
@@ -204,8 +211,9 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
             .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
         health_check: health_input(args.health),
         instances: args.instances,
-        protocol: args.traffic.protocol,
+        protocol: args.traffic.protocol.clone(),
         request_timeout: args.traffic.request_timeout,
+        is_publicly_accessible: args.traffic.publicly_accessible(),
         auto_deploy: args.auto.value(),
         autoscaling: scaling_input(&args.scaling),
     };
@@ -239,15 +247,32 @@ fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(env)
 }
 
+/// `--secret ENV=SECRET` pairs: variable → secret name.
+fn parse_secrets(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut secrets = BTreeMap::new();
+    for pair in pairs {
+        let Some((env, secret)) = pair.split_once('=').filter(|(e, s)| !e.is_empty() && !s.is_empty()) else {
+            return Err(crate::usage(format!(
+                "--secret {pair:?} is not ENV=SECRET, e.g. --secret DATABASE_PASSWORD=db-password \
+                 (the value itself goes in with `ferry secret set db-password`)"
+            )));
+        };
+        secrets.insert(env.to_owned(), secret.to_owned());
+    }
+    Ok(secrets)
+}
+
 async fn create(global: &Global, args: CreateArgs) -> Result<()> {
     let client = client(global)?;
     let env = parse_env(&args.env)?;
+    let secrets = parse_secrets(&args.secrets)?;
     let source = match (args.image, args.code.repo.clone()) {
         (Some(identifier), _) => SourceInput {
             image: Some(ImageSourceInput {
                 identifier,
                 port: args.port,
                 env,
+                secrets,
                 start_command: args.start_command,
                 credentials: credentials(args.registry_username, args.registry_password),
             }),
@@ -266,6 +291,7 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
                 start_command: args.start_command,
                 port: args.port,
                 env,
+                secrets,
                 credentials: git_credentials(
                     args.code.git_username,
                     args.code.git_password,
@@ -284,8 +310,9 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
             .then_some(InstanceInput { cpu: args.cpu, memory: args.memory }),
         health_check: health_input(args.health),
         instances: args.instances,
-        protocol: args.traffic.protocol,
+        protocol: args.traffic.protocol.clone(),
         request_timeout: args.traffic.request_timeout,
+        is_publicly_accessible: args.traffic.publicly_accessible(),
         auto_deploy: args.auto.value(),
         autoscaling: scaling_input(&args.scaling),
     };
@@ -350,6 +377,9 @@ fn print_service(s: &ServiceView) {
         for (k, v) in &code.env {
             field("Env", &format!("{k}={v}"));
         }
+        for (k, v) in &code.secrets {
+            field("Secret", &format!("{k} from secret {v}"));
+        }
     }
     if let Some(image) = &s.source.image {
         field("Image", &image.identifier);
@@ -359,6 +389,9 @@ fn print_service(s: &ServiceView) {
         }
         for (k, v) in &image.env {
             field("Env", &format!("{k}={v}"));
+        }
+        for (k, v) in &image.secrets {
+            field("Secret", &format!("{k} from secret {v}"));
         }
     }
     field("Image digest", s.image_digest.as_deref().unwrap_or("-"));
@@ -382,6 +415,9 @@ fn print_service(s: &ServiceView) {
     let protocol = if s.protocol == "http2" { "http2 (h2c)" } else { s.protocol.as_str() };
     field("Protocol", protocol);
     field("Request timeout", &format!("{}s", s.request_timeout));
+    if !s.is_publicly_accessible {
+        field("Access", "private: only from other services, through the internal listener");
+    }
     field("Created", &short_time(&s.created_at));
     if let Some(op) = &s.latest_operation {
         let error = op.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();

@@ -100,6 +100,10 @@ pub struct Server {
     pub data_dir: tempfile::TempDir,
     pub api: SocketAddr,
     pub http: SocketAddr,
+    /// The router's HTTPS listener, when started with `--https-listen`.
+    pub https: Option<SocketAddr>,
+    /// The router's internal listener (services calling services); kept across restarts like the others.
+    pub internal: SocketAddr,
     pub installation: String,
     pub token: String,
     log: PathBuf,
@@ -113,11 +117,19 @@ impl Server {
 
     /// Starts a server with extra `ferry server` flags.
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("addr"), extra)
+    }
+
+    /// Starts a server whose router listens on `http` (for tests whose other parts must know its port
+    /// before it starts, such as an ACME CA that validates there).
+    pub fn start_on(http: SocketAddr, extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut server = Self {
             child: None,
             api: "127.0.0.1:0".parse().expect("addr"),
-            http: "127.0.0.1:0".parse().expect("addr"),
+            http,
+            https: None,
+            internal: "0.0.0.0:0".parse().expect("addr"),
             installation: String::new(),
             token: String::new(),
             log: data_dir.path().join("server.log"),
@@ -135,6 +147,7 @@ impl Server {
             .args(["server", "--data-dir"])
             .arg(self.data_dir.path())
             .args(["--api-listen", &self.api.to_string(), "--http-listen", &self.http.to_string()])
+            .args(["--internal-listen", &self.internal.to_string()])
             .args(["--stop-grace", "2", "--log", "info,ferry_server=debug"])
             .args(&self.extra)
             .stdout(Stdio::piped())
@@ -155,11 +168,20 @@ impl Server {
             let line = rx
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("the server did not start:\n{}", self.log_text()));
+            if let Some(addr) = line.strip_prefix("ferry: internal on ") {
+                self.internal = addr.trim().parse().expect("internal addr");
+            }
+            if let Some(addr) = line.strip_prefix("ferry: https on ") {
+                self.https = Some(addr.trim().parse().expect("https addr"));
+            }
             if let Some(id) = line.strip_prefix("ferry: installation ") {
                 self.installation = id.trim().to_owned();
             }
-            if let Some(rest) = line.strip_prefix("ferry: api on http://") {
-                // "ferry: api on http://127.0.0.1:PORT, apps on http://*.localhost:PORT"
+            let api_line = line
+                .strip_prefix("ferry: api on http://")
+                .or_else(|| line.strip_prefix("ferry: api on https://"));
+            if let Some(rest) = api_line {
+                // "ferry: api on http(s)://127.0.0.1:PORT, apps on http://*.localhost:PORT"
                 let (api, apps) = rest.split_once(", apps on http://*.localhost:").expect("ready line");
                 self.api = api.parse().expect("api addr");
                 self.http = SocketAddr::from(([127, 0, 0, 1], apps.trim().parse().expect("router port")));
@@ -230,6 +252,22 @@ impl Server {
             .env("HOME", self.data_dir.path()))
     }
 
+    /// Runs the CLI with `input` on its standard input (a pipe, not a terminal).
+    pub fn ferry_input(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = Command::new(FERRY)
+            .args(args)
+            .env("FERRY_API_URL", format!("http://{}", self.api))
+            .env("FERRY_TOKEN", &self.token)
+            .env("HOME", self.data_dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ferry");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input).expect("write stdin");
+        child.wait_with_output().expect("wait for ferry")
+    }
+
     /// Runs the CLI and returns its stdout, panicking with its output if it failed.
     pub fn ferry_ok(&self, args: &[&str]) -> String {
         let out = self.ferry(args);
@@ -275,6 +313,14 @@ impl Drop for Server {
         if !self.installation.is_empty() {
             for id in self.containers(true) {
                 let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+            }
+            // And its services' networks (one each), which the engine has room for only so many of.
+            let filter = format!("label=ferry.owner={}", self.installation);
+            let networks = Command::new("docker").args(["network", "ls", "-q", "--filter", &filter]).output();
+            if let Ok(out) = networks {
+                for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("docker").args(["network", "rm", id]).output();
+                }
             }
         }
     }
