@@ -60,6 +60,7 @@ pub(crate) fn create_request(
         protocol,
         request_timeout,
         private: req.is_publicly_accessible == Some(false),
+        read_only_root: req.read_only_root.unwrap_or(false),
     };
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);
@@ -334,6 +335,9 @@ pub(crate) fn update_request(
     }
     if let Some(public) = req.is_publicly_accessible {
         spec.private = !public;
+    }
+    if let Some(read_only) = req.read_only_root {
+        spec.read_only_root = read_only;
     }
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);

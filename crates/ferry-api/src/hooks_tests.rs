@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use ferry_command::{Commands, Dispatch};
 use ferry_model::{
-    Arn, Operation, OperationStatus, Revision, ServiceId, ServiceStatus, SourceWatch, Timestamp, Trigger, Via,
+    Operation, OperationStatus, Revision, ServiceId, ServiceStatus, SourceWatch, Timestamp, Trigger, Via,
 };
 use ferry_store::{Store, StoreError};
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::{ApiConfig, AppLogLine, LogSource, MAX_HOOK_BODY, PublicUrl, hash_token, hooks_router, router};
+use crate::{AppLogLine, LogSource, MAX_HOOK_BODY, hash_token, hooks_router, router};
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<ServiceId>>);
@@ -56,18 +56,7 @@ impl Harness {
         let store = Store::in_memory().unwrap();
         store.call(|db| db.insert_token("t1", "admin", &hash_token(TOKEN), Timestamp(0))).await.unwrap();
         let recorder = Arc::new(Recorder::default());
-        let config = ApiConfig {
-            arn: Arn { region: "local".into(), account: "000000000000".into() },
-            public: PublicUrl {
-                scheme: "http".into(),
-                domain: "localhost".into(),
-                port: Some(8080),
-                https_port: None,
-            },
-            hooks_host: "ferry.localhost".into(),
-            hooks_url: "http://ferry.localhost:8080".into(),
-            tls: None,
-        };
+        let config = crate::test_config();
         let commands = Commands::new(store.clone(), recorder.clone());
         Self {
             api: router(store.clone(), commands.clone(), recorder.clone(), config),

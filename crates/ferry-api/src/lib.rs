@@ -159,6 +159,23 @@ pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config
         .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
 }
 
+/// The configuration the API's tests run with: `localhost` on port 8080, no HTTPS.
+#[cfg(test)]
+pub(crate) fn test_config() -> ApiConfig {
+    ApiConfig {
+        arn: Arn { region: "local".into(), account: "000000000000".into() },
+        public: PublicUrl {
+            scheme: "http".into(),
+            domain: "localhost".into(),
+            port: Some(8080),
+            https_port: None,
+        },
+        hooks_host: "ferry.localhost".into(),
+        hooks_url: "http://ferry.localhost:8080".into(),
+        tls: None,
+    }
+}
+
 /// The stored form of a token: its SHA-256, in hex.
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

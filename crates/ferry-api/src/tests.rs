@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use ferry_command::{Commands, Dispatch};
-use ferry_model::{Arn, ServiceId, Timestamp};
+use ferry_model::{ServiceId, Timestamp};
 use ferry_store::Store;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::{ApiConfig, AppLogLine, LogSource, PublicUrl, hash_token, router};
+use crate::{AppLogLine, LogSource, hash_token, router};
 
 #[derive(Default)]
 struct Recorder {
@@ -52,18 +52,7 @@ impl Api {
         let store = Store::in_memory().unwrap();
         store.call(|db| db.insert_token("t1", "admin", &hash_token(TOKEN), Timestamp(0))).await.unwrap();
         let recorder = Arc::new(Recorder::default());
-        let config = ApiConfig {
-            arn: Arn { region: "local".into(), account: "000000000000".into() },
-            public: PublicUrl {
-                scheme: "http".into(),
-                domain: "localhost".into(),
-                port: Some(8080),
-                https_port: None,
-            },
-            hooks_host: "ferry.localhost".into(),
-            hooks_url: "http://ferry.localhost:8080".into(),
-            tls: None,
-        };
+        let config = crate::test_config();
         let commands = Commands::new(store.clone(), recorder.clone());
         Self { app: router(store, commands, recorder.clone(), config), recorder }
     }

@@ -7,14 +7,14 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use ferry_command::{Commands, Dispatch};
-use ferry_model::{Arn, ServiceId, Timestamp};
+use ferry_model::{ServiceId, Timestamp};
 use ferry_store::{NewToken, Store};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::{ApiConfig, AppLogLine, LogSource, PublicUrl, hash_token, openapi_json, router};
+use crate::{AppLogLine, LogSource, hash_token, openapi_json, router};
 
 struct Quiet;
 
@@ -65,18 +65,7 @@ impl Api {
             .await
             .unwrap();
         let quiet = Arc::new(Quiet);
-        let config = ApiConfig {
-            arn: Arn { region: "local".into(), account: "000000000000".into() },
-            public: PublicUrl {
-                scheme: "http".into(),
-                domain: "localhost".into(),
-                port: Some(8080),
-                https_port: None,
-            },
-            hooks_host: "ferry.localhost".into(),
-            hooks_url: "http://ferry.localhost:8080".into(),
-            tls: None,
-        };
+        let config = crate::test_config();
         let commands = Commands::new(store.clone(), quiet.clone());
         Self { app: router(store.clone(), commands, quiet, config), store }
     }

@@ -74,6 +74,7 @@ impl AppState {
             protocol: s.spec.protocol.as_str().to_owned(),
             request_timeout: s.spec.request_timeout.secs(),
             is_publicly_accessible: !s.spec.private,
+            read_only_root: s.spec.read_only_root,
             instances_desired: match (&s.spec.autoscaling, scaling) {
                 (Some(_), Some(d)) => d.desired,
                 _ => ferry_plan::scale::desired_instances(&s.spec),

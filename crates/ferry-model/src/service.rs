@@ -347,6 +347,9 @@ pub struct ServiceSpec {
     /// internal listener (App Runner's `IsPubliclyAccessible: false`). Specs stored before it are public.
     #[serde(default)]
     pub private: bool,
+    /// The container's root filesystem is read-only (a small in-memory `/tmp` is writable).
+    #[serde(default)]
+    pub read_only_root: bool,
 }
 
 impl ServiceSpec {
@@ -366,6 +369,7 @@ impl ServiceSpec {
             protocol: UpstreamProtocol::default(),
             request_timeout: RequestTimeout::default(),
             private: false,
+            read_only_root: false,
         }
     }
 

@@ -11,7 +11,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ferry_router::{Alpn, Handshake, Listener, Scheme};
+use ferry_router::{Handshake, Listener, Scheme};
 use ferry_runtime::docker::Ipv4Net;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -45,12 +45,13 @@ impl Listener for InternalListener {
         }
     }
 
+    /// As plain TCP: ready at once.
     fn handshake(
         &self,
         io: TcpStream,
-        _: Duration,
+        timeout: Duration,
     ) -> impl Future<Output = io::Result<Handshake<TcpStream>>> + Send + 'static {
-        std::future::ready(Ok(Handshake::Http { conn: io, alpn: Alpn::None }))
+        Listener::handshake(&self.tcp, io, timeout)
     }
 
     fn scheme(&self) -> Scheme {
@@ -58,10 +59,10 @@ impl Listener for InternalListener {
     }
 
     fn inherit_nodelay(&self) -> bool {
-        socket2::SockRef::from(&self.tcp).set_tcp_nodelay(true).is_ok()
+        self.tcp.inherit_nodelay()
     }
 
     fn set_nodelay(io: &TcpStream) -> io::Result<()> {
-        io.set_nodelay(true)
+        <TcpListener as Listener>::set_nodelay(io)
     }
 }

@@ -44,6 +44,9 @@ pub struct CreateServiceRequest {
     /// the router's internal listener (App Runner's `IsPubliclyAccessible`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_publicly_accessible: Option<bool>,
+    /// The containers' root filesystem read-only (a small in-memory `/tmp` writable). Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_root: Option<bool>,
     /// Deploy each commit pushed to the branch, or each new digest pushed under the image tag, by itself
     /// (App Runner's `AutoDeploymentsEnabled`). Default: on for a code repository, off for an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -272,6 +275,9 @@ pub struct UpdateServiceRequest {
     /// Public (routed from the public listeners) or private (only from other services).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_publicly_accessible: Option<bool>,
+    /// The containers' root filesystem read-only (a small in-memory `/tmp` writable). Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_root: Option<bool>,
     /// Automatic deployments on push, on or off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_deploy: Option<bool>,
@@ -421,6 +427,9 @@ pub struct ServiceView {
     pub request_timeout: u32,
     /// Routed from the public listeners; `false`: only from other services (the internal listener).
     pub is_publicly_accessible: bool,
+    /// The containers' root filesystem is read-only.
+    #[serde(default)]
+    pub read_only_root: bool,
     /// How many instances should run.
     pub instances_desired: u32,
     /// The revision serving traffic (or that last did).

@@ -556,9 +556,24 @@ pub struct TrafficArgs {
     /// Routed from the public listeners again (the default for new services)
     #[arg(long)]
     pub public: bool,
+    /// Run the containers with a read-only root filesystem (a 64 MB in-memory /tmp stays writable)
+    #[arg(long, conflicts_with = "writable_root")]
+    pub read_only_root: bool,
+    /// A writable root filesystem again (the default)
+    #[arg(long)]
+    pub writable_root: bool,
 }
 
 impl TrafficArgs {
+    /// Whether the root filesystem is read-only, when a flag says.
+    pub fn read_only_root(&self) -> Option<bool> {
+        match (self.read_only_root, self.writable_root) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+
     /// App Runner's IsPubliclyAccessible, when a flag says.
     pub fn publicly_accessible(&self) -> Option<bool> {
         match (self.private, self.public) {

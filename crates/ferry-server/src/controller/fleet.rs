@@ -122,8 +122,7 @@ fn container_spec(
         port: config.port,
         nano_cpus: spec.instance.cpu().nano_cpus(),
         memory_bytes: spec.instance.memory().bytes(),
-        // Not configurable yet: the runtime supports it (`ContainerSpec::read_only_root`).
-        read_only_root: false,
+        read_only_root: spec.read_only_root,
     })
 }
 

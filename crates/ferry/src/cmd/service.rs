@@ -177,6 +177,7 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
             protocol: args.traffic.protocol.clone(),
             request_timeout: args.traffic.request_timeout,
             is_publicly_accessible: args.traffic.publicly_accessible(),
+            read_only_root: args.traffic.read_only_root(),
             auto_deploy: args.auto.value(),
             autoscaling: scaling_input(&args.scaling),
         };
@@ -214,6 +215,7 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
         protocol: args.traffic.protocol.clone(),
         request_timeout: args.traffic.request_timeout,
         is_publicly_accessible: args.traffic.publicly_accessible(),
+        read_only_root: args.traffic.read_only_root(),
         auto_deploy: args.auto.value(),
         autoscaling: scaling_input(&args.scaling),
     };
@@ -313,6 +315,7 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
         protocol: args.traffic.protocol.clone(),
         request_timeout: args.traffic.request_timeout,
         is_publicly_accessible: args.traffic.publicly_accessible(),
+        read_only_root: args.traffic.read_only_root(),
         auto_deploy: args.auto.value(),
         autoscaling: scaling_input(&args.scaling),
     };
@@ -415,6 +418,9 @@ fn print_service(s: &ServiceView) {
     let protocol = if s.protocol == "http2" { "http2 (h2c)" } else { s.protocol.as_str() };
     field("Protocol", protocol);
     field("Request timeout", &format!("{}s", s.request_timeout));
+    if s.read_only_root {
+        field("Root filesystem", "read-only (/tmp writable)");
+    }
     if !s.is_publicly_accessible {
         field("Access", "private: only from other services, through the internal listener");
     }

@@ -184,3 +184,23 @@ fn services_reach_neither_each_other_nor_the_hosts_loopback() {
     });
     inspect(&b_net);
 }
+
+#[test]
+fn a_service_can_run_with_a_read_only_root() {
+    let server = Server::start();
+    let image = testapp_image();
+    server.ferry_ok(&["service", "create", "ro", "--image", &image, "--read-only-root", "--wait"]);
+    assert_eq!(server.describe("ro")["read_only_root"], true);
+    assert_eq!(server.get("ro", "/").status, 200);
+    let host = &container_of(&server, "ro")["HostConfig"];
+    assert_eq!(host["ReadonlyRootfs"], true, "{host}");
+    assert!(host["Tmpfs"]["/tmp"].is_string(), "{host}");
+
+    // And back to a writable root, through a deployment.
+    server.ferry_ok(&["service", "update", "ro", "--writable-root", "--wait"]);
+    assert_eq!(server.describe("ro")["read_only_root"], false);
+    poll("the writable instance", Duration::from_secs(30), || {
+        let host = container_of(&server, "ro")["HostConfig"].clone();
+        (host["ReadonlyRootfs"] == false).then_some(())
+    });
+}
