@@ -61,11 +61,22 @@ pub(crate) fn create_request(
         request_timeout,
         private: req.is_publicly_accessible == Some(false),
         read_only_root: req.read_only_root.unwrap_or(false),
+        https_redirect: req.https_redirect,
+        hsts_max_age: req.hsts_max_age.map(hsts_max_age).transpose()?,
     };
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);
     }
     Ok((name, spec))
+}
+
+fn hsts_max_age(age: i64) -> Result<u32, ValidationError> {
+    u32::try_from(age).ok().filter(|a| *a <= ferry_model::MAX_HSTS_MAX_AGE).ok_or_else(|| {
+        ValidationError::new(
+            "hsts_max_age",
+            format!("{age} is not a max-age; use 0 (none) to {} seconds", ferry_model::MAX_HSTS_MAX_AGE),
+        )
+    })
 }
 
 fn port(p: i64) -> Result<u16, ValidationError> {
@@ -338,6 +349,12 @@ pub(crate) fn update_request(
     }
     if let Some(read_only) = req.read_only_root {
         spec.read_only_root = read_only;
+    }
+    if let Some(redirect) = req.https_redirect {
+        spec.https_redirect = Some(redirect);
+    }
+    if let Some(age) = req.hsts_max_age {
+        spec.hsts_max_age = Some(hsts_max_age(age)?);
     }
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);

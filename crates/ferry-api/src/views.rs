@@ -75,6 +75,8 @@ impl AppState {
             request_timeout: s.spec.request_timeout.secs(),
             is_publicly_accessible: !s.spec.private,
             read_only_root: s.spec.read_only_root,
+            https_redirect: s.spec.https_redirect,
+            hsts_max_age: s.spec.hsts_max_age,
             instances_desired: match (&s.spec.autoscaling, scaling) {
                 (Some(_), Some(d)) => d.desired,
                 _ => ferry_plan::scale::desired_instances(&s.spec),

@@ -38,8 +38,8 @@ pub use scaling::{
 };
 pub use secret::{SecretName, SecretRefs, SecretValue};
 pub use service::{
-    Build, EnvVars, ImageConfiguration, ImageSource, MAX_INSTANCES, Revision, Service, ServiceName,
-    ServiceSpec, ServiceStatus, Source,
+    Build, EnvVars, ImageConfiguration, ImageSource, MAX_HSTS_MAX_AGE, MAX_INSTANCES, Revision, Service,
+    ServiceName, ServiceSpec, ServiceStatus, Source,
 };
 pub use time::Timestamp;
 pub use traffic::{RequestTimeout, UpstreamProtocol};

@@ -350,7 +350,17 @@ pub struct ServiceSpec {
     /// The container's root filesystem is read-only (a small in-memory `/tmp` is writable).
     #[serde(default)]
     pub read_only_root: bool,
+    /// Whether plain HTTP requests for its hosts that have a certificate are redirected to HTTPS; `None`:
+    /// as the server's `--https-redirect` says.
+    #[serde(default)]
+    pub https_redirect: Option<bool>,
+    /// `Strict-Transport-Security`'s max-age on its HTTPS responses (0: none); `None`: the server's.
+    #[serde(default)]
+    pub hsts_max_age: Option<u32>,
 }
+
+/// The longest HSTS max-age ferry sends: two years, what browsers' preload lists ask for.
+pub const MAX_HSTS_MAX_AGE: u32 = 63_072_000;
 
 impl ServiceSpec {
     /// A spec with App Runner's defaults for everything but the image.
@@ -370,10 +380,20 @@ impl ServiceSpec {
             request_timeout: RequestTimeout::default(),
             private: false,
             read_only_root: false,
+            https_redirect: None,
+            hsts_max_age: None,
         }
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {
+        if let Some(age) = self.hsts_max_age
+            && age > MAX_HSTS_MAX_AGE
+        {
+            return Err(ValidationError::new(
+                "hsts_max_age",
+                format!("{age} is more than two years; use 0 to {MAX_HSTS_MAX_AGE} seconds"),
+            ));
+        }
         match &self.source {
             Source::Image(i) => i.config.validate().map_err(|e| e.under("source.image"))?,
             Source::Code(c) => c.validate().map_err(|e| e.under("source.code_repository"))?,

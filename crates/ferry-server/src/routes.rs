@@ -18,6 +18,16 @@ use ferry_router::{RouteTable, Router, ServiceRoute};
 /// A service's hosts, its route, and whether it is private (internal router only).
 type Entry = (Vec<String>, Arc<ServiceRoute>, bool);
 
+/// Who reaches a service and how HTTPS treats it: its spec's say, the server's policy where it says nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Exposure {
+    /// Routed from the internal listener only.
+    pub(crate) private: bool,
+    pub(crate) https_redirect: Option<bool>,
+    /// 0: no HSTS.
+    pub(crate) hsts: Option<u32>,
+}
+
 pub(crate) struct RouteBook {
     router: Arc<Router>,
     /// The internal listener's router, if there is one: every service, private ones included.
@@ -113,21 +123,21 @@ impl RouteBook {
         self.rebuild(&self.entries.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
-    /// Sets (or with `None`, removes) the route of one service, under each of `hosts`; a `private` one
-    /// only on the internal router.
+    /// Sets (or with `None`, removes) the route of one service, under each of `hosts`; a private one only
+    /// on the internal router.
     pub(crate) fn publish(
         &self,
         service: &ServiceId,
         hosts: &[String],
         route: Option<ServiceRoute>,
-        private: bool,
+        exposure: Exposure,
     ) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         match route {
             Some(mut r) => {
-                r.https_redirect = self.https.redirect;
-                r.hsts = self.https.hsts;
-                entries.insert(service.clone(), (hosts.to_vec(), Arc::new(r), private))
+                r.https_redirect = exposure.https_redirect.unwrap_or(self.https.redirect);
+                r.hsts = exposure.hsts.or(self.https.hsts).filter(|age| *age > 0);
+                entries.insert(service.clone(), (hosts.to_vec(), Arc::new(r), exposure.private))
             }
             None => entries.remove(service),
         };

@@ -47,6 +47,12 @@ pub struct CreateServiceRequest {
     /// The containers' root filesystem read-only (a small in-memory `/tmp` writable). Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only_root: Option<bool>,
+    /// Redirect plain HTTP to HTTPS for its hosts that have a certificate; unset: the server's setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_redirect: Option<bool>,
+    /// `Strict-Transport-Security` max-age on its HTTPS responses, 0 (none) to 63072000; unset: the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts_max_age: Option<i64>,
     /// Deploy each commit pushed to the branch, or each new digest pushed under the image tag, by itself
     /// (App Runner's `AutoDeploymentsEnabled`). Default: on for a code repository, off for an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,6 +284,12 @@ pub struct UpdateServiceRequest {
     /// The containers' root filesystem read-only (a small in-memory `/tmp` writable). Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only_root: Option<bool>,
+    /// Redirect plain HTTP to HTTPS for its hosts that have a certificate; unset: the server's setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_redirect: Option<bool>,
+    /// `Strict-Transport-Security` max-age on its HTTPS responses, 0 (none) to 63072000; unset: the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts_max_age: Option<i64>,
     /// Automatic deployments on push, on or off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_deploy: Option<bool>,
@@ -430,6 +442,11 @@ pub struct ServiceView {
     /// The containers' root filesystem is read-only.
     #[serde(default)]
     pub read_only_root: bool,
+    /// Its own HTTPS redirect and HSTS max-age, when it has them (else the server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_redirect: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts_max_age: Option<u32>,
     /// How many instances should run.
     pub instances_desired: u32,
     /// The revision serving traffic (or that last did).

@@ -562,6 +562,14 @@ pub struct TrafficArgs {
     /// A writable root filesystem again (the default)
     #[arg(long)]
     pub writable_root: bool,
+    /// Redirect plain HTTP to HTTPS for its hosts that have a certificate, or not [default: the server's
+    /// --https-redirect]
+    #[arg(long, value_name = "BOOL")]
+    pub https_redirect: Option<bool>,
+    /// Strict-Transport-Security max-age on its HTTPS responses, 0 (none) to 63072000 [default: the
+    /// server's --hsts-max-age]
+    #[arg(long, value_name = "SECONDS")]
+    pub hsts_max_age: Option<i64>,
 }
 
 impl TrafficArgs {

@@ -12,7 +12,7 @@ use ferry_plan::routing::{RouteSettings, route_settings};
 use ferry_router::{Capacity, Endpoint, Protocol, RouteTarget, ServiceRoute, Waiting};
 
 use super::revisions::Revisions;
-use crate::routes::RouteBook;
+use crate::routes::{Exposure, RouteBook};
 
 /// What was last published, to publish again only on a change.
 #[derive(PartialEq, Eq)]
@@ -26,7 +26,7 @@ struct Published {
     capacity: Option<usize>,
     protocol: UpstreamProtocol,
     timeout: RequestTimeout,
-    private: bool,
+    exposure: Exposure,
 }
 
 /// What a service's route says, and what it said last.
@@ -35,8 +35,8 @@ pub(crate) struct Route {
     /// The hosts the service answers to; `None` until the service is known, and after it is gone.
     hosts: Option<Vec<String>>,
     name: String,
-    /// Routed from the internal listener only.
-    private: bool,
+    /// Who reaches it, and how HTTPS treats it.
+    exposure: Exposure,
     last: Option<Published>,
     /// The protocol of the endpoints last published: kept while any ready instance speaks it.
     serving: UpstreamProtocol,
@@ -48,17 +48,16 @@ impl Route {
             service,
             hosts: None,
             name: String::new(),
-            private: false,
+            exposure: Exposure::default(),
             last: None,
             serving: UpstreamProtocol::default(),
         }
     }
 
-    /// The service answers to `hosts` under `name` (while it is not gone), from the public listeners too
-    /// unless it is `private`.
-    pub(crate) fn set(&mut self, name: &str, hosts: Vec<String>, private: bool) {
+    /// The service answers to `hosts` under `name` (while it is not gone), as `exposure` says.
+    pub(crate) fn set(&mut self, name: &str, hosts: Vec<String>, exposure: Exposure) {
         name.clone_into(&mut self.name);
-        self.private = private;
+        self.exposure = exposure;
         if self.hosts.as_ref() != Some(&hosts) {
             self.hosts = Some(hosts);
         }
@@ -99,7 +98,7 @@ impl Route {
             capacity: capacity.map(|c| Arc::as_ptr(c) as usize),
             protocol,
             timeout,
-            private: self.private,
+            exposure: self.exposure,
         };
         if self.last.as_ref() == Some(&key) {
             return false;
@@ -121,7 +120,7 @@ impl Route {
             https_redirect: false,
             hsts: None,
         };
-        book.publish(&self.service, hosts, Some(route), self.private);
+        book.publish(&self.service, hosts, Some(route), self.exposure);
         self.serving = protocol;
         self.last = Some(key);
         true
@@ -130,7 +129,7 @@ impl Route {
     /// Takes the service out of the router for good.
     pub(crate) fn unpublish(&mut self, book: &RouteBook) {
         if let Some(hosts) = self.hosts.take() {
-            book.publish(&self.service, &hosts, None, false);
+            book.publish(&self.service, &hosts, None, Exposure::default());
         }
         self.last = None;
     }

@@ -48,6 +48,7 @@ use super::scaler::Scaler;
 use super::shared::{Context, Shared};
 use crate::Error;
 use crate::logs::NewLine;
+use crate::routes::Exposure;
 
 /// What the loop does after a reconcile.
 enum Step {
@@ -179,7 +180,10 @@ impl ServiceController {
         self.log.set_service(&self.name);
         self.scaler.set_name(&self.name);
         let host = format!("{}.{}", service.name.host_label(), self.shared.settings.domain);
-        self.route.set(&self.name, vec![host], service.spec.private);
+        let spec = &service.spec;
+        let exposure =
+            Exposure { private: spec.private, https_redirect: spec.https_redirect, hsts: spec.hsts_max_age };
+        self.route.set(&self.name, vec![host], exposure);
         if service.status == ServiceStatus::Paused {
             self.paused = true;
         }

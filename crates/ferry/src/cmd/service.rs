@@ -178,6 +178,8 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
             request_timeout: args.traffic.request_timeout,
             is_publicly_accessible: args.traffic.publicly_accessible(),
             read_only_root: args.traffic.read_only_root(),
+            https_redirect: args.traffic.https_redirect,
+            hsts_max_age: args.traffic.hsts_max_age,
             auto_deploy: args.auto.value(),
             autoscaling: scaling_input(&args.scaling),
         };
@@ -216,6 +218,8 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
         request_timeout: args.traffic.request_timeout,
         is_publicly_accessible: args.traffic.publicly_accessible(),
         read_only_root: args.traffic.read_only_root(),
+        https_redirect: args.traffic.https_redirect,
+        hsts_max_age: args.traffic.hsts_max_age,
         auto_deploy: args.auto.value(),
         autoscaling: scaling_input(&args.scaling),
     };
@@ -316,6 +320,8 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
         request_timeout: args.traffic.request_timeout,
         is_publicly_accessible: args.traffic.publicly_accessible(),
         read_only_root: args.traffic.read_only_root(),
+        https_redirect: args.traffic.https_redirect,
+        hsts_max_age: args.traffic.hsts_max_age,
         auto_deploy: args.auto.value(),
         autoscaling: scaling_input(&args.scaling),
     };
@@ -418,6 +424,12 @@ fn print_service(s: &ServiceView) {
     let protocol = if s.protocol == "http2" { "http2 (h2c)" } else { s.protocol.as_str() };
     field("Protocol", protocol);
     field("Request timeout", &format!("{}s", s.request_timeout));
+    if let Some(redirect) = s.https_redirect {
+        field("HTTPS redirect", if redirect { "on" } else { "off" });
+    }
+    if let Some(age) = s.hsts_max_age {
+        field("HSTS", &if age == 0 { "off".to_owned() } else { format!("max-age={age}") });
+    }
     if s.read_only_root {
         field("Root filesystem", "read-only (/tmp writable)");
     }

@@ -90,6 +90,23 @@ fn service_hosts_are_served_over_https_with_the_local_ca() {
     assert_eq!(header(&head, "location"), Some(format!("https://web.localhost:{https}/a/b?c=1").as_str()));
     assert_eq!(header(&head, "strict-transport-security"), None);
 
+    // A service can say otherwise: no redirect, no HSTS.
+    server.ferry_ok(&[
+        "service",
+        "create",
+        "plain",
+        "--image",
+        &testapp_image(),
+        "--https-redirect",
+        "false",
+        "--hsts-max-age",
+        "0",
+        "--wait",
+    ]);
+    assert_eq!(plain(server.http.port(), "plain.localhost", "/").0, 200);
+    let (_, _, head, _) = curl(&ca, "plain.localhost", https, "/", &[]).expect("https still served");
+    assert_eq!(header(&head, "strict-transport-security"), None, "{head}");
+
     // A name the server has no certificate for is refused in the handshake.
     let refused = curl(&ca, "nothing.example.com", https, "/", &[]);
     assert!(refused.is_err(), "{refused:?}");
