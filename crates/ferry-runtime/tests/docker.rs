@@ -167,6 +167,28 @@ async fn each_service_runs_hardened_on_a_network_of_its_own_released_when_unused
     Ok(())
 }
 
+/// Drivers that share nothing (as two ferry servers on one engine) make networks at once: each gets a
+/// subnet of its own, the one that loses a race for a subnet taking the next.
+#[tokio::test]
+async fn drivers_making_networks_at_once_get_subnets_of_their_own() -> anyhow::Result<()> {
+    let cleanup = Cleanup::default();
+    let specs: Vec<_> = (0..4).map(|i| spec(&format!("racing-{i}"), &[])).collect();
+    let runs = specs.iter().map(|s| async move { runtime().await.run(s).await });
+    let infos = futures_util::future::join_all(runs).await;
+    let mut subnets = Vec::new();
+    for (info, spec) in infos.into_iter().zip(&specs) {
+        let info = info?;
+        cleanup.container(&info.id);
+        let name = format!("ferry-ferry-{}", spec.identity.service_id);
+        subnets
+            .push(inspect_json(&name)?["IPAM"]["Config"][0]["Subnet"].as_str().context("subnet")?.to_owned());
+    }
+    subnets.sort();
+    subnets.dedup();
+    assert_eq!(subnets.len(), 4, "{subnets:?}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_read_only_root_runs_with_a_writable_tmp_only() -> anyhow::Result<()> {
     let rt = runtime().await;

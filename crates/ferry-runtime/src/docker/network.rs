@@ -29,6 +29,18 @@ use crate::{Result, RuntimeError, labels};
 /// service may talk to each other.
 const ENABLE_ICC: &str = "com.docker.network.bridge.enable_icc";
 
+/// How many subnets a make tries when others keep taking them first.
+const MAKE_ATTEMPTS: usize = 8;
+
+/// What asking the engine for a network gave.
+enum Made {
+    Created(String),
+    /// Someone made it first (a 409).
+    Exists,
+    /// Its subnet overlaps a network made since it was picked.
+    Taken,
+}
+
 /// The service's network, made if it does not exist yet; returns its id, for the container's network
 /// mode (an id is never ambiguous, a name can be).
 ///
@@ -43,26 +55,47 @@ pub(super) async fn ensure(engine: &Engine, service: &ServiceId) -> Result<Strin
     if let Some(found) = inspect(engine, &name).await? {
         return ours(found, &name, owner, service);
     }
-    let subnet = free_subnet(engine).await?;
-    let request = NetworkCreateRequest {
-        name: name.clone(),
-        driver: Some("bridge".to_owned()),
-        labels: Some(labels::network_labels(owner, service)),
-        options: Some(HashMap::from([(ENABLE_ICC.to_owned(), "true".to_owned())])),
-        ipam: Some(Ipam {
-            config: Some(vec![IpamConfig { subnet: Some(subnet.to_string()), ..Default::default() }]),
+    // Another process (a second ferry on the engine) may take the subnet picked between the look and the
+    // make: the engine then says it overlaps, and the next free one is tried.
+    // The engine may hold a subnet for a network being made before it lists that network: the subnets
+    // found taken are kept out of the next picks.
+    let mut taken = Vec::new();
+    let made = loop {
+        let subnet = free_subnet(engine, &taken).await?;
+        let request = NetworkCreateRequest {
+            name: name.clone(),
+            driver: Some("bridge".to_owned()),
+            labels: Some(labels::network_labels(owner, service)),
+            options: Some(HashMap::from([(ENABLE_ICC.to_owned(), "true".to_owned())])),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_string()),
+                    gateway: Some(subnet.first_host().to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
             ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let call = async {
-        match engine.docker.create_network(request).await {
-            Ok(created) => Ok(Some(created.id)),
-            Err(e) if error::status(&e) == Some(409) => Ok(None),
-            Err(e) => Err(RuntimeError::Engine(network_hint(&name, &error::message(&e)))),
+        };
+        let call = async {
+            match engine.docker.create_network(request).await {
+                Ok(created) => Ok(Made::Created(created.id)),
+                Err(e) if error::status(&e) == Some(409) => Ok(Made::Exists),
+                Err(e) if taken.len() < MAKE_ATTEMPTS && error::message(&e).contains("overlaps") => {
+                    Ok(Made::Taken)
+                }
+                Err(e) => Err(RuntimeError::Engine(network_hint(&name, &error::message(&e)))),
+            }
+        };
+        match timed(engine.call_timeout(), "a network create", call).await? {
+            Made::Taken => {
+                tracing::debug!(network = %name, %subnet, "a subnet was taken as it was picked; trying the next");
+                taken.push(subnet);
+            }
+            made => break made,
         }
     };
-    if let Some(id) = timed(engine.call_timeout(), "a network create", call).await? {
+    if let Made::Created(id) = made {
         tracing::info!(network = %name, network_id = %id, service = %service, "created a service's network");
         return Ok(id);
     }
@@ -74,7 +107,7 @@ pub(super) async fn ensure(engine: &Engine, service: &ServiceId) -> Result<Strin
 
 /// The first subnet of ferry's pool that no network on the engine (ferry's or anyone's) overlaps. Called
 /// with the network lock held, so two makes never pick the same one.
-async fn free_subnet(engine: &Engine) -> Result<Ipv4Net> {
+async fn free_subnet(engine: &Engine, taken: &[Ipv4Net]) -> Result<Ipv4Net> {
     let call =
         async { engine.docker.list_networks(None::<ListNetworksOptions>).await.map_err(error::engine) };
     let networks = timed(engine.call_timeout(), "a network list", call).await?;
@@ -82,6 +115,7 @@ async fn free_subnet(engine: &Engine) -> Result<Ipv4Net> {
         .iter()
         .flat_map(|n| n.ipam.iter().flat_map(|ipam| ipam.config.iter().flatten()))
         .filter_map(|c| c.subnet.as_deref()?.parse().ok())
+        .chain(taken.iter().copied())
         .collect();
     let pool = engine.options.network_pool;
     pool.pick(&used).ok_or_else(|| {

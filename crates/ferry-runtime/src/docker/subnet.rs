@@ -26,6 +26,11 @@ impl Ipv4Net {
         self.prefix
     }
 
+    /// The first host address: a bridge's gateway (the host's side of it).
+    pub fn first_host(self) -> Ipv4Addr {
+        Ipv4Addr::from(self.base.saturating_add(1))
+    }
+
     /// Whether `addr` is in this prefix (IPv4-mapped IPv6 addresses count as their IPv4 address).
     pub fn contains(self, addr: std::net::IpAddr) -> bool {
         let v4 = match addr {
@@ -94,12 +99,19 @@ impl NetworkPool {
 
     /// The first subnet of the pool that overlaps none of `used` (every network on the engine), if any.
     pub fn pick(&self, used: &[Ipv4Net]) -> Option<Ipv4Net> {
+        self.pick_from(used, 0)
+    }
+
+    /// The `skip`-th free subnet (0 is the first): where to try next after another process took the one
+    /// before between the look and the make.
+    pub fn pick_from(&self, used: &[Ipv4Net], skip: usize) -> Option<Ipv4Net> {
         let step = 1u64 << (32 - u32::from(self.size));
         let count = 1u64 << (u32::from(self.size) - u32::from(self.pool.prefix));
         (0..count)
             .filter_map(|i| u32::try_from(u64::from(self.pool.base) + i * step).ok())
             .map(|base| Ipv4Net { base, prefix: self.size })
-            .find(|candidate| !used.iter().any(|u| u.overlaps(*candidate)))
+            .filter(|candidate| !used.iter().any(|u| u.overlaps(*candidate)))
+            .nth(skip)
     }
 }
 
@@ -143,6 +155,8 @@ mod tests {
     fn picks_the_first_subnet_that_overlaps_nothing() {
         let pool = NetworkPool::default();
         assert_eq!(pool.pick(&[]).unwrap().to_string(), "10.213.0.0/26");
+        assert_eq!(pool.pick(&[]).unwrap().first_host().to_string(), "10.213.0.1");
+        assert_eq!(pool.pick_from(&[net("10.213.0.64/26")], 1).unwrap().to_string(), "10.213.0.128/26");
         let used = [net("10.213.0.0/26"), net("10.213.0.128/25"), net("172.17.0.0/16")];
         assert_eq!(pool.pick(&used).unwrap().to_string(), "10.213.0.64/26");
         // A network someone made across part of the pool is stepped around.
