@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::AcmeError;
 
-/// Who may read a file this crate writes.
+/// Who may read a file this crate writes: only its owner, for every file (keys and account credentials
+/// must be; certificates need not be, but they live in ferry's data directory, where nothing is readable by
+/// others and looser files are fixed at start).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// 0600: keys and account credentials.
+    /// 0600.
     Private,
-    /// 0644: certificates and metadata (nothing secret in them).
-    Public,
 }
 
 /// Creates `dir` and its parents, 0700 for the ones this call makes (they hold keys).
@@ -43,7 +43,6 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: Mode) -> Result<(
         #[cfg(unix)]
         options.mode(match mode {
             Mode::Private => 0o600,
-            Mode::Public => 0o644,
         });
         let mut file = options.open(&tmp)?;
         file.write_all(contents)?;

@@ -83,7 +83,7 @@ impl LocalCa {
 
         let ca_pem = cert.pem();
         files::write_atomic(key_path, key.serialize_pem().as_bytes(), Mode::Private)?;
-        files::write_atomic(cert_path, ca_pem.as_bytes(), Mode::Public)?;
+        files::write_atomic(cert_path, ca_pem.as_bytes(), Mode::Private)?;
         tracing::info!(path = %cert_path.display(), "local CA created");
         Ok(LocalCa { ca_pem, issuer: Issuer::new(params, key) })
     }

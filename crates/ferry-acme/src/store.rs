@@ -116,8 +116,8 @@ struct Meta {
     not_after: i64,
 }
 
-/// Certificates on disk, one directory per name: `<dir>/certs/<name>/fullchain.pem` (0644), `key.pem` (0600) and
-/// `meta.json` (0644), each replaced atomically (temporary file and rename).
+/// Certificates on disk, one directory per name: `<dir>/certs/<name>/fullchain.pem`, `key.pem` and
+/// `meta.json` (all 0600), each replaced atomically (temporary file and rename).
 ///
 /// The key is written before the chain, so a crash between the two leaves a chain that does not match its key only
 /// for a certificate that was being replaced; [`CertStore::load`] refuses a pair whose key is missing.
@@ -166,8 +166,8 @@ impl CertStore {
         };
         let meta = serde_json::to_vec_pretty(&meta).map_err(|e| AcmeError::Certificate(e.to_string()))?;
         files::write_atomic(&dir.join("key.pem"), issued.key_pem.as_bytes(), Mode::Private)?;
-        files::write_atomic(&dir.join("fullchain.pem"), issued.chain_pem.as_bytes(), Mode::Public)?;
-        files::write_atomic(&dir.join("meta.json"), &meta, Mode::Public)?;
+        files::write_atomic(&dir.join("fullchain.pem"), issued.chain_pem.as_bytes(), Mode::Private)?;
+        files::write_atomic(&dir.join("meta.json"), &meta, Mode::Private)?;
         tracing::info!(name, names = ?issued.names, "certificate stored");
         Ok(())
     }
@@ -247,7 +247,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = |f: &str| fs::metadata(cert_dir.join(f)).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode("key.pem"), 0o600);
-            assert_eq!(mode("fullchain.pem"), 0o644);
+            assert_eq!(mode("fullchain.pem"), 0o600);
         }
         let leftovers: Vec<_> = fs::read_dir(&cert_dir).unwrap().filter_map(|e| e.ok()).collect();
         assert_eq!(leftovers.len(), 3, "no temporary files left: {leftovers:?}");
