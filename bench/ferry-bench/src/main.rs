@@ -9,7 +9,9 @@
 //!   With `--max-concurrency`, every service has that limit per instance (a `Capacity`, with a queue of 100
 //!   requests waiting up to 10 s), to measure the cost of the limit on the request path. With
 //!   `--tls-cert PEM --tls-key PEM`, it serves HTTPS instead (a `TlsListener`), that certificate for
-//!   `localhost` and `*.bench`.
+//!   `localhost` and `*.bench`. With `--metrics`, every service counts its requests (`ServiceMetrics`);
+//!   with `--request-log`, every request's record goes through a bounded channel (dropped when full) to a
+//!   task that writes it as a line into a buffer, as a server's request log would.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,8 +21,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use ferry_router::{
-    Capacity, Endpoint, Protocol, RouteTable, RouteTarget, Router, RouterConfig, ServiceRoute, TlsListener,
-    certified_key_from_pem,
+    Capacity, Endpoint, Protocol, RequestLog, RequestRecord, RouteTable, RouteTarget, Router, RouterConfig,
+    ServiceMetrics, ServiceRoute, TlsListener, certified_key_from_pem,
 };
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -61,10 +63,14 @@ fn main() -> Result<()> {
                 (None, None) => None,
                 _ => bail!("--tls-cert and --tls-key go together"),
             };
-            runtime.block_on(router(listen, upstream, services, max_concurrency, tls))
+            let counting = Counting {
+                metrics: args.iter().any(|a| a == "--metrics"),
+                request_log: args.iter().any(|a| a == "--request-log"),
+            };
+            runtime.block_on(router(listen, upstream, services, max_concurrency, tls, counting))
         }
         _ => bail!(
-            "usage: ferry-bench backend --listen ADDR | router --listen ADDR --backend ADDR [--services N] [--workers N] [--max-concurrency N] [--tls-cert PEM --tls-key PEM]"
+            "usage: ferry-bench backend --listen ADDR | router --listen ADDR --backend ADDR [--services N] [--workers N] [--max-concurrency N] [--tls-cert PEM --tls-key PEM] [--metrics] [--request-log]"
         ),
     }
 }
@@ -94,8 +100,10 @@ async fn router(
     services: usize,
     max_concurrency: Option<usize>,
     tls: Option<(Vec<u8>, Vec<u8>)>,
+    counting: Counting,
 ) -> Result<()> {
     let router = Router::new(RouterConfig::default());
+    let request_log = counting.request_log.then(|| Arc::new(ChannelLog::spawn()) as Arc<dyn RequestLog>);
     let endpoint = Endpoint::new("backend", upstream);
     let capacity = max_concurrency.map(|n| Capacity::new(n, 100, Duration::from_secs(10)));
     let mut table = RouteTable::new();
@@ -108,6 +116,8 @@ async fn router(
             capacity: capacity.clone(),
             https_redirect: false,
             hsts: None,
+            metrics: counting.metrics.then(ServiceMetrics::new),
+            request_log: request_log.clone(),
         };
         table.insert(&format!("svc{i}.bench"), Arc::new(route));
     }
@@ -125,4 +135,52 @@ async fn router(
     let listener = TlsListener::new(listener, router.certificates().clone())?;
     Arc::clone(&router).serve(listener, CancellationToken::new()).await?;
     Ok(())
+}
+
+/// What the router counts of each service.
+struct Counting {
+    metrics: bool,
+    request_log: bool,
+}
+
+/// A request log as a server keeps one: a bounded channel, records dropped when it is full, and a task that
+/// writes each as a line.
+struct ChannelLog(tokio::sync::mpsc::Sender<RequestRecord>);
+
+impl ChannelLog {
+    fn spawn() -> ChannelLog {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<RequestRecord>(4096);
+        tokio::spawn(async move {
+            use std::fmt::Write;
+            let mut line = String::with_capacity(256);
+            let mut lines = 0u64;
+            while let Some(r) = rx.recv().await {
+                line.clear();
+                let _ = writeln!(
+                    line,
+                    "{:?} {} {} {} {} {} {:?} {} {} {} {}",
+                    r.at,
+                    r.service,
+                    r.instance.as_deref().unwrap_or("-"),
+                    r.method,
+                    r.path,
+                    r.status,
+                    r.duration,
+                    r.bytes_in,
+                    r.bytes_out,
+                    r.client,
+                    r.request_id
+                );
+                lines += 1;
+            }
+            std::hint::black_box((line, lines));
+        });
+        ChannelLog(tx)
+    }
+}
+
+impl RequestLog for ChannelLog {
+    fn record(&self, record: RequestRecord) {
+        let _ = self.0.try_send(record);
+    }
 }

@@ -7,7 +7,10 @@
 //! 2. **The token.** Only SHA-256 hashes are stored; the request's token is hashed and looked up. A
 //!    missing or unknown token is 401 with one message whatever the reason (it never says whether a
 //!    token exists); a known but expired token is 401 saying it expired (only its holder can learn
-//!    that). Every failure is logged once with the peer's address and the reason, never the token.
+//!    that). Every failure is logged once with the peer's address and the reason, never the token. A
+//!    request without a bearer header that the web console vouches for ([`ConsoleSession`]: a live
+//!    session cookie, and the CSRF header if it changes anything) is looked up by its session's token hash
+//!    in the same way.
 //! 3. **The scope.** [`required_scope`] is the one place that says which scope each call needs; a token
 //!    whose scope is below it gets 403 naming the scope needed.
 //!
@@ -185,6 +188,17 @@ fn key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// A request the web console (`ferry-console`) vouches for: it carried a live session cookie and, if it
+/// changes anything, that session's CSRF header. The console puts this in the request's extensions
+/// (which no client can set) and the request is then authenticated as the session's token, found by its
+/// hash as a bearer token is, so revocation, expiry and the token's scope apply unchanged. A bearer
+/// header, when present, wins.
+#[derive(Debug, Clone)]
+pub struct ConsoleSession {
+    /// The SHA-256 (hex) of the token the session was signed in with, as stored.
+    pub token_hash: String,
+}
+
 /// The token of an `Authorization: Bearer <token>` header. The scheme is matched in any case (RFC 9110
 /// §11.1: authentication schemes are case-insensitive).
 fn bearer(header: &str) -> Option<&str> {
@@ -214,7 +228,8 @@ pub(crate) async fn require_token(State(state): State<AppState>, req: Request, n
     // Owned before the lookup's await: a request body is not `Sync`, so no reference to it may be held
     // across an await in a `Send` future.
     let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let refusal = match authenticate(&state, header.as_deref()).await {
+    let session = req.extensions().get::<ConsoleSession>().map(|s| s.token_hash.clone());
+    let refusal = match authenticate(&state, header.as_deref(), session).await {
         Ok(token) => match authorize(&token, req.method(), req.uri().path()) {
             Ok(()) => {
                 if state.auth.due(&token.id, now) {
@@ -261,19 +276,26 @@ struct Refusal {
     error: ApiError,
 }
 
-async fn authenticate(state: &AppState, header: Option<&str>) -> Result<TokenRecord, Refusal> {
-    let Some(token) = header.and_then(bearer) else {
-        return Err(Refusal {
-            reason: "no bearer token".to_owned(),
-            error: ApiError::new(
-                ErrorKind::Unauthorized,
-                "this API needs `Authorization: Bearer <token>`; the admin token is in the server's \
-                 data directory (admin-token), and `ferry login` saves it for the CLI",
-            ),
-        });
-    };
+async fn authenticate(
+    state: &AppState,
+    header: Option<&str>,
+    session: Option<String>,
+) -> Result<TokenRecord, Refusal> {
     // Only hashes are stored, so the lookup compares hashes; the secret itself is never compared.
-    let hash = hash_token(token);
+    let hash = match (header.and_then(bearer), session) {
+        (Some(token), _) => hash_token(token),
+        (None, Some(session_hash)) => session_hash,
+        (None, None) => {
+            return Err(Refusal {
+                reason: "no bearer token".to_owned(),
+                error: ApiError::new(
+                    ErrorKind::Unauthorized,
+                    "this API needs `Authorization: Bearer <token>`; the admin token is in the server's \
+                 data directory (admin-token), and `ferry login` saves it for the CLI",
+                ),
+            });
+        }
+    };
     let found = state
         .store
         .call(move |db| db.token_by_hash(&hash))

@@ -3,8 +3,8 @@
 use ferry_model::{
     Builder, CodeConfiguration, CodeRuntime, CodeSource, EnvVars, GitCredentials, HealthCheckConfiguration,
     HealthCheckProtocol, ImageConfiguration, ImageRef, ImageSource, InstanceConfiguration,
-    RegistryCredentials, RequestTimeout, SecretName, SecretRefs, ServiceName, ServiceSpec, Source,
-    UpstreamProtocol, ValidationError, normalize_directory,
+    RegistryCredentials, RequestLogs, RequestTimeout, SecretName, SecretRefs, ServiceName, ServiceSpec,
+    Source, UpstreamProtocol, ValidationError, normalize_directory,
 };
 use std::collections::BTreeMap;
 
@@ -63,6 +63,7 @@ pub(crate) fn create_request(
         read_only_root: req.read_only_root.unwrap_or(false),
         https_redirect: req.https_redirect,
         hsts_max_age: req.hsts_max_age.map(hsts_max_age).transpose()?,
+        request_logs: req.request_logs.as_deref().map(RequestLogs::parse).transpose()?.unwrap_or_default(),
     };
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);
@@ -355,6 +356,9 @@ pub(crate) fn update_request(
     }
     if let Some(age) = req.hsts_max_age {
         spec.hsts_max_age = Some(hsts_max_age(age)?);
+    }
+    if let Some(logs) = &req.request_logs {
+        spec.request_logs = RequestLogs::parse(logs)?;
     }
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);

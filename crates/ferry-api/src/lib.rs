@@ -28,6 +28,7 @@ mod error;
 mod extract;
 mod hooks;
 mod logs;
+mod metrics;
 mod openapi;
 mod operations;
 mod secrets;
@@ -36,16 +37,30 @@ mod tokens;
 mod views;
 mod webhooks;
 
-pub use auth::{FAILURE_WINDOW, MAX_FAILURES, Scope, required_scope};
+pub use auth::{ConsoleSession, FAILURE_WINDOW, MAX_FAILURES, Scope, required_scope};
 pub use error::{ApiError, ErrorKind};
+pub use ferry_wire::RequestLogView;
 pub use hooks::{MAX_HOOK_BODY, hooks_router};
+pub use metrics::{MetricsHistory, MetricsSample, MetricsSource, PROMETHEUS_CONTENT_TYPE};
 pub use openapi::openapi_json;
+pub use views::rfc3339;
 
 /// Where the API reads application logs from.
 pub trait LogSource: Send + Sync + 'static {
     /// The service's application log: up to `tail` lines from before, then, with `follow`, new lines as
     /// they are written, until the client goes away or the server shuts down.
     fn logs(&self, service: &ServiceId, tail: usize, follow: bool) -> BoxStream<'static, AppLogLine>;
+
+    /// The service's request log (a line per request the router answered for it, when its request logs
+    /// are on), read as [`LogSource::logs`] reads. None by default.
+    fn request_logs(
+        &self,
+        _service: &ServiceId,
+        _tail: usize,
+        _follow: bool,
+    ) -> BoxStream<'static, ferry_wire::RequestLogView> {
+        Box::pin(futures_util::stream::empty())
+    }
 }
 
 /// One line an instance wrote to stdout or stderr.
@@ -96,6 +111,8 @@ pub struct ApiConfig {
     pub hooks_url: String,
     /// What the server does for HTTPS; `None` when it has no HTTPS listener (custom domains are refused).
     pub tls: Option<TlsApi>,
+    /// What the server counts of its services (`/metrics`, `/v1/services/{name}/metrics`).
+    pub metrics: Arc<dyn MetricsSource>,
 }
 
 /// The server's HTTPS, as far as the API needs it.
@@ -134,6 +151,7 @@ pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config
         .route("/v1/services/{name}/revisions", get(deployments::revisions))
         .route("/v1/services/{name}/operations", get(operations::list))
         .route("/v1/services/{name}/logs", get(logs::stream))
+        .route("/v1/services/{name}/metrics", get(metrics::history))
         .route("/v1/services/{name}/webhook", post(webhooks::webhook))
         .route("/v1/services/{name}/domains", get(domains::list).post(domains::add))
         .route("/v1/services/{name}/domains/{domain}", axum::routing::delete(domains::remove))
@@ -149,6 +167,8 @@ pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{name}", axum::routing::delete(tokens::revoke))
         .route("/v1/openapi.json", get(openapi::serve))
+        // Prometheus' conventional path; behind the token like the rest (a read-only one suffices).
+        .route("/metrics", get(metrics::prometheus))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
@@ -173,6 +193,7 @@ pub(crate) fn test_config() -> ApiConfig {
         hooks_host: "ferry.localhost".into(),
         hooks_url: "http://ferry.localhost:8080".into(),
         tls: None,
+        metrics: Arc::new(metrics::NoMetrics),
     }
 }
 
@@ -183,6 +204,10 @@ pub fn hash_token(token: &str) -> String {
 
 #[cfg(test)]
 mod hooks_tests;
+#[cfg(test)]
+mod metrics_tests;
+#[cfg(test)]
+mod request_logs_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! A service's application log, as newline-delimited JSON.
+//! A service's application log, or its request log (`?requests=true`), as newline-delimited JSON.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -21,15 +21,20 @@ pub(crate) struct LogsQuery {
     /// Keep the response open and send new lines as they are written.
     #[serde(default)]
     follow: bool,
+    /// The request log (a line per request, when the service's request logs are on) instead of the
+    /// application log.
+    #[serde(default)]
+    requests: bool,
 }
 
-/// The service's application log (its instances' stdout and stderr), one JSON object per line.
+/// The service's application log (its instances' stdout and stderr), or with `requests=true` its request
+/// log, one JSON object per line.
 #[utoipa::path(
     get, path = "/v1/services/{name}/logs", tag = "logs",
     params(("name" = String, Path, description = "The service's name"), LogsQuery),
     responses(
-        (status = 200, description = "Newline-delimited JSON, one LogLineView per line", body = LogLineView,
-         content_type = "application/x-ndjson"),
+        (status = 200, description = "Newline-delimited JSON, one LogLineView per line (one RequestLogView \
+         with requests=true)", body = LogLineView, content_type = "application/x-ndjson"),
         (status = 404, body = ErrorBody)),
     security(("bearer" = []))
 )]
@@ -40,11 +45,19 @@ pub(crate) async fn stream(
 ) -> Result<Response, ApiError> {
     let service = find(&state, name).await?;
     let tail = q.tail.unwrap_or(100).min(10_000);
+    if q.requests {
+        let lines = state.logs.request_logs(&service.id, tail, q.follow).map(|view| ndjson(&view));
+        return Ok(([(CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response());
+    }
     let lines = state.logs.logs(&service.id, tail, q.follow).map(|l| {
         let view = LogLineView { at: rfc3339(l.at), instance: l.instance, stream: l.stream, line: l.line };
-        let mut json = serde_json::to_vec(&view).unwrap_or_default();
-        json.push(b'\n');
-        Ok::<_, std::convert::Infallible>(Bytes::from(json))
+        ndjson(&view)
     });
     Ok(([(CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response())
+}
+
+fn ndjson(view: &impl serde::Serialize) -> Result<Bytes, std::convert::Infallible> {
+    let mut json = serde_json::to_vec(view).unwrap_or_default();
+    json.push(b'\n');
+    Ok(Bytes::from(json))
 }

@@ -14,7 +14,7 @@ use ferry_store::ScalingDecision;
 use crate::AppState;
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-26T12:00:00.123Z`.
-pub(crate) fn rfc3339(t: Timestamp) -> String {
+pub fn rfc3339(t: Timestamp) -> String {
     let nanos = i128::from(t.millis()) * 1_000_000;
     match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
         Ok(dt) => {
@@ -77,6 +77,7 @@ impl AppState {
             read_only_root: s.spec.read_only_root,
             https_redirect: s.spec.https_redirect,
             hsts_max_age: s.spec.hsts_max_age,
+            request_logs: s.spec.request_logs.to_string(),
             instances_desired: match (&s.spec.autoscaling, scaling) {
                 (Some(_), Some(d)) => d.desired,
                 _ => ferry_plan::scale::desired_instances(&s.spec),

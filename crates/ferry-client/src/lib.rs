@@ -13,6 +13,7 @@ use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use serde::de::DeserializeOwned;
 
+mod metrics;
 mod secrets;
 mod tls;
 mod tokens;
@@ -283,7 +284,25 @@ impl Client {
         tail: usize,
         follow: bool,
     ) -> Result<BoxStream<'static, Result<LogLineView>>> {
-        let path = format!("/v1/services/{}/logs?tail={tail}&follow={follow}", segment(name));
+        self.ndjson(format!("/v1/services/{}/logs?tail={tail}&follow={follow}", segment(name))).await
+    }
+
+    /// The service's request log: `tail` earlier records, then new ones while `follow`.
+    pub async fn request_logs(
+        &self,
+        name: &str,
+        tail: usize,
+        follow: bool,
+    ) -> Result<BoxStream<'static, Result<RequestLogView>>> {
+        let path = format!("/v1/services/{}/logs?requests=true&tail={tail}&follow={follow}", segment(name));
+        self.ndjson(path).await
+    }
+
+    /// A newline-delimited JSON response, a value per line, read as it comes.
+    async fn ndjson<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        path: String,
+    ) -> Result<BoxStream<'static, Result<T>>> {
         let resp = tokio::time::timeout(CALL_TIMEOUT, self.send(Method::GET, &path, None))
             .await
             .unwrap_or_else(|_| {
@@ -298,7 +317,7 @@ impl Client {
                 loop {
                     if let Some(pos) = buf.iter().position(|&b| b == b'\n') {
                         let line: Vec<u8> = buf.drain(..=pos).collect();
-                        let parsed = serde_json::from_slice::<LogLineView>(&line)
+                        let parsed = serde_json::from_slice::<T>(&line)
                             .map_err(|e| ClientError::Decode(e.to_string()));
                         return Some((parsed, (frames, buf)));
                     }

@@ -15,6 +15,7 @@ mod ids;
 mod image;
 mod instance;
 mod operation;
+mod request_logs;
 mod resources;
 mod scaling;
 mod secret;
@@ -30,6 +31,7 @@ pub use ids::{Arn, InstanceId, OperationId, ServiceId};
 pub use image::{ImageRef, RegistryCredentials};
 pub use instance::{Instance, InstanceAddress, InstanceState};
 pub use operation::{Operation, OperationEvent, OperationStatus, OperationType, Trigger, Via, one_line};
+pub use request_logs::RequestLogs;
 pub use resources::{
     Cpu, HealthCheckConfiguration, HealthCheckProtocol, InstanceConfiguration, MAX_GRACE_PERIOD, Memory,
 };

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::scaling::AutoScaling;
 use crate::watch::SourceVersion;
 use crate::{
-    CodeSource, HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials,
+    CodeSource, HealthCheckConfiguration, ImageRef, InstanceConfiguration, RegistryCredentials, RequestLogs,
     RequestTimeout, SecretRefs, ServiceId, Timestamp, UpstreamProtocol, ValidationError,
 };
 
@@ -357,6 +357,9 @@ pub struct ServiceSpec {
     /// `Strict-Transport-Security`'s max-age on its HTTPS responses (0: none); `None`: the server's.
     #[serde(default)]
     pub hsts_max_age: Option<u32>,
+    /// Which requests get a line in the service's request log. Specs stored before it have none.
+    #[serde(default)]
+    pub request_logs: RequestLogs,
 }
 
 /// The longest HSTS max-age ferry sends: two years, what browsers' preload lists ask for.
@@ -382,6 +385,7 @@ impl ServiceSpec {
             read_only_root: false,
             https_redirect: None,
             hsts_max_age: None,
+            request_logs: RequestLogs::Off,
         }
     }
 

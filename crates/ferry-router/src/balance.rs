@@ -257,6 +257,8 @@ mod tests {
             capacity: Some(Arc::clone(capacity)),
             https_redirect: false,
             hsts: None,
+            metrics: None,
+            request_log: None,
         }
     }
 

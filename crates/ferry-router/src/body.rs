@@ -4,6 +4,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
@@ -12,8 +13,9 @@ use hyper::body::Incoming;
 
 use crate::codec::BodyFraming;
 use crate::decode::{Decoded, Decoder};
+use crate::meter::Streaming;
 use crate::pool::Conn;
-use crate::table::InFlight;
+use crate::table::{Endpoint, InFlight};
 
 /// Read buffer growth while a body streams: enough for a large body in few reads.
 const BODY_READ_MIN: usize = 8 * 1024;
@@ -27,11 +29,18 @@ const BODY_READ_MAX: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) struct ProxyBody {
     kind: Kind,
+    /// The request's meter, if its route counts it and the body was not whole with the head: told the bytes
+    /// handed to hyper, and dropped with the body (its end, failure or abandonment: hyper drops a body once it
+    /// has ended). Boxed: inline it would grow every response body, metered or not.
+    meter: Option<Box<Streaming>>,
 }
 
 #[derive(Debug)]
 enum Kind {
     Local(Option<Bytes>),
+    /// The empty body of a 101: the tunnel holds the instance's connection and guard; the body only says
+    /// which instance it was.
+    Upgraded(Arc<Endpoint>),
     /// An instance's body that was read whole with its head (or is empty); the connection is already back in
     /// the pool.
     Read {
@@ -59,7 +68,7 @@ struct UpstreamBody {
 
 impl ProxyBody {
     pub(crate) fn empty() -> ProxyBody {
-        ProxyBody { kind: Kind::Local(None) }
+        ProxyBody { kind: Kind::Local(None), meter: None }
     }
 
     pub(crate) fn text(text: String) -> ProxyBody {
@@ -67,7 +76,7 @@ impl ProxyBody {
     }
 
     pub(crate) fn bytes(bytes: Bytes) -> ProxyBody {
-        ProxyBody { kind: Kind::Local((!bytes.is_empty()).then_some(bytes)) }
+        ProxyBody { kind: Kind::Local((!bytes.is_empty()).then_some(bytes)), meter: None }
     }
 
     /// The body that follows a response head on `conn`. When the bytes read with the head already hold all of
@@ -85,20 +94,54 @@ impl ProxyBody {
         };
         let Some(len) = whole else {
             let body = UpstreamBody { conn: Some(conn), decoder, keep_alive, in_flight: Some(in_flight) };
-            return ProxyBody { kind: Kind::Upstream(body) };
+            return ProxyBody { kind: Kind::Upstream(body), meter: None };
         };
         let data = (len > 0).then(|| conn.buf.split_to(len).freeze());
         if keep_alive {
             in_flight.endpoint().pool.checkin(conn);
         }
-        ProxyBody { kind: Kind::Read { data, in_flight: Some(in_flight) } }
+        ProxyBody { kind: Kind::Read { data, in_flight: Some(in_flight) }, meter: None }
     }
 }
 
 impl ProxyBody {
     /// The body of a response that came over HTTP/2.
     pub(crate) fn h2(body: Incoming, in_flight: InFlight) -> ProxyBody {
-        ProxyBody { kind: Kind::H2 { body, in_flight: Some(in_flight) } }
+        ProxyBody { kind: Kind::H2 { body, in_flight: Some(in_flight) }, meter: None }
+    }
+
+    /// The (empty) body of a 101 from `endpoint`, whose connection became a tunnel.
+    pub(crate) fn upgraded(endpoint: Arc<Endpoint>) -> ProxyBody {
+        ProxyBody { kind: Kind::Upgraded(endpoint), meter: None }
+    }
+
+    /// The body's length if all of it is in memory already (the router's own answer, or read with the head).
+    #[inline]
+    pub(crate) fn whole(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Local(bytes) | Kind::Read { data: bytes, .. } => {
+                Some(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Kind::Upgraded(_) => Some(0),
+            Kind::Upstream(_) | Kind::H2 { .. } => None,
+        }
+    }
+
+    /// The instance the body comes from; `None` for the router's own answers (and once a body has ended).
+    pub(crate) fn endpoint(&self) -> Option<Arc<Endpoint>> {
+        let in_flight = match &self.kind {
+            Kind::Local(_) => return None,
+            Kind::Upgraded(endpoint) => return Some(Arc::clone(endpoint)),
+            Kind::Read { in_flight, .. } | Kind::H2 { in_flight, .. } => in_flight,
+            Kind::Upstream(body) => &body.in_flight,
+        };
+        in_flight.as_ref().map(|in_flight| Arc::clone(in_flight.endpoint()))
+    }
+
+    /// Gives the body the request's meter, to follow it to its end.
+    #[inline]
+    pub(crate) fn set_meter(&mut self, meter: Box<Streaming>) {
+        self.meter = Some(meter);
     }
 }
 
@@ -168,36 +211,21 @@ impl Body for ProxyBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         // Every field is `Unpin`, so no pin projection is needed.
-        match &mut self.get_mut().kind {
-            Kind::Local(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Read { data, in_flight } => {
-                let frame = data.take().map(|b| Ok(Frame::data(b)));
-                in_flight.take();
-                Poll::Ready(frame)
-            }
-            Kind::Upstream(body) => body.poll_frame(cx),
-            Kind::H2 { body, in_flight } => match ready!(Pin::new(&mut *body).poll_frame(cx)) {
-                Some(Ok(frame)) => {
-                    if body.is_end_stream() {
-                        in_flight.take();
-                    }
-                    Poll::Ready(Some(Ok(frame)))
-                }
-                Some(Err(err)) => {
-                    in_flight.take();
-                    Poll::Ready(Some(Err(io::Error::other(err))))
-                }
-                None => {
-                    in_flight.take();
-                    Poll::Ready(None)
-                }
-            },
+        let this = self.get_mut();
+        let polled = poll_kind(&mut this.kind, cx);
+        if let Some(meter) = &mut this.meter
+            && let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            meter.sent(data.len());
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Local(bytes) | Kind::Read { data: bytes, .. } => bytes.is_none(),
+            Kind::Upgraded(_) => true,
             Kind::Upstream(body) => body.conn.is_none(),
             Kind::H2 { body, .. } => body.is_end_stream(),
         }
@@ -208,6 +236,7 @@ impl Body for ProxyBody {
             Kind::Local(bytes) | Kind::Read { data: bytes, .. } => {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
+            Kind::Upgraded(_) => SizeHint::with_exact(0),
             Kind::Upstream(body) => match body.decoder.remaining() {
                 Some(n) if body.conn.is_some() => SizeHint::with_exact(n),
                 Some(_) => SizeHint::with_exact(0),
@@ -215,5 +244,36 @@ impl Body for ProxyBody {
             },
             Kind::H2 { body, .. } => body.size_hint(),
         }
+    }
+}
+
+/// The next frame of a body of this kind.
+#[inline(always)]
+fn poll_kind(kind: &mut Kind, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+    match kind {
+        Kind::Local(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+        Kind::Upgraded(_) => Poll::Ready(None),
+        Kind::Read { data, in_flight } => {
+            let frame = data.take().map(|b| Ok(Frame::data(b)));
+            in_flight.take();
+            Poll::Ready(frame)
+        }
+        Kind::Upstream(body) => body.poll_frame(cx),
+        Kind::H2 { body, in_flight } => match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                if body.is_end_stream() {
+                    in_flight.take();
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Some(Err(err)) => {
+                in_flight.take();
+                Poll::Ready(Some(Err(io::Error::other(err))))
+            }
+            None => {
+                in_flight.take();
+                Poll::Ready(None)
+            }
+        },
     }
 }

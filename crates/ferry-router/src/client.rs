@@ -126,6 +126,11 @@ impl<'a> Outbound<'a> {
         written_host(&self.pending)
     }
 
+    /// The body bytes taken from the client so far.
+    pub(crate) fn received(&self) -> u64 {
+        self.budget.taken
+    }
+
     /// Whether the client had not yet sent its whole body.
     pub(crate) fn upload_unfinished(&self) -> bool {
         !self.body_done && !self.body.is_end_stream()

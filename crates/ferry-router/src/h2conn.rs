@@ -14,7 +14,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -96,8 +96,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<SendRequest<
 }
 
 /// What became of a request body hyper took: still fine, over the router's limit, or failed on the client's
-/// side.
-const BODY_FINE: u8 = 0;
+/// side (0, the default: still fine).
 const BODY_OVER_LIMIT: u8 = 1;
 const BODY_CLIENT_FAILED: u8 = 2;
 
@@ -108,14 +107,24 @@ pub(crate) struct H2Body {
     /// Bytes still allowed (`None`: no limit).
     left: Option<u64>,
     limit: Option<u64>,
-    /// `BODY_*`: how the body ended, for the request that owns it to see after hyper took the body.
-    outcome: Arc<AtomicU8>,
+    /// How the body ended and how much of it came, for the request that owns it to see after hyper took
+    /// the body.
+    outcome: Arc<Upload>,
+}
+
+/// What an [`H2Body`] tells the request that sent it.
+#[derive(Debug, Default)]
+struct Upload {
+    /// `BODY_*`.
+    state: AtomicU8,
+    /// Data bytes taken from the client so far.
+    bytes: AtomicU64,
 }
 
 impl H2Body {
     /// `limit` is the router's body limit (`None`: no limit).
     pub(crate) fn new(inner: Incoming, limit: Option<u64>) -> H2Body {
-        H2Body { inner, left: limit, limit, outcome: Arc::new(AtomicU8::new(BODY_FINE)) }
+        H2Body { inner, left: limit, limit, outcome: Arc::default() }
     }
 
     /// How the body ends, still readable once hyper has taken (and maybe dropped) the body.
@@ -125,17 +134,23 @@ impl H2Body {
 }
 
 /// How an [`H2Body`] ended, seen from the request that sent it.
-pub(crate) struct BodyOutcome(Arc<AtomicU8>);
+#[derive(Debug)]
+pub(crate) struct BodyOutcome(Arc<Upload>);
 
 impl BodyOutcome {
     /// The client's upload passed the router's limit: the stream was failed on purpose.
     pub(crate) fn over_limit(&self) -> bool {
-        self.0.load(Ordering::Acquire) == BODY_OVER_LIMIT
+        self.0.state.load(Ordering::Acquire) == BODY_OVER_LIMIT
     }
 
     /// The client's upload broke (it reset its stream, or went away).
     pub(crate) fn client_failed(&self) -> bool {
-        self.0.load(Ordering::Acquire) == BODY_CLIENT_FAILED
+        self.0.state.load(Ordering::Acquire) == BODY_CLIENT_FAILED
+    }
+
+    /// The body's data bytes taken from the client so far.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.0.bytes.load(Ordering::Relaxed)
     }
 }
 
@@ -156,17 +171,19 @@ impl Body for H2Body {
         let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
             Poll::Ready(Some(Err(err))) => {
-                this.outcome.store(BODY_CLIENT_FAILED, Ordering::Release);
+                this.outcome.state.store(BODY_CLIENT_FAILED, Ordering::Release);
                 return Poll::Ready(Some(Err(err.into())));
             }
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         };
-        if let (Some(left), Some(data)) = (this.left.as_mut(), frame.data_ref()) {
+        let Some(data) = frame.data_ref() else { return Poll::Ready(Some(Ok(frame))) };
+        this.outcome.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        if let Some(left) = this.left.as_mut() {
             match left.checked_sub(data.len() as u64) {
                 Some(rest) => *left = rest,
                 None => {
-                    this.outcome.store(BODY_OVER_LIMIT, Ordering::Release);
+                    this.outcome.state.store(BODY_OVER_LIMIT, Ordering::Release);
                     return Poll::Ready(Some(Err(OverLimit(this.limit.unwrap_or_default()).into())));
                 }
             }

@@ -83,16 +83,25 @@
 //!    connection. Under a [`Capacity`], dropping it also wakes one queued request, if any is queued (one
 //!    load otherwise).
 //!
+//! **Counting** (`metrics.rs`, `meter.rs`): a request whose route (the first it found, in 2) has
+//! [`ServiceMetrics`] is counted in flight from then, held or queued included; its response head, the
+//! router's own answers included, is counted by status class with its latency from arrival; its body's end
+//! (or abandonment, or the 101 of an upgrade: a tunnel's bytes are not counted; a body in memory with its
+//! head ends there) counts the total latency and the body bytes each way, and ends it in flight. A route's
+//! [`RequestLog`] gets one [`RequestRecord`] then (status 499 for a client gone before its answer). A route
+//! with neither costs a request a few tests of `None` and 32 bytes in its future (BENCHMARKS.md).
+//!
 //! # Modules
 //!
 //! Each module uses only modules before it in this order, lowest first (a test keeps it so): `listen` (where
-//! client connections come from), `tls` (HTTPS: certificates and the TLS listener), `error`, `grpc` (the router's own answers to gRPC clients), `pool` and
-//! `h2conn` (connections to instances), `waiting` and `capacity` (requests that wait for an instance, or for
-//! room on one), `table` (routes and endpoints, which hold those connections), `balance` (which instance),
-//! `headers`, `codec`, `decode`, `body`, `https` (HTTP-01 answers, redirects to HTTPS, HSTS), `client` (HTTP/1.1
-//! to an instance), `router`, `park` (requests that
-//! wait to be routed again), `upgrade`, `h2` (HTTP/2 to an instance), `proxy` (one request), `serve`
-//! (connections from clients).
+//! client connections come from), `tls` (HTTPS: certificates and the TLS listener), `error`, `grpc` (the
+//! router's own answers to gRPC clients), `pool` and `h2conn` (connections to instances), `waiting` and
+//! `capacity` (requests that wait for an instance, or for room on one), `metrics` (what is counted of a
+//! service's requests), `table` (routes and endpoints, which hold those connections), `balance` (which
+//! instance), `headers`, `codec`, `decode`, `meter` (one request followed for its metrics and request log),
+//! `body`, `https` (HTTP-01 answers, redirects to HTTPS, HSTS), `client` (HTTP/1.1 to an instance), `router`,
+//! `park` (requests that wait to be routed again), `upgrade`, `h2` (HTTP/2 to an instance), `proxy` (one
+//! request), `serve` (connections from clients).
 
 mod balance;
 mod body;
@@ -107,6 +116,8 @@ mod h2conn;
 mod headers;
 mod https;
 mod listen;
+mod meter;
+mod metrics;
 mod park;
 mod pool;
 mod proxy;
@@ -121,6 +132,9 @@ pub use capacity::Capacity;
 pub use error::{ErrorSource, ProxyError};
 pub use https::{HTTP01_PREFIX, Http01Challenges};
 pub use listen::{Alpn, Handshake, Listener, Scheme};
+pub use metrics::{
+    HistogramSnapshot, LATENCY_BOUNDS, MetricsSnapshot, RequestLog, RequestRecord, ServiceMetrics,
+};
 pub use router::{Router, RouterConfig};
 pub use table::{Endpoint, InternalHandler, Protocol, RouteTable, RouteTarget, ServiceRoute};
 pub use tls::{ACME_TLS_ALPN, Certificates, TlsError, TlsListener, certified_key_from_pem, server_config};
@@ -130,9 +144,9 @@ pub use waiting::Waiting;
 mod tests {
     /// The module order of the crate docs, lowest first.
     const LAYERS: &[&str] = &[
-        "listen", "tls", "error", "grpc", "pool", "h2conn", "waiting", "capacity", "table", "balance",
-        "headers", "codec", "decode", "body", "https", "client", "router", "park", "upgrade", "h2", "proxy",
-        "serve",
+        "listen", "tls", "error", "grpc", "pool", "h2conn", "waiting", "capacity", "metrics", "table",
+        "balance", "headers", "codec", "decode", "meter", "body", "https", "client", "router", "park",
+        "upgrade", "h2", "proxy", "serve",
     ];
 
     /// The modules `code` names through `crate::`: in `crate::a::…`, or each of `crate::{a::…, b}`.

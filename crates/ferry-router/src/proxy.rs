@@ -18,9 +18,11 @@ use crate::codec::{RequestFraming, RequestHead, ResponseHead};
 use crate::error::{Chain, ProxyError};
 use crate::grpc::Grpc;
 use crate::h2::{Failure, h2_request};
+use crate::h2conn::H2Body;
 use crate::headers::{X_REQUEST_ID, is_hop_by_hop, is_sane_request_id, is_upgrade, strip_hop_by_hop};
 use crate::https::{hsts_value, redirect_to_https};
 use crate::listen::{Peer, Scheme};
+use crate::meter::{Meter, Received};
 use crate::park::{Form, MAX_REROUTES, NotYet, Parked, Place, Reroute, Unsent, at_capacity, parked};
 use crate::pool::Conn;
 use crate::router::Router;
@@ -53,6 +55,8 @@ pub(crate) struct Started {
     /// A gRPC client's: the router's own answers are gRPC errors (`grpc.rs`).
     grpc: Option<Grpc>,
     forward: Result<Prepared, NotYet<Unrouted>>,
+    /// The request's meter, if its route counts it or logs it.
+    meter: Option<Meter>,
 }
 
 /// A routed request, ready for the protocol its service speaks (with its instance chosen and counted), or for
@@ -88,7 +92,8 @@ impl Reroute for Unrouted {
     type Routed = Prepared;
 
     fn route(self, router: &Router, turn: Turn) -> Result<Prepared, NotYet<Unrouted>> {
-        router.prepare(self.req, self.peer, &self.request_id, self.scan, turn)
+        // Already metered, if at all, by the route it first found.
+        router.prepare(self.req, self.peer, &self.request_id, self.scan, turn, None)
     }
 }
 
@@ -127,35 +132,48 @@ impl Router {
         };
         let scan = scan.into_owned();
         let grpc = scan.grpc;
-        let forward = self.prepare(req, peer, &request_id, scan, Turn::New);
+        let mut meter = None;
+        let forward = self.prepare(req, peer, &request_id, scan, Turn::New, Some(&mut meter));
         let hsts = match (&forward, peer.scheme) {
             (_, Scheme::Http) => None,
             (Ok(Prepared::Http1(forward)), Scheme::Https) => forward.route.hsts,
             (Ok(Prepared::Http2 { route, .. }), Scheme::Https) => route.hsts,
             (_, Scheme::Https) => None,
         };
-        Started { request_id, hsts, grpc, forward }
+        Started { request_id, hsts, grpc, forward, meter }
     }
 
     /// Serves a started request: forwards it and passes the answer on. Never fails: every error becomes a short
     /// `text/plain` response (a gRPC error for a gRPC client). Every response carries the request's
-    /// `X-Request-Id`.
+    /// `X-Request-Id`. A metered request's meter counts the head and goes into the body (`meter.rs`).
     pub(crate) async fn finish(&self, started: Started, tunnels: &Tunnels) -> Response<ProxyBody> {
-        let Started { request_id, hsts, grpc, forward } = started;
+        let Started { request_id, hsts, grpc, forward, mut meter } = started;
+        let mut received = Received::default();
         let outcome = match forward {
-            Ok(Prepared::Http1(forward)) => self.forward(forward, tunnels).await,
+            Ok(Prepared::Http1(forward)) => self.forward(forward, tunnels, &mut received).await,
             Ok(Prepared::Http2 { route, in_flight, req, peer, host }) => {
-                // Boxed: HTTP/2's client futures are large, and inline they would more than double the size of
-                // every request's future (7.7 KiB instead of 3.6), which hyper moves per request.
-                Box::pin(self.forward_h2(route, in_flight, req, peer, &host, &request_id)).await
+                match h2_request(req, peer, &host, &request_id, self.config.max_body_bytes) {
+                    Ok(req) => {
+                        // Taken whether or not the request is metered: one reference count, on a path that
+                        // is boxed anyway.
+                        received.h2 = Some(req.body().outcome());
+                        // Boxed: HTTP/2's client futures are large, and inline they would more than double
+                        // the size of every request's future (7.7 KiB instead of 3.6), which hyper moves per
+                        // request.
+                        Box::pin(self.forward_h2(route, in_flight, req, &host)).await
+                    }
+                    Err(err) => Err(err),
+                }
             }
             Ok(Prepared::Internal { handler, req }) => Ok(internal_response(handler.handle(req).await)),
             Ok(Prepared::Answered(response)) => Ok(*response),
             Err(NotYet::Failed(err)) => Err(err),
             // Boxed (the wait, and the rest of the request after it): waiting requests are rare, and inline
-            // their futures would grow every request's. What comes back is the whole answer, request id included.
+            // their futures would grow every request's. What comes back is the whole answer, request id included,
+            // and counted: the meter goes along.
             Err(NotYet::Parked(parked)) => {
-                Ok(Box::pin(self.finish_parked(parked, &request_id, grpc, tunnels)).await)
+                let meter = meter.take();
+                Ok(Box::pin(self.finish_parked(parked, &request_id, grpc, tunnels, meter)).await)
             }
         };
         let mut response = match outcome {
@@ -175,6 +193,14 @@ impl Router {
         if let Some(max_age) = hsts {
             response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts_value(max_age));
         }
+        if let Some(meter) = meter {
+            let body = response.body();
+            let streaming =
+                meter.answered(response.status().as_u16(), body.whole(), received, || body.endpoint());
+            if let Some(streaming) = streaming {
+                response.body_mut().set_meter(streaming);
+            }
+        }
         response
     }
 
@@ -185,6 +211,8 @@ impl Router {
     ///
     /// A waiting request comes back here whenever it is woken, with its `turn` in the queue. Inlined into
     /// [`Router::start`]: as a call of its own, its answer would be copied on the way back, on every request.
+    ///
+    /// `meter`, on a request's first routing only: where its [`Meter`] goes if its route counts or logs it.
     #[inline(always)]
     fn prepare(
         &self,
@@ -193,6 +221,7 @@ impl Router {
         request_id: &HeaderValue,
         scan: Scan<HeaderValue>,
         turn: Turn,
+        meter: Option<&mut Option<Meter>>,
     ) -> Result<Prepared, NotYet<Unrouted>> {
         if req.method() == Method::CONNECT {
             return Err(ProxyError::InvalidTarget.into());
@@ -210,6 +239,11 @@ impl Router {
         }
         let host = request_host(&mut req, scan.host)?;
         let route = self.route(&host)?;
+        if let Some(meter) = meter
+            && Meter::wanted(&route)
+        {
+            *meter = Some(Meter::start(&route, &req, peer.addr, request_id));
+        }
         // Only a host the HTTPS listener has a certificate for is sent there (a custom domain waiting for
         // its certificate keeps being served over plain HTTP).
         if route.https_redirect
@@ -286,28 +320,37 @@ impl Router {
         request_id: &HeaderValue,
         grpc: Option<Grpc>,
         tunnels: &Tunnels,
+        meter: Option<Meter>,
     ) -> Response<ProxyBody> {
         let forward = self.park(parked).await.map_err(NotYet::Failed);
         // Never parked again (`park` returns only once the request stops waiting), so this recursion ends here:
         // should connecting fail, the request waits again inside `forward` (`resend`), not through here.
-        Box::pin(self.finish(Started { request_id: request_id.clone(), hsts: None, grpc, forward }, tunnels))
-            .await
+        let started = Started { request_id: request_id.clone(), hsts: None, grpc, forward, meter };
+        Box::pin(self.finish(started, tunnels)).await
     }
 
-    async fn forward(&self, forward: Forward, tunnels: &Tunnels) -> Result<Response<ProxyBody>, ProxyError> {
+    async fn forward(
+        &self,
+        forward: Forward,
+        tunnels: &Tunnels,
+        received: &mut Received,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
         let Forward { route, in_flight, method, head, mut body, chunked, client_upgrade, spare } = forward;
         let budget = Budget::new(self.config.max_body_bytes);
         let mut out = Outbound::new(head, &method, &mut body, chunked, spare, budget);
 
         let answer = timed(&route, within_timeout(&route, self.send(&route, in_flight, &mut out)).await);
-        let (route, Answer { head, conn, request_sent, in_flight }) = match answer {
-            Ok(answer) => (route, answer),
+        let answer = match answer {
+            Ok(answer) => Ok((route, answer)),
             // Boxed, with every failure: rare, and inline its future would grow every request's.
             Err(err) => {
                 let form = if client_upgrade.is_some() { Form::Upgrade } else { Form::Http1 };
-                Box::pin(self.resend(route, &mut out, form, err)).await?
+                Box::pin(self.resend(route, &mut out, form, err)).await
             }
         };
+        // The body is through by the head (or cut short by an early answer, or the failure).
+        received.bytes = out.received();
+        let (route, Answer { head, conn, request_sent, in_flight }) = answer?;
         let ResponseHead { parts: mut response, framing, keep_alive } = head;
 
         if response.status == StatusCode::SWITCHING_PROTOCOLS {
@@ -318,10 +361,11 @@ impl Router {
                     UnexpectedUpgrade,
                 ));
             };
+            let body = ProxyBody::upgraded(Arc::clone(in_flight.endpoint()));
             tunnels.spawn(client_upgrade, conn, in_flight);
             strip_hop_by_hop(&mut response.headers, true);
             response.version = Version::HTTP_11;
-            return Ok(Response::from_parts(response, ProxyBody::empty()));
+            return Ok(Response::from_parts(response, body));
         }
 
         strip_hop_by_hop(&mut response.headers, false);
@@ -374,12 +418,9 @@ impl Router {
         &self,
         mut route: Arc<ServiceRoute>,
         mut in_flight: InFlight,
-        req: Request<Incoming>,
-        peer: Peer,
+        mut req: Request<H2Body>,
         host: &HeaderValue,
-        request_id: &HeaderValue,
     ) -> Result<Response<ProxyBody>, ProxyError> {
-        let mut req = h2_request(req, peer, host, request_id, self.config.max_body_bytes)?;
         let mut reroutes = 0;
         loop {
             let (err, back) = match within_timeout(&route, self.exchange_h2(&route, in_flight, req)).await {

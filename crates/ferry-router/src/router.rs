@@ -2,11 +2,12 @@
 //! [`Endpoint`](crate::Endpoint): see `pool.rs`.)
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 
 use crate::headers::RequestIds;
 use crate::https::Http01Challenges;
@@ -79,6 +80,8 @@ pub struct Router {
     certificates: Certificates,
     /// ACME HTTP-01 answers, served on plain HTTP for any host.
     pub(crate) http01: Http01Challenges,
+    /// Client connections open now, over all `serve` calls: each counted by its [`OpenConnection`].
+    open: AtomicUsize,
 }
 
 impl std::fmt::Debug for Router {
@@ -99,6 +102,7 @@ impl Router {
             request_ids: RequestIds::new(),
             certificates: Certificates::new(),
             http01: Http01Challenges::new(),
+            open: AtomicUsize::new(0),
         })
     }
 
@@ -133,6 +137,12 @@ impl Router {
         self.routes.load_full()
     }
 
+    /// Client connections open now, on all the listeners this router serves: from their accept (TLS handshake
+    /// included) until they close, an upgraded connection until its tunnel closes.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
     /// Completes at the next `set_routes` after it was created (not polled: a table stored between its creation
     /// and its first poll still wakes it).
     pub(crate) fn routes_changed(&self) -> Notified<'_> {
@@ -146,5 +156,27 @@ impl Router {
     #[inline(always)]
     pub(crate) fn with_routes<T>(&self, f: impl FnOnce(&RouteTable) -> T) -> T {
         f(&self.routes.load())
+    }
+}
+
+/// One open client connection: its permit against `max_connections`, and its place in
+/// [`Router::open_connections`], both given back when it is dropped (with the connection, or with the last
+/// tunnel it became).
+#[derive(Debug)]
+pub(crate) struct OpenConnection {
+    router: Arc<Router>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl OpenConnection {
+    pub(crate) fn new(router: &Arc<Router>, permit: OwnedSemaphorePermit) -> OpenConnection {
+        router.open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection { router: Arc::clone(router), _permit: permit }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.router.open.fetch_sub(1, Ordering::Relaxed);
     }
 }

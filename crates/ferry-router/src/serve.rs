@@ -26,13 +26,13 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::listen::{Alpn, Handshake, Listener, Peer, Scheme};
-use crate::router::Router;
+use crate::router::{OpenConnection, Router};
 use crate::upgrade::Tunnels;
 
 /// Pause after an accept error such as EMFILE before accepting again, so a full file table does not spin.
@@ -142,7 +142,8 @@ impl Router {
                     }
                     // Only made here: it runs in the connection's task, so a slow handshake holds up no other.
                     let handshake = listener.handshake(stream, handshake_timeout);
-                    tracker.spawn(serve_connection(Arc::clone(&shared), handshake, peer, permit));
+                    let open = OpenConnection::new(&shared.router, permit);
+                    tracker.spawn(serve_connection(Arc::clone(&shared), handshake, peer, open));
                 }
                 // The peer gave up before we accepted: its problem, not the listener's.
                 Err(err) if is_per_connection(&err) => debug!(error = %err, "accepting a connection failed"),
@@ -224,7 +225,7 @@ async fn serve_connection<C>(
     shared: Arc<Shared>,
     handshake: impl Future<Output = io::Result<Handshake<C>>>,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    permit: OpenConnection,
 ) where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -379,6 +380,7 @@ struct Rewind<Io> {
 }
 
 impl<Io: AsyncRead + Unpin> AsyncRead for Rewind<Io> {
+    #[inline]
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -23,6 +23,7 @@ use hyper::body::Incoming;
 
 use crate::capacity::Capacity;
 use crate::h2conn::H2Conn;
+use crate::metrics::{RequestLog, ServiceMetrics};
 use crate::pool::Pool;
 use crate::waiting::Waiting;
 
@@ -129,7 +130,6 @@ pub enum Protocol {
 ///
 /// One route may be inserted under several hosts (`web.localhost`, `www.example.com`): they then share it, and
 /// with it its endpoints and their in-flight counts.
-#[derive(Debug)]
 pub struct ServiceRoute {
     /// The service's name, used in error responses and logs.
     pub service: String,
@@ -152,6 +152,29 @@ pub struct ServiceRoute {
     /// Responses over HTTPS carry `Strict-Transport-Security: max-age=<this>` (RFC 6797: never over plain
     /// HTTP).
     pub hsts: Option<u32>,
+    /// Where the route's requests are counted (`None`: not counted). One per service, kept across tables like
+    /// a [`Capacity`]. A request is counted by the route it first found: held, queued or routed again, it
+    /// stays with that one.
+    pub metrics: Option<Arc<ServiceMetrics>>,
+    /// Where a record of each of the route's requests goes when its response ends (`None`: no record, and
+    /// nothing of one is built).
+    pub request_log: Option<Arc<dyn RequestLog>>,
+}
+
+impl std::fmt::Debug for ServiceRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceRoute")
+            .field("service", &self.service)
+            .field("target", &self.target)
+            .field("protocol", &self.protocol)
+            .field("request_timeout", &self.request_timeout)
+            .field("capacity", &self.capacity)
+            .field("https_redirect", &self.https_redirect)
+            .field("hsts", &self.hsts)
+            .field("metrics", &self.metrics.is_some())
+            .field("request_log", &self.request_log.is_some())
+            .finish()
+    }
 }
 
 impl ServiceRoute {
@@ -313,6 +336,8 @@ mod tests {
             capacity: None,
             https_redirect: false,
             hsts: None,
+            metrics: None,
+            request_log: None,
         });
         table.insert("Web.Localhost.", Arc::clone(&route));
         assert_eq!(table.len(), 1);

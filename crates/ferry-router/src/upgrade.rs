@@ -12,13 +12,13 @@ use std::sync::Arc;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use crate::error::BoxError;
 use crate::pool::Conn;
+use crate::router::OpenConnection;
 use crate::table::InFlight;
 
 /// Where tunnels run: tracked with the connections of the same `serve` call, so shutdown waits for them during
@@ -30,7 +30,7 @@ use crate::table::InFlight;
 pub(crate) struct Tunnels {
     pub(crate) tracker: TaskTracker,
     pub(crate) force: CancellationToken,
-    pub(crate) permit: Option<Arc<OwnedSemaphorePermit>>,
+    pub(crate) permit: Option<Arc<OpenConnection>>,
 }
 
 impl Tunnels {

@@ -109,6 +109,16 @@ pub struct LogLine {
     pub line: String,
 }
 
+/// What a running container uses, as the engine counts it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContainerStats {
+    /// CPU time its processes have used since it started, in seconds (all cores together): a rate over two
+    /// samples is the CPU it uses.
+    pub cpu_seconds_total: f64,
+    /// Memory it uses now, less the page cache the kernel can take back (what `docker stats` shows).
+    pub memory_bytes: u64,
+}
+
 /// Something that happened to a ferry container, from the engine's event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeEvent {
@@ -260,6 +270,9 @@ pub trait Instances: Send + Sync + 'static {
 
     /// Every container that carries ferry's labels, running or not.
     async fn list(&self) -> Result<Vec<ContainerInfo>>;
+
+    /// What the container uses now; `None` when it is gone or not running.
+    async fn stats(&self, container_id: &str) -> Result<Option<ContainerStats>>;
 
     /// Sends SIGTERM, then SIGKILL after `grace`.
     async fn stop(&self, container_id: &str, grace: Duration) -> Result<()>;

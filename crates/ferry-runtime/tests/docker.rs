@@ -413,3 +413,21 @@ async fn a_container_the_engine_refuses_leaves_nothing_behind() -> anyhow::Resul
     assert_eq!(docker(&["ps", "-aq", "--filter", &format!("name={name}")])?, "");
     Ok(())
 }
+
+#[tokio::test]
+async fn stats_say_what_a_running_container_uses_and_nothing_once_it_stops() -> anyhow::Result<()> {
+    let rt = runtime().await;
+    let cleanup = Cleanup::default();
+    let info = rt.run(&spec("stats", &[])).await?;
+    cleanup.container(&info.id);
+    let address = info.address.context("a running container has an address")?;
+    eventually("the app to answer", || async move { Ok(http_get(address, "/").await.ok()) }).await?;
+    let stats = rt.stats(&info.id).await?.context("a running container has stats")?;
+    assert!(stats.memory_bytes > 0, "{stats:?}");
+    assert!(stats.cpu_seconds_total >= 0.0, "{stats:?}");
+    rt.stop(&info.id, Duration::from_secs(1)).await?;
+    assert_eq!(rt.stats(&info.id).await?, None, "a stopped container");
+    rt.remove(&info.id).await?;
+    assert_eq!(rt.stats(&info.id).await?, None, "a container that is gone");
+    Ok(())
+}

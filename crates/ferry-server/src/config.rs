@@ -43,9 +43,13 @@ pub struct RawConfig {
     pub shutdown_grace: Option<u64>,
     pub docker_socket: Option<PathBuf>,
     pub log: Option<String>,
+    /// `text` (the default) or `json`: ferry's own log, one JSON object per line.
+    pub log_format: Option<String>,
     /// Seconds between two looks at a watched branch or tag (0: never poll, webhooks only).
     pub poll_interval: Option<u64>,
     pub poll_concurrency: Option<usize>,
+    /// Seconds between two samples of every service's metrics (the history's resolution).
+    pub metrics_interval: Option<u64>,
     /// The host, on the router's listener, where git hosts and registries send their webhooks.
     pub hooks_host: Option<String>,
     /// Seconds the router holds a request for an instance or for room before it answers 503.
@@ -115,8 +119,10 @@ impl RawConfig {
             shutdown_grace,
             docker_socket,
             log,
+            log_format,
             poll_interval,
             poll_concurrency,
+            metrics_interval,
             hooks_host,
             hold_timeout,
             scale_stable_window,
@@ -183,10 +189,14 @@ pub struct ServerConfig {
     /// `/var/run/docker.sock`.
     pub docker_socket: PathBuf,
     pub log: String,
+    pub log_format: LogFormat,
     /// How often watched branches and tags are asked for their newest version; `None`: never.
     pub poll_interval: Option<Duration>,
     /// How many of those looks run at once.
     pub poll_concurrency: usize,
+    /// How often every service's metrics are sampled for their history (`ferry metrics`, the console's
+    /// charts); an hour of samples is kept. Default 10 s.
+    pub metrics_interval: Duration,
     /// Where webhooks and registry notifications arrive: a host the router answers itself.
     pub hooks_host: String,
     /// How long the router holds a request for an instance (scale from zero, a replaced instance) or for
@@ -210,6 +220,16 @@ pub struct ServerConfig {
 pub struct ConfigError {
     pub field: &'static str,
     pub message: String,
+}
+
+/// How ferry writes its own log (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON format), for log collectors.
+    Json,
 }
 
 pub(crate) fn err(field: &'static str, message: impl Into<String>) -> ConfigError {
@@ -324,6 +344,13 @@ impl RawConfig {
         let shutdown_grace = within("shutdown-grace", self.shutdown_grace.unwrap_or(30), 0..=600, "seconds")?;
         let docker_socket = self.docker_socket.unwrap_or_else(default_docker_socket);
         let log = self.log.unwrap_or_else(|| "info".to_owned());
+        let log_format = match self.log_format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(err("log-format", format!("{other:?} is not a log format; use text or json")));
+            }
+        };
         let public_port = self.public_port.unwrap_or(http_listen.port());
         let poll_interval = match self.poll_interval.unwrap_or(60) {
             0 => None,
@@ -331,6 +358,8 @@ impl RawConfig {
         };
         let poll_concurrency =
             within("poll-concurrency", self.poll_concurrency.unwrap_or(4) as u64, 1..=256, "")?;
+        let metrics_interval =
+            secs(within("metrics-interval", self.metrics_interval.unwrap_or(10), 1..=300, "seconds")?);
         let hooks_host = match self.hooks_host {
             Some(host) => {
                 let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
@@ -421,8 +450,10 @@ impl RawConfig {
             shutdown_grace: secs(shutdown_grace),
             docker_socket,
             log,
+            log_format,
             poll_interval,
             poll_concurrency: poll_concurrency as usize,
+            metrics_interval,
             hooks_host,
             hold_timeout,
             scaling,
@@ -459,6 +490,18 @@ mod tests {
             let e = bad.validate().unwrap_err();
             assert_eq!(e.field, "scale", "{e:?}");
         }
+    }
+
+    #[test]
+    fn the_log_format_is_text_or_json() {
+        assert_eq!(raw().validate().unwrap().log_format, LogFormat::Text);
+        let c = RawConfig { log_format: Some("JSON".into()), ..raw() }.validate().unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        let e = RawConfig { log_format: Some("xml".into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(
+            (e.field, e.message.as_str()),
+            ("log-format", "\"xml\" is not a log format; use text or json")
+        );
     }
 
     #[test]

@@ -33,6 +33,8 @@ impl Hooks {
             capacity: None,
             https_redirect: false,
             hsts: None,
+            metrics: None,
+            request_log: None,
         }
     }
 

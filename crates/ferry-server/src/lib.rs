@@ -30,13 +30,15 @@ mod hooks;
 pub mod https;
 mod internal;
 mod logs;
+mod metrics;
 mod private;
+mod requests;
 mod routes;
 mod token;
 mod watch;
 
 pub use api_server::ApiTls;
-pub use config::{ConfigError, RawConfig, ServerConfig};
+pub use config::{ConfigError, LogFormat, RawConfig, ServerConfig};
 pub use token::ADMIN_TOKEN_FILE;
 
 use controller::{ControlHandle, Controller, Settings, Shared};
@@ -199,13 +201,17 @@ pub async fn serve(
         })
     });
     let routes = Arc::new(routes::RouteBook::new(router.clone(), internal_router.clone(), local, policy));
+    let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
+    let mut listeners = vec![("public", router.clone())];
+    listeners.extend(internal_router.clone().map(|r| ("internal", r)));
+    let metrics = metrics::Registry::new(config.metrics_interval, clock.clone(), listeners);
     let hooks = Arc::new(hooks::Hooks::default());
     routes.publish_internal(&config.hooks_host, hooks.route());
     let controller = Controller::new(Shared {
         store: store.clone(),
         runtime: runtime.clone(),
         probe,
-        clock: Arc::new(clock::SystemClock),
+        clock,
         routes: routes.clone(),
         logs,
         settings: Settings {
@@ -224,6 +230,7 @@ pub async fn serve(
             internal_url: internal_url.clone(),
         },
         shutdown: shutdown.clone(),
+        metrics: metrics.clone(),
         builds: tokio::sync::Semaphore::new(config.max_builds),
         ended: ended_tx,
     });
@@ -279,6 +286,7 @@ pub async fn serve(
     };
     tokio::spawn(controller.clone().watch_events());
     tokio::spawn(controller.clone().sweep());
+    tokio::spawn(metrics::sampler::run(metrics.clone(), runtime.clone(), shutdown.clone()));
 
     let public_port = if config.http_listen.port() == 0 { http_addr.port() } else { config.public_port };
     let handle = Arc::new(ControlHandle(controller));
@@ -316,7 +324,7 @@ pub async fn serve(
     let hooks_url = public.url_of(&config.hooks_host);
     hooks.set(ferry_api::hooks_router(store.clone(), commands.clone()));
     let api = ferry_api::router(
-        store,
+        store.clone(),
         commands,
         handle,
         ApiConfig {
@@ -332,8 +340,12 @@ pub async fn serve(
                     domains_changed: Arc::new(move || wake.notify_one()),
                 }
             }),
+            metrics,
         },
     );
+    // The web console shares the API's listener: its pages, its sign-in, and its cookie check before `/v1`.
+    let api =
+        ferry_console::mount(api, store, ferry_console::ConsoleConfig { secure: config.api_tls.is_some() });
     tracing::info!(api = %api_addr, router = %http_addr, domain = %config.domain, "ferry is serving");
     // One line on stdout that scripts (and tests) can wait for.
     let api_scheme = api_server::ApiTls::scheme(config.api_tls.as_ref());

@@ -1,6 +1,8 @@
-//! Application logs: every line an instance writes, kept per service on disk and fanned out live.
+//! Application logs (every line an instance writes) and request logs (a line per request the router
+//! answered, for services that have them on: `requests.rs`), kept per service on disk and fanned out live.
 //!
-//! Each service has a file `logs/<service id>.log` of JSON lines, rotated to `.log.1` past
+//! Each service has a file `logs/<service id>.log` of JSON lines (and `logs/<service id>.requests.log`),
+//! each rotated to `.1` past
 //! [`MAX_FILE_BYTES`] so a chatty app cannot fill the disk, and a broadcast channel for followers. Lines
 //! carry a sequence number so a reader that takes the tail from the file and then follows the channel
 //! sees each line once. Logs outlive the instances that wrote them (App Runner's users asked for logs of
@@ -16,10 +18,11 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use ferry_api::AppLogLine;
+use ferry_api::{AppLogLine, RequestLogView};
 use ferry_model::{ServiceId, Timestamp};
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +30,11 @@ use tokio_util::sync::CancellationToken;
 /// A service's log file is rotated when it grows past this.
 pub(crate) const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 const LIVE_BUFFER: usize = 1024;
+
+/// What a log file holds, one JSON object per line, numbered.
+trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
+    fn seq(&self) -> u64;
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
@@ -48,6 +56,26 @@ impl Entry {
     }
 }
 
+impl Record for Entry {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// A request log line: the record as the API shows it, then its number.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RequestEntry {
+    #[serde(flatten)]
+    view: RequestLogView,
+    seq: u64,
+}
+
+impl Record for RequestEntry {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 /// One line to append.
 #[derive(Debug, Clone)]
 pub(crate) struct NewLine {
@@ -65,23 +93,116 @@ struct Writer {
     cut: bool,
 }
 
-struct ServiceLog {
+struct ServiceLog<E> {
     path: PathBuf,
     /// Opened on the first write (reading the file's end to go on numbering), on the blocking pool.
     writer: Mutex<Option<Writer>>,
-    live: broadcast::Sender<Arc<Entry>>,
+    live: broadcast::Sender<Arc<E>>,
 }
 
-impl ServiceLog {
+impl<E: Record> ServiceLog<E> {
+    fn new(path: PathBuf) -> Self {
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        Self { path, writer: Mutex::new(None), live }
+    }
+
     fn writer(&self) -> MutexGuard<'_, Option<Writer>> {
         // Writes are whole lines; a panic between two leaves a consistent writer.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Numbers the records `number` makes, appends them (on the blocking pool) and sends them to followers.
+    async fn append(self: Arc<Self>, number: impl FnOnce(&mut u64) -> Vec<E> + Send + 'static) {
+        let write = tokio::task::spawn_blocking(move || {
+            let mut guard = self.writer();
+            let writer = guard.get_or_insert_with(|| open_writer::<E>(&self.path));
+            let entries: Vec<Arc<E>> = number(&mut writer.seq).into_iter().map(Arc::new).collect();
+            if let Err(e) = write_entries(&self.path, writer, &entries) {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot write a log");
+            }
+            for entry in entries {
+                // No receiver is not an error: nobody follows the log right now.
+                let _ = self.live.send(entry);
+            }
+        });
+        if let Err(e) = write.await {
+            tracing::warn!(error = %e, "writing a log failed");
+        }
+    }
+
+    /// Up to `tail` earlier records, then (with `follow`) new ones as they come, until `shutdown`. A follower
+    /// that falls behind gets `lagged(n)` in place of the `n` records it missed, if that gives a note.
+    fn read<L: Send + 'static>(
+        self: Arc<Self>,
+        tail: usize,
+        follow: bool,
+        shutdown: &CancellationToken,
+        show: fn(&E) -> L,
+        lagged: fn(u64) -> Option<L>,
+    ) -> BoxStream<'static, L> {
+        // Subscribe before reading the file, so no line falls between the two; the sequence number drops
+        // the lines that are in both.
+        let live = follow.then(|| self.live.subscribe());
+        let read = async move {
+            let read = tokio::task::spawn_blocking(move || {
+                // Under the writer's lock: a line being written is either whole in the file or still to come.
+                let _writing = self.writer();
+                tail_entries::<E>(&self.path, tail)
+            });
+            read.await.unwrap_or_default()
+        };
+        let Some(rx) = live else {
+            return stream::once(read)
+                .flat_map(move |entries| stream::iter(entries.into_iter().map(move |e| show(&e))))
+                .boxed();
+        };
+        let lines = async move {
+            let entries = read.await;
+            let last_seq = entries.last().map(Record::seq).unwrap_or(0);
+            let head = stream::iter(entries.into_iter().map(move |e| show(&e)));
+            let rest = stream::unfold(rx, move |mut rx| async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(e) if e.seq() <= last_seq => continue,
+                        Ok(e) => return Some((show(&e), rx)),
+                        Err(broadcast::error::RecvError::Lagged(n)) => match lagged(n) {
+                            Some(note) => return Some((note, rx)),
+                            None => continue,
+                        },
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            });
+            head.chain(rest)
+        };
+        stream::once(lines).flatten().take_until(shutdown.clone().cancelled_owned()).boxed()
+    }
+}
+
+/// Where a service's request records are written; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct RequestFile(Arc<ServiceLog<RequestEntry>>);
+
+impl RequestFile {
+    /// Appends records, in order.
+    pub(crate) async fn append(&self, records: Vec<RequestLogView>) {
+        let number = move |seq: &mut u64| {
+            records
+                .into_iter()
+                .map(|view| {
+                    *seq += 1;
+                    RequestEntry { view, seq: *seq }
+                })
+                .collect()
+        };
+        self.0.clone().append(number).await;
     }
 }
 
 pub(crate) struct LogHub {
     dir: PathBuf,
-    services: Mutex<HashMap<ServiceId, Arc<ServiceLog>>>,
+    services: Mutex<HashMap<ServiceId, Arc<ServiceLog<Entry>>>>,
+    requests: Mutex<HashMap<ServiceId, Arc<ServiceLog<RequestEntry>>>>,
     /// Ends every follower: the server is shutting down.
     shutdown: CancellationToken,
 }
@@ -91,106 +212,74 @@ impl LogHub {
         // Application logs may hold what apps print about their users: for ferry's user only.
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(&dir)?;
-        Ok(Self { dir, services: Mutex::new(HashMap::new()), shutdown })
+        Ok(Self { dir, services: Mutex::default(), requests: Mutex::default(), shutdown })
     }
 
-    fn service(&self, id: &ServiceId) -> Arc<ServiceLog> {
-        let mut services = self.services.lock().unwrap_or_else(PoisonError::into_inner);
-        services
-            .entry(id.clone())
-            .or_insert_with(|| {
-                let (live, _) = broadcast::channel(LIVE_BUFFER);
-                let path = self.dir.join(format!("{id}.log"));
-                Arc::new(ServiceLog { path, writer: Mutex::new(None), live })
-            })
-            .clone()
+    fn service(&self, id: &ServiceId) -> Arc<ServiceLog<Entry>> {
+        log_of(&self.services, id, || self.dir.join(format!("{id}.log")))
+    }
+
+    fn request_log(&self, id: &ServiceId) -> Arc<ServiceLog<RequestEntry>> {
+        log_of(&self.requests, id, || self.dir.join(format!("{id}.requests.log")))
     }
 
     /// Appends lines of a service's output, in order.
     pub(crate) async fn append(&self, id: &ServiceId, lines: Vec<NewLine>) {
-        let log = self.service(id);
-        let service = id.clone();
-        let write = tokio::task::spawn_blocking(move || {
-            let mut guard = log.writer();
-            let writer = guard.get_or_insert_with(|| open_writer(&log.path));
-            let entries: Vec<Arc<Entry>> = lines
+        let number = move |seq: &mut u64| {
+            lines
                 .into_iter()
                 .map(|l| {
-                    writer.seq += 1;
-                    Arc::new(Entry {
-                        seq: writer.seq,
+                    *seq += 1;
+                    Entry {
+                        seq: *seq,
                         at: l.at.millis(),
                         instance: l.instance,
                         stream: l.stream.to_owned(),
                         line: l.line,
-                    })
+                    }
                 })
-                .collect();
-            if let Err(e) = write_entries(&log.path, writer, &entries) {
-                tracing::warn!(service = %service, error = %e, "cannot write the application log");
-            }
-            for entry in entries {
-                // No receiver is not an error: nobody follows the log right now.
-                let _ = log.live.send(entry);
-            }
-        });
-        if let Err(e) = write.await {
-            tracing::warn!(service = %id, error = %e, "writing the application log failed");
-        }
+                .collect()
+        };
+        self.service(id).append(number).await;
     }
 
     /// Up to `tail` earlier lines, then (with `follow`) new ones as they come, until the server shuts down.
     pub(crate) fn read(&self, id: &ServiceId, tail: usize, follow: bool) -> BoxStream<'static, AppLogLine> {
-        let log = self.service(id);
-        // Subscribe before reading the file, so no line falls between the two; the sequence number drops
-        // the lines that are in both.
-        let live = follow.then(|| log.live.subscribe());
-        let read = async move {
-            let read = tokio::task::spawn_blocking(move || {
-                // Under the writer's lock: a line being written is either whole in the file or still to come.
-                let _writing = log.writer();
-                tail_entries(&log.path, tail)
-            });
-            read.await.unwrap_or_default()
+        let lagged = |n| {
+            Some(AppLogLine {
+                at: Timestamp::now(),
+                instance: "ferry".to_owned(),
+                stream: "stderr".to_owned(),
+                line: format!("[ferry] {n} lines were skipped: this reader fell behind"),
+            })
         };
-        let Some(rx) = live else {
-            return stream::once(read)
-                .flat_map(|entries| stream::iter(entries.into_iter().map(|e| e.to_line())))
-                .boxed();
-        };
-        let lines = async move {
-            let entries = read.await;
-            let last_seq = entries.last().map(|e| e.seq).unwrap_or(0);
-            let head = stream::iter(entries.into_iter().map(|e| e.to_line()));
-            let rest = stream::unfold(rx, move |mut rx| async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(e) if e.seq <= last_seq => continue,
-                        Ok(e) => return Some((e.to_line(), rx)),
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            let note = AppLogLine {
-                                at: Timestamp::now(),
-                                instance: "ferry".to_owned(),
-                                stream: "stderr".to_owned(),
-                                line: format!("[ferry] {n} lines were skipped: this reader fell behind"),
-                            };
-                            return Some((note, rx));
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            });
-            head.chain(rest)
-        };
-        stream::once(lines).flatten().take_until(self.shutdown.clone().cancelled_owned()).boxed()
+        self.service(id).read(tail, follow, &self.shutdown, Entry::to_line, lagged)
+    }
+
+    /// Where the service's request records are written.
+    pub(crate) fn request_file(&self, id: &ServiceId) -> RequestFile {
+        RequestFile(self.request_log(id))
+    }
+
+    /// The service's request log, read as [`LogHub::read`] reads. A follower that falls behind misses
+    /// records without a note (a note is no request).
+    pub(crate) fn read_requests(
+        &self,
+        id: &ServiceId,
+        tail: usize,
+        follow: bool,
+    ) -> BoxStream<'static, RequestLogView> {
+        let show = |e: &RequestEntry| e.view.clone();
+        self.request_log(id).read(tail, follow, &self.shutdown, show, |_| None)
     }
 
     /// Deletes a service's logs (when the service is deleted).
     pub(crate) async fn remove(&self, id: &ServiceId) {
-        let log = self.services.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
-        let path = log.map(|l| l.path.clone()).unwrap_or_else(|| self.dir.join(format!("{id}.log")));
+        self.services.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        let paths = [self.dir.join(format!("{id}.log")), self.dir.join(format!("{id}.requests.log"))];
         let removed = tokio::task::spawn_blocking(move || {
-            for p in [rotated(&path), path] {
+            for p in paths.iter().flat_map(|path| [rotated(path), path.clone()]) {
                 if let Err(e) = std::fs::remove_file(&p)
                     && e.kind() != std::io::ErrorKind::NotFound
                 {
@@ -202,12 +291,21 @@ impl LogHub {
     }
 }
 
+fn log_of<E: Record>(
+    logs: &Mutex<HashMap<ServiceId, Arc<ServiceLog<E>>>>,
+    id: &ServiceId,
+    path: impl FnOnce() -> PathBuf,
+) -> Arc<ServiceLog<E>> {
+    let mut logs = logs.lock().unwrap_or_else(PoisonError::into_inner);
+    logs.entry(id.clone()).or_insert_with(|| Arc::new(ServiceLog::new(path()))).clone()
+}
+
 /// How many of a log's last lines are read to go on numbering after a restart: the last whole line may be
 /// further up than the last line (a write cut short by a crash).
 const RESUME_LINES: usize = 64;
 
-fn open_writer(path: &Path) -> Writer {
-    let seq = tail_of_file(path, RESUME_LINES).iter().map(|e| e.seq).max().unwrap_or(0);
+fn open_writer<E: Record>(path: &Path) -> Writer {
+    let seq = tail_of_file::<E>(path, RESUME_LINES).iter().map(Record::seq).max().unwrap_or(0);
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     Writer { file: None, size, seq, cut: ends_cut(path) }
 }
@@ -226,14 +324,14 @@ fn rotated(path: &Path) -> PathBuf {
 }
 
 /// Appends entries as JSON lines, in one write per file (rotating first when they would pass the limit).
-fn write_entries(path: &Path, w: &mut Writer, entries: &[Arc<Entry>]) -> std::io::Result<()> {
+fn write_entries<E: Record>(path: &Path, w: &mut Writer, entries: &[Arc<E>]) -> std::io::Result<()> {
     write_entries_up_to(path, w, entries, MAX_FILE_BYTES)
 }
 
-fn write_entries_up_to(
+fn write_entries_up_to<E: Record>(
     path: &Path,
     w: &mut Writer,
-    entries: &[Arc<Entry>],
+    entries: &[Arc<E>],
     limit: u64,
 ) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(entries.len() * 128);
@@ -276,7 +374,7 @@ fn flush(path: &Path, w: &mut Writer, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// The last `n` entries, from the rotated file too when the current one has fewer.
-fn tail_entries(path: &Path, n: usize) -> Vec<Entry> {
+fn tail_entries<E: Record>(path: &Path, n: usize) -> Vec<E> {
     if n == 0 {
         return Vec::new();
     }
@@ -291,7 +389,7 @@ fn tail_entries(path: &Path, n: usize) -> Vec<Entry> {
 
 /// Reads backwards in blocks until `n` readable lines are found, or the file's start. Unreadable lines (a
 /// line a crash cut short) are skipped.
-fn tail_of_file(path: &Path, n: usize) -> Vec<Entry> {
+fn tail_of_file<E: Record>(path: &Path, n: usize) -> Vec<E> {
     const BLOCK: u64 = 64 * 1024;
     let Ok(mut file) = File::open(path) else { return Vec::new() };
     let Ok(len) = file.metadata().map(|m| m.len()) else { return Vec::new() };
@@ -303,7 +401,7 @@ fn tail_of_file(path: &Path, n: usize) -> Vec<Entry> {
         if start > 0 && !lines.is_empty() {
             lines.remove(0); // may be cut in the middle
         }
-        let entries: Vec<Entry> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let entries: Vec<E> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
         if start == 0 || entries.len() >= n {
             let skip = entries.len().saturating_sub(n);
             return entries.into_iter().skip(skip).collect();
@@ -430,7 +528,7 @@ mod tests {
             };
             write_entries(&path, &mut w, &[Arc::new(e)]).unwrap();
         }
-        let got: Vec<u64> = tail_entries(&path, 25).iter().map(|e| e.seq).collect();
+        let got: Vec<u64> = tail_entries::<Entry>(&path, 25).iter().map(|e| e.seq).collect();
         assert_eq!(got, (15..40).collect::<Vec<_>>());
         std::fs::rename(&path, rotated(&path)).unwrap();
         let mut w = Writer { file: None, size: 0, seq: 0, cut: false };
@@ -439,7 +537,7 @@ mod tests {
                 Entry { seq: i, at: 0, instance: "i".into(), stream: "stdout".into(), line: i.to_string() };
             write_entries(&path, &mut w, &[Arc::new(e)]).unwrap();
         }
-        let got: Vec<u64> = tail_entries(&path, 8).iter().map(|e| e.seq).collect();
+        let got: Vec<u64> = tail_entries::<Entry>(&path, 8).iter().map(|e| e.seq).collect();
         assert_eq!(got, (37..45).collect::<Vec<_>>());
     }
 }

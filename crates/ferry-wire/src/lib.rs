@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod metrics;
 mod secrets;
 mod tokens;
+pub use metrics::{MetricsPoint, MetricsView};
 pub use secrets::{SecretList, SecretSetView, SecretView, SetSecretRequest};
 pub use tokens::{CreateTokenRequest, TokenList, TokenView};
 
@@ -53,6 +55,10 @@ pub struct CreateServiceRequest {
     /// `Strict-Transport-Security` max-age on its HTTPS responses, 0 (none) to 63072000; unset: the server's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hsts_max_age: Option<i64>,
+    /// A line per request in the service's request log: `on`, `off` (the default) or `1/N` (one request in N,
+    /// N from 2 to 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_logs: Option<String>,
     /// Deploy each commit pushed to the branch, or each new digest pushed under the image tag, by itself
     /// (App Runner's `AutoDeploymentsEnabled`). Default: on for a code repository, off for an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,6 +296,10 @@ pub struct UpdateServiceRequest {
     /// `Strict-Transport-Security` max-age on its HTTPS responses, 0 (none) to 63072000; unset: the server's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hsts_max_age: Option<i64>,
+    /// A line per request in the service's request log: `on`, `off` (the default) or `1/N` (one request in N,
+    /// N from 2 to 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_logs: Option<String>,
     /// Automatic deployments on push, on or off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_deploy: Option<bool>,
@@ -447,6 +457,9 @@ pub struct ServiceView {
     pub https_redirect: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hsts_max_age: Option<u32>,
+    /// Which requests get a line in its request log: `on`, `off` or `1/N`.
+    #[serde(default = "off")]
+    pub request_logs: String,
     /// How many instances should run.
     pub instances_desired: u32,
     /// The revision serving traffic (or that last did).
@@ -764,6 +777,34 @@ pub struct LogLineView {
     /// `stdout` or `stderr`.
     pub stream: String,
     pub line: String,
+}
+
+/// One line of a service's request log (`GET /v1/services/{name}/logs?requests=true`), as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RequestLogView {
+    /// When the request arrived, RFC 3339 with milliseconds.
+    pub time: String,
+    pub service: String,
+    /// The revision of the instance that answered; absent when the router answered (no instance ready).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    pub method: String,
+    /// The path and query as sent (at most 2048 bytes).
+    pub path: String,
+    pub status: u16,
+    /// From the request's arrival to the response body's end.
+    pub duration_ms: f64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// The client's address as the router saw it.
+    pub client: String,
+    pub request_id: String,
+}
+
+fn off() -> String {
+    "off".to_owned()
 }
 
 /// Every error: a stable `code`, a message for people, and the input field at fault when there is one.

@@ -56,6 +56,8 @@ pub enum Command {
     },
     /// Show a service's application log (its instances' stdout and stderr)
     Logs(LogsArgs),
+    /// Show a service's requests, errors, latency, instances, CPU and memory over the last minutes
+    Metrics(crate::cmd::metrics::MetricsArgs),
     /// Save the API URL and token for later commands
     Login(LoginArgs),
     /// Registries whose push notifications deploy new images at once
@@ -282,6 +284,9 @@ pub struct ServerArgs {
     /// Log filter, e.g. `info` or `info,ferry_server=debug` [default: info]
     #[arg(long, env = "FERRY_LOG")]
     pub log: Option<String>,
+    /// ferry's own log: text (lines for people) or json (one JSON object per line) [default: text]
+    #[arg(long, env = "FERRY_LOG_FORMAT", value_name = "text|json")]
+    pub log_format: Option<String>,
     /// Seconds between two looks at each watched branch and image tag (automatic deployments, beside
     /// webhooks and registry notifications); 0 never looks [default: 60]
     #[arg(long, env = "FERRY_POLL_INTERVAL", value_name = "SECONDS")]
@@ -289,6 +294,10 @@ pub struct ServerArgs {
     /// How many of those looks run at once [default: 4]
     #[arg(long, env = "FERRY_POLL_CONCURRENCY")]
     pub poll_concurrency: Option<usize>,
+    /// Seconds between two samples of every service's metrics: the resolution of `ferry metrics` and the
+    /// console's charts, which show the last hour [default: 10]
+    #[arg(long, env = "FERRY_METRICS_INTERVAL", value_name = "SECONDS")]
+    pub metrics_interval: Option<u64>,
     /// The host, answered by the router, where git hosts send push webhooks and registries send
     /// notifications [default: ferry.<domain>]
     #[arg(long, env = "FERRY_HOOKS_HOST")]
@@ -570,6 +579,10 @@ pub struct TrafficArgs {
     /// server's --hsts-max-age]
     #[arg(long, value_name = "SECONDS")]
     pub hsts_max_age: Option<i64>,
+    /// A line per request in its request log (`ferry logs NAME --requests`): on, off, or 1/N to keep one
+    /// request in N (N from 2 to 1000) [default: off]
+    #[arg(long, value_name = "on|off|1/N")]
+    pub request_logs: Option<String>,
 }
 
 impl TrafficArgs {
@@ -679,6 +692,9 @@ pub struct LogsArgs {
     /// Show the output of the latest build instead (what `--wait` shows as [Build] lines)
     #[arg(long)]
     pub build: bool,
+    /// Show the request log instead: a line per request, when the service's --request-logs are on
+    #[arg(long, conflicts_with = "build")]
+    pub requests: bool,
     /// Keep printing new lines as they are written
     #[arg(short, long)]
     pub follow: bool,

@@ -109,6 +109,7 @@ fn main() -> ExitCode {
         Command::Operations(a) => client_command(cmd::operations::run(&cli.global, a)),
         Command::Revisions { name } => client_command(cmd::revisions::run(&cli.global, &name)),
         Command::Logs(a) => client_command(cmd::logs::run(&cli.global, a)),
+        Command::Metrics(a) => client_command(cmd::metrics::run(&cli.global, a)),
         Command::Login(a) => client_command(cmd::login::run(&cli.global, a)),
         Command::Registry(c) => client_command(cmd::hooks::registry(&cli.global, c)),
         Command::Autoscaling(c) => client_command(cmd::autoscaling::run(&cli.global, c)),

@@ -14,6 +14,7 @@ mod hardening;
 mod headers;
 mod hold;
 mod listener;
+mod metrics;
 mod reconnect;
 mod retry;
 mod routing;

@@ -140,6 +140,8 @@ pub fn route_with(
         capacity: None,
         https_redirect: false,
         hsts: None,
+        metrics: None,
+        request_log: None,
     })
 }
 
@@ -176,6 +178,8 @@ pub fn serving_limited(
         capacity: Some(Arc::clone(capacity)),
         https_redirect: false,
         hsts: None,
+        metrics: None,
+        request_log: None,
     })
 }
 

@@ -113,6 +113,8 @@ fn route_with_https(
         capacity: None,
         https_redirect,
         hsts,
+        metrics: None,
+        request_log: None,
     })
 }
 

@@ -20,6 +20,7 @@ mod network;
 mod pull;
 mod push;
 mod registry;
+mod stats;
 mod subnet;
 
 use std::time::Duration;
@@ -32,8 +33,8 @@ pub use self::engine::DockerOptions;
 use self::engine::Engine;
 pub use self::subnet::{Ipv4Net, NetworkPool};
 use crate::{
-    ContainerInfo, ContainerSpec, EngineInfo, Images, Instances, LogLine, PulledImage, Result, Runtime,
-    RuntimeEvent,
+    ContainerInfo, ContainerSpec, ContainerStats, EngineInfo, Images, Instances, LogLine, PulledImage,
+    Result, Runtime, RuntimeEvent,
 };
 
 /// The Docker driver. Cheap to clone; clones share one connection pool.
@@ -129,6 +130,10 @@ impl Instances for DockerRuntime {
 
     async fn list(&self) -> Result<Vec<ContainerInfo>> {
         container::list(&self.engine).await
+    }
+
+    async fn stats(&self, container_id: &str) -> Result<Option<ContainerStats>> {
+        stats::stats(&self.engine, container_id).await
     }
 
     async fn stop(&self, container_id: &str, grace: Duration) -> Result<()> {

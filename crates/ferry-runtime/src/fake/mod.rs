@@ -52,8 +52,8 @@ use futures_util::stream::{self, BoxStream};
 use tokio::sync::mpsc;
 
 use crate::{
-    ContainerInfo, ContainerSpec, EngineInfo, Instances, LogLine, LogStream, Result, Runtime, RuntimeError,
-    RuntimeEvent, labels,
+    ContainerInfo, ContainerSpec, ContainerStats, EngineInfo, Instances, LogLine, LogStream, Result, Runtime,
+    RuntimeError, RuntimeEvent, labels,
 };
 use state::{Addresses, FakeContainer, Script, State};
 
@@ -93,6 +93,7 @@ pub enum Call {
     ReleaseServicesExcept(Vec<ServiceId>),
     Inspect(String),
     List,
+    Stats(String),
     /// A container id and the grace period.
     Stop(String, Duration),
     Remove(String),
@@ -217,6 +218,12 @@ impl FakeRuntime {
         self.lock().stop(container_id, EXIT_KILLED, true)
     }
 
+    /// What [`stats`](Instances::stats) answers for the container while it runs (zero CPU time and
+    /// memory unless set; `None` once it stops).
+    pub fn set_stats(&self, container_id: &str, stats: ContainerStats) {
+        self.lock().stats.insert(container_id.to_owned(), stats);
+    }
+
     /// A container writes `lines`; `false` if there is no such container.
     pub fn write_logs(&self, container_id: &str, stream: LogStream, lines: &[&str]) -> bool {
         let mut state = self.lock();
@@ -310,6 +317,13 @@ impl Instances for FakeRuntime {
     async fn list(&self) -> Result<Vec<ContainerInfo>> {
         let state = self.enter(Call::List)?;
         Ok(state.containers.values().map(|c| c.info.clone()).collect())
+    }
+
+    async fn stats(&self, container_id: &str) -> Result<Option<ContainerStats>> {
+        let state = self.enter(Call::Stats(container_id.to_owned()))?;
+        let running = state.containers.get(container_id).is_some_and(|c| c.info.running);
+        let zero = ContainerStats { cpu_seconds_total: 0.0, memory_bytes: 0 };
+        Ok(running.then(|| state.stats.get(container_id).copied().unwrap_or(zero)))
     }
 
     async fn stop(&self, container_id: &str, grace: Duration) -> Result<()> {

@@ -9,7 +9,10 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::store::{ImageStore, User};
 use super::{FAKE_EPOCH, fake_address};
-use crate::{ContainerInfo, ContainerSpec, EngineInfo, LogLine, LogStream, Result, RuntimeEvent, labels};
+use crate::{
+    ContainerInfo, ContainerSpec, ContainerStats, EngineInfo, LogLine, LogStream, Result, RuntimeEvent,
+    labels,
+};
 
 /// The first port the fake hands out, as Docker's ephemeral range starts.
 const FIRST_PORT: u16 = 32768;
@@ -41,6 +44,8 @@ pub(super) struct State {
     pub(super) images: ImageStore,
     /// Open `events` streams.
     pub(super) subscribers: Vec<mpsc::UnboundedSender<Result<RuntimeEvent>>>,
+    /// What `stats` answers per container while it runs ([`super::FakeRuntime::set_stats`]).
+    pub(super) stats: HashMap<String, ContainerStats>,
     next_container: u32,
     next_port: u16,
     clock: Timestamp,
@@ -62,6 +67,7 @@ impl Default for State {
             networks: BTreeSet::new(),
             followers: Vec::new(),
             subscribers: Vec::new(),
+            stats: HashMap::new(),
             next_container: 1,
             next_port: FIRST_PORT,
             images: ImageStore::default(),

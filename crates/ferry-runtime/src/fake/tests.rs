@@ -192,3 +192,18 @@ async fn a_service_keeps_its_network_until_released_without_containers() {
     assert_eq!(fake.release_services_except(&kept).await.unwrap(), 1);
     assert_eq!(fake.networks(), kept);
 }
+
+#[tokio::test]
+async fn stats_are_scripted_per_container_while_it_runs() {
+    let fake = FakeRuntime::new();
+    let a = fake.run(&spec("web:v1", "000000000000000a")).await.unwrap();
+    let zero = crate::ContainerStats { cpu_seconds_total: 0.0, memory_bytes: 0 };
+    assert_eq!(fake.stats(&a.id).await.unwrap(), Some(zero), "running, nothing scripted");
+    let busy = crate::ContainerStats { cpu_seconds_total: 1.5, memory_bytes: 64 << 20 };
+    fake.set_stats(&a.id, busy);
+    assert_eq!(fake.stats(&a.id).await.unwrap(), Some(busy));
+    assert!(fake.die(&a.id, 1));
+    assert_eq!(fake.stats(&a.id).await.unwrap(), None, "only while it runs");
+    assert_eq!(fake.stats("fake-9999").await.unwrap(), None);
+    assert!(fake.calls().contains(&Call::Stats(a.id.clone())));
+}

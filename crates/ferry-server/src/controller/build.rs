@@ -153,10 +153,12 @@ pub(crate) async fn build_revision(cx: &Context, revision: Revision) -> Result<R
         };
         Ok::<_, BuildFailure>((checkout.commit, plan, tag, image_id, digest))
     };
+    let started = tokio::time::Instant::now();
     let outcome = match tokio::time::timeout(settings.build_timeout, work).await {
         Ok(outcome) => outcome,
         Err(_) => Err(BuildFailure::TimedOut(settings.build_timeout.as_secs())),
     };
+    shared.metrics.build_ended(started.elapsed(), outcome.is_ok());
     let (commit, plan, tag, image_id, digest) = match outcome {
         Ok(built) => built,
         Err(reason) => {

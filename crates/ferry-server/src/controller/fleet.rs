@@ -165,6 +165,18 @@ impl Fleet {
             .collect()
     }
 
+    /// The ready instances and their containers, for the metrics sampler.
+    pub(crate) fn ready_containers(&self) -> Vec<crate::metrics::ReadyInstance> {
+        self.instances
+            .values()
+            .filter(|l| l.endpoint.is_some())
+            .filter_map(|l| {
+                let container = l.record.container_id.clone()?;
+                Some(crate::metrics::ReadyInstance { instance: l.record.id.clone(), container })
+            })
+            .collect()
+    }
+
     /// Whether any instance (in any state) runs `revision`.
     pub(crate) fn runs(&self, revision: u32) -> bool {
         self.instances.values().any(|l| l.record.revision == revision)

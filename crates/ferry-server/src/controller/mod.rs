@@ -238,4 +238,13 @@ impl LogSource for ControlHandle {
     fn logs(&self, service: &ServiceId, tail: usize, follow: bool) -> BoxStream<'static, AppLogLine> {
         self.0.shared.logs.read(service, tail, follow)
     }
+
+    fn request_logs(
+        &self,
+        service: &ServiceId,
+        tail: usize,
+        follow: bool,
+    ) -> BoxStream<'static, ferry_api::RequestLogView> {
+        self.0.shared.logs.read_requests(service, tail, follow)
+    }
 }

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_model::{InstanceId, RequestTimeout, ServiceId, UpstreamProtocol};
+use ferry_model::{InstanceId, RequestLogs, RequestTimeout, ServiceId, UpstreamProtocol};
 use ferry_plan::routing::{RouteSettings, route_settings};
-use ferry_router::{Capacity, Endpoint, Protocol, RouteTarget, ServiceRoute, Waiting};
+use ferry_router::{Capacity, Endpoint, Protocol, RouteTarget, ServiceMetrics, ServiceRoute, Waiting};
 
 use super::revisions::Revisions;
+use crate::requests::RequestSink;
 use crate::routes::{Exposure, RouteBook};
 
 /// What was last published, to publish again only on a change.
@@ -27,6 +28,8 @@ struct Published {
     protocol: UpstreamProtocol,
     timeout: RequestTimeout,
     exposure: Exposure,
+    /// The request log's sink, by identity.
+    request_log: Option<usize>,
 }
 
 /// What a service's route says, and what it said last.
@@ -40,17 +43,37 @@ pub(crate) struct Route {
     last: Option<Published>,
     /// The protocol of the endpoints last published: kept while any ready instance speaks it.
     serving: UpstreamProtocol,
+    /// Where the router sends the service's request records, when its request logs are on.
+    request_log: Option<Arc<RequestSink>>,
+    /// What the router counts of the service's requests: one for the service's life, in every route.
+    metrics: Arc<ServiceMetrics>,
 }
 
 impl Route {
-    pub(crate) fn new(service: ServiceId) -> Self {
+    pub(crate) fn new(service: ServiceId, metrics: Arc<ServiceMetrics>) -> Self {
         Self {
+            metrics,
             service,
             hosts: None,
             name: String::new(),
             exposure: Exposure::default(),
             last: None,
             serving: UpstreamProtocol::default(),
+            request_log: None,
+        }
+    }
+
+    /// Follows the service's request log setting: a sink from `start` when it turns on, none when it turns
+    /// off; a change of the sampling rate goes to the sink in place.
+    pub(crate) fn set_request_logs(
+        &mut self,
+        setting: RequestLogs,
+        start: impl FnOnce() -> Option<Arc<RequestSink>>,
+    ) {
+        match (&self.request_log, setting.one_in()) {
+            (Some(sink), Some(_)) => sink.set(setting),
+            (None, Some(_)) => self.request_log = start(),
+            (_, None) => self.request_log = None,
         }
     }
 
@@ -99,6 +122,7 @@ impl Route {
             protocol,
             timeout,
             exposure: self.exposure,
+            request_log: self.request_log.as_ref().map(|s| Arc::as_ptr(s) as usize),
         };
         if self.last.as_ref() == Some(&key) {
             return false;
@@ -119,7 +143,12 @@ impl Route {
             capacity: capacity.cloned(),
             https_redirect: false,
             hsts: None,
+            metrics: Some(self.metrics.clone()),
+            request_log: self.request_log.clone().map(|s| s as Arc<dyn ferry_router::RequestLog>),
         };
+        if let Some(sink) = &self.request_log {
+            sink.set_revisions(chosen.iter().map(|(id, n, _)| (id, *n)));
+        }
         book.publish(&self.service, hosts, Some(route), self.exposure);
         self.serving = protocol;
         self.last = Some(key);

@@ -48,6 +48,7 @@ use super::scaler::Scaler;
 use super::shared::{Context, Shared};
 use crate::Error;
 use crate::logs::NewLine;
+use crate::requests::RequestSink;
 use crate::routes::Exposure;
 
 /// What the loop does after a reconcile.
@@ -127,6 +128,8 @@ pub(crate) struct ServiceController {
     /// The service has served and should again: with no ready instance, the router holds its requests
     /// (scaled to zero, an instance being replaced) instead of refusing them.
     expected: bool,
+    /// What is counted of the service (its requests, ready instances, deployments).
+    metrics: Arc<crate::metrics::Entry>,
 }
 
 impl ServiceController {
@@ -140,12 +143,14 @@ impl ServiceController {
     ) -> Self {
         let scaler = Scaler::new(id.clone(), shared.settings.hold, shared.settings.scaling.clone());
         listen_for_demand(scaler.signals().waiting, inbox.clone());
+        let metrics = shared.metrics.service(&id);
         let mut this = Self {
             scaler,
             expected: false,
             fleet: Fleet::new(id.clone(), shared.clone(), inbox),
             revisions: Revisions::new(id.clone(), shared.store.clone()),
-            route: Route::new(id.clone()),
+            route: Route::new(id.clone(), metrics.metrics()),
+            metrics,
             log: OpLog::new(shared.store.clone(), shared.clock.clone()),
             next_resync: Instant::now() + shared.settings.resync,
             id,
@@ -179,11 +184,17 @@ impl ServiceController {
         self.name = service.name.to_string();
         self.log.set_service(&self.name);
         self.scaler.set_name(&self.name);
+        self.metrics.set_name(&self.name);
         let host = format!("{}.{}", service.name.host_label(), self.shared.settings.domain);
         let spec = &service.spec;
         let exposure =
             Exposure { private: spec.private, https_redirect: spec.https_redirect, hsts: spec.hsts_max_age };
         self.route.set(&self.name, vec![host], exposure);
+        let (logs, shutdown) = (&self.shared.logs, &self.shared.shutdown);
+        self.route.set_request_logs(spec.request_logs, || {
+            let file = logs.request_file(&self.id);
+            RequestSink::start(spec.request_logs, self.name.clone(), file, shutdown.clone())
+        });
         if service.status == ServiceStatus::Paused {
             self.paused = true;
         }
@@ -195,6 +206,7 @@ impl ServiceController {
 
     pub(super) async fn run(mut self) {
         let shutdown = self.shared.shutdown.clone();
+        let mut gone = false;
         'run: loop {
             let step = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -206,7 +218,10 @@ impl ServiceController {
             });
             self.publish();
             let wake = match step {
-                Step::Exit => break,
+                Step::Exit => {
+                    gone = true;
+                    break;
+                }
                 Step::Again => continue,
                 Step::WaitUntil(at) => at,
             };
@@ -250,6 +265,9 @@ impl ServiceController {
         // delete): dropping the instances only ends their health and log tasks, and an image step ends.
         self.image_step = None;
         self.fleet.clear();
+        if gone {
+            self.shared.metrics.remove(&self.id);
+        }
     }
 
     async fn handle(&mut self, msg: Msg) {
@@ -278,6 +296,7 @@ impl ServiceController {
             hold,
             signals.capacity.as_ref(),
         );
+        self.metrics.set_ready(self.fleet.ready_containers());
         self.fleet.published();
     }
 
@@ -498,6 +517,9 @@ impl ServiceController {
             })
             .await?;
         if status.is_terminal() {
+            if op.deploys() {
+                self.metrics.deployment_ended(status);
+            }
             self.log.follow(None);
             let _ = self.shared.ended.try_send(self.id.clone());
         }

@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub logs: LogHub,
     pub settings: Settings,
     pub shutdown: CancellationToken,
+    /// What is counted of every service, and of builds.
+    pub metrics: Arc<crate::metrics::Registry>,
     /// Bounds how many builds run at once.
     pub builds: tokio::sync::Semaphore,
     /// Told each time an operation of a service ends, so that a push kept while it ran deploys now (the

@@ -52,6 +52,7 @@ struct Harness {
     store: Store,
     commands: Commands,
     router: Arc<Router>,
+    metrics: Arc<crate::metrics::Registry>,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -93,6 +94,11 @@ impl Harness {
         let shutdown = CancellationToken::new();
         let router = Router::new(RouterConfig::default());
         let clock: Arc<dyn Clock> = Arc::new(TokioClock::new());
+        let metrics = crate::metrics::Registry::new(
+            Duration::from_secs(10),
+            clock.clone(),
+            vec![("public", router.clone())],
+        );
         let controller = Controller::new(Shared {
             store: store.clone(),
             runtime: runtime.clone(),
@@ -102,13 +108,14 @@ impl Harness {
             logs: crate::logs::LogHub::new(dir.path().join("logs"), shutdown.clone()).unwrap(),
             settings: settings(dir.path()),
             shutdown: shutdown.clone(),
+            metrics: metrics.clone(),
             builds: tokio::sync::Semaphore::new(1),
             ended: tokio::sync::mpsc::channel(16).0,
         });
         controller.start().await.unwrap();
         tokio::spawn(controller.clone().watch_events());
         let commands = Commands::new(store.clone(), Arc::new(ControlHandle(controller)));
-        Self { runtime, probe: fake_probe, store, commands, router, shutdown, _dir: dir }
+        Self { runtime, probe: fake_probe, store, commands, router, metrics, shutdown, _dir: dir }
     }
 
     async fn run(&self, command: Command) -> Operation {
@@ -534,3 +541,6 @@ async fn a_deleted_service_releases_its_network_and_a_restart_releases_those_lef
 
 /// Secrets reaching containers, and deployments failing for want of one.
 mod secrets;
+
+/// What is counted of services: their routes' counters, instances, deployments.
+mod metrics;

@@ -1,4 +1,5 @@
-//! `ferry logs NAME [--follow]`: the application log.
+//! `ferry logs NAME [--follow]`: the application log; `--requests`: the request log; `--build`: the
+//! latest build's output.
 
 use anyhow::Result;
 use futures_util::StreamExt;
@@ -12,6 +13,9 @@ pub async fn run(global: &Global, args: LogsArgs) -> Result<()> {
     if args.build {
         return build_log(global, &client, &args).await;
     }
+    if args.requests {
+        return request_log(global, &client, &args).await;
+    }
     let mut lines = client.logs(&args.name, args.tail, args.follow).await?;
     while let Some(line) = lines.next().await {
         let line = line?;
@@ -24,6 +28,28 @@ pub async fn run(global: &Global, args: LogsArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The request log, a record per line: as stored with `-o json`, else
+/// `2026-12-06T02:20:01.123Z GET /orders 200 3.2ms 512B 127.0.0.1 i-abc123 req-id`.
+async fn request_log(global: &Global, client: &ferry_client::Client, args: &LogsArgs) -> Result<()> {
+    let mut records = client.request_logs(&args.name, args.tail, args.follow).await?;
+    while let Some(r) = records.next().await {
+        let r = r?;
+        match global.output {
+            Output::Json => println!("{}", serde_json::to_string(&r)?),
+            Output::Human => println!("{}", request_line(&r)),
+        }
+    }
+    Ok(())
+}
+
+fn request_line(r: &ferry_wire::RequestLogView) -> String {
+    let instance = r.instance.as_deref().unwrap_or("-");
+    format!(
+        "{} {} {} {} {:.1}ms {}B {} {instance} {}",
+        r.time, r.method, r.path, r.status, r.duration_ms, r.bytes_out, r.client, r.request_id
+    )
 }
 
 /// The latest build's output: the `[Build]` lines of the newest operation that has any, followed while
@@ -63,5 +89,30 @@ async fn build_log(global: &Global, client: &ferry_client::Client, args: &LogsAr
         if detail.events.is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_request_reads_as_one_line() {
+        let r = ferry_wire::RequestLogView {
+            time: "2026-12-06T02:20:01.123Z".into(),
+            service: "web".into(),
+            revision: Some(2),
+            instance: Some("i-abc123".into()),
+            method: "GET".into(),
+            path: "/orders".into(),
+            status: 200,
+            duration_ms: 3.217,
+            bytes_in: 0,
+            bytes_out: 512,
+            client: "127.0.0.1".into(),
+            request_id: "req-id".into(),
+        };
+        assert_eq!(
+            super::request_line(&r),
+            "2026-12-06T02:20:01.123Z GET /orders 200 3.2ms 512B 127.0.0.1 i-abc123 req-id"
+        );
     }
 }

@@ -3,6 +3,7 @@ pub mod domain;
 pub mod hooks;
 pub mod login;
 pub mod logs;
+pub mod metrics;
 pub mod operations;
 pub mod revisions;
 pub mod secret;

@@ -1,7 +1,7 @@
 //! `ferry server`: runs the platform until SIGINT or SIGTERM; a second signal exits at once.
 
 use anyhow::Result;
-use ferry_server::RawConfig;
+use ferry_server::{LogFormat, RawConfig};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -43,8 +43,10 @@ pub fn run(args: ServerArgs) -> Result<()> {
         shutdown_grace: args.shutdown_grace,
         docker_socket: args.docker_socket,
         log: args.log,
+        log_format: args.log_format,
         poll_interval: args.poll_interval,
         poll_concurrency: args.poll_concurrency,
+        metrics_interval: args.metrics_interval,
         hooks_host: args.hooks_host,
         hold_timeout: args.hold_timeout,
         scale_stable_window: args.scale_stable_window,
@@ -74,7 +76,11 @@ pub fn run(args: ServerArgs) -> Result<()> {
     let config = file.overlay(flags).validate()?;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| crate::usage(format!("--log {:?} is not a log filter: {e}", config.log)))?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let log = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => log.init(),
+        LogFormat::Json => log.json().init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(async move {
         let shutdown = CancellationToken::new();

@@ -180,6 +180,7 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
             read_only_root: args.traffic.read_only_root(),
             https_redirect: args.traffic.https_redirect,
             hsts_max_age: args.traffic.hsts_max_age,
+            request_logs: args.traffic.request_logs.clone(),
             auto_deploy: args.auto.value(),
             autoscaling: scaling_input(&args.scaling),
         };
@@ -220,6 +221,7 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
         read_only_root: args.traffic.read_only_root(),
         https_redirect: args.traffic.https_redirect,
         hsts_max_age: args.traffic.hsts_max_age,
+        request_logs: args.traffic.request_logs.clone(),
         auto_deploy: args.auto.value(),
         autoscaling: scaling_input(&args.scaling),
     };
@@ -322,6 +324,7 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
         read_only_root: args.traffic.read_only_root(),
         https_redirect: args.traffic.https_redirect,
         hsts_max_age: args.traffic.hsts_max_age,
+        request_logs: args.traffic.request_logs.clone(),
         auto_deploy: args.auto.value(),
         autoscaling: scaling_input(&args.scaling),
     };
@@ -429,6 +432,9 @@ fn print_service(s: &ServiceView) {
     }
     if let Some(age) = s.hsts_max_age {
         field("HSTS", &if age == 0 { "off".to_owned() } else { format!("max-age={age}") });
+    }
+    if s.request_logs != "off" {
+        field("Request logs", &s.request_logs);
     }
     if s.read_only_root {
         field("Root filesystem", "read-only (/tmp writable)");

@@ -8,13 +8,16 @@ mod support;
 
 mod autodeploy;
 mod builds;
+mod console;
 mod control_plane;
 mod deployments;
 mod failures;
 mod https;
 mod isolation;
+mod metrics;
 mod private;
 mod replacement;
+mod request_logs;
 mod restart;
 mod routing;
 mod scaling;
