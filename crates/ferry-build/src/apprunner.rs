@@ -41,6 +41,9 @@ pub struct AppRunnerConfig {
     /// `run.secrets`: variables whose values come from ferry's secrets when an instance starts. Never
     /// given to the build (App Runner does not either).
     pub secrets: SecretRefs,
+    /// What the file does that works but may not do what its author meant (a variable the port
+    /// replaces, `yum` on a Debian image): said in the build log, not refused.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -116,7 +119,7 @@ impl AppRunnerConfig {
     /// Parses and checks the text of an `apprunner.yaml`.
     pub fn parse(text: &str) -> Result<Self, BuildError> {
         let lines = KeyLines::index(text);
-        let raw: RawFile = serde_norway::from_str(text).map_err(|e| yaml_error(&e, &lines))?;
+        let raw: RawFile = serde_norway::from_str(text).map_err(|e| shape::yaml_error(&e, &lines))?;
         let err = |path: &str, message: String| BuildError::config(FILE, lines.line_of(path), message);
 
         match raw.version.as_deref().map(str::trim) {
@@ -154,15 +157,7 @@ impl AppRunnerConfig {
             ));
         }
         if let Some(v) = &run.runtime_version {
-            let ok = !v.is_empty()
-                && v.split('.').count() <= 3
-                && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-            if !ok {
-                return Err(err(
-                    "run.runtime-version",
-                    format!("runtime-version {v:?} is not a version; write major[.minor[.patch]], e.g. 3.11"),
-                ));
-            }
+            version::check(runtime, v).map_err(|message| err("run.runtime-version", message))?;
         }
         let command = match run.command.as_deref().map(str::trim) {
             Some(c) if !c.is_empty() => c.to_owned(),
@@ -175,19 +170,20 @@ impl AppRunnerConfig {
                 err("run.network.port", format!("port {p:?} is not a port number; use 1 to 65535, e.g. 8080"))
             })?),
         };
+        // App Runner sets PORT and also the variable named here: naming PORT itself is redundant.
         let port_env = match network.env.as_deref().map(str::trim) {
-            None => None,
-            Some(name) if is_var_name(name) && name != "PORT" => Some(name.to_owned()),
+            None | Some("PORT") => None,
+            Some(name) if is_var_name(name) => Some(name.to_owned()),
             Some(name) => {
                 return Err(err(
                     "run.network.env",
                     format!(
-                        "{name:?} cannot name the port's extra variable: use letters, digits and _ (not PORT, \
-                         which is always set)"
+                        "{name:?} cannot name the port's variable: use letters, digits and _, e.g. APP_PORT"
                     ),
                 ));
             }
         };
+        let mut warnings = Vec::new();
         let mut env = BTreeMap::new();
         for var in run.env.unwrap_or_default() {
             let (name, value) = var_parts(var, "run.env", &lines)?;
@@ -201,7 +197,17 @@ impl AppRunnerConfig {
             env.insert(name, value);
         }
         if let Some(name) = &port_env {
-            env.insert(name.clone(), port.unwrap_or(8080).to_string());
+            // The port wins: the variable exists to carry it (App Runner does not document which
+            // wins). Said in the build log rather than done silently.
+            let port = port.unwrap_or(8080).to_string();
+            if let Some(old) = env.insert(name.clone(), port.clone())
+                && old != port
+            {
+                warnings.push(format!(
+                    "{FILE}: run.env sets {name}={old:?}, but run.network.env names {name} too: the instance \
+                     gets the port ({port}), which run.network.env's variable carries; remove {name} from run.env"
+                ));
+            }
         }
         let env = EnvVars::new(env).map_err(|e| {
             let name = e.field.strip_prefix("env.").unwrap_or("");
@@ -227,12 +233,15 @@ impl AppRunnerConfig {
             port_env,
             env,
             secrets,
+            warnings,
         })
     }
 }
 
+mod shape;
 #[cfg(test)]
 mod tests;
+mod version;
 
 /// A required key is absent: what to add.
 fn missing(path: &str) -> String {
@@ -332,53 +341,4 @@ pub(crate) fn is_var_name(s: &str) -> bool {
     let mut bytes = s.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// The parser's error, reworded: `unknown field` is a typo to name, `missing field` a required key,
-/// and the position moves to the key that owns the problem when the parser points inside it.
-fn yaml_error(e: &serde_norway::Error, lines: &KeyLines) -> BuildError {
-    let line = e.location().map(|l| l.line());
-    let text = e.to_string();
-    let text = match text.rfind(" at line ") {
-        Some(i) => &text[..i],
-        None => &text[..],
-    };
-    let (path, message) = match text.split_once(": ") {
-        Some((p, m)) if !p.contains(' ') => (p, m),
-        _ => ("", text),
-    };
-    let field = |m: &str| m.split('`').nth(1).unwrap_or("").to_owned();
-    let full = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
-    if message.starts_with("unknown field") {
-        let key = field(message);
-        let expected = message.split_once("expected ").map(|(_, x)| x.replace('`', "")).unwrap_or_default();
-        let place = if path.is_empty() { "at the top level".to_owned() } else { format!("in {path}") };
-        return BuildError::config(
-            FILE,
-            line,
-            format!("unknown key {key:?} {place}; expected {expected} (check the spelling)"),
-        );
-    }
-    if message.starts_with("missing field") {
-        let key = full(&field(message));
-        // A top-level key has no line; a nested one is reported at its parent's key.
-        let line = if path.is_empty() { None } else { lines.line_of(path).or(line) };
-        return BuildError::config(FILE, line, missing(&key));
-    }
-    if path.is_empty() || path == "." {
-        // The parser's own complaint: the text is not YAML as written.
-        return BuildError::config(
-            FILE,
-            line,
-            format!("{message}; check the YAML syntax and indentation there"),
-        );
-    }
-    let hint = if message.contains("expected a sequence") {
-        "; write a list, one `- item` per line"
-    } else if message.contains("expected a string") {
-        "; write a single value"
-    } else {
-        ""
-    };
-    BuildError::config(FILE, line, format!("{path}: {message}{hint}"))
 }

@@ -16,14 +16,15 @@
 //! ```
 //!
 //! A revised build (python311, nodejs18, nodejs22) ends the build stage after the build commands, runs
-//! `post-build` in a `FROM build AS post-build` stage, and starts a clean run stage from the same image
+//! `post-build` in a `FROM build AS post-build` stage (with build.env's ARGs declared again: a stage
+//! does not inherit them), and starts a clean run stage from the same image
 //! that copies `/app` from the build stage, runs `pre-run` and sets `CMD`. The classic builder builds
 //! every stage in order, so a failing post-build fails the build before the run stage is made.
 //!
 //! Where this differs from App Runner: its original build runs `build` twice (in a build image, then
 //! again in the runtime image); ferry has one image per runtime and runs it once. Its base images are
 //! Amazon Linux; ferry's are the public images of `RuntimeImages`, so `yum` in a command only works
-//! where the configured image has it.
+//! where the configured image has it (the plan warns otherwise: `plan/amazon.rs`).
 
 use std::fmt::Write;
 
@@ -73,6 +74,9 @@ impl Recipe {
         if self.revised {
             if !self.post_build.is_empty() {
                 line("FROM build AS post-build");
+                // A stage does not inherit the ARGs of the one it starts from: post-build (AWS's example
+                // runs its tests there) sees build.env only when they are declared again.
+                self.args.iter().for_each(|(k, v)| line(&format!("ARG {k}={}", quote(v))));
                 self.post_build.iter().for_each(|c| line(&run(c)));
             }
             line(&format!("FROM {}", self.image));

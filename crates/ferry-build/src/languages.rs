@@ -46,9 +46,9 @@ impl Ctx<'_> {
     }
 }
 
-pub(crate) fn recipe(ctx: &Ctx<'_>, language: Language, description: &str) -> Result<Recipe, BuildError> {
-    let repo = ctx.repo;
-    let key = match language {
+/// The `RuntimeImages` key a detected language builds on.
+pub(crate) fn image_key(language: Language) -> &'static str {
+    match language {
         Language::Python => "python311",
         Language::Nodejs => "nodejs22",
         Language::Go => "go1",
@@ -56,7 +56,12 @@ pub(crate) fn recipe(ctx: &Ctx<'_>, language: Language, description: &str) -> Re
         Language::Ruby => "ruby31",
         Language::Php => "php81",
         Language::Static => "static",
-    };
+    }
+}
+
+pub(crate) fn recipe(ctx: &Ctx<'_>, language: Language, description: &str) -> Result<Recipe, BuildError> {
+    let repo = ctx.repo;
+    let key = image_key(language);
     let mut r = Recipe {
         header: description.to_owned(),
         image: ctx.images.for_key(key).to_owned(),

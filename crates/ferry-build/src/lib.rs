@@ -49,6 +49,7 @@ mod git;
 mod ignore;
 mod images;
 mod languages;
+mod log;
 mod plan;
 mod repo;
 #[cfg(test)]
@@ -59,7 +60,8 @@ pub use apprunner::AppRunnerConfig;
 pub use context::context_tar;
 pub use git::{Checkout, FetchRequest, branch_head, fetch};
 pub use images::RuntimeImages;
-pub use plan::{APPRUNNER_FILE, GENERATED_DOCKERFILE, Plan, PlanRequest, plan};
+pub use log::clean_line;
+pub use plan::{APPRUNNER_FILE, GENERATED_DOCKERFILE, Plan, PlanRequest, Step, plan};
 pub use repo::source_dir;
 
 /// Why a build could not be prepared. Every message says what was wrong and what to do about it.

@@ -28,7 +28,7 @@ pub struct PlanRequest<'a> {
     pub images: &'a RuntimeImages,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// The Dockerfile's path inside the build context: the repository's own `Dockerfile`, or
     /// `.ferry/Dockerfile` when generated.
@@ -41,6 +41,26 @@ pub struct Plan {
     /// For people: "apprunner.yaml (python311, revised build)", "Dockerfile", "detected python
     /// (requirements.txt)".
     pub description: String,
+    /// Which builder: `apprunner.yaml`, `Dockerfile`, `api` or the language (`python`, `nodejs`, …).
+    pub builder: String,
+    /// The App Runner runtime or ferry's image key (`python311`, `rust`); None for a Dockerfile.
+    pub runtime: Option<String>,
+    /// The base image the generated Dockerfile starts from.
+    pub image: Option<String>,
+    /// The commands, in the order they run: phases `pre-build`, `build`, `post-build`, `pre-run`
+    /// (apprunner.yaml), `install` and `build` (a detected language), then `start`.
+    pub steps: Vec<Step>,
+    /// `build.env`: seen by the build commands and `pre-run` only.
+    pub build_env: Vec<(String, String)>,
+    /// Things that build but may not do what was meant; the build log shows them as warnings.
+    pub warnings: Vec<String>,
+}
+
+/// One command of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub phase: &'static str,
+    pub command: String,
 }
 
 /// Decides how to build `req.source_dir` (see the crate's documentation for the order).
@@ -51,12 +71,29 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, BuildError> {
         None => DockerIgnore::none(),
     };
     let defaults = req.defaults;
-    let baked = |description: String, recipe: Recipe, run: ImageConfiguration| Plan {
-        dockerfile: GENERATED_DOCKERFILE.to_owned(),
-        generated: Some(recipe.render()),
-        run: ImageConfiguration { start_command: None, ..run },
-        description,
-    };
+    let baked =
+        |description: String, builder: String, runtime: &str, recipe: Recipe, run: ImageConfiguration| {
+            let steps = match builder.as_str() {
+                "apprunner.yaml" | "api" => Vec::new(),
+                _ => [("install", &recipe.deps), ("build", &recipe.build)]
+                    .into_iter()
+                    .flat_map(|(phase, list)| list.iter().map(move |c| Step { phase, command: c.clone() }))
+                    .chain([Step { phase: "start", command: recipe.start.clone() }])
+                    .collect(),
+            };
+            Plan {
+                dockerfile: GENERATED_DOCKERFILE.to_owned(),
+                generated: Some(recipe.render()),
+                run: ImageConfiguration { start_command: None, ..run },
+                description,
+                builder,
+                runtime: Some(runtime.to_owned()),
+                image: Some(recipe.image.clone()),
+                steps,
+                build_env: recipe.args.clone(),
+                warnings: Vec::new(),
+            }
+        };
     let builder = match req.configuration {
         CodeConfiguration::Api { runtime, build_command } => {
             let Some(start) = defaults.start_command.clone() else {
@@ -79,9 +116,14 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, BuildError> {
                 port_env: None,
                 env: EnvVars::default(),
                 secrets: SecretRefs::default(),
+                warnings: Vec::new(),
             };
             let recipe = commands_recipe(&repo, &ignore, req.images, &file, &description);
-            return Ok(baked(description, recipe, defaults.clone()));
+            let mut plan = baked(description, "api".to_owned(), runtime.name(), recipe, defaults.clone());
+            plan.steps = file_steps(&file);
+            plan.warnings =
+                amazon::warnings(&plan.steps, runtime.name(), plan.image.as_deref().unwrap_or(""));
+            return Ok(plan);
         }
         CodeConfiguration::Repository { builder } => *builder,
     };
@@ -91,6 +133,12 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, BuildError> {
             generated: None,
             run: defaults.clone(),
             description: "Dockerfile".to_owned(),
+            builder: "Dockerfile".to_owned(),
+            runtime: None,
+            image: None,
+            steps: Vec::new(),
+            build_env: Vec::new(),
+            warnings: Vec::new(),
         }),
         Kind::AppRunner => {
             let text = repo.read(APPRUNNER_FILE)?.unwrap_or_default();
@@ -135,7 +183,12 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, BuildError> {
                 secrets,
                 start_command: None,
             };
-            Ok(baked(description, recipe, run))
+            let mut plan = baked(description, APPRUNNER_FILE.to_owned(), file.runtime.name(), recipe, run);
+            plan.steps = file_steps(&file);
+            plan.warnings = std::mem::take(&mut file.warnings);
+            let image = plan.image.clone().unwrap_or_default();
+            plan.warnings.extend(amazon::warnings(&plan.steps, file.runtime.name(), &image));
+            Ok(plan)
         }
         Kind::Language { language, marker, forced } => {
             let description = if forced {
@@ -150,7 +203,8 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, BuildError> {
                 start: defaults.start_command.as_deref(),
             };
             let recipe = languages::recipe(&ctx, language, &description)?;
-            Ok(baked(description, recipe, defaults.clone()))
+            let key = languages::image_key(language);
+            Ok(baked(description, language.name().to_owned(), key, recipe, defaults.clone()))
         }
     }
 }
@@ -185,5 +239,21 @@ fn commands_recipe(
     recipe
 }
 
+/// The file's commands in the order they run, then the start command.
+fn file_steps(file: &AppRunnerConfig) -> Vec<Step> {
+    let phases = [
+        ("pre-build", &file.pre_build),
+        ("build", &file.build),
+        ("post-build", &file.post_build),
+        ("pre-run", &file.pre_run),
+    ];
+    phases
+        .into_iter()
+        .flat_map(|(phase, list)| list.iter().map(move |c| Step { phase, command: c.clone() }))
+        .chain([Step { phase: "start", command: file.command.clone() }])
+        .collect()
+}
+
+mod amazon;
 #[cfg(test)]
 mod tests;

@@ -147,7 +147,7 @@ fn every_error_names_its_line_and_what_to_do() {
                 "    build: pip install x\n",
             ),
             Some(5),
-            &["build.commands.build: invalid type", "expected a sequence"],
+            &["build.commands.build is a single value; it takes a list of commands"],
         ),
         (
             "syntax error",
@@ -274,4 +274,113 @@ fn run_secrets_name_secrets() {
     assert_eq!(refs, [("API_KEY", "prod/api-key"), ("DB_PASSWORD", "db-password"), ("TOKEN", "app/token")]);
     assert!(c.env.get("DB_PASSWORD").is_none(), "a secret is not a plain variable");
     assert!(AppRunnerConfig::parse(FULL).unwrap().secrets.is_empty());
+}
+
+/// AWS's guide and the corpus: keys written in the wrong shape. (what, text, line, words)
+#[test]
+fn a_wrong_shape_says_what_the_key_takes_and_where() {
+    let cases: Vec<(&str, String, Option<usize>, &[&str])> = vec![
+        (
+            "build.commands as a list",
+            MINIMAL.replace("    build:\n      - pip", "    - pip").replace("      - pipenv", "    - pipenv"),
+            Some(5),
+            &["build.commands is a list", "it takes a mapping with `pre-build:`, `build:` and `post-build:`"],
+        ),
+        (
+            "a command list as a string",
+            MINIMAL.replace(
+                "    build:\n      - pip install pipenv\n      - pipenv install\n",
+                "    build: make\n",
+            ),
+            Some(5),
+            &["build.commands.build is a single value", "a list of commands, one `- command` per line"],
+        ),
+        (
+            "run.command as a list",
+            MINIMAL.replace("  command: python app.py\n", "  command:\n    - python app.py\n"),
+            Some(10),
+            &["run.command is a list", "a single command (a string"],
+        ),
+        (
+            "build.env as a mapping",
+            MINIMAL.replace("build:\n  commands:", "build:\n  env:\n    A: b\n  commands:"),
+            Some(5),
+            &["build.env is a mapping", "a list of variables, each `- name: NAME`"],
+        ),
+        (
+            "a run.env entry as NAME=VALUE",
+            MINIMAL.to_owned() + "  env:\n    - A=b\n",
+            Some(11),
+            &["run.env[0] is a single value", "a variable: `- name: NAME` with `value: VALUE`"],
+        ),
+        (
+            "run as a string",
+            "version: 1.0\nruntime: python3\nbuild:\n  commands:\n    build: []\nrun: python app.py\n"
+                .to_owned(),
+            Some(6),
+            &["run is a single value", "a mapping with `command:`"],
+        ),
+        (
+            "run.network as a port",
+            MINIMAL.to_owned() + "  network: 8080\n",
+            Some(10),
+            &["run.network is a single value", "a mapping with `port:`"],
+        ),
+        (
+            "a secrets entry as a string",
+            MINIMAL.to_owned() + "  secrets:\n    - DB\n",
+            Some(11),
+            &["run.secrets[0] is a single value", "`value-from: SECRET_NAME`"],
+        ),
+        (
+            "the whole file a list",
+            "- version: 1.0\n".to_owned(),
+            Some(1),
+            &["the file is a list", "a mapping with version, runtime, build and run"],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, text, line, words) in cases {
+        let e = AppRunnerConfig::parse(&text).expect_err(what);
+        let BuildError::Config { line: got, message, .. } = &e else { panic!("{what}: {e:?}") };
+        let internal = ["Raw", "struct", "invalid type", "sequence"].iter().any(|w| message.contains(w));
+        if *got != line || !words.iter().all(|w| message.contains(w)) || internal {
+            wrong.push(format!("{what}: line {got:?}, want {line:?}: {message}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn network_env_may_name_port_and_a_clash_with_run_env_is_a_warning() {
+    let c = AppRunnerConfig::parse(&(MINIMAL.to_owned() + "  network:\n    port: 8000\n    env: PORT\n"))
+        .unwrap();
+    assert_eq!((c.port, c.port_env.as_deref(), c.env.len()), (Some(8000), None, 0));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+
+    let text = MINIMAL.to_owned()
+        + "  network:\n    port: 8000\n    env: APP_PORT\n  env:\n    - name: APP_PORT\n      value: \"3000\"\n";
+    let c = AppRunnerConfig::parse(&text).unwrap();
+    assert_eq!(c.env.get("APP_PORT"), Some("8000"), "the port wins");
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(
+        c.warnings[0].contains("run.env sets APP_PORT=\"3000\"")
+            && c.warnings[0].contains("gets the port (8000)")
+    );
+
+    // Setting it to the port itself says nothing.
+    let c = AppRunnerConfig::parse(&text.replace("\"3000\"", "\"8000\"")).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn corretto_runtime_versions_in_amazons_form_parse() {
+    for (runtime, version) in [("corretto11", "11.0.13.08.1"), ("corretto8", "8.312.07.1")] {
+        let text = MINIMAL.replace("python3", runtime) + &format!("  runtime-version: {version}\n");
+        let c = AppRunnerConfig::parse(&text).unwrap_or_else(|e| panic!("{version}: {e}"));
+        assert_eq!(c.runtime_version.as_deref(), Some(version));
+    }
+    let text = MINIMAL.replace("python3", "corretto11") + "  runtime-version: 17.0.9.8.1\n";
+    let e = AppRunnerConfig::parse(&text).unwrap_err().to_string();
+    assert!(e.starts_with("apprunner.yaml line 10: ") && e.contains("is Corretto 17"), "{e}");
 }

@@ -12,6 +12,7 @@ fn generated_plan() -> Plan {
         generated: Some("FROM scratch\nCOPY . .\n".to_owned()),
         run: ImageConfiguration::default(),
         description: "test".to_owned(),
+        ..Plan::default()
     }
 }
 

@@ -127,6 +127,7 @@ run:
         COPY . .
         RUN npm run build
         FROM build AS post-build
+        ARG NODE_OPTIONS="--max-old-space-size=2048"
         RUN npm test
         FROM node:22-slim
         WORKDIR /app
@@ -155,6 +156,7 @@ fn the_guides_example_keeps_its_order_when_a_command_may_need_the_source() {
         RUN pip3 install pipenv
         RUN pipenv install
         FROM build AS post-build
+        ARG DJANGO_SETTINGS_MODULE="django_apprunner.settings"
         RUN python3 manage.py test
         FROM python:3.11-slim
         WORKDIR /app
@@ -294,6 +296,8 @@ fn a_repository_dockerfile_is_used_as_it_is() {
             generated: None,
             run: defaults.clone(),
             description: "Dockerfile".to_owned(),
+            builder: "Dockerfile".to_owned(),
+            ..Plan::default()
         }
     );
     // Forcing a language skips the Dockerfile.
@@ -368,4 +372,64 @@ fn secrets_of_the_file_and_the_service_are_merged_and_never_built_in() {
     for name in ["DB_PASSWORD", "API_KEY", "file-db", "service-key"] {
         assert!(!dockerfile.contains(name), "{name} in the Dockerfile:\n{dockerfile}");
     }
+}
+
+#[test]
+fn a_plan_lists_its_steps_in_order_and_the_files_warnings() {
+    let yaml = "version: 1.0
+runtime: nodejs18
+build:
+  commands:
+    pre-build:
+      - amazon-linux-extras install -y epel
+    build:
+      - npm ci
+    post-build:
+      - npm test
+  env:
+    - name: CI
+      value: \"true\"
+run:
+  pre-run:
+    - node migrate.js
+  command: node server.js
+  network:
+    port: 3000
+    env: APP_PORT
+  env:
+    - name: APP_PORT
+      value: \"80\"
+";
+    let plan = auto(&[("apprunner.yaml", yaml), ("package.json", "{}")]).unwrap();
+    assert_eq!((plan.builder.as_str(), plan.runtime.as_deref()), ("apprunner.yaml", Some("nodejs18")));
+    assert_eq!(plan.image.as_deref(), Some("node:18-slim"));
+    let steps: Vec<(&str, &str)> = plan.steps.iter().map(|s| (s.phase, s.command.as_str())).collect();
+    assert_eq!(
+        steps,
+        [
+            ("pre-build", "amazon-linux-extras install -y epel"),
+            ("build", "npm ci"),
+            ("post-build", "npm test"),
+            ("pre-run", "node migrate.js"),
+            ("start", "node server.js"),
+        ]
+    );
+    assert_eq!(plan.build_env, [("CI".to_owned(), "true".to_owned())]);
+    assert_eq!(plan.run.env.get("APP_PORT"), Some("3000"));
+    assert_eq!(plan.warnings.len(), 2, "{:?}", plan.warnings);
+    assert!(plan.warnings[0].contains("run.env sets APP_PORT"), "{:?}", plan.warnings);
+    assert!(plan.warnings[1].contains("pre-build runs amazon-linux-extras"), "{:?}", plan.warnings);
+    // post-build sees build.env: its stage declares the ARGs again.
+    let dockerfile = generated(&plan);
+    let post = dockerfile.find("FROM build AS post-build").unwrap();
+    assert!(
+        dockerfile[post..].starts_with("FROM build AS post-build\nARG CI=\"true\"\nRUN npm test"),
+        "{dockerfile}"
+    );
+
+    let detected = auto(&[("requirements.txt", "flask\n"), ("app.py", "")]).unwrap();
+    assert_eq!((detected.builder.as_str(), detected.runtime.as_deref()), ("python", Some("python311")));
+    let phases: Vec<&str> = detected.steps.iter().map(|s| s.phase).collect();
+    assert_eq!(phases, ["install", "start"]);
+    assert!(detected.warnings.is_empty());
 }

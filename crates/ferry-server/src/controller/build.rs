@@ -56,6 +56,9 @@ struct BuildLog {
 
 impl BuildLog {
     fn line(&self, line: &str) {
+        // Commands colour their output; the log is read in viewers and JSON, not a terminal.
+        let line = ferry_build::clean_line(line);
+        let line = line.as_ref();
         let count = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             state.0 += 1;
@@ -140,13 +143,23 @@ pub(crate) async fn build_revision(cx: &Context, revision: Revision) -> Result<R
         .map_err(interrupted)??;
         let short = &checkout.commit[..checkout.commit.len().min(12)];
         log.line(&format!("building commit {short} with {}", plan.description));
+        for warning in &plan.warnings {
+            log.line(&format!("warning: {warning}"));
+        }
         let (dir, for_tar) = (source_dir.clone(), plan.clone());
         let context =
             tokio::task::spawn_blocking(move || ferry_build::context_tar(&dir, &for_tar, MAX_CONTEXT_BYTES))
                 .await
                 .map_err(interrupted)??;
         let tag = build_tag(settings.build_registry.as_deref(), &cx.name, &checkout.commit, revision.number);
-        let image_id = shared.runtime.build_image(context, &plan.dockerfile, &tag, &emit).await?;
+        let image_id =
+            shared.runtime.build_image(context, &plan.dockerfile, &tag, &emit).await.inspect_err(|e| {
+                // The engine gives the failing step's verdict (`The command '/bin/sh -c …' returned a
+                // non-zero code: 1`) as the error, not as output: the log ends with it, as docker build's.
+                if let RuntimeError::Build { message, .. } = e {
+                    message.lines().filter(|l| !l.trim().is_empty()).for_each(|l| log.line(l));
+                }
+            })?;
         let digest = match &settings.build_registry {
             Some(_) => shared.runtime.push_image(&tag, None, &emit).await.map_err(BuildFailure::Engine)?,
             None => None,
