@@ -70,7 +70,7 @@ impl Scope {
 pub fn required_scope(method: &Method, path: &str) -> Scope {
     let collection = path.strip_prefix("/v1/").unwrap_or(path).split('/').next().unwrap_or_default();
     match collection {
-        "tokens" => Scope::Admin,
+        "tokens" | "access-keys" => Scope::Admin,
         _ if method == Method::GET || method == Method::HEAD => Scope::ReadOnly,
         "registries" | "secrets" => Scope::Admin,
         _ => Scope::Deploy,
@@ -416,6 +416,9 @@ mod tests {
             (Method::GET, "/v1/tokens", Admin),
             (Method::POST, "/v1/tokens", Admin),
             (Method::DELETE, "/v1/tokens/ci", Admin),
+            (Method::GET, "/v1/access-keys", Admin),
+            (Method::POST, "/v1/access-keys", Admin),
+            (Method::DELETE, "/v1/access-keys/AKIAABCDEFGHIJKLMNOP", Admin),
         ] {
             assert_eq!(required_scope(&method, path), needed, "{method} {path}");
         }

@@ -19,6 +19,7 @@ use ferry_store::Store;
 use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
+mod access_keys;
 mod auth;
 mod autoscaling;
 mod convert;
@@ -166,6 +167,8 @@ pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config
         .route("/v1/operations/{id}", get(operations::detail))
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{name}", axum::routing::delete(tokens::revoke))
+        .route("/v1/access-keys", get(access_keys::list).post(access_keys::create))
+        .route("/v1/access-keys/{id}", axum::routing::delete(access_keys::delete))
         .route("/v1/openapi.json", get(openapi::serve))
         // Prometheus' conventional path; behind the token like the rest (a read-only one suffices).
         .route("/metrics", get(metrics::prometheus))

@@ -40,6 +40,9 @@ use utoipa::{Modify, OpenApi};
         crate::tokens::create,
         crate::tokens::list,
         crate::tokens::revoke,
+        crate::access_keys::create,
+        crate::access_keys::list,
+        crate::access_keys::delete,
         crate::domains::add,
         crate::domains::list,
         crate::domains::remove,
@@ -58,6 +61,7 @@ use utoipa::{Modify, OpenApi};
         (name = "autoscaling", description = "Auto scaling configurations, shared between services"),
         (name = "registries", description = "Registries whose push notifications deploy images"),
         (name = "tokens", description = "API tokens: named, scoped (read-only, deploy, admin), expiring"),
+        (name = "access-keys", description = "Access keys for the App Runner-compatible API (AWS SigV4)"),
         (name = "domains", description = "Custom domains and their certificates"),
     )
 )]

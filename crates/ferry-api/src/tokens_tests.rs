@@ -111,7 +111,7 @@ impl Api {
 fn expected(method: &str, path: &str) -> Option<&'static str> {
     let read = "read-only";
     Some(match (method, path) {
-        (_, p) if p.starts_with("/v1/tokens") => "admin",
+        (_, p) if p.starts_with("/v1/tokens") || p.starts_with("/v1/access-keys") => "admin",
         ("get", _) => read,
         ("post" | "patch" | "delete", "/v1/services" | "/v1/services/{name}") => "deploy",
         (

@@ -74,6 +74,7 @@ impl AppState {
             protocol: s.spec.protocol.as_str().to_owned(),
             request_timeout: s.spec.request_timeout.secs(),
             is_publicly_accessible: !s.spec.private,
+            serving_port: active.and_then(|r| r.run_config()).map(|c| c.port),
             read_only_root: s.spec.read_only_root,
             https_redirect: s.spec.https_redirect,
             hsts_max_age: s.spec.hsts_max_age,

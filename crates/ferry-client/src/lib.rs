@@ -13,6 +13,7 @@ use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use serde::de::DeserializeOwned;
 
+mod access_keys;
 mod metrics;
 mod secrets;
 mod tls;

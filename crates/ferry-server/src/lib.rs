@@ -323,6 +323,12 @@ pub async fn serve(
     };
     let hooks_url = public.url_of(&config.hooks_host);
     hooks.set(ferry_api::hooks_router(store.clone(), commands.clone()));
+    let apprunner = ferry_apprunner::AppRunnerConfig {
+        arn: Arn { region: config.region.clone(), account: config.account.clone() },
+        domain: config.domain.clone(),
+        port: public.port,
+    };
+    let (apprunner_store, apprunner_commands) = (store.clone(), commands.clone());
     let api = ferry_api::router(
         store.clone(),
         commands,
@@ -346,6 +352,8 @@ pub async fn serve(
     // The web console shares the API's listener: its pages, its sign-in, and its cookie check before `/v1`.
     let api =
         ferry_console::mount(api, store, ferry_console::ConsoleConfig { secure: config.api_tls.is_some() });
+    // The App Runner-compatible API: `POST /`, signed with SigV4 rather than a bearer token.
+    let api = ferry_apprunner::mount(api, apprunner_store, apprunner_commands, apprunner);
     tracing::info!(api = %api_addr, router = %http_addr, domain = %config.domain, "ferry is serving");
     // One line on stdout that scripts (and tests) can wait for.
     let api_scheme = api_server::ApiTls::scheme(config.api_tls.as_ref());

@@ -11,6 +11,7 @@
 //! The modules depend one way: `error` ← `seal` ← `migrate` ← `db` ← the tables (`services` ← `revisions`,
 //! `operations`, `instances`, `tokens`, `watches`, `scaling`, `secrets`) ← `handle`.
 
+mod access_keys;
 mod db;
 mod domains;
 mod error;
@@ -26,6 +27,7 @@ mod services;
 mod tokens;
 mod watches;
 
+pub use access_keys::AccessKeyRecord;
 pub use db::Db;
 pub use domains::CertificateOutcome;
 pub use error::{Result, StoreError};

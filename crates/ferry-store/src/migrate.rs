@@ -16,6 +16,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_secrets", include_str!("../migrations/0008_secrets.sql")),
     ("0009_tokens", include_str!("../migrations/0009_tokens.sql")),
     ("0010_custom_domains", include_str!("../migrations/0010_custom_domains.sql")),
+    ("0011_access_keys", include_str!("../migrations/0011_access_keys.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

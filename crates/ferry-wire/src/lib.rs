@@ -13,9 +13,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod access_keys;
 mod metrics;
 mod secrets;
 mod tokens;
+pub use access_keys::{AccessKeyList, AccessKeyView, CreateAccessKeyRequest};
 pub use metrics::{MetricsPoint, MetricsView};
 pub use secrets::{SecretList, SecretSetView, SecretView, SetSecretRequest};
 pub use tokens::{CreateTokenRequest, TokenList, TokenView};
@@ -449,6 +451,10 @@ pub struct ServiceView {
     pub request_timeout: u32,
     /// Routed from the public listeners; `false`: only from other services (the internal listener).
     pub is_publicly_accessible: bool,
+    /// The port the serving revision's instances listen on: for code, what its build made of
+    /// `apprunner.yaml`'s `run.network.port`, which may differ from the service's own setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_port: Option<u16>,
     /// The containers' root filesystem is read-only.
     #[serde(default)]
     pub read_only_root: bool,

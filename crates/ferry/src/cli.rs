@@ -72,11 +72,17 @@ pub enum Command {
     /// API tokens: named, scoped (read-only, deploy, admin), expiring; admin tokens only
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Access keys for the App Runner-compatible API (the AWS CLI and SDKs sign with them); admin tokens only
+    #[command(subcommand)]
+    AccessKey(AccessKeyCommand),
     /// Secrets: values services get as environment variables (--secret ENV=NAME), sealed at rest
     #[command(subcommand)]
     Secret(SecretCommand),
     /// Print the server's local CA certificate (PEM), for clients to trust: curl --cacert
     Ca,
+    /// Source builds without a server: `ferry build plan [DIR]` shows what ferry would build
+    #[command(subcommand)]
+    Build(crate::cmd::build::BuildCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +108,20 @@ pub enum SecretCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessKeyCommand {
+    /// Make an access key and print its AccessKeyId and SecretAccessKey (the secret is shown once)
+    Create {
+        /// What it is for, e.g. ci [default: default]
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List access keys: ids, names, when made and last used (never their secrets)
+    List,
+    /// Delete an access key: requests signed with it are refused at once
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]

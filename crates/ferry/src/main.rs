@@ -116,7 +116,9 @@ fn main() -> ExitCode {
         Command::Domain(c) => client_command(cmd::domain::run(&cli.global, c)),
         Command::Ca => client_command(cmd::domain::ca(&cli.global)),
         Command::Token(c) => client_command(cmd::token::run(&cli.global, c)),
+        Command::AccessKey(c) => client_command(cmd::access_key::run(&cli.global, c)),
         Command::Secret(c) => client_command(cmd::secret::run(&cli.global, c)),
+        Command::Build(c) => cmd::build::run(&cli.global, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,6 @@
+pub mod access_key;
 pub mod autoscaling;
+pub mod build;
 pub mod domain;
 pub mod hooks;
 pub mod login;

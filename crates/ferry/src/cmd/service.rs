@@ -356,15 +356,25 @@ async fn list(global: &Global) -> Result<()> {
 }
 
 async fn describe(global: &Global, name: &str) -> Result<()> {
-    let s = client(global)?.describe_service(name).await?;
+    let c = client(global)?;
+    let s = c.describe_service(name).await?;
     if global.output == Output::Json {
         return json(&s);
     }
-    print_service(&s);
+    // A repository's own configuration (apprunner.yaml) may set the port: what the serving revision
+    // was built with is what instances get, not the service's --port.
+    let built = match (&s.source.code_repository, s.active_revision) {
+        (Some(code), Some(active)) if code.configuration_source == "REPOSITORY" => {
+            let revisions = c.revisions(name).await?;
+            revisions.revisions.into_iter().find(|r| r.number == active && r.builder.is_some())
+        }
+        _ => None,
+    };
+    print_service(&s, built.as_ref());
     Ok(())
 }
 
-fn print_service(s: &ServiceView) {
+fn print_service(s: &ServiceView, built: Option<&ferry_wire::RevisionView>) {
     let field = |k: &str, v: &str| println!("{k:<16}{v}");
     field("Name", &s.name);
     field("Status", &s.status);
@@ -382,7 +392,19 @@ fn print_service(s: &ServiceView) {
             (None, None) => "from the repository".to_owned(),
         };
         field("Build", &how);
-        field("Port", &code.port.to_string());
+        match built {
+            Some(r) if r.port != code.port => field(
+                "Port",
+                &format!(
+                    "{} (as built in revision {} by {}; the service's own: {})",
+                    r.port,
+                    r.number,
+                    r.builder.as_deref().unwrap_or("the repository"),
+                    code.port
+                ),
+            ),
+            _ => field("Port", &code.port.to_string()),
+        }
         if let Some(c) = &code.start_command {
             field("Start command", c);
         }

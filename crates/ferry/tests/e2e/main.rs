@@ -6,6 +6,8 @@
 
 mod support;
 
+mod apprunner_api;
+mod apprunner_yaml;
 mod autodeploy;
 mod builds;
 mod console;

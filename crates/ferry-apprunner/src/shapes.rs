@@ -1,0 +1,117 @@
+//! ferry's services and operations in App Runner's output shapes (timestamps as epoch seconds).
+
+use ferry_model::{HealthCheckProtocol, Operation, Service, Source};
+use serde_json::{Value, json};
+
+use crate::AppRunnerConfig;
+
+impl AppRunnerConfig {
+    pub(crate) fn service_arn(&self, service: &Service) -> String {
+        self.arn.service(&service.name, &service.id)
+    }
+
+    /// The host the router answers for the service (App Runner's `ServiceUrl` has no scheme).
+    pub(crate) fn service_url(&self, service: &Service) -> String {
+        let host = format!("{}.{}", service.name.host_label(), self.domain);
+        match self.port {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        }
+    }
+}
+
+pub(crate) fn summary(config: &AppRunnerConfig, service: &Service) -> Value {
+    json!({
+        "ServiceName": service.name.as_str(),
+        "ServiceId": service.id.to_string(),
+        "ServiceArn": config.service_arn(service),
+        "ServiceUrl": config.service_url(service),
+        "CreatedAt": service.created_at.epoch_seconds(),
+        "UpdatedAt": service.updated_at.epoch_seconds(),
+        "Status": service.status.as_str(),
+    })
+}
+
+pub(crate) fn service(config: &AppRunnerConfig, service: &Service) -> Value {
+    let spec = &service.spec;
+    let mut out = summary(config, service);
+    let source = match &spec.source {
+        Source::Image(image) => {
+            let c = &image.config;
+            let mut image_config = json!({ "Port": c.port.to_string() });
+            if !c.env.is_empty() {
+                image_config["RuntimeEnvironmentVariables"] =
+                    c.env.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
+            }
+            let secrets: serde_json::Map<String, Value> =
+                c.secrets.iter().map(|(k, v)| (k.to_owned(), json!(v.as_str()))).collect();
+            if !secrets.is_empty() {
+                image_config["RuntimeEnvironmentSecrets"] = Value::Object(secrets);
+            }
+            if let Some(command) = &c.start_command {
+                image_config["StartCommand"] = json!(command);
+            }
+            // Not stored: both accept any registry, so it is told from the registry's host.
+            let kind = if image.image.registry().contains(".dkr.ecr.") { "ECR" } else { "ECR_PUBLIC" };
+            json!({
+                "ImageRepository": {
+                    "ImageIdentifier": image.image.to_string(),
+                    "ImageConfiguration": image_config,
+                    "ImageRepositoryType": kind,
+                },
+                "AutoDeploymentsEnabled": image.auto_deploy,
+            })
+        }
+        Source::Code(code) => json!({ "AutoDeploymentsEnabled": code.auto_deploy }),
+    };
+    let health = &spec.health_check;
+    out["SourceConfiguration"] = source;
+    out["InstanceConfiguration"] = json!({
+        "Cpu": spec.instance.cpu().units().to_string(),
+        "Memory": spec.instance.memory().mib().to_string(),
+    });
+    out["HealthCheckConfiguration"] = json!({
+        "Protocol": match health.protocol { HealthCheckProtocol::Tcp => "TCP", HealthCheckProtocol::Http => "HTTP" },
+        "Path": health.path,
+        "Interval": health.interval,
+        "Timeout": health.timeout,
+        "HealthyThreshold": health.healthy_threshold,
+        "UnhealthyThreshold": health.unhealthy_threshold,
+    });
+    out["NetworkConfiguration"] = json!({
+        "EgressConfiguration": { "EgressType": "DEFAULT" },
+        "IngressConfiguration": { "IsPubliclyAccessible": !spec.private },
+        "IpAddressType": "IPV4",
+    });
+    out["AutoScalingConfigurationSummary"] =
+        match spec.autoscaling.as_ref().and_then(|s| s.configuration.as_ref()) {
+            Some(named) => json!({
+                "AutoScalingConfigurationName": named.name,
+                "AutoScalingConfigurationRevision": named.revision,
+                "AutoScalingConfigurationArn": config.arn.autoscaling(&named.name, named.revision),
+                "Status": "ACTIVE",
+            }),
+            None => json!({}),
+        };
+    if let Some(deleted) = service.deleted_at {
+        out["DeletedAt"] = json!(deleted.epoch_seconds());
+    }
+    out
+}
+
+pub(crate) fn operation(config: &AppRunnerConfig, service: &Service, op: &Operation) -> Value {
+    let mut out = json!({
+        "Id": op.id.to_string(),
+        "Type": op.kind.as_str(),
+        "Status": op.status.as_str(),
+        "TargetArn": config.service_arn(service),
+        "UpdatedAt": op.updated_at.epoch_seconds(),
+    });
+    if let Some(at) = op.started_at {
+        out["StartedAt"] = json!(at.epoch_seconds());
+    }
+    if let Some(at) = op.ended_at {
+        out["EndedAt"] = json!(at.epoch_seconds());
+    }
+    out
+}

@@ -1,0 +1,234 @@
+//! The App Runner-compatible API as its users meet it: the real AWS CLI (Debian's `awscli`) and boto3,
+//! pointed at ferry with `--endpoint-url` only and signing with a key from `ferry access-key create`,
+//! through the whole life of an image service; and the refusals a wrong key gets.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Server, http, poll, testapp_image};
+
+const REGION: &str = "eu-west-1";
+const RUNNING: Duration = Duration::from_secs(120);
+
+/// Debian's packages when installed (`scripts/setup`), else whatever is on PATH.
+fn program(debian: &str, fallback: &str) -> String {
+    if Path::new(debian).exists() { debian.to_owned() } else { fallback.to_owned() }
+}
+
+/// A process with AWS credentials in its environment and nothing else of AWS: no user config leaks in.
+fn aws_env(command: &mut Command, home: &Path, key: &str, secret: &str) {
+    for var in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL"] {
+        command.env_remove(var);
+    }
+    command
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "");
+}
+
+struct Aws<'a> {
+    server: &'a Server,
+    home: tempfile::TempDir,
+    key: String,
+    secret: String,
+}
+
+impl Aws<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(program("/usr/bin/aws", "aws"));
+        aws_env(&mut command, self.home.path(), &self.key, &self.secret);
+        command
+            .args(["--endpoint-url", &format!("http://{}", self.server.api), "--region", REGION])
+            .args(["--output", "json", "apprunner"])
+            .args(args)
+            .output()
+            .expect("run aws")
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "aws {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "aws {args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+#[test]
+fn the_aws_cli_drives_an_image_service_through_its_life() {
+    let server = Server::start_with(&["--region", REGION]);
+    let made: Value =
+        serde_json::from_str(&server.ferry_ok(&["access-key", "create", "--name", "ci", "-o", "json"]))
+            .unwrap();
+    let key = made["AccessKeyId"].as_str().unwrap().to_owned();
+    let secret = made["SecretAccessKey"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("AKIA") && key.len() == 20 && secret.len() == 40, "{made}");
+    let aws = Aws { server: &server, home: tempfile::tempdir().unwrap(), key: key.clone(), secret };
+
+    let source = serde_json::json!({
+        "ImageRepository": {
+            "ImageIdentifier": testapp_image(),
+            "ImageRepositoryType": "ECR_PUBLIC",
+            "ImageConfiguration": { "Port": "8080", "RuntimeEnvironmentVariables": { "TESTAPP_MESSAGE": "from-aws" } },
+        },
+        "AutoDeploymentsEnabled": false,
+    })
+    .to_string();
+    let created = aws.ok(&[
+        "create-service",
+        "--service-name",
+        "aws-web",
+        "--source-configuration",
+        &source,
+        "--instance-configuration",
+        "Cpu=1024,Memory=2048",
+        "--health-check-configuration",
+        "Protocol=HTTP,Path=/,Interval=1,HealthyThreshold=1",
+    ]);
+    let arn = created["Service"]["ServiceArn"].as_str().unwrap().to_owned();
+    assert!(
+        arn.starts_with(&format!("arn:aws:apprunner:{REGION}:000000000000:service/aws-web/")),
+        "{created}"
+    );
+    assert!(created["OperationId"].is_string(), "{created}");
+
+    let described = poll("the service RUNNING", RUNNING, || {
+        let d = aws.ok(&["describe-service", "--service-arn", &arn]);
+        (d["Service"]["Status"] == "RUNNING").then_some(d)
+    });
+    let service = &described["Service"];
+    assert_eq!(service["InstanceConfiguration"]["Cpu"], "1024");
+    assert_eq!(service["HealthCheckConfiguration"]["Protocol"], "HTTP");
+    assert_eq!(
+        service["AutoScalingConfigurationSummary"]["AutoScalingConfigurationName"],
+        "DefaultConfiguration"
+    );
+    assert_eq!(service["NetworkConfiguration"]["IngressConfiguration"]["IsPubliclyAccessible"], true);
+    let url = service["ServiceUrl"].as_str().unwrap();
+    let host = url.split(':').next().unwrap();
+    assert_eq!(host, "aws-web.localhost", "{described}");
+    let answer = http(server.http, "GET", host, "/", &[], b"");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("from-aws"), "{}", answer.body);
+
+    let listed = aws.ok(&["list-services", "--max-results", "5"]);
+    assert!(listed["ServiceSummaryList"].as_array().unwrap().iter().any(|s| s["ServiceArn"] == arn.as_str()));
+    // What this API made, ferry's own shows.
+    assert_eq!(server.describe("aws-web")["status"], "RUNNING");
+
+    let deployment = aws.ok(&["start-deployment", "--service-arn", &arn]);
+    let deployment_id = deployment["OperationId"].as_str().unwrap().to_owned();
+    let operations = poll("the deployment done", RUNNING, || {
+        let ops = aws.ok(&["list-operations", "--service-arn", &arn]);
+        let list = ops["OperationSummaryList"].as_array().unwrap().clone();
+        list.iter().any(|o| o["Id"] == deployment_id.as_str() && o["Status"] == "SUCCEEDED").then_some(list)
+    });
+    let kinds: Vec<&str> = operations.iter().map(|o| o["Type"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"CREATE_SERVICE") && kinds.contains(&"START_DEPLOYMENT"), "{kinds:?}");
+
+    aws.ok(&["pause-service", "--service-arn", &arn]);
+    poll("the service PAUSED", RUNNING, || {
+        (aws.ok(&["describe-service", "--service-arn", &arn])["Service"]["Status"] == "PAUSED").then_some(())
+    });
+    aws.ok(&["resume-service", "--service-arn", &arn]);
+    poll("the service RUNNING again", RUNNING, || {
+        (aws.ok(&["describe-service", "--service-arn", &arn])["Service"]["Status"] == "RUNNING").then_some(())
+    });
+
+    // boto3 too, by the endpoint URL only.
+    let boto = Command::new(program("/usr/bin/python3", "python3"))
+        .args([
+            "-c",
+            "import boto3,sys; c=boto3.client('apprunner', endpoint_url=sys.argv[1], region_name=sys.argv[2]); \
+             print(','.join(s['ServiceName'] for s in c.list_services()['ServiceSummaryList']))",
+            &format!("http://{}", server.api),
+            REGION,
+        ])
+        .tap_env(&aws)
+        .output()
+        .expect("run python3");
+    assert!(boto.status.success(), "{}", String::from_utf8_lossy(&boto.stderr));
+    assert_eq!(String::from_utf8_lossy(&boto.stdout).trim(), "aws-web");
+
+    // Errors as App Runner answers them.
+    let missing = arn.replace("/aws-web/", "/aws-gone/");
+    assert!(
+        aws.fails(&["describe-service", "--service-arn", &missing]).contains("ResourceNotFoundException")
+    );
+    let bad = aws.fails(&["create-service", "--service-name", "bad.name", "--source-configuration", &source]);
+    assert!(bad.contains("InvalidRequestException") && bad.contains("ServiceName"), "{bad}");
+    let vpc = aws.fails(&[
+        "create-service",
+        "--service-name",
+        "aws-vpc",
+        "--source-configuration",
+        &source,
+        "--network-configuration",
+        "EgressConfiguration={EgressType=VPC,VpcConnectorArn=arn:aws:apprunner:eu-west-1:000000000000:vpcconnector/x/1/y}",
+    ]);
+    assert!(vpc.contains("InvalidRequestException") && vpc.contains("not supported"), "{vpc}");
+    let secrets =
+        source.replace(r#""Port":"8080""#, r#""Port":"8080","RuntimeEnvironmentSecrets":{"DB":"nosuch"}"#);
+    assert_ne!(secrets, source);
+    let missing_secret =
+        aws.fails(&["create-service", "--service-name", "aws-sec", "--source-configuration", &secrets]);
+    assert!(
+        missing_secret.contains("RuntimeEnvironmentSecrets") && missing_secret.contains("nosuch"),
+        "{missing_secret}"
+    );
+    let unknown = aws.fails(&["list-connections"]);
+    assert!(
+        unknown.contains("UnknownOperationException") && unknown.contains("ListConnections"),
+        "{unknown}"
+    );
+
+    aws.ok(&["delete-service", "--service-arn", &arn]);
+    poll("the service gone", RUNNING, || {
+        let listed = aws.ok(&["list-services"]);
+        listed["ServiceSummaryList"].as_array().unwrap().is_empty().then_some(())
+    });
+
+    // A wrong secret and an unknown key are refused.
+    let wrong =
+        Aws { server: &server, home: tempfile::tempdir().unwrap(), key: key.clone(), secret: "x".repeat(40) };
+    assert!(wrong.fails(&["list-services"]).contains("InvalidSignatureException"));
+    let stranger = Aws {
+        server: &server,
+        home: tempfile::tempdir().unwrap(),
+        key: "AKIAAAAAAAAAAAAAAAAA".to_owned(),
+        secret: "x".repeat(40),
+    };
+    assert!(stranger.fails(&["list-services"]).contains("UnrecognizedClientException"));
+    // A deleted key stops working at once.
+    server.ferry_ok(&["access-key", "delete", &key]);
+    assert!(aws.fails(&["list-services"]).contains("UnrecognizedClientException"));
+    let keys = server.ferry_ok(&["access-key", "list"]);
+    assert!(!keys.contains(&key), "{keys}");
+}
+
+trait TapEnv {
+    fn tap_env(&mut self, aws: &Aws<'_>) -> &mut Self;
+}
+
+impl TapEnv for Command {
+    fn tap_env(&mut self, aws: &Aws<'_>) -> &mut Self {
+        aws_env(self, aws.home.path(), &aws.key, &aws.secret);
+        self
+    }
+}
