@@ -16,10 +16,13 @@ use ferry_command::Commands;
 use ferry_model::{Arn, Timestamp};
 use ferry_store::Store;
 
+mod autoscaling;
+mod configure;
 mod error;
 mod operations;
 mod shapes;
 pub mod sigv4;
+mod update;
 
 pub use error::AwsError;
 

@@ -4,14 +4,11 @@
 use std::collections::BTreeMap;
 
 use ferry_command::{Command, Target};
-use ferry_model::{
-    AutoScaling, HealthCheckProtocol, ImageRef, InstanceConfiguration, SecretName, SecretRefs, Service,
-    ServiceId, ServiceName, ServiceSpec, Trigger,
-};
+use ferry_model::{AutoScaling, Service, ServiceId, ServiceName, ServiceSpec, Trigger};
 use serde_json::{Value, json};
 
 use crate::error::AwsError;
-use crate::{ApiState, shapes};
+use crate::{ApiState, autoscaling, configure, shapes};
 
 /// The operations ferry answers; any other is refused by name, never pretended.
 pub(crate) const SUPPORTED: &[&str] = &[
@@ -23,6 +20,12 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "ResumeService",
     "StartDeployment",
     "ListOperations",
+    "UpdateService",
+    "CreateAutoScalingConfiguration",
+    "DescribeAutoScalingConfiguration",
+    "ListAutoScalingConfigurations",
+    "DeleteAutoScalingConfiguration",
+    "UpdateDefaultAutoScalingConfiguration",
 ];
 
 pub(crate) async fn dispatch(state: &ApiState, operation: &str, input: &Value) -> Result<Value, AwsError> {
@@ -41,6 +44,12 @@ pub(crate) async fn dispatch(state: &ApiState, operation: &str, input: &Value) -
             Ok(json!({ "OperationId": answer["OperationId"] }))
         }
         "ListOperations" => list_operations(state, input).await,
+        "UpdateService" => crate::update::update_service(state, input).await,
+        "CreateAutoScalingConfiguration" => autoscaling::create(state, input).await,
+        "DescribeAutoScalingConfiguration" => autoscaling::describe(state, input).await,
+        "ListAutoScalingConfigurations" => autoscaling::list(state, input).await,
+        "DeleteAutoScalingConfiguration" => autoscaling::delete(state, input).await,
+        "UpdateDefaultAutoScalingConfiguration" => autoscaling::update_default(state, input).await,
         other => Err(AwsError::new(
             "UnknownOperationException",
             axum::http::StatusCode::BAD_REQUEST,
@@ -52,7 +61,7 @@ pub(crate) async fn dispatch(state: &ApiState, operation: &str, input: &Value) -
     }
 }
 
-fn string<'a>(input: &'a Value, member: &str, path: &str) -> Result<Option<&'a str>, AwsError> {
+pub(crate) fn string<'a>(input: &'a Value, member: &str, path: &str) -> Result<Option<&'a str>, AwsError> {
     match input.get(member) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -60,11 +69,11 @@ fn string<'a>(input: &'a Value, member: &str, path: &str) -> Result<Option<&'a s
     }
 }
 
-fn required<'a>(input: &'a Value, member: &str, path: &str) -> Result<&'a str, AwsError> {
+pub(crate) fn required<'a>(input: &'a Value, member: &str, path: &str) -> Result<&'a str, AwsError> {
     string(input, member, path)?.ok_or_else(|| AwsError::member(path, "is required"))
 }
 
-fn object<'a>(input: &'a Value, member: &str, path: &str) -> Result<Option<&'a Value>, AwsError> {
+pub(crate) fn object<'a>(input: &'a Value, member: &str, path: &str) -> Result<Option<&'a Value>, AwsError> {
     match input.get(member) {
         None | Some(Value::Null) => Ok(None),
         Some(v @ Value::Object(_)) => Ok(Some(v)),
@@ -72,7 +81,12 @@ fn object<'a>(input: &'a Value, member: &str, path: &str) -> Result<Option<&'a V
     }
 }
 
-fn integer(input: &Value, member: &str, path: &str, range: (i64, i64)) -> Result<Option<i64>, AwsError> {
+pub(crate) fn integer(
+    input: &Value,
+    member: &str,
+    path: &str,
+    range: (i64, i64),
+) -> Result<Option<i64>, AwsError> {
     match input.get(member) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_i64() {
@@ -82,7 +96,11 @@ fn integer(input: &Value, member: &str, path: &str, range: (i64, i64)) -> Result
     }
 }
 
-fn string_map(input: &Value, member: &str, path: &str) -> Result<BTreeMap<String, String>, AwsError> {
+pub(crate) fn string_map(
+    input: &Value,
+    member: &str,
+    path: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
     let Some(map) = object(input, member, path)? else { return Ok(BTreeMap::new()) };
     let mut out = BTreeMap::new();
     for (k, v) in map.as_object().into_iter().flatten() {
@@ -93,7 +111,7 @@ fn string_map(input: &Value, member: &str, path: &str) -> Result<BTreeMap<String
 }
 
 /// The service a `ServiceArn` names: ferry's own ARNs only (its region and account).
-async fn find(state: &ApiState, input: &Value) -> Result<Service, AwsError> {
+pub(crate) async fn find(state: &ApiState, input: &Value) -> Result<Service, AwsError> {
     let arn = required(input, "ServiceArn", "ServiceArn")?;
     let not_found = || AwsError::not_found(format!("no service has the ARN {arn}"));
     let Some((name, Some(id))) = state.config.arn.parse_service(arn) else {
@@ -129,20 +147,21 @@ async fn change(
     }))
 }
 
-/// `NextToken` is the offset to go on from; `MaxResults` 1 to 20 (App Runner's range), default 20.
-fn page(input: &Value) -> Result<(usize, usize), AwsError> {
-    let max = integer(input, "MaxResults", "MaxResults", (1, 20))?.unwrap_or(20);
+/// `NextToken` is the offset to go on from; `MaxResults` 1 to `most` (the operation's range in App
+/// Runner's model), default `most`.
+pub(crate) fn page(input: &Value, most: i64) -> Result<(usize, usize), AwsError> {
+    let max = integer(input, "MaxResults", "MaxResults", (1, most))?.unwrap_or(most);
     let start = match string(input, "NextToken", "NextToken")? {
         None => 0,
         Some(token) => token.parse::<usize>().map_err(|_| {
             AwsError::member("NextToken", "is not a token this API gave; leave it out to start over")
         })?,
     };
-    // `max` is 1..=20 by the check above.
+    // `max` is 1..=`most` by the check above.
     Ok((start, max as usize))
 }
 
-fn paged(items: Vec<Value>, start: usize, max: usize, member: &str) -> Value {
+pub(crate) fn paged(items: Vec<Value>, start: usize, max: usize, member: &str) -> Value {
     let total = items.len();
     let list: Vec<Value> = items.into_iter().skip(start).take(max).collect();
     let mut out = json!({ member: list });
@@ -153,14 +172,14 @@ fn paged(items: Vec<Value>, start: usize, max: usize, member: &str) -> Value {
 }
 
 async fn list_services(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
-    let (start, max) = page(input)?;
+    let (start, max) = page(input, 20)?;
     let services = state.store.call(|db| db.list_services()).await?;
     let items = services.iter().map(|s| shapes::summary(&state.config, s)).collect();
     Ok(paged(items, start, max, "ServiceSummaryList"))
 }
 
 async fn list_operations(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
-    let (start, max) = page(input)?;
+    let (start, max) = page(input, 20)?;
     let service = find(state, input).await?;
     let id = service.id.clone();
     let operations = state.store.call(move |db| db.operations(&id, 1000)).await?;
@@ -180,9 +199,7 @@ async fn create_service(state: &ApiState, input: &Value) -> Result<Value, AwsErr
         ));
     }
     let name = ServiceName::parse(name).map_err(|e| AwsError::member("ServiceName", e.message))?;
-    for unsupported in
-        ["EncryptionConfiguration", "ObservabilityConfiguration", "AutoScalingConfigurationArn", "Tags"]
-    {
+    for unsupported in ["EncryptionConfiguration", "ObservabilityConfiguration", "Tags"] {
         if input.get(unsupported).is_some_and(|v| !v.is_null()) {
             return Err(AwsError::member(
                 unsupported,
@@ -192,124 +209,36 @@ async fn create_service(state: &ApiState, input: &Value) -> Result<Value, AwsErr
     }
     let source = object(input, "SourceConfiguration", "SourceConfiguration")?
         .ok_or_else(|| AwsError::member("SourceConfiguration", "is required"))?;
-    if source.get("CodeRepository").is_some() {
-        return Err(AwsError::member(
-            "SourceConfiguration.CodeRepository",
-            "code repositories are not supported by ferry's App Runner API yet; use ImageRepository, or ferry's own API",
-        ));
-    }
-    if source.get("AuthenticationConfiguration").is_some() {
-        return Err(AwsError::member(
-            "SourceConfiguration.AuthenticationConfiguration",
-            "is not supported by ferry's App Runner API yet; use a public image or ferry's own API",
-        ));
-    }
-    let repo = object(source, "ImageRepository", "SourceConfiguration.ImageRepository")?
-        .ok_or_else(|| AwsError::member("SourceConfiguration.ImageRepository", "is required"))?;
-    let identifier =
-        required(repo, "ImageIdentifier", "SourceConfiguration.ImageRepository.ImageIdentifier")?;
-    let image = ImageRef::parse(identifier)
-        .map_err(|e| AwsError::member("SourceConfiguration.ImageRepository.ImageIdentifier", e.message))?;
-    match required(repo, "ImageRepositoryType", "SourceConfiguration.ImageRepository.ImageRepositoryType")? {
-        // Both accept an image from any registry.
-        "ECR" | "ECR_PUBLIC" => {}
-        other => {
-            return Err(AwsError::member(
-                "SourceConfiguration.ImageRepository.ImageRepositoryType",
-                format!("{other:?} is not one of ECR, ECR_PUBLIC"),
-            ));
-        }
-    }
+    let (image, config, auto) = configure::source(source)?;
     let mut spec = ServiceSpec::for_image(image);
-    if let Some(auto) = source.get("AutoDeploymentsEnabled") {
-        let on = auto.as_bool().ok_or_else(|| {
-            AwsError::member("SourceConfiguration.AutoDeploymentsEnabled", "must be a boolean")
-        })?;
+    if let Some(on) = auto {
         spec.source.set_auto_deploy(on);
     }
-    let base = "SourceConfiguration.ImageRepository.ImageConfiguration";
-    if let Some(ic) = object(repo, "ImageConfiguration", base)? {
-        let config = spec.source.config_mut();
-        if let Some(port) = string(ic, "Port", &format!("{base}.Port"))? {
-            config.port = port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                AwsError::member(&format!("{base}.Port"), format!("{port:?} is not a port (1 to 65535)"))
-            })?;
-        }
-        let env =
-            string_map(ic, "RuntimeEnvironmentVariables", &format!("{base}.RuntimeEnvironmentVariables"))?;
-        config.env = ferry_model::EnvVars::new(env)
-            .map_err(|e| AwsError::member(&format!("{base}.RuntimeEnvironmentVariables"), e.message))?;
-        let mut secrets = BTreeMap::new();
-        let path = format!("{base}.RuntimeEnvironmentSecrets");
-        for (var, reference) in string_map(ic, "RuntimeEnvironmentSecrets", &path)? {
-            // A Secrets Manager or SSM ARN names the secret last; ferry's secrets are looked up by that name.
-            let secret = reference.rsplit([':', '/']).next().unwrap_or(&reference);
-            let secret = SecretName::parse(secret)
-                .map_err(|e| AwsError::member(&format!("{path}.{var}"), e.message))?;
-            secrets.insert(var, secret);
-        }
-        config.secrets = SecretRefs::new(secrets).map_err(|e| AwsError::member(&path, e.message))?;
-        config.start_command =
-            string(ic, "StartCommand", &format!("{base}.StartCommand"))?.map(str::to_owned);
+    if let Some(config) = config {
+        *spec.source.config_mut() = config;
     }
-    if let Some(instance) = object(input, "InstanceConfiguration", "InstanceConfiguration")? {
-        let cpu = string(instance, "Cpu", "InstanceConfiguration.Cpu")?;
-        let memory = string(instance, "Memory", "InstanceConfiguration.Memory")?;
-        spec.instance = InstanceConfiguration::parse(cpu, memory).map_err(|e| {
-            AwsError::member(&format!("InstanceConfiguration.{}", capitalise(&e.field)), e.message)
-        })?;
-    }
-    if let Some(health) = object(input, "HealthCheckConfiguration", "HealthCheckConfiguration")? {
-        let h = &mut spec.health_check;
-        if let Some(protocol) = string(health, "Protocol", "HealthCheckConfiguration.Protocol")? {
-            h.protocol = match protocol {
-                "TCP" => HealthCheckProtocol::Tcp,
-                "HTTP" => HealthCheckProtocol::Http,
-                other => {
-                    return Err(AwsError::member(
-                        "HealthCheckConfiguration.Protocol",
-                        format!("{other:?} is not one of TCP, HTTP"),
-                    ));
-                }
-            };
-        }
-        if let Some(path) = string(health, "Path", "HealthCheckConfiguration.Path")? {
-            h.path = path.to_owned();
-        }
-        let number = |member: &str, range| {
-            integer(health, member, &format!("HealthCheckConfiguration.{member}"), range)
-                .map(|n| n.map(|n| n as u32))
-        };
-        h.interval = number("Interval", (1, 20))?.unwrap_or(h.interval);
-        h.timeout = number("Timeout", (1, 20))?.unwrap_or(h.timeout);
-        h.healthy_threshold = number("HealthyThreshold", (1, 20))?.unwrap_or(h.healthy_threshold);
-        h.unhealthy_threshold = number("UnhealthyThreshold", (1, 20))?.unwrap_or(h.unhealthy_threshold);
-    }
-    if let Some(network) = object(input, "NetworkConfiguration", "NetworkConfiguration")? {
-        if let Some(egress) =
-            object(network, "EgressConfiguration", "NetworkConfiguration.EgressConfiguration")?
-            && (egress.get("VpcConnectorArn").is_some()
-                || egress.get("EgressType").and_then(Value::as_str).is_some_and(|t| t != "DEFAULT"))
-        {
-            return Err(AwsError::member(
-                "NetworkConfiguration.EgressConfiguration",
-                "VPC egress (VPC connectors) is not supported by ferry; leave it out or use EgressType DEFAULT",
-            ));
-        }
-        if let Some(ingress) =
-            object(network, "IngressConfiguration", "NetworkConfiguration.IngressConfiguration")?
-            && let Some(public) = ingress.get("IsPubliclyAccessible")
-        {
-            let public = public.as_bool().ok_or_else(|| {
-                AwsError::member(
-                    "NetworkConfiguration.IngressConfiguration.IsPubliclyAccessible",
-                    "must be a boolean",
-                )
-            })?;
-            spec.private = !public;
-        }
-    }
-    // As `/v1` does: secrets must exist before a service refers to them.
+    configure::rest(&mut spec, input)?;
+    require_secrets(state, &spec).await?;
+    spec.autoscaling =
+        Some(match string(input, "AutoScalingConfigurationArn", "AutoScalingConfigurationArn")? {
+            Some(arn) => crate::autoscaling::by_arn(state, arn).await?.scaling(),
+            // As `/v1` does: a new service scales by the default auto scaling configuration.
+            None => {
+                let default = state.store.call(|db| db.default_autoscaling()).await?;
+                default.map(|c| c.scaling()).unwrap_or_else(AutoScaling::app_runner_default)
+            }
+        });
+    spec.validate()?;
+    let outcome =
+        state.commands.execute(Command::Create { name, spec: Box::new(spec) }, Trigger::Api).await?;
+    Ok(json!({
+        "Service": shapes::service(&state.config, &outcome.service),
+        "OperationId": outcome.operation.id.to_string(),
+    }))
+}
+
+/// As `/v1` does: secrets must exist before a service refers to them.
+pub(crate) async fn require_secrets(state: &ApiState, spec: &ServiceSpec) -> Result<(), AwsError> {
     let names = spec.source.config().secrets.names();
     let present = state
         .store
@@ -324,19 +253,5 @@ async fn create_service(state: &ApiState, input: &Value) -> Result<Value, AwsErr
             format!("there is no secret named {missing}; set it first with `ferry secret set {missing}`"),
         ));
     }
-    // As `/v1` does: a new service scales by the default auto scaling configuration.
-    let default = state.store.call(|db| db.default_autoscaling()).await?;
-    spec.autoscaling = Some(default.map(|c| c.scaling()).unwrap_or_else(AutoScaling::app_runner_default));
-    spec.validate()?;
-    let outcome =
-        state.commands.execute(Command::Create { name, spec: Box::new(spec) }, Trigger::Api).await?;
-    Ok(json!({
-        "Service": shapes::service(&state.config, &outcome.service),
-        "OperationId": outcome.operation.id.to_string(),
-    }))
-}
-
-fn capitalise(field: &str) -> String {
-    let mut chars = field.chars();
-    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+    Ok(())
 }

@@ -88,7 +88,7 @@ pub(crate) fn service(config: &AppRunnerConfig, service: &Service) -> Value {
             Some(named) => json!({
                 "AutoScalingConfigurationName": named.name,
                 "AutoScalingConfigurationRevision": named.revision,
-                "AutoScalingConfigurationArn": config.arn.autoscaling(&named.name, named.revision),
+                "AutoScalingConfigurationArn": config.autoscaling_arn(&named.name, named.revision),
                 "Status": "ACTIVE",
             }),
             None => json!({}),

@@ -63,6 +63,28 @@ impl Aws<'_> {
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
     }
 
+    /// An operation this botocore does not know, signed by botocore's SigV4 signer and sent by urllib.
+    fn raw(&self, operation: &str, body: &str) -> Value {
+        const SCRIPT: &str = "import sys, urllib.request, botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+url, region, target, body = sys.argv[1:5]
+creds = botocore.session.get_session().get_credentials()
+headers = {'X-Amz-Target': 'AppRunner.' + target, 'Content-Type': 'application/x-amz-json-1.0'}
+req = AWSRequest(method='POST', url=url, data=body.encode(), headers=headers)
+SigV4Auth(creds, 'apprunner', region).add_auth(req)
+sent = urllib.request.Request(url, data=req.body, headers=dict(req.headers), method='POST')
+sys.stdout.write(urllib.request.urlopen(sent).read().decode())
+";
+        let out = Command::new(program("/usr/bin/python3", "python3"))
+            .args(["-c", SCRIPT, &format!("http://{}/", self.server.api), REGION, operation, body])
+            .tap_env(self)
+            .output()
+            .expect("run python3");
+        assert!(out.status.success(), "{operation} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("a JSON answer")
+    }
+
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(!out.status.success(), "aws {args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
@@ -220,6 +242,164 @@ fn the_aws_cli_drives_an_image_service_through_its_life() {
     assert!(aws.fails(&["list-services"]).contains("UnrecognizedClientException"));
     let keys = server.ferry_ok(&["access-key", "list"]);
     assert!(!keys.contains(&key), "{keys}");
+}
+
+/// An access key from `ferry access-key create`, and the `aws` CLI signing with it.
+fn aws_for(server: &Server) -> Aws<'_> {
+    let made: Value =
+        serde_json::from_str(&server.ferry_ok(&["access-key", "create", "--name", "ci", "-o", "json"]))
+            .unwrap();
+    Aws {
+        server,
+        home: tempfile::tempdir().unwrap(),
+        key: made["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret: made["SecretAccessKey"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// The test app saying `message`, listening only `delay_ms` after it starts.
+fn image_source(message: &str, delay_ms: u32) -> String {
+    let env =
+        serde_json::json!({ "TESTAPP_MESSAGE": message, "TESTAPP_START_DELAY_MS": delay_ms.to_string() });
+    serde_json::json!({
+        "ImageRepository": {
+            "ImageIdentifier": testapp_image(),
+            "ImageRepositoryType": "ECR_PUBLIC",
+            "ImageConfiguration": { "Port": "8080", "RuntimeEnvironmentVariables": env },
+        },
+        "AutoDeploymentsEnabled": false,
+    })
+    .to_string()
+}
+
+#[test]
+fn the_aws_cli_updates_a_service_and_manages_auto_scaling_configurations() {
+    let server = Server::start_with(&["--region", REGION]);
+    let aws = aws_for(&server);
+
+    let made = aws.ok(&[
+        "create-auto-scaling-configuration",
+        "--auto-scaling-configuration-name",
+        "small",
+        "--max-concurrency",
+        "10",
+        "--min-size",
+        "1",
+        "--max-size",
+        "2",
+    ]);
+    let config = &made["AutoScalingConfiguration"];
+    let config_arn = config["AutoScalingConfigurationArn"].as_str().unwrap().to_owned();
+    let prefix = format!("arn:aws:apprunner:{REGION}:000000000000:autoscalingconfiguration/small/1/");
+    let id = config_arn.strip_prefix(&prefix).unwrap_or_else(|| panic!("{made}"));
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
+    assert_eq!((config["MaxConcurrency"].as_u64(), config["MaxSize"].as_u64()), (Some(10), Some(2)));
+    let described =
+        aws.ok(&["describe-auto-scaling-configuration", "--auto-scaling-configuration-arn", &config_arn]);
+    assert_eq!(described["AutoScalingConfiguration"]["AutoScalingConfigurationArn"], config_arn.as_str());
+    let bad = aws.fails(&["create-auto-scaling-configuration", "--auto-scaling-configuration-name", "a b c"]);
+    assert!(bad.contains("InvalidRequestException") && bad.contains("AutoScalingConfigurationName"), "{bad}");
+
+    let created = aws.ok(&[
+        "create-service",
+        "--service-name",
+        "aws-upd",
+        "--source-configuration",
+        &image_source("before", 0),
+        "--auto-scaling-configuration-arn",
+        &config_arn,
+        "--health-check-configuration",
+        "Protocol=HTTP,Path=/,Interval=1,HealthyThreshold=1",
+    ]);
+    let arn = created["Service"]["ServiceArn"].as_str().unwrap().to_owned();
+    let summary = &created["Service"]["AutoScalingConfigurationSummary"];
+    assert_eq!(summary["AutoScalingConfigurationArn"], config_arn.as_str(), "{created}");
+    poll("the service RUNNING", RUNNING, || {
+        (aws.ok(&["describe-service", "--service-arn", &arn])["Service"]["Status"] == "RUNNING").then_some(())
+    });
+
+    let updated = aws.ok(&[
+        "update-service",
+        "--service-arn",
+        &arn,
+        "--source-configuration",
+        &image_source("after", 4000),
+        "--instance-configuration",
+        "Cpu=2048,Memory=4096",
+        // Patient enough for instances that listen only after 4 s.
+        "--health-check-configuration",
+        "UnhealthyThreshold=20",
+    ]);
+    let update_id = updated["OperationId"].as_str().unwrap().to_owned();
+    // App Runner refuses a change while an operation runs; the update's deployment is running now (its
+    // instances listen only after 4 s).
+    let busy = aws.fails(&["update-service", "--service-arn", &arn, "--instance-configuration", "Cpu=1024"]);
+    assert!(busy.contains("InvalidStateException") && busy.contains("in progress"), "{busy}");
+
+    let done = poll("the update done", RUNNING, || {
+        let ops = aws.ok(&["list-operations", "--service-arn", &arn]);
+        let list = ops["OperationSummaryList"].as_array().unwrap().clone();
+        let op = list.into_iter().find(|o| o["Id"] == update_id.as_str())?;
+        (!matches!(op["Status"].as_str(), Some("PENDING" | "IN_PROGRESS"))).then_some(op)
+    });
+    assert_eq!(done["Status"], "SUCCEEDED", "{done}\n{}", server.ferry_ok(&["logs", "aws-upd"]));
+    let service = poll("the service RUNNING again", RUNNING, || {
+        let d = aws.ok(&["describe-service", "--service-arn", &arn]);
+        (d["Service"]["Status"] == "RUNNING").then_some(d["Service"].clone())
+    });
+    assert_eq!(service["InstanceConfiguration"]["Cpu"], "2048", "{service}");
+    assert_eq!(service["InstanceConfiguration"]["Memory"], "4096", "{service}");
+    let image = &service["SourceConfiguration"]["ImageRepository"]["ImageConfiguration"];
+    assert_eq!(image["RuntimeEnvironmentVariables"]["TESTAPP_MESSAGE"], "after", "{service}");
+    // Members left out stayed as they were.
+    assert_eq!(service["HealthCheckConfiguration"]["UnhealthyThreshold"], 20, "{service}");
+    assert_eq!(service["HealthCheckConfiguration"]["Protocol"], "HTTP", "{service}");
+    assert_eq!(
+        service["AutoScalingConfigurationSummary"]["AutoScalingConfigurationArn"],
+        config_arn.as_str()
+    );
+    let host = service["ServiceUrl"].as_str().unwrap().split(':').next().unwrap().to_owned();
+    let answer = poll("the new revision served", RUNNING, || {
+        let answer = http(server.http, "GET", &host, "/", &[], b"");
+        (answer.status == 200 && answer.body.contains("after")).then_some(answer)
+    });
+    assert!(!answer.body.contains("before"), "{}", answer.body);
+    // What this API changed, ferry's own shows.
+    assert_eq!(server.describe("aws-upd")["status"], "RUNNING");
+
+    let listed = aws.ok(&["list-auto-scaling-configurations", "--max-results", "10"]);
+    let names: Vec<&str> = listed["AutoScalingConfigurationSummaryList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["AutoScalingConfigurationName"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"small"), "{listed}");
+    let refused =
+        aws.fails(&["delete-auto-scaling-configuration", "--auto-scaling-configuration-arn", &config_arn]);
+    assert!(refused.contains("InvalidRequestException") && refused.contains("aws-upd"), "{refused}");
+
+    // ferry scales to zero, so MinSize 0 is taken (botocore's client-side check stops at 1).
+    let body = serde_json::json!({ "AutoScalingConfigurationName": "tozero", "MinSize": 0, "MaxSize": 2 });
+    let zero = aws.raw("CreateAutoScalingConfiguration", &body.to_string());
+    assert_eq!(zero["AutoScalingConfiguration"]["MinSize"], 0, "{zero}");
+
+    // A configuration no service uses goes, and is then unknown.
+    let spare = aws.ok(&["create-auto-scaling-configuration", "--auto-scaling-configuration-name", "spare"]);
+    let spare_arn =
+        spare["AutoScalingConfiguration"]["AutoScalingConfigurationArn"].as_str().unwrap().to_owned();
+    let deleted =
+        aws.ok(&["delete-auto-scaling-configuration", "--auto-scaling-configuration-arn", &spare_arn]);
+    assert_eq!(deleted["AutoScalingConfiguration"]["Status"], "INACTIVE", "{deleted}");
+    let gone =
+        aws.fails(&["describe-auto-scaling-configuration", "--auto-scaling-configuration-arn", &spare_arn]);
+    assert!(gone.contains("ResourceNotFoundException"), "{gone}");
+
+    // Debian's botocore predates UpdateDefaultAutoScalingConfiguration: sign the call with its SigV4 signer.
+    let body = serde_json::json!({ "AutoScalingConfigurationArn": config_arn }).to_string();
+    let default = aws.raw("UpdateDefaultAutoScalingConfiguration", &body);
+    assert_eq!(default["AutoScalingConfiguration"]["IsDefault"], true, "{default}");
+    assert_eq!(default["AutoScalingConfiguration"]["AutoScalingConfigurationName"], "small", "{default}");
 }
 
 trait TapEnv {

@@ -1,0 +1,243 @@
+//! Auto scaling configurations as App Runner names them: `Create`, `Describe`, `List`, `Delete` and
+//! `UpdateDefault…AutoScalingConfiguration`, on the same store `/v1/autoscaling` uses.
+//!
+//! An ARN is `arn:aws:apprunner:<region>:<account>:autoscalingconfiguration/<name>/<revision>/<id>`. ferry
+//! keeps no id per revision, so `<id>` is derived: the first 32 hex digits of SHA-256 of `<name>/<revision>`,
+//! stable across restarts and servers. As App Runner does, an ARN may stop after the name (the latest
+//! revision) or after the revision.
+
+use ferry_model::{AutoScaling, AutoScalingConfiguration, Service, Timestamp};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::error::AwsError;
+use crate::operations::{integer, page, paged, required, string};
+use crate::{ApiState, AppRunnerConfig};
+
+impl AppRunnerConfig {
+    /// A configuration revision's ARN, with its derived id.
+    pub(crate) fn autoscaling_arn(&self, name: &str, revision: u32) -> String {
+        format!("{}/{}", self.arn.autoscaling(name, revision), revision_id(name, revision))
+    }
+}
+
+/// The id that ends a revision's ARN: 32 hex digits of SHA-256 of `<name>/<revision>`.
+fn revision_id(name: &str, revision: u32) -> String {
+    let digest = Sha256::digest(format!("{name}/{revision}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// The live revision an ARN names (its latest if the ARN stops after the name).
+pub(crate) async fn by_arn(state: &ApiState, arn: &str) -> Result<AutoScalingConfiguration, AwsError> {
+    let member = "AutoScalingConfigurationArn";
+    let prefix = format!(
+        "arn:aws:apprunner:{}:{}:autoscalingconfiguration/",
+        state.config.arn.region, state.config.arn.account
+    );
+    let not_found = || AwsError::not_found(format!("no auto scaling configuration has the ARN {arn}"));
+    let Some(rest) = arn.strip_prefix(&prefix) else {
+        if arn.starts_with("arn:") && arn.contains(":autoscalingconfiguration/") {
+            return Err(not_found());
+        }
+        return Err(AwsError::member(
+            member,
+            format!(
+                "{arn:?} is not an auto scaling configuration ARN; use {prefix}<name>[/<revision>[/<id>]]"
+            ),
+        ));
+    };
+    let mut parts = rest.split('/');
+    let name = parts.next().unwrap_or_default().to_owned();
+    let revision = match parts.next() {
+        None => None,
+        Some(n) => Some(n.parse::<u32>().map_err(|_| not_found())?),
+    };
+    let id = parts.next();
+    if parts.next().is_some() {
+        return Err(not_found());
+    }
+    let lookup = name.clone();
+    let found = state.store.call(move |db| db.autoscaling(&lookup, revision)).await?.ok_or_else(not_found)?;
+    if let Some(id) = id
+        && id != revision_id(&name, found.revision)
+    {
+        return Err(not_found());
+    }
+    Ok(found)
+}
+
+fn used_by<'a>(c: &AutoScalingConfiguration, services: &'a [Service]) -> Vec<&'a str> {
+    services
+        .iter()
+        .filter(|s| {
+            s.spec
+                .autoscaling
+                .as_ref()
+                .and_then(|a| a.configuration.as_ref())
+                .is_some_and(|r| r.name == c.name && r.revision == c.revision)
+        })
+        .map(|s| s.name.as_str())
+        .collect()
+}
+
+/// App Runner's `AutoScalingConfiguration`. `latest`: no later live revision has this name.
+fn shape(state: &ApiState, c: &AutoScalingConfiguration, latest: bool, services: &[Service]) -> Value {
+    json!({
+        "AutoScalingConfigurationArn": state.config.autoscaling_arn(&c.name, c.revision),
+        "AutoScalingConfigurationName": c.name,
+        "AutoScalingConfigurationRevision": c.revision,
+        "Latest": latest,
+        "Status": "ACTIVE",
+        "MaxConcurrency": c.max_concurrency,
+        "MinSize": c.min_size,
+        "MaxSize": c.max_size,
+        "CreatedAt": c.created_at.epoch_seconds(),
+        "HasAssociatedService": !used_by(c, services).is_empty(),
+        "IsDefault": c.is_default,
+    })
+}
+
+async fn everything(state: &ApiState) -> Result<(Vec<AutoScalingConfiguration>, Vec<Service>), AwsError> {
+    let read = |db: &mut ferry_store::Db| {
+        Ok::<_, ferry_store::StoreError>((db.autoscaling_configurations()?, db.list_services()?))
+    };
+    Ok(state.store.call(read).await?)
+}
+
+fn is_latest(c: &AutoScalingConfiguration, all: &[AutoScalingConfiguration]) -> bool {
+    !all.iter().any(|o| o.name == c.name && o.revision > c.revision)
+}
+
+pub(crate) async fn create(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
+    let name = required(input, "AutoScalingConfigurationName", "AutoScalingConfigurationName")?.to_owned();
+    AutoScalingConfiguration::check_name(&name)
+        .map_err(|e| AwsError::member("AutoScalingConfigurationName", e.message))?;
+    if input.get("Tags").is_some_and(|v| !v.is_null()) {
+        return Err(AwsError::member("Tags", "is not supported by ferry's App Runner API yet; leave it out"));
+    }
+    let defaults = AutoScaling::app_runner_default();
+    // The ranges make each fit in u32. MinSize may be 0 (App Runner's least is 1): ferry scales to zero.
+    let value = |member: &str, range, or: u32| {
+        integer(input, member, member, range).map(|n| n.map_or(or, |n| n as u32))
+    };
+    let scaling = AutoScaling {
+        max_concurrency: value("MaxConcurrency", (1, 200), defaults.max_concurrency)?,
+        min_size: value("MinSize", (0, 25), defaults.min_size)?,
+        max_size: value("MaxSize", (1, 25), defaults.max_size)?,
+        configuration: None,
+    };
+    if scaling.min_size > scaling.max_size {
+        return Err(AwsError::member(
+            "MinSize",
+            format!(
+                "{} is above MaxSize {}; make MinSize at most MaxSize",
+                scaling.min_size, scaling.max_size
+            ),
+        ));
+    }
+    scaling.validate()?;
+    let values = (scaling.max_concurrency, scaling.min_size, scaling.max_size);
+    let made = state.store.call(move |db| db.create_autoscaling(&name, values, Timestamp::now())).await?;
+    tracing::info!(name = %made.name, revision = made.revision, "auto scaling configuration created");
+    Ok(json!({ "AutoScalingConfiguration": shape(state, &made, true, &[]) }))
+}
+
+pub(crate) async fn describe(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
+    let arn = required(input, "AutoScalingConfigurationArn", "AutoScalingConfigurationArn")?;
+    let found = by_arn(state, arn).await?;
+    let (all, services) = everything(state).await?;
+    Ok(json!({ "AutoScalingConfiguration": shape(state, &found, is_latest(&found, &all), &services) }))
+}
+
+pub(crate) async fn list(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
+    let (start, max) = page(input, 100)?;
+    let name = string(input, "AutoScalingConfigurationName", "AutoScalingConfigurationName")?;
+    let latest_only = match input.get("LatestOnly") {
+        None | Some(Value::Null) => false,
+        Some(v) => v.as_bool().ok_or_else(|| AwsError::member("LatestOnly", "must be a boolean"))?,
+    };
+    let (all, services) = everything(state).await?;
+    let items = all
+        .iter()
+        .filter(|c| name.is_none_or(|n| n == c.name))
+        .filter(|c| !latest_only || is_latest(c, &all))
+        .map(|c| {
+            let mut out = shape(state, c, is_latest(c, &all), &services);
+            // A summary carries no values.
+            if let Some(map) = out.as_object_mut() {
+                for member in ["Latest", "MaxConcurrency", "MinSize", "MaxSize"] {
+                    map.remove(member);
+                }
+            }
+            out
+        })
+        .collect();
+    Ok(paged(items, start, max, "AutoScalingConfigurationSummaryList"))
+}
+
+/// Refused, as `/v1` refuses it, for the default configuration and while a service uses the revision.
+pub(crate) async fn delete(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
+    let arn = required(input, "AutoScalingConfigurationArn", "AutoScalingConfigurationArn")?;
+    let found = by_arn(state, arn).await?;
+    let all_revisions = match input.get("DeleteAllRevisions") {
+        None | Some(Value::Null) => false,
+        Some(v) => v.as_bool().ok_or_else(|| AwsError::member("DeleteAllRevisions", "must be a boolean"))?,
+    };
+    let (all, services) = everything(state).await?;
+    if found.is_default {
+        return Err(AwsError::invalid(format!(
+            "{} is the default auto scaling configuration; make another the default first \
+             (UpdateDefaultAutoScalingConfiguration)",
+            found.name
+        )));
+    }
+    let doomed: Vec<&AutoScalingConfiguration> = all
+        .iter()
+        .filter(|c| c.name == found.name && (all_revisions || c.revision == found.revision))
+        .collect();
+    let users: Vec<&str> = doomed.iter().flat_map(|c| used_by(c, &services)).collect();
+    if !users.is_empty() {
+        return Err(AwsError::invalid(format!(
+            "auto scaling configuration {} is used by the service(s) {}; move them to another configuration first",
+            found.name,
+            users.join(", ")
+        )));
+    }
+    let (name, revision) = (found.name.clone(), (!all_revisions).then_some(found.revision));
+    state.store.call(move |db| db.delete_autoscaling(&name, revision, Timestamp::now())).await?;
+    tracing::info!(name = %found.name, revision = found.revision, all_revisions, "auto scaling configuration deleted");
+    let mut out = shape(state, &found, is_latest(&found, &all), &[]);
+    out["Status"] = json!("INACTIVE");
+    out["DeletedAt"] = json!(Timestamp::now().epoch_seconds());
+    Ok(json!({ "AutoScalingConfiguration": out }))
+}
+
+/// ferry's default is a name (new services get its latest revision), so the ARN's name is what counts.
+pub(crate) async fn update_default(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
+    let arn = required(input, "AutoScalingConfigurationArn", "AutoScalingConfigurationArn")?;
+    let found = by_arn(state, arn).await?;
+    let name = found.name.clone();
+    state.store.call(move |db| db.set_default_autoscaling(&name)).await?;
+    tracing::info!(name = %found.name, "default auto scaling configuration set");
+    let (all, services) = everything(state).await?;
+    let latest = all.iter().filter(|c| c.name == found.name).max_by_key(|c| c.revision).unwrap_or(&found);
+    Ok(json!({ "AutoScalingConfiguration": shape(state, latest, true, &services) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revisions_id_is_32_hex_digits_stable_and_its_own() {
+        let id = revision_id("small", 1);
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        assert_eq!(id, revision_id("small", 1));
+        assert_ne!(id, revision_id("small", 2));
+        assert_ne!(id, revision_id("smal", 11));
+        // SHA-256("small/1"), so another server derives the same ARN.
+        let digest = Sha256::digest(b"small/1");
+        assert_eq!(id, hex::encode(&digest[..16]));
+    }
+}
