@@ -75,17 +75,7 @@ impl AppState {
     }
 
     fn autoscaling_view(&self, c: &AutoScalingConfiguration, services: &[Service]) -> AutoScalingView {
-        let users = services
-            .iter()
-            .filter(|s| {
-                s.spec
-                    .autoscaling
-                    .as_ref()
-                    .and_then(|a| a.configuration.as_ref())
-                    .is_some_and(|r| r.name == c.name && r.revision == c.revision)
-            })
-            .map(|s| s.name.to_string())
-            .collect();
+        let users = services.iter().filter(|s| c.used_by(&s.spec)).map(|s| s.name.to_string()).collect();
         AutoScalingView {
             name: c.name.clone(),
             revision: c.revision,

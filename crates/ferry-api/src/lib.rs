@@ -200,6 +200,32 @@ pub(crate) fn test_config() -> ApiConfig {
     }
 }
 
+/// A request as the API's tests send it: with `token` as a bearer token, and `body` as JSON.
+#[cfg(test)]
+pub(crate) fn test_request<M>(
+    method: M,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> axum::http::Request<axum::body::Body>
+where
+    axum::http::Method: TryFrom<M>,
+    <axum::http::Method as TryFrom<M>>::Error: Into<axum::http::Error>,
+{
+    let mut req = axum::http::Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let body = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            axum::body::Body::from(b.to_string())
+        }
+        None => axum::body::Body::empty(),
+    };
+    req.body(body).expect("a valid test request")
+}
+
 /// The stored form of a token: its SHA-256, in hex.
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

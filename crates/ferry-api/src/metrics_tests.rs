@@ -4,8 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use ferry_command::{Commands, Dispatch};
 use ferry_model::{ServiceId, Timestamp};
 use ferry_store::{NewToken, Store};
@@ -97,18 +96,8 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, String, String) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let body = match body {
-            Some(b) => {
-                req = req.header("content-type", "application/json");
-                Body::from(b.to_string())
-            }
-            None => Body::empty(),
-        };
-        let resp = self.app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+        let req = crate::test_request(method, uri, token, body);
+        let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let content_type =
             resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();

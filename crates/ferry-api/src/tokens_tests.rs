@@ -3,9 +3,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use ferry_command::{Commands, Dispatch};
 use ferry_model::{ServiceId, Timestamp};
 use ferry_store::{NewToken, Store};
@@ -79,18 +78,8 @@ impl Api {
         token: Option<&str>,
         peer: &str,
     ) -> (StatusCode, Option<String>, Value) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let body = match body {
-            Some(b) => {
-                req = req.header("content-type", "application/json");
-                Body::from(b.to_string())
-            }
-            None => Body::empty(),
-        };
-        let mut req = req.body(body).unwrap();
+        let req = crate::test_request(method, uri, token, body);
+        let mut req = req;
         req.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
         let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();

@@ -67,17 +67,7 @@ pub(crate) async fn by_arn(state: &ApiState, arn: &str) -> Result<AutoScalingCon
 }
 
 fn used_by<'a>(c: &AutoScalingConfiguration, services: &'a [Service]) -> Vec<&'a str> {
-    services
-        .iter()
-        .filter(|s| {
-            s.spec
-                .autoscaling
-                .as_ref()
-                .and_then(|a| a.configuration.as_ref())
-                .is_some_and(|r| r.name == c.name && r.revision == c.revision)
-        })
-        .map(|s| s.name.as_str())
-        .collect()
+    services.iter().filter(|s| c.used_by(&s.spec)).map(|s| s.name.as_str()).collect()
 }
 
 /// App Runner's `AutoScalingConfiguration`. `latest`: no later live revision has this name.

@@ -99,6 +99,14 @@ pub struct AutoScalingConfiguration {
 }
 
 impl AutoScalingConfiguration {
+    /// Whether a service with `spec` scales by this revision of this configuration.
+    pub fn used_by(&self, spec: &crate::ServiceSpec) -> bool {
+        spec.autoscaling
+            .as_ref()
+            .and_then(|a| a.configuration.as_ref())
+            .is_some_and(|r| r.name == self.name && r.revision == self.revision)
+    }
+
     /// App Runner's rule for configuration names: 4 to 32 letters, digits, `-` or `_`, starting with a
     /// letter or digit.
     pub fn check_name(name: &str) -> Result<(), ValidationError> {
