@@ -2,95 +2,12 @@
 //! pointed at ferry with `--endpoint-url` only and signing with a key from `ferry access-key create`,
 //! through the whole life of an image service; and the refusals a wrong key gets.
 
-use std::path::Path;
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::process::Command;
 
 use serde_json::Value;
 
+use crate::aws::{Aws, REGION, RUNNING, TapEnv, aws_for, image_source, program};
 use crate::support::{Server, http, poll, testapp_image};
-
-const REGION: &str = "eu-west-1";
-const RUNNING: Duration = Duration::from_secs(120);
-
-/// Debian's packages when installed (`scripts/setup`), else whatever is on PATH.
-fn program(debian: &str, fallback: &str) -> String {
-    if Path::new(debian).exists() { debian.to_owned() } else { fallback.to_owned() }
-}
-
-/// A process with AWS credentials in its environment and nothing else of AWS: no user config leaks in.
-fn aws_env(command: &mut Command, home: &Path, key: &str, secret: &str) {
-    for var in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL"] {
-        command.env_remove(var);
-    }
-    command
-        .env("HOME", home)
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_ACCESS_KEY_ID", key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_PAGER", "");
-}
-
-struct Aws<'a> {
-    server: &'a Server,
-    home: tempfile::TempDir,
-    key: String,
-    secret: String,
-}
-
-impl Aws<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        let mut command = Command::new(program("/usr/bin/aws", "aws"));
-        aws_env(&mut command, self.home.path(), &self.key, &self.secret);
-        command
-            .args(["--endpoint-url", &format!("http://{}", self.server.api), "--region", REGION])
-            .args(["--output", "json", "apprunner"])
-            .args(args)
-            .output()
-            .expect("run aws")
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "aws {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-    }
-
-    /// An operation this botocore does not know, signed by botocore's SigV4 signer and sent by urllib.
-    fn raw(&self, operation: &str, body: &str) -> Value {
-        const SCRIPT: &str = "import sys, urllib.request, botocore.session
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-url, region, target, body = sys.argv[1:5]
-creds = botocore.session.get_session().get_credentials()
-headers = {'X-Amz-Target': 'AppRunner.' + target, 'Content-Type': 'application/x-amz-json-1.0'}
-req = AWSRequest(method='POST', url=url, data=body.encode(), headers=headers)
-SigV4Auth(creds, 'apprunner', region).add_auth(req)
-sent = urllib.request.Request(url, data=req.body, headers=dict(req.headers), method='POST')
-sys.stdout.write(urllib.request.urlopen(sent).read().decode())
-";
-        let out = Command::new(program("/usr/bin/python3", "python3"))
-            .args(["-c", SCRIPT, &format!("http://{}/", self.server.api), REGION, operation, body])
-            .tap_env(self)
-            .output()
-            .expect("run python3");
-        assert!(out.status.success(), "{operation} failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).expect("a JSON answer")
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "aws {args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-}
 
 #[test]
 fn the_aws_cli_drives_an_image_service_through_its_life() {
@@ -244,34 +161,6 @@ fn the_aws_cli_drives_an_image_service_through_its_life() {
     assert!(!keys.contains(&key), "{keys}");
 }
 
-/// An access key from `ferry access-key create`, and the `aws` CLI signing with it.
-fn aws_for(server: &Server) -> Aws<'_> {
-    let made: Value =
-        serde_json::from_str(&server.ferry_ok(&["access-key", "create", "--name", "ci", "-o", "json"]))
-            .unwrap();
-    Aws {
-        server,
-        home: tempfile::tempdir().unwrap(),
-        key: made["AccessKeyId"].as_str().unwrap().to_owned(),
-        secret: made["SecretAccessKey"].as_str().unwrap().to_owned(),
-    }
-}
-
-/// The test app saying `message`, listening only `delay_ms` after it starts.
-fn image_source(message: &str, delay_ms: u32) -> String {
-    let env =
-        serde_json::json!({ "TESTAPP_MESSAGE": message, "TESTAPP_START_DELAY_MS": delay_ms.to_string() });
-    serde_json::json!({
-        "ImageRepository": {
-            "ImageIdentifier": testapp_image(),
-            "ImageRepositoryType": "ECR_PUBLIC",
-            "ImageConfiguration": { "Port": "8080", "RuntimeEnvironmentVariables": env },
-        },
-        "AutoDeploymentsEnabled": false,
-    })
-    .to_string()
-}
-
 #[test]
 fn the_aws_cli_updates_a_service_and_manages_auto_scaling_configurations() {
     let server = Server::start_with(&["--region", REGION]);
@@ -400,15 +289,4 @@ fn the_aws_cli_updates_a_service_and_manages_auto_scaling_configurations() {
     let default = aws.raw("UpdateDefaultAutoScalingConfiguration", &body);
     assert_eq!(default["AutoScalingConfiguration"]["IsDefault"], true, "{default}");
     assert_eq!(default["AutoScalingConfiguration"]["AutoScalingConfigurationName"], "small", "{default}");
-}
-
-trait TapEnv {
-    fn tap_env(&mut self, aws: &Aws<'_>) -> &mut Self;
-}
-
-impl TapEnv for Command {
-    fn tap_env(&mut self, aws: &Aws<'_>) -> &mut Self {
-        aws_env(self, aws.home.path(), &aws.key, &aws.secret);
-        self
-    }
 }

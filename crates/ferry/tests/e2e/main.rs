@@ -4,6 +4,7 @@
 // Helpers outside #[test] functions unwrap too: in a test, a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod aws;
 mod support;
 
 mod apprunner_api;
