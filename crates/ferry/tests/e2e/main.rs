@@ -8,6 +8,7 @@ mod aws;
 mod support;
 
 mod apprunner_api;
+mod apprunner_secrets;
 mod apprunner_yaml;
 mod autodeploy;
 mod builds;
