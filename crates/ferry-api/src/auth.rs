@@ -20,7 +20,7 @@
 //! |---|---|---|---|
 //! | `GET`/`HEAD` anything but `/v1/tokens` (services, revisions, operations, logs, auto scaling, registries, secret names) | yes | yes | yes |
 //! | `POST`/`PATCH`/`PUT`/`DELETE` under `/v1/services` (create, update, deploy, roll back, pause, resume, delete, webhook), `/v1/operations`, `/v1/autoscaling` | 403 | yes | yes |
-//! | writing under `/v1/registries` and `/v1/secrets` | 403 | 403 | yes |
+//! | writing under `/v1/registries`, `/v1/secrets` and `/v1/connections` (credentials, as secrets are) | 403 | 403 | yes |
 //! | anything under `/v1/tokens`, reads included | 403 | 403 | yes |
 //!
 //! A deploy token can refer services to secrets by name (and an app it deploys can read them), so the
@@ -72,7 +72,8 @@ pub fn required_scope(method: &Method, path: &str) -> Scope {
     match collection {
         "tokens" | "access-keys" => Scope::Admin,
         _ if method == Method::GET || method == Method::HEAD => Scope::ReadOnly,
-        "registries" | "secrets" => Scope::Admin,
+        // Credentials, as secrets are: a deploy token can name a connection, not make or drop one.
+        "registries" | "secrets" | "connections" => Scope::Admin,
         _ => Scope::Deploy,
     }
 }
@@ -413,6 +414,10 @@ mod tests {
             (Method::DELETE, "/v1/autoscaling/fast", Deploy),
             (Method::POST, "/v1/registries", Admin),
             (Method::PUT, "/v1/secrets/db", Admin),
+            (Method::GET, "/v1/connections", ReadOnly),
+            (Method::POST, "/v1/connections", Admin),
+            (Method::DELETE, "/v1/connections/gh-main", Admin),
+            (Method::PUT, "/v1/connections/gh-main/credentials", Admin),
             (Method::GET, "/v1/tokens", Admin),
             (Method::POST, "/v1/tokens", Admin),
             (Method::DELETE, "/v1/tokens/ci", Admin),

@@ -64,6 +64,7 @@ pub(crate) fn create_request(
         https_redirect: req.https_redirect,
         hsts_max_age: req.hsts_max_age.map(hsts_max_age).transpose()?,
         request_logs: req.request_logs.as_deref().map(RequestLogs::parse).transpose()?.unwrap_or_default(),
+        observability: None,
     };
     if let Some(on) = req.auto_deploy {
         spec.source.set_auto_deploy(on);
@@ -87,7 +88,7 @@ fn port(p: i64) -> Result<u16, ValidationError> {
         .ok_or_else(|| ValidationError::new("port", format!("{p} is not a port; use 1 to 65535")))
 }
 
-fn git_credentials(c: GitCredentialsInput) -> Result<GitCredentials, ValidationError> {
+pub(crate) fn git_credentials(c: GitCredentialsInput) -> Result<GitCredentials, ValidationError> {
     match (c.username, c.password, c.ssh_private_key) {
         (Some(username), Some(password), None) if !username.is_empty() => {
             Ok(GitCredentials::Basic { username, password })
@@ -161,6 +162,7 @@ fn code_source(input: CodeRepositoryInput) -> Result<CodeSource, ValidationError
         configuration,
         config,
         credentials: input.credentials.map(git_credentials).transpose()?,
+        connection: input.connection,
         auto_deploy: true,
     };
     source.validate()?;
@@ -218,8 +220,22 @@ fn apply_code_update(code: &mut CodeSource, u: CodeUpdate) -> Result<(), Validat
         code.config.env = EnvVars::new(env)?;
     }
     code.config.secrets = merge_secrets(&code.config.secrets, u.secrets, &u.secrets_remove)?;
-    if let Some(c) = u.credentials {
-        code.credentials = Some(git_credentials(c)?);
+    // Credentials and a connection replace each other; both in one update is the validation's error.
+    match (u.credentials, u.connection) {
+        (Some(c), Some(connection)) => {
+            code.credentials = Some(git_credentials(c)?);
+            code.connection = Some(connection).filter(|c| !c.is_empty());
+        }
+        (Some(c), None) => {
+            code.credentials = Some(git_credentials(c)?);
+            code.connection = None;
+        }
+        (None, Some(connection)) if connection.is_empty() => code.connection = None,
+        (None, Some(connection)) => {
+            code.connection = Some(connection);
+            code.credentials = None;
+        }
+        (None, None) => {}
     }
     code.validate()
 }

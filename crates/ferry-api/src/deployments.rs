@@ -58,6 +58,7 @@ pub(crate) async fn update(
     if let Some(code) = &req.code {
         let refs = convert::secret_refs(code.secrets.clone()).map_err(|e| ApiError::from(e.under("code")))?;
         crate::secrets::require(&state, "code.secrets", refs.into_map()).await?;
+        crate::connections::require(&state, "code.connection", code.connection.as_deref()).await?;
     }
     // A named configuration is read now; values are put over the spec's own inside the transaction.
     let (named, default) = match &scaling {

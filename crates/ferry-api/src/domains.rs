@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use ferry_model::{ChallengeMethod, CustomDomain, DomainName, DomainStatus, Service, Timestamp};
+use ferry_model::{ChallengeMethod, CustomDomain, DomainName, Service, Timestamp};
 use ferry_wire::{DomainList, DomainRequest, DomainView, ErrorBody};
 
 use crate::extract::{Body, Segment};
@@ -64,65 +64,13 @@ pub(crate) async fn add(
 ) -> Result<(StatusCode, Json<DomainView>), ApiError> {
     let tls = state.tls()?.clone();
     let domain_name = DomainName::parse(&req.domain)?;
-    let method = match req.method.as_deref() {
-        Some(m) => ChallengeMethod::parse(m)?,
-        None if domain_name.is_wildcard() => ChallengeMethod::Dns01,
-        None => ChallengeMethod::Http01,
-    };
-    if domain_name.is_wildcard() && method != ChallengeMethod::Dns01 {
-        return Err(ApiError::from(ferry_model::ValidationError::new(
-            "method",
-            format!("{domain_name} is a wildcard: CAs certify wildcards only over dns-01"),
-        )));
-    }
-    if method == ChallengeMethod::Dns01 && !tls.dns01 {
-        return Err(ApiError::new(
-            ErrorKind::InvalidRequest,
-            "dns-01 needs a DNS hook and this server has none: start it with --acme-dns-hook COMMAND \
-             (a command that sets the TXT record), or use --method http-01 or tls-alpn-01",
-        )
-        .with_field("method"));
-    }
-    let own = &state.config.public.domain;
-    let under_own = |n: &str| n == own.as_str() || n.ends_with(&format!(".{own}"));
-    if under_own(domain_name.as_str().trim_start_matches("*."))
-        || domain_name.as_str() == state.config.hooks_host
-    {
-        return Err(ApiError::from(ferry_model::ValidationError::new(
-            "domain",
-            format!(
-                "{domain_name} is under ferry's own domain {own}, where every service has its name already"
-            ),
-        )));
-    }
+    let asked = req.method.as_deref().map(ChallengeMethod::parse).transpose()?;
+    let method = ChallengeMethod::for_domain(&domain_name, asked, tls.dns01)?;
+    domain_name.check_custom(&state.config.public.domain, &state.config.hooks_host)?;
     let service = find(&state, name).await?;
-    let domain = CustomDomain {
-        name: domain_name,
-        service_id: service.id.clone(),
-        www: req.www,
-        method,
-        status: DomainStatus::PendingCertificateValidation,
-        reason: None,
-        not_after: None,
-        renew_at: None,
-        next_attempt: None,
-        failures: 0,
-        created_at: Timestamp::now(),
-    };
+    let domain = CustomDomain::new(domain_name, service.id.clone(), req.www, method, Timestamp::now());
     let row = domain.clone();
-    let inserted = state
-        .store
-        .call(move |db| {
-            db.transaction(|db| {
-                // No name may route to two places: the domain, and the `www.` each brings along.
-                let taken: Vec<DomainName> = db.all_domains()?.iter().flat_map(CustomDomain::names).collect();
-                if let Some(name) = row.names().into_iter().find(|n| taken.contains(n)) {
-                    return Ok(Some(name));
-                }
-                db.insert_domain(&row).map(|ok| (!ok).then(|| row.name.clone()))
-            })
-        })
-        .await?;
+    let inserted = state.store.call(move |db| db.claim_domain(&row)).await?;
     if let Some(taken) = inserted {
         return Err(ApiError::new(
             ErrorKind::Conflict,

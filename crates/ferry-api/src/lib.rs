@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 mod access_keys;
 mod auth;
 mod autoscaling;
+mod connections;
 mod convert;
 mod deployments;
 mod domains;
@@ -160,6 +161,9 @@ pub fn router(store: Store, commands: Commands, logs: Arc<dyn LogSource>, config
         .route("/v1/registries", get(webhooks::list_registries).post(webhooks::add_registry))
         .route("/v1/secrets", get(secrets::list))
         .route("/v1/secrets/{name}", axum::routing::put(secrets::set).delete(secrets::delete))
+        .route("/v1/connections", get(connections::list).post(connections::create))
+        .route("/v1/connections/{name}", axum::routing::delete(connections::delete))
+        .route("/v1/connections/{name}/credentials", axum::routing::put(connections::set_credentials))
         .route("/v1/autoscaling", get(autoscaling::list).post(autoscaling::create))
         .route("/v1/autoscaling/{name}", get(autoscaling::describe).delete(autoscaling::delete))
         .route("/v1/autoscaling/{name}/default", post(autoscaling::make_default))

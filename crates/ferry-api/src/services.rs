@@ -90,6 +90,8 @@ pub(crate) async fn create(
     let field =
         format!("source.{}.secrets", if spec.source.image().is_some() { "image" } else { "code_repository" });
     crate::secrets::require(&state, &field, crate::secrets::references(&spec)).await?;
+    let connection = spec.source.code().and_then(|c| c.connection.as_deref());
+    crate::connections::require(&state, "source.code_repository.connection", connection).await?;
     if !fixed {
         spec.autoscaling = Some(crate::autoscaling::choose(&state, scaling.unwrap_or_default(), None).await?);
     }

@@ -614,3 +614,6 @@ async fn the_bearer_scheme_is_case_insensitive_and_callers_are_told_apart() {
 
 /// `/v1/secrets`, and services that refer to secrets.
 mod secrets;
+
+/// `/v1/connections`, and services that build with them.
+mod connections;

@@ -120,6 +120,7 @@ fn expected(method: &str, path: &str) -> Option<&'static str> {
         ) => "deploy",
         ("post" | "delete", "/v1/registries" | "/v1/registries/{host}") => "admin",
         (_, p) if p.starts_with("/v1/secrets") => "admin",
+        ("put" | "post" | "delete", path) if path.starts_with("/v1/connections") => "admin",
         _ => return None,
     })
 }

@@ -79,6 +79,7 @@ impl AppState {
             https_redirect: s.spec.https_redirect,
             hsts_max_age: s.spec.hsts_max_age,
             request_logs: s.spec.request_logs.to_string(),
+            observability: s.spec.observability.as_ref().map(|o| format!("{}/{}", o.name, o.revision)),
             instances_desired: match (&s.spec.autoscaling, scaling) {
                 (Some(_), Some(d)) => d.desired,
                 _ => ferry_plan::scale::desired_instances(&s.spec),
@@ -199,6 +200,7 @@ fn source_view(spec: &ServiceSpec) -> SourceView {
                         GitCredentials::Basic { .. } => "basic".to_owned(),
                         GitCredentials::SshKey { .. } => "ssh".to_owned(),
                     }),
+                    connection: code.connection.clone(),
                 }),
             }
         }

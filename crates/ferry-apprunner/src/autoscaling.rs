@@ -19,6 +19,16 @@ impl AppRunnerConfig {
     pub(crate) fn autoscaling_arn(&self, name: &str, revision: u32) -> String {
         format!("{}/{}", self.arn.autoscaling(name, revision), revision_id(name, revision))
     }
+
+    /// A revision's ARN for any resource revisioned by name (`kind` as the ARN spells it, e.g.
+    /// `observabilityconfiguration`), with the id derived as for auto scaling configurations.
+    pub(crate) fn revisioned_arn(&self, kind: &str, name: &str, revision: u32) -> String {
+        let (region, account) = (&self.arn.region, &self.arn.account);
+        format!(
+            "arn:aws:apprunner:{region}:{account}:{kind}/{name}/{revision}/{}",
+            revision_id(name, revision)
+        )
+    }
 }
 
 /// The id that ends a revision's ARN: 32 hex digits of SHA-256 of `<name>/<revision>`.
@@ -27,43 +37,80 @@ fn revision_id(name: &str, revision: u32) -> String {
     hex::encode(&digest[..16])
 }
 
+/// What names a revisioned resource (`kind` as its ARN spells it; `what` as people do; `member` the input
+/// member the ARN came in).
+pub(crate) struct Revisioned {
+    pub kind: &'static str,
+    pub what: &'static str,
+    pub member: &'static str,
+}
+
+/// An ARN of a [`Revisioned`] kind, taken apart: the name, the revision if given, and the id if given.
+pub(crate) struct RevisionArn<'a> {
+    pub name: &'a str,
+    pub revision: Option<u32>,
+    id: Option<&'a str>,
+}
+
+impl RevisionArn<'_> {
+    /// Whether the ARN's id (if it has one) is that of `revision` of its name.
+    pub(crate) fn id_fits(&self, revision: u32) -> bool {
+        self.id.is_none_or(|id| id == revision_id(self.name, revision))
+    }
+}
+
+impl Revisioned {
+    pub(crate) fn not_found(&self, arn: &str) -> AwsError {
+        AwsError::not_found(format!("no {} has the ARN {arn}", self.what))
+    }
+
+    /// `arn` taken apart, if it is this server's ARN of this kind: an invalid member when it is not an
+    /// ARN of this kind at all, not found when it is another server's or malformed past the kind. As App
+    /// Runner does, an ARN may stop after the name (the latest revision) or after the revision.
+    pub(crate) fn parse<'a>(
+        &self,
+        config: &AppRunnerConfig,
+        arn: &'a str,
+    ) -> Result<RevisionArn<'a>, AwsError> {
+        let prefix = format!("arn:aws:apprunner:{}:{}:{}/", config.arn.region, config.arn.account, self.kind);
+        let Some(rest) = arn.strip_prefix(&prefix) else {
+            if arn.starts_with("arn:") && arn.contains(&format!(":{}/", self.kind)) {
+                return Err(self.not_found(arn));
+            }
+            return Err(AwsError::member(
+                self.member,
+                format!("{arn:?} is not an {} ARN; use {prefix}<name>[/<revision>[/<id>]]", self.what),
+            ));
+        };
+        let mut parts = rest.split('/');
+        let name = parts.next().unwrap_or_default();
+        let revision = match parts.next() {
+            None => None,
+            Some(n) => Some(n.parse::<u32>().map_err(|_| self.not_found(arn))?),
+        };
+        let id = parts.next();
+        if parts.next().is_some() {
+            return Err(self.not_found(arn));
+        }
+        Ok(RevisionArn { name, revision, id })
+    }
+}
+
+const AUTOSCALING: Revisioned = Revisioned {
+    kind: "autoscalingconfiguration",
+    what: "auto scaling configuration",
+    member: "AutoScalingConfigurationArn",
+};
+
 /// The live revision an ARN names (its latest if the ARN stops after the name).
 pub(crate) async fn by_arn(state: &ApiState, arn: &str) -> Result<AutoScalingConfiguration, AwsError> {
-    let member = "AutoScalingConfigurationArn";
-    let prefix = format!(
-        "arn:aws:apprunner:{}:{}:autoscalingconfiguration/",
-        state.config.arn.region, state.config.arn.account
-    );
-    let not_found = || AwsError::not_found(format!("no auto scaling configuration has the ARN {arn}"));
-    let Some(rest) = arn.strip_prefix(&prefix) else {
-        if arn.starts_with("arn:") && arn.contains(":autoscalingconfiguration/") {
-            return Err(not_found());
-        }
-        return Err(AwsError::member(
-            member,
-            format!(
-                "{arn:?} is not an auto scaling configuration ARN; use {prefix}<name>[/<revision>[/<id>]]"
-            ),
-        ));
-    };
-    let mut parts = rest.split('/');
-    let name = parts.next().unwrap_or_default().to_owned();
-    let revision = match parts.next() {
-        None => None,
-        Some(n) => Some(n.parse::<u32>().map_err(|_| not_found())?),
-    };
-    let id = parts.next();
-    if parts.next().is_some() {
-        return Err(not_found());
+    let parsed = AUTOSCALING.parse(&state.config, arn)?;
+    let (name, revision) = (parsed.name.to_owned(), parsed.revision);
+    let found = state.store.call(move |db| db.autoscaling(&name, revision)).await?;
+    match found {
+        Some(found) if parsed.id_fits(found.revision) => Ok(found),
+        _ => Err(AUTOSCALING.not_found(arn)),
     }
-    let lookup = name.clone();
-    let found = state.store.call(move |db| db.autoscaling(&lookup, revision)).await?.ok_or_else(not_found)?;
-    if let Some(id) = id
-        && id != revision_id(&name, found.revision)
-    {
-        return Err(not_found());
-    }
-    Ok(found)
 }
 
 fn used_by<'a>(c: &AutoScalingConfiguration, services: &'a [Service]) -> Vec<&'a str> {
@@ -102,9 +149,7 @@ pub(crate) async fn create(state: &ApiState, input: &Value) -> Result<Value, Aws
     let name = required(input, "AutoScalingConfigurationName", "AutoScalingConfigurationName")?.to_owned();
     AutoScalingConfiguration::check_name(&name)
         .map_err(|e| AwsError::member("AutoScalingConfigurationName", e.message))?;
-    if input.get("Tags").is_some_and(|v| !v.is_null()) {
-        return Err(AwsError::member("Tags", "is not supported by ferry's App Runner API yet; leave it out"));
-    }
+    let tags = crate::tags::parse(input)?;
     let defaults = AutoScaling::app_runner_default();
     // The ranges make each fit in u32. MinSize may be 0 (App Runner's least is 1): ferry scales to zero.
     let value = |member: &str, range, or: u32| {
@@ -129,6 +174,7 @@ pub(crate) async fn create(state: &ApiState, input: &Value) -> Result<Value, Aws
     let values = (scaling.max_concurrency, scaling.min_size, scaling.max_size);
     let made = state.store.call(move |db| db.create_autoscaling(&name, values, Timestamp::now())).await?;
     tracing::info!(name = %made.name, revision = made.revision, "auto scaling configuration created");
+    crate::tags::attach(state, &state.config.autoscaling_arn(&made.name, made.revision), tags).await?;
     Ok(json!({ "AutoScalingConfiguration": shape(state, &made, true, &[]) }))
 }
 
@@ -195,11 +241,28 @@ pub(crate) async fn delete(state: &ApiState, input: &Value) -> Result<Value, Aws
     }
     let (name, revision) = (found.name.clone(), (!all_revisions).then_some(found.revision));
     state.store.call(move |db| db.delete_autoscaling(&name, revision, Timestamp::now())).await?;
+    for gone in &doomed {
+        crate::tags::forget(state, &state.config.autoscaling_arn(&gone.name, gone.revision)).await;
+    }
     tracing::info!(name = %found.name, revision = found.revision, all_revisions, "auto scaling configuration deleted");
     let mut out = shape(state, &found, is_latest(&found, &all), &[]);
     out["Status"] = json!("INACTIVE");
     out["DeletedAt"] = json!(Timestamp::now().epoch_seconds());
     Ok(json!({ "AutoScalingConfiguration": out }))
+}
+
+/// The ARNs of the services that use the revision (the latest, for an ARN that stops after the name).
+pub(crate) async fn services_using(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
+    let (start, max) = page(input, 100)?;
+    let arn = required(input, "AutoScalingConfigurationArn", "AutoScalingConfigurationArn")?;
+    let found = by_arn(state, arn).await?;
+    let services = state.store.call(|db| db.list_services()).await?;
+    let items = services
+        .iter()
+        .filter(|s| found.used_by(&s.spec))
+        .map(|s| json!(state.config.service_arn(s)))
+        .collect();
+    Ok(paged(items, start, max, "ServiceArnList"))
 }
 
 /// ferry's default is a name (new services get its latest revision), so the ARN's name is what counts.

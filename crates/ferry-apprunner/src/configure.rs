@@ -1,39 +1,139 @@
 //! The members `CreateService` and `UpdateService` share, put onto a ferry `ServiceSpec`. A member left
-//! out leaves the spec's value as it is; an `ImageConfiguration` that is given replaces the image's whole
-//! configuration (members it leaves out take their defaults), as App Runner's `UpdateService` does.
+//! out leaves the spec's value as it is; an `ImageConfiguration` (or a `CodeConfiguration`, `code.rs`)
+//! that is given replaces the source's whole configuration (members it leaves out take their defaults),
+//! as App Runner's `UpdateService` does.
 
 use std::collections::BTreeMap;
 
 use ferry_model::{
     HealthCheckProtocol, ImageConfiguration, ImageRef, InstanceConfiguration, SecretName, SecretRefs,
-    ServiceSpec,
+    ServiceSpec, Source,
 };
 use serde_json::Value;
 
+use crate::code::CodeInput;
 use crate::error::AwsError;
 use crate::operations::{integer, object, required, string, string_map};
 
 const BASE: &str = "SourceConfiguration.ImageRepository.ImageConfiguration";
+const AUTH: &str = "SourceConfiguration.AuthenticationConfiguration";
 
-/// `SourceConfiguration`: the image, its configuration (if given) and `AutoDeploymentsEnabled` (if given).
-/// Code repositories and registry credentials are refused by name.
-pub(crate) fn source(
-    source: &Value,
-) -> Result<(ImageRef, Option<ImageConfiguration>, Option<bool>), AwsError> {
-    if source.get("CodeRepository").is_some() {
-        return Err(AwsError::member(
-            "SourceConfiguration.CodeRepository",
-            "code repositories are not supported by ferry's App Runner API yet; use ImageRepository, or ferry's own API",
-        ));
+/// `SourceConfiguration` as given, checked member by member. Its connection is still an ARN: the caller
+/// looks it up (`connections::usable`) and hands its name to [`SourceInput::spec`] or
+/// [`SourceInput::apply`].
+#[derive(Debug, Clone)]
+pub(crate) struct SourceInput {
+    pub repository: Repository,
+    /// `AutoDeploymentsEnabled`, if given.
+    pub auto: Option<bool>,
+    /// `AuthenticationConfiguration.ConnectionArn`, if given (code repositories only).
+    pub connection_arn: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Repository {
+    /// The image and, if given, its whole configuration.
+    Image {
+        image: ImageRef,
+        config: Option<ImageConfiguration>,
+    },
+    Code(CodeInput),
+}
+
+/// `SourceConfiguration`: exactly one of `ImageRepository` and `CodeRepository`.
+/// `AuthenticationConfiguration.AccessRoleArn` is accepted and ignored: IAM roles mean nothing here, and
+/// ferry pulls with the registry credentials it has.
+pub(crate) fn source(source: &Value) -> Result<SourceInput, AwsError> {
+    let code = object(source, "CodeRepository", "SourceConfiguration.CodeRepository")?;
+    let image = object(source, "ImageRepository", "SourceConfiguration.ImageRepository")?;
+    let mut connection_arn = None;
+    if let Some(auth) = object(source, "AuthenticationConfiguration", AUTH)? {
+        string(auth, "AccessRoleArn", &format!("{AUTH}.AccessRoleArn"))?;
+        connection_arn = string(auth, "ConnectionArn", &format!("{AUTH}.ConnectionArn"))?.map(str::to_owned);
     }
-    if source.get("AuthenticationConfiguration").is_some() {
-        return Err(AwsError::member(
-            "SourceConfiguration.AuthenticationConfiguration",
-            "is not supported by ferry's App Runner API yet; use a public image or ferry's own API",
-        ));
+    let repository = match (code, image) {
+        (Some(_), Some(_)) => {
+            return Err(AwsError::member(
+                "SourceConfiguration",
+                "give either ImageRepository or CodeRepository, not both",
+            ));
+        }
+        (Some(code), None) => Repository::Code(CodeInput::parse(code)?),
+        (None, image) => {
+            let repo = image
+                .ok_or_else(|| AwsError::member("SourceConfiguration.ImageRepository", "is required"))?;
+            if connection_arn.is_some() {
+                return Err(AwsError::member(
+                    &format!("{AUTH}.ConnectionArn"),
+                    "a connection fetches a code repository; an ImageRepository takes none (leave it out)",
+                ));
+            }
+            image_repository(repo)?
+        }
+    };
+    let auto = match source.get("AutoDeploymentsEnabled") {
+        None | Some(Value::Null) => None,
+        Some(auto) => Some(auto.as_bool().ok_or_else(|| {
+            AwsError::member("SourceConfiguration.AutoDeploymentsEnabled", "must be a boolean")
+        })?),
+    };
+    Ok(SourceInput { repository, auto, connection_arn })
+}
+
+impl SourceInput {
+    /// A new service's spec: this source, App Runner's defaults for the rest. `connection`: the name of
+    /// the connection `connection_arn` names.
+    pub(crate) fn spec(&self, connection: Option<&str>) -> Result<ServiceSpec, AwsError> {
+        let mut spec = match &self.repository {
+            Repository::Image { image, config } => {
+                let mut spec = ServiceSpec::for_image(image.clone());
+                if let Some(config) = config {
+                    *spec.source.config_mut() = config.clone();
+                }
+                spec
+            }
+            Repository::Code(code) => ServiceSpec::for_source(Source::Code(code.create(connection)?)),
+        };
+        if let Some(on) = self.auto {
+            spec.source.set_auto_deploy(on);
+        }
+        Ok(spec)
     }
-    let repo = object(source, "ImageRepository", "SourceConfiguration.ImageRepository")?
-        .ok_or_else(|| AwsError::member("SourceConfiguration.ImageRepository", "is required"))?;
+
+    /// Puts this source over a service's. App Runner cannot switch a service between an image and a
+    /// code repository, and neither does this API.
+    pub(crate) fn apply(&self, source: &mut Source, connection: Option<&str>) -> Result<(), AwsError> {
+        match (&self.repository, &mut *source) {
+            (Repository::Image { image, config }, Source::Image(current)) => {
+                current.image = image.clone();
+                if let Some(config) = config {
+                    current.config = config.clone();
+                }
+            }
+            (Repository::Code(code), Source::Code(current)) => code.apply(current, connection),
+            (Repository::Image { .. }, Source::Code(_)) => {
+                return Err(AwsError::member(
+                    "SourceConfiguration.ImageRepository",
+                    "this service builds from a code repository; a service cannot switch between a code \
+                     repository and an image (as in App Runner): give a CodeRepository, or create another service",
+                ));
+            }
+            (Repository::Code(_), Source::Image(_)) => {
+                return Err(AwsError::member(
+                    "SourceConfiguration.CodeRepository",
+                    "this service runs an image; a service cannot switch between an image and a code \
+                     repository (as in App Runner): give an ImageRepository, or create another service",
+                ));
+            }
+        }
+        if let Some(on) = self.auto {
+            source.set_auto_deploy(on);
+        }
+        Ok(())
+    }
+}
+
+fn image_repository(repo: &Value) -> Result<Repository, AwsError> {
     let identifier =
         required(repo, "ImageIdentifier", "SourceConfiguration.ImageRepository.ImageIdentifier")?;
     let image = ImageRef::parse(identifier)
@@ -48,28 +148,31 @@ pub(crate) fn source(
             ));
         }
     }
-    let auto = match source.get("AutoDeploymentsEnabled") {
-        None | Some(Value::Null) => None,
-        Some(auto) => Some(auto.as_bool().ok_or_else(|| {
-            AwsError::member("SourceConfiguration.AutoDeploymentsEnabled", "must be a boolean")
-        })?),
-    };
-    let config = object(repo, "ImageConfiguration", BASE)?.map(image_configuration).transpose()?;
-    Ok((image, config, auto))
+    let config = object(repo, "ImageConfiguration", BASE)?
+        .map(|ic| {
+            let mut config = configuration_values(ic, BASE)?;
+            config.start_command =
+                string(ic, "StartCommand", &format!("{BASE}.StartCommand"))?.map(str::to_owned);
+            Ok::<_, AwsError>(config)
+        })
+        .transpose()?;
+    Ok(Repository::Image { image, config })
 }
 
-fn image_configuration(ic: &Value) -> Result<ImageConfiguration, AwsError> {
+/// `Port`, `RuntimeEnvironmentVariables` and `RuntimeEnvironmentSecrets`, which an `ImageConfiguration`
+/// and a `CodeConfigurationValues` (both at `base`) share; the start command is the caller's.
+pub(crate) fn configuration_values(ic: &Value, base: &str) -> Result<ImageConfiguration, AwsError> {
     let mut config = ImageConfiguration::default();
-    if let Some(port) = string(ic, "Port", &format!("{BASE}.Port"))? {
+    if let Some(port) = string(ic, "Port", &format!("{base}.Port"))? {
         config.port = port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-            AwsError::member(&format!("{BASE}.Port"), format!("{port:?} is not a port (1 to 65535)"))
+            AwsError::member(&format!("{base}.Port"), format!("{port:?} is not a port (1 to 65535)"))
         })?;
     }
-    let env = string_map(ic, "RuntimeEnvironmentVariables", &format!("{BASE}.RuntimeEnvironmentVariables"))?;
+    let env = string_map(ic, "RuntimeEnvironmentVariables", &format!("{base}.RuntimeEnvironmentVariables"))?;
     config.env = ferry_model::EnvVars::new(env)
-        .map_err(|e| AwsError::member(&format!("{BASE}.RuntimeEnvironmentVariables"), e.message))?;
+        .map_err(|e| AwsError::member(&format!("{base}.RuntimeEnvironmentVariables"), e.message))?;
     let mut secrets = BTreeMap::new();
-    let path = format!("{BASE}.RuntimeEnvironmentSecrets");
+    let path = format!("{base}.RuntimeEnvironmentSecrets");
     for (var, reference) in string_map(ic, "RuntimeEnvironmentSecrets", &path)? {
         // A Secrets Manager or SSM ARN names the secret last; ferry's secrets are looked up by that name.
         let secret = reference.rsplit([':', '/']).next().unwrap_or(&reference);
@@ -78,7 +181,6 @@ fn image_configuration(ic: &Value) -> Result<ImageConfiguration, AwsError> {
         secrets.insert(var, secret);
     }
     config.secrets = SecretRefs::new(secrets).map_err(|e| AwsError::member(&path, e.message))?;
-    config.start_command = string(ic, "StartCommand", &format!("{BASE}.StartCommand"))?.map(str::to_owned);
     Ok(config)
 }
 

@@ -17,12 +17,19 @@ use ferry_model::{Arn, Timestamp};
 use ferry_store::Store;
 
 mod autoscaling;
+mod code;
 mod configure;
+mod connections;
+mod domains;
 mod error;
+mod observability;
 mod operations;
 mod shapes;
 pub mod sigv4;
+mod tags;
 mod update;
+mod validate;
+mod vpc;
 
 pub use error::AwsError;
 
@@ -34,6 +41,19 @@ pub struct AppRunnerConfig {
     pub domain: String,
     /// The router's public port, when not the scheme's default (it is part of `ServiceUrl` then).
     pub port: Option<u16>,
+    /// The webhooks' host: ferry routes it, so it cannot be a custom domain.
+    pub hooks_host: String,
+    /// The server's HTTPS; `None` without an HTTPS listener (custom domains are refused then).
+    pub tls: Option<AppRunnerTls>,
+}
+
+/// The server's HTTPS, as far as custom domains need it.
+#[derive(Clone)]
+pub struct AppRunnerTls {
+    /// Wildcard domains (DNS-01) can be certified: the server has a DNS hook.
+    pub dns01: bool,
+    /// Told after a domain is associated or disassociated: routes and certificates follow.
+    pub domains_changed: Arc<dyn Fn() + Send + Sync>,
 }
 
 #[derive(Clone)]
@@ -102,6 +122,7 @@ async fn serve(
         return Err(AwsError::invalid("the body must be a JSON object"));
     }
     tracing::info!(operation, access_key = %key_id, "App Runner API call");
+    validate::input(operation, &input)?;
     operations::dispatch(state, operation, &input).await
 }
 

@@ -8,6 +8,7 @@ use ferry_model::{AutoScaling, Service, ServiceId, ServiceName, ServiceSpec, Tri
 use serde_json::{Value, json};
 
 use crate::error::AwsError;
+use crate::update::{Change, check_state};
 use crate::{ApiState, autoscaling, configure, shapes};
 
 /// The operations ferry answers; any other is refused by name, never pretended.
@@ -26,6 +27,20 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "ListAutoScalingConfigurations",
     "DeleteAutoScalingConfiguration",
     "UpdateDefaultAutoScalingConfiguration",
+    "ListServicesForAutoScalingConfiguration",
+    "AssociateCustomDomain",
+    "DescribeCustomDomains",
+    "DisassociateCustomDomain",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "CreateObservabilityConfiguration",
+    "DescribeObservabilityConfiguration",
+    "ListObservabilityConfigurations",
+    "DeleteObservabilityConfiguration",
+    "CreateConnection",
+    "ListConnections",
+    "DeleteConnection",
 ];
 
 pub(crate) async fn dispatch(state: &ApiState, operation: &str, input: &Value) -> Result<Value, AwsError> {
@@ -33,23 +48,47 @@ pub(crate) async fn dispatch(state: &ApiState, operation: &str, input: &Value) -
         "CreateService" => create_service(state, input).await,
         "DescribeService" => {
             let service = find(state, input).await?;
-            Ok(json!({ "Service": shapes::service(&state.config, &service) }))
+            Ok(json!({ "Service": shapes::described(state, &service).await? }))
         }
         "ListServices" => list_services(state, input).await,
-        "DeleteService" => change(state, input, |t| Command::Delete { service: t }).await,
-        "PauseService" => change(state, input, |t| Command::Pause { service: t }).await,
-        "ResumeService" => change(state, input, |t| Command::Resume { service: t }).await,
+        "DeleteService" => {
+            let answer = change(state, input, None, |t| Command::Delete { service: t }).await?;
+            if let Some(arn) = answer["Service"]["ServiceArn"].as_str() {
+                crate::tags::forget(state, arn).await;
+            }
+            Ok(answer)
+        }
+        "PauseService" => change(state, input, Some(Change::Pause), |t| Command::Pause { service: t }).await,
+        "ResumeService" => {
+            change(state, input, Some(Change::Resume), |t| Command::Resume { service: t }).await
+        }
         "StartDeployment" => {
-            let answer = change(state, input, |t| Command::Deploy { service: t }).await?;
+            let answer =
+                change(state, input, Some(Change::Deploy), |t| Command::Deploy { service: t }).await?;
             Ok(json!({ "OperationId": answer["OperationId"] }))
         }
         "ListOperations" => list_operations(state, input).await,
         "UpdateService" => crate::update::update_service(state, input).await,
+        "CreateConnection" => crate::connections::create(state, input).await,
+        "ListConnections" => crate::connections::list(state, input).await,
+        "DeleteConnection" => crate::connections::delete(state, input).await,
         "CreateAutoScalingConfiguration" => autoscaling::create(state, input).await,
         "DescribeAutoScalingConfiguration" => autoscaling::describe(state, input).await,
         "ListAutoScalingConfigurations" => autoscaling::list(state, input).await,
         "DeleteAutoScalingConfiguration" => autoscaling::delete(state, input).await,
         "UpdateDefaultAutoScalingConfiguration" => autoscaling::update_default(state, input).await,
+        "ListServicesForAutoScalingConfiguration" => autoscaling::services_using(state, input).await,
+        "AssociateCustomDomain" => crate::domains::associate(state, input).await,
+        "DescribeCustomDomains" => crate::domains::describe(state, input).await,
+        "DisassociateCustomDomain" => crate::domains::disassociate(state, input).await,
+        "TagResource" => crate::tags::tag_resource(state, input).await,
+        "UntagResource" => crate::tags::untag_resource(state, input).await,
+        "ListTagsForResource" => crate::tags::list_tags(state, input).await,
+        "CreateObservabilityConfiguration" => crate::observability::create(state, input).await,
+        "DescribeObservabilityConfiguration" => crate::observability::describe(state, input).await,
+        "ListObservabilityConfigurations" => crate::observability::list(state, input).await,
+        "DeleteObservabilityConfiguration" => crate::observability::delete(state, input).await,
+        vpc if crate::vpc::OPERATIONS.contains(&vpc) => Err(crate::vpc::refusal(vpc)),
         other => Err(AwsError::new(
             "UnknownOperationException",
             axum::http::StatusCode::BAD_REQUEST,
@@ -112,7 +151,11 @@ pub(crate) fn string_map(
 
 /// The service a `ServiceArn` names: ferry's own ARNs only (its region and account).
 pub(crate) async fn find(state: &ApiState, input: &Value) -> Result<Service, AwsError> {
-    let arn = required(input, "ServiceArn", "ServiceArn")?;
+    service_by_arn(state, required(input, "ServiceArn", "ServiceArn")?).await
+}
+
+/// The service `arn` names (deleted ones too, as `DescribeService` shows them).
+pub(crate) async fn service_by_arn(state: &ApiState, arn: &str) -> Result<Service, AwsError> {
     let not_found = || AwsError::not_found(format!("no service has the ARN {arn}"));
     let Some((name, Some(id))) = state.config.arn.parse_service(arn) else {
         if arn.starts_with("arn:") && arn.contains(":service/") {
@@ -133,16 +176,21 @@ pub(crate) async fn find(state: &ApiState, input: &Value) -> Result<Service, Aws
     }
 }
 
-/// A command on the service `ServiceArn` names: the service as it leaves it, and the operation's id.
+/// A command on the service `ServiceArn` names, refused where App Runner refuses `check` in the service's
+/// state: the service as it leaves it, and the operation's id.
 async fn change(
     state: &ApiState,
     input: &Value,
+    check: Option<Change>,
     command: impl FnOnce(Target) -> Command,
 ) -> Result<Value, AwsError> {
     let service = find(state, input).await?;
+    if let Some(check) = check {
+        check_state(state, &service, check).await?;
+    }
     let outcome = state.commands.execute(command(Target::Id(service.id)), Trigger::Api).await?;
     Ok(json!({
-        "Service": shapes::service(&state.config, &outcome.service),
+        "Service": shapes::described(state, &outcome.service).await?,
         "OperationId": outcome.operation.id.to_string(),
     }))
 }
@@ -188,35 +236,24 @@ async fn list_operations(state: &ApiState, input: &Value) -> Result<Value, AwsEr
 }
 
 async fn create_service(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
+    // App Runner's 4 to 40 characters and pattern are checked against its model (validate.rs).
     let name = required(input, "ServiceName", "ServiceName")?;
-    let valid = (4..=40).contains(&name.len())
-        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid {
+    let name = ServiceName::parse(name).map_err(|e| AwsError::member("ServiceName", e.message))?;
+    if input.get("EncryptionConfiguration").is_some_and(|v| !v.is_null()) {
         return Err(AwsError::member(
-            "ServiceName",
-            format!("{name:?} must be 4 to 40 letters, digits, '-' or '_', starting with a letter or digit"),
+            "EncryptionConfiguration",
+            "is not supported by ferry's App Runner API yet; leave it out",
         ));
     }
-    let name = ServiceName::parse(name).map_err(|e| AwsError::member("ServiceName", e.message))?;
-    for unsupported in ["EncryptionConfiguration", "ObservabilityConfiguration", "Tags"] {
-        if input.get(unsupported).is_some_and(|v| !v.is_null()) {
-            return Err(AwsError::member(
-                unsupported,
-                "is not supported by ferry's App Runner API yet; leave it out",
-            ));
-        }
-    }
+    let tags = crate::tags::parse(input)?;
     let source = object(input, "SourceConfiguration", "SourceConfiguration")?
         .ok_or_else(|| AwsError::member("SourceConfiguration", "is required"))?;
-    let (image, config, auto) = configure::source(source)?;
-    let mut spec = ServiceSpec::for_image(image);
-    if let Some(on) = auto {
-        spec.source.set_auto_deploy(on);
-    }
-    if let Some(config) = config {
-        *spec.source.config_mut() = config;
-    }
+    let source = configure::source(source)?;
+    let connection = match &source.connection_arn {
+        Some(arn) => Some(crate::connections::usable(state, arn).await?),
+        None => None,
+    };
+    let mut spec = source.spec(connection.as_deref())?;
     configure::rest(&mut spec, input)?;
     require_secrets(state, &spec).await?;
     spec.autoscaling =
@@ -228,11 +265,15 @@ async fn create_service(state: &ApiState, input: &Value) -> Result<Value, AwsErr
                 default.map(|c| c.scaling()).unwrap_or_else(AutoScaling::app_runner_default)
             }
         });
+    if let Some(given) = object(input, "ObservabilityConfiguration", "ObservabilityConfiguration")? {
+        spec.observability = crate::observability::service_input(state, given).await?;
+    }
     spec.validate()?;
     let outcome =
         state.commands.execute(Command::Create { name, spec: Box::new(spec) }, Trigger::Api).await?;
+    crate::tags::attach(state, &state.config.service_arn(&outcome.service), tags).await?;
     Ok(json!({
-        "Service": shapes::service(&state.config, &outcome.service),
+        "Service": shapes::described(state, &outcome.service).await?,
         "OperationId": outcome.operation.id.to_string(),
     }))
 }
@@ -248,8 +289,16 @@ pub(crate) async fn require_secrets(state: &ApiState, spec: &ServiceSpec) -> Res
         })
         .await?;
     if let Some(missing) = names.iter().find(|n| !present.contains(*n)) {
+        let member = match spec.source {
+            ferry_model::Source::Image(_) => {
+                "SourceConfiguration.ImageRepository.ImageConfiguration.RuntimeEnvironmentSecrets"
+            }
+            ferry_model::Source::Code(_) => {
+                "SourceConfiguration.CodeRepository.CodeConfiguration.CodeConfigurationValues.RuntimeEnvironmentSecrets"
+            }
+        };
         return Err(AwsError::member(
-            "SourceConfiguration.ImageRepository.ImageConfiguration.RuntimeEnvironmentSecrets",
+            member,
             format!("there is no secret named {missing}; set it first with `ferry secret set {missing}`"),
         ));
     }

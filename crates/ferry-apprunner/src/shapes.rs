@@ -1,9 +1,12 @@
 //! ferry's services and operations in App Runner's output shapes (timestamps as epoch seconds).
 
-use ferry_model::{HealthCheckProtocol, Operation, Service, Source};
+use ferry_model::{
+    CodeConfiguration, CodeSource, HealthCheckProtocol, ImageConfiguration, Operation, Service, Source,
+};
 use serde_json::{Value, json};
 
-use crate::AppRunnerConfig;
+use crate::error::AwsError;
+use crate::{ApiState, AppRunnerConfig};
 
 impl AppRunnerConfig {
     pub(crate) fn service_arn(&self, service: &Service) -> String {
@@ -37,18 +40,8 @@ pub(crate) fn service(config: &AppRunnerConfig, service: &Service) -> Value {
     let mut out = summary(config, service);
     let source = match &spec.source {
         Source::Image(image) => {
-            let c = &image.config;
-            let mut image_config = json!({ "Port": c.port.to_string() });
-            if !c.env.is_empty() {
-                image_config["RuntimeEnvironmentVariables"] =
-                    c.env.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
-            }
-            let secrets: serde_json::Map<String, Value> =
-                c.secrets.iter().map(|(k, v)| (k.to_owned(), json!(v.as_str()))).collect();
-            if !secrets.is_empty() {
-                image_config["RuntimeEnvironmentSecrets"] = Value::Object(secrets);
-            }
-            if let Some(command) = &c.start_command {
+            let mut image_config = configuration_values(&image.config);
+            if let Some(command) = &image.config.start_command {
                 image_config["StartCommand"] = json!(command);
             }
             // Not stored: both accept any registry, so it is told from the registry's host.
@@ -62,7 +55,7 @@ pub(crate) fn service(config: &AppRunnerConfig, service: &Service) -> Value {
                 "AutoDeploymentsEnabled": image.auto_deploy,
             })
         }
-        Source::Code(code) => json!({ "AutoDeploymentsEnabled": code.auto_deploy }),
+        Source::Code(code) => code_source(config, code),
     };
     let health = &spec.health_check;
     out["SourceConfiguration"] = source;
@@ -93,10 +86,72 @@ pub(crate) fn service(config: &AppRunnerConfig, service: &Service) -> Value {
             }),
             None => json!({}),
         };
+    out["ObservabilityConfiguration"] = crate::observability::service_shape(config, spec);
     if let Some(deleted) = service.deleted_at {
         out["DeletedAt"] = json!(deleted.epoch_seconds());
     }
     out
+}
+
+/// `Port`, `RuntimeEnvironmentVariables` and `RuntimeEnvironmentSecrets` (left out when empty), as an
+/// `ImageConfiguration` and a `CodeConfigurationValues` both have them.
+fn configuration_values(c: &ImageConfiguration) -> Value {
+    let mut out = json!({ "Port": c.port.to_string() });
+    if !c.env.is_empty() {
+        out["RuntimeEnvironmentVariables"] = c.env.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
+    }
+    let secrets: serde_json::Map<String, Value> =
+        c.secrets.iter().map(|(k, v)| (k.to_owned(), json!(v.as_str()))).collect();
+    if !secrets.is_empty() {
+        out["RuntimeEnvironmentSecrets"] = Value::Object(secrets);
+    }
+    out
+}
+
+/// A code repository as App Runner shows it. The connection's ARN has no id here (that takes the
+/// store); [`described`] completes it.
+fn code_source(config: &AppRunnerConfig, code: &CodeSource) -> Value {
+    let configuration = match &code.configuration {
+        CodeConfiguration::Repository { .. } => json!({ "ConfigurationSource": "REPOSITORY" }),
+        CodeConfiguration::Api { runtime, build_command } => {
+            let mut values = configuration_values(&code.config);
+            values["Runtime"] = json!(runtime.api_name());
+            if let Some(command) = build_command {
+                values["BuildCommand"] = json!(command);
+            }
+            if let Some(command) = &code.config.start_command {
+                values["StartCommand"] = json!(command);
+            }
+            json!({ "ConfigurationSource": "API", "CodeConfigurationValues": values })
+        }
+    };
+    let mut repository = json!({
+        "RepositoryUrl": code.repository,
+        "SourceCodeVersion": { "Type": "BRANCH", "Value": code.branch },
+        "CodeConfiguration": configuration,
+    });
+    if let Some(dir) = &code.source_directory {
+        // App Runner's is absolute from the repository's root.
+        repository["SourceDirectory"] = json!(format!("/{dir}"));
+    }
+    let mut out = json!({ "CodeRepository": repository, "AutoDeploymentsEnabled": code.auto_deploy });
+    if let Some(name) = &code.connection {
+        out["AuthenticationConfiguration"] = json!({ "ConnectionArn": config.connection_name_arn(name) });
+    }
+    out
+}
+
+/// [`service`], its connection's ARN complete with the connection's id (while the connection exists).
+pub(crate) async fn described(state: &ApiState, s: &Service) -> Result<Value, AwsError> {
+    let mut out = service(&state.config, s);
+    if let Some(name) = s.spec.source.code().and_then(|c| c.connection.clone()) {
+        let found = state.store.call(move |db| db.connection(&name)).await?;
+        if let Some(c) = found {
+            out["SourceConfiguration"]["AuthenticationConfiguration"]["ConnectionArn"] =
+                json!(state.config.connection_arn(&c.name, &c.id));
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn operation(config: &AppRunnerConfig, service: &Service, op: &Operation) -> Value {

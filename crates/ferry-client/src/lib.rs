@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, Full};
 use serde::de::DeserializeOwned;
 
 mod access_keys;
+mod connections;
 mod metrics;
 mod secrets;
 mod tls;

@@ -114,6 +114,7 @@ fn code() -> ServiceSpec {
         configuration: CodeConfiguration::Repository { builder: Builder::Auto },
         config: ImageConfiguration::default(),
         credentials: None,
+        connection: None,
         auto_deploy: true,
     });
     spec

@@ -21,6 +21,11 @@ pub struct CodeSource {
     pub config: ImageConfiguration,
     /// Never returned by the API.
     pub credentials: Option<GitCredentials>,
+    /// The connection whose credentials fetch the repository (App Runner's `ConnectionArn`), read from
+    /// the store at each build and poll, so new credentials apply without touching the service. Not set
+    /// together with `credentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
     /// Deploy each commit pushed to the branch (App Runner's `AutoDeploymentsEnabled`; on by default for
     /// repositories, as there, and for specs stored before the switch existed).
     #[serde(default = "on")]
@@ -235,7 +240,49 @@ impl CodeSource {
         {
             return Err(ValidationError::new("build_command", "the build command must be a single line"));
         }
+        if let Some(name) = &self.connection {
+            check_connection_name(name)?;
+            if self.credentials.is_some() {
+                return Err(ValidationError::new(
+                    "connection",
+                    format!(
+                        "both the connection {name:?} and credentials are given; drop the credentials to \
+                         use the connection's, or drop the connection"
+                    ),
+                ));
+            }
+        }
         self.config.validate()
+    }
+}
+
+/// The git hosts a connection can be for, as App Runner names them (`GIT` is ferry's own: any other host).
+pub const CONNECTION_PROVIDERS: [&str; 3] = ["GITHUB", "BITBUCKET", "GIT"];
+
+/// A connection's provider in any case (`github`, `Bitbucket`, `GIT`), as App Runner spells it.
+pub fn connection_provider(s: &str) -> Result<&'static str, ValidationError> {
+    CONNECTION_PROVIDERS.into_iter().find(|p| p.eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
+        ValidationError::new("provider", format!("{s:?} is not a provider; use github, bitbucket or git"))
+    })
+}
+
+/// App Runner's rule for a connection's name: 4 to 32 letters, digits, `-` and `_`, starting with a
+/// letter or digit.
+pub fn check_connection_name(name: &str) -> Result<(), ValidationError> {
+    let mut chars = name.chars();
+    let ok = (4..=32).contains(&name.len())
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            "connection",
+            format!(
+                "{name:?} is not a connection name: use 4 to 32 letters, digits, '-' and '_', starting with a \
+                 letter or digit"
+            ),
+        ))
     }
 }
 
@@ -343,6 +390,41 @@ mod tests {
         assert_eq!(normalize_directory("./a/./b").unwrap().as_deref(), Some("a/b"));
         assert_eq!(normalize_directory("/").unwrap(), None);
         assert_eq!(normalize_directory("a/../../etc").unwrap_err().field, "source_directory");
+    }
+
+    #[test]
+    fn connection_names_and_a_connection_or_credentials_not_both() {
+        for ok in ["gh-main", "abcd", "A_b-9", &"x".repeat(32)] {
+            assert!(check_connection_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["abc", "-abc", "_abc", "a.bc", "ab cd", "", &"x".repeat(33), "ábcd"] {
+            assert_eq!(check_connection_name(bad).unwrap_err().field, "connection", "{bad}");
+        }
+        assert_eq!(connection_provider("github").unwrap(), "GITHUB");
+        assert_eq!(connection_provider(" Bitbucket").unwrap(), "BITBUCKET");
+        assert_eq!(connection_provider("GIT").unwrap(), "GIT");
+        assert!(connection_provider("gitlab").unwrap_err().message.contains("github, bitbucket or git"));
+        let mut code = CodeSource {
+            repository: "https://git.example/o/r.git".into(),
+            branch: "main".into(),
+            source_directory: None,
+            configuration: CodeConfiguration::Repository { builder: Builder::Auto },
+            config: ImageConfiguration::default(),
+            credentials: None,
+            connection: Some("gh-main".into()),
+            auto_deploy: true,
+        };
+        code.validate().unwrap();
+        code.credentials = Some(GitCredentials::Basic { username: "u".into(), password: "p".into() });
+        let e = code.validate().unwrap_err();
+        assert_eq!(e.field, "connection");
+        assert!(e.message.contains("drop the credentials"), "{}", e.message);
+        code.credentials = None;
+        code.connection = Some("no".into());
+        assert_eq!(code.validate().unwrap_err().field, "connection");
+        // Specs stored before connections existed read as using none, and one without is stored as before.
+        let json = serde_json::to_value(CodeSource { connection: None, ..code }).unwrap();
+        assert!(json.get("connection").is_none());
     }
 
     #[test]

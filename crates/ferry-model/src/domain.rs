@@ -65,6 +65,19 @@ impl DomainName {
         self.0.starts_with("*.")
     }
 
+    /// Refuses a name ferry routes already: one under its own domain `own` (every service has its name
+    /// there), or the webhooks' host. Both APIs that add custom domains ask this.
+    pub fn check_custom(&self, own: &str, hooks_host: &str) -> Result<(), ValidationError> {
+        let bare = self.0.trim_start_matches("*.");
+        if bare == own || bare.ends_with(&format!(".{own}")) || self.0 == hooks_host {
+            return Err(ValidationError::new(
+                "domain",
+                format!("{self} is under ferry's own domain {own}, where every service has its name already"),
+            ));
+        }
+        Ok(())
+    }
+
     /// `www.<name>`, for a domain added with its `www` subdomain; `None` for a wildcard (it covers it).
     pub fn www(&self) -> Option<DomainName> {
         (!self.is_wildcard() && !self.0.starts_with("www.")).then(|| Self(format!("www.{}", self.0)))
@@ -98,6 +111,27 @@ impl ChallengeMethod {
             Self::TlsAlpn01 => "tls-alpn-01",
             Self::Dns01 => "dns-01",
         }
+    }
+
+    /// The method for `name`: `asked`, else HTTP-01, or DNS-01 for a wildcard (the only one CAs certify
+    /// wildcards over). `dns01`: the server has a DNS hook to set TXT records with.
+    pub fn for_domain(name: &DomainName, asked: Option<Self>, dns01: bool) -> Result<Self, ValidationError> {
+        let method = asked.unwrap_or(if name.is_wildcard() { Self::Dns01 } else { Self::Http01 });
+        if name.is_wildcard() && method != Self::Dns01 {
+            return Err(ValidationError::new(
+                "method",
+                format!("{name} is a wildcard: CAs certify wildcards only over dns-01"),
+            ));
+        }
+        if method == Self::Dns01 && !dns01 {
+            return Err(ValidationError::new(
+                "method",
+                "dns-01 needs a DNS hook and this server has none: start it with --acme-dns-hook COMMAND \
+                 (a command that sets the TXT record), or certify a name that is not a wildcard over http-01 \
+                 or tls-alpn-01",
+            ));
+        }
+        Ok(method)
     }
 
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
@@ -159,6 +193,29 @@ pub struct CustomDomain {
 }
 
 impl CustomDomain {
+    /// A domain just added: routed at once, its certificate pending.
+    pub fn new(
+        name: DomainName,
+        service_id: ServiceId,
+        www: bool,
+        method: ChallengeMethod,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            name,
+            service_id,
+            www,
+            method,
+            status: DomainStatus::PendingCertificateValidation,
+            reason: None,
+            not_after: None,
+            renew_at: None,
+            next_attempt: None,
+            failures: 0,
+            created_at: now,
+        }
+    }
+
     /// The names its certificate covers: the name, and `www.<name>` if asked for.
     pub fn names(&self) -> Vec<DomainName> {
         let mut names = vec![self.name.clone()];
@@ -212,6 +269,33 @@ mod tests {
         assert!(DomainName::parse("www.example.com").expect("valid").www().is_none());
         assert!(DomainName::parse("*.example.com").expect("valid").www().is_none());
         assert!(DomainName::parse("*.example.com").expect("valid").is_wildcard());
+    }
+
+    #[test]
+    fn names_ferry_routes_already_are_not_custom_domains() {
+        let check =
+            |n: &str| DomainName::parse(n).expect(n).check_custom("apps.example.com", "hooks.example.org");
+        for taken in ["apps.example.com", "web.apps.example.com", "*.apps.example.com", "hooks.example.org"] {
+            let err = check(taken).expect_err(taken);
+            assert!(err.message.contains("ferry's own domain"), "{taken}: {}", err.message);
+        }
+        for free in ["example.com", "myapps.example.com", "*.example.com", "x.hooks.example.org"] {
+            check(free).expect(free);
+        }
+    }
+
+    #[test]
+    fn wildcards_are_certified_over_dns01_only() {
+        let wild = DomainName::parse("*.example.com").expect("valid");
+        let plain = DomainName::parse("app.example.com").expect("valid");
+        assert_eq!(ChallengeMethod::for_domain(&plain, None, false), Ok(ChallengeMethod::Http01));
+        assert_eq!(ChallengeMethod::for_domain(&wild, None, true), Ok(ChallengeMethod::Dns01));
+        let no_hook = ChallengeMethod::for_domain(&wild, None, false).expect_err("no hook");
+        assert!(no_hook.message.contains("--acme-dns-hook"), "{}", no_hook.message);
+        let http = ChallengeMethod::for_domain(&wild, Some(ChallengeMethod::Http01), true).expect_err("http");
+        assert!(http.message.contains("only over dns-01"), "{}", http.message);
+        let asked = Some(ChallengeMethod::TlsAlpn01);
+        assert_eq!(ChallengeMethod::for_domain(&plain, asked, false), Ok(ChallengeMethod::TlsAlpn01));
     }
 
     #[test]

@@ -24,7 +24,10 @@ mod time;
 mod traffic;
 mod watch;
 
-pub use code::{Builder, CodeConfiguration, CodeRuntime, CodeSource, GitCredentials, normalize_directory};
+pub use code::{
+    Builder, CONNECTION_PROVIDERS, CodeConfiguration, CodeRuntime, CodeSource, GitCredentials, check_branch,
+    check_connection_name, check_repository, connection_provider, normalize_directory,
+};
 pub use domain::{ChallengeMethod, CustomDomain, DomainName, DomainStatus};
 pub use error::ValidationError;
 pub use ids::{Arn, InstanceId, OperationId, ServiceId};
@@ -40,8 +43,8 @@ pub use scaling::{
 };
 pub use secret::{SecretName, SecretRefs, SecretValue};
 pub use service::{
-    Build, EnvVars, ImageConfiguration, ImageSource, MAX_HSTS_MAX_AGE, MAX_INSTANCES, Revision, Service,
-    ServiceName, ServiceSpec, ServiceStatus, Source,
+    Build, EnvVars, ImageConfiguration, ImageSource, MAX_HSTS_MAX_AGE, MAX_INSTANCES, ObservabilityRef,
+    Revision, Service, ServiceName, ServiceSpec, ServiceStatus, Source,
 };
 pub use time::Timestamp;
 pub use traffic::{RequestTimeout, UpstreamProtocol};

@@ -360,21 +360,42 @@ pub struct ServiceSpec {
     /// Which requests get a line in the service's request log. Specs stored before it have none.
     #[serde(default)]
     pub request_logs: RequestLogs,
+    /// The observability configuration revision the service is associated with (App Runner's
+    /// `ObservabilityConfiguration`). ferry has no tracing backend: it is recorded and reported only.
+    #[serde(default)]
+    pub observability: Option<ObservabilityRef>,
+}
+
+/// A named observability configuration's revision.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObservabilityRef {
+    pub name: String,
+    pub revision: u32,
 }
 
 /// The longest HSTS max-age ferry sends: two years, what browsers' preload lists ask for.
 pub const MAX_HSTS_MAX_AGE: u32 = 63_072_000;
 
 impl ServiceSpec {
+    /// Whether the source is a repository fetched with the connection `name`'s credentials.
+    pub fn uses_connection(&self, name: &str) -> bool {
+        self.source.code().and_then(|c| c.connection.as_deref()) == Some(name)
+    }
+
     /// A spec with App Runner's defaults for everything but the image.
     pub fn for_image(image: ImageRef) -> Self {
+        Self::for_source(Source::Image(ImageSource {
+            image,
+            config: ImageConfiguration::default(),
+            credentials: None,
+            auto_deploy: false,
+        }))
+    }
+
+    /// A spec with App Runner's defaults for everything but the source.
+    pub fn for_source(source: Source) -> Self {
         Self {
-            source: Source::Image(ImageSource {
-                image,
-                config: ImageConfiguration::default(),
-                credentials: None,
-                auto_deploy: false,
-            }),
+            source,
             instance: InstanceConfiguration::default(),
             health_check: HealthCheckConfiguration::default(),
             instances: 1,
@@ -386,6 +407,7 @@ impl ServiceSpec {
             https_redirect: None,
             hsts_max_age: None,
             request_logs: RequestLogs::Off,
+            observability: None,
         }
     }
 

@@ -303,10 +303,15 @@ impl RawConfig {
             ));
         }
         let region = self.region.unwrap_or_else(|| "local".to_owned());
+        // At most 63 characters: App Runner's ARN pattern allows no more, so ferry would refuse its own ARNs.
         if region.is_empty()
+            || region.len() > 63
             || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
-            return Err(err("region", "use lower-case letters, digits and '-', e.g. local or eu-west-1"));
+            return Err(err(
+                "region",
+                "use 1 to 63 lower-case letters, digits and '-', e.g. local or eu-west-1",
+            ));
         }
         let account = self.account.unwrap_or_else(|| "000000000000".to_owned());
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -518,6 +523,9 @@ mod tests {
         assert_eq!(e.field, "domain");
         let e = RawConfig { account: Some("123".into()), ..raw() }.validate().unwrap_err();
         assert_eq!(e.field, "account");
+        let e = RawConfig { region: Some("a".repeat(64)), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.field, "region");
+        assert!(RawConfig { region: Some("a".repeat(63)), ..raw() }.validate().is_ok());
         let e = RawConfig { deploy_timeout: Some(5), ..raw() }.validate().unwrap_err();
         assert_eq!(e.to_string(), "deploy-timeout: 5 is out of range; use 10 to 3600 seconds");
         let e = RawConfig { runtime_images: BTreeMap::from([("cobol".into(), "x".into())]), ..raw() }

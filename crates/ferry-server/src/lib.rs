@@ -24,6 +24,7 @@ mod api_server;
 mod certs;
 pub mod clock;
 pub mod config;
+mod connection;
 mod controller;
 pub mod health;
 mod hooks;
@@ -323,10 +324,24 @@ pub async fn serve(
     };
     let hooks_url = public.url_of(&config.hooks_host);
     hooks.set(ferry_api::hooks_router(store.clone(), commands.clone()));
+    // What both APIs know of HTTPS for custom domains.
+    let tls_api = tls.as_ref().map(|t| {
+        let wake = t.wake.clone();
+        ferry_api::TlsApi {
+            dns01: config.https.as_ref().is_some_and(|h| h.acme.dns_hook.is_some()),
+            local_ca_pem: t.local.as_ref().map(|ca| ca.ca_pem().to_owned()),
+            domains_changed: Arc::new(move || wake.notify_one()),
+        }
+    });
     let apprunner = ferry_apprunner::AppRunnerConfig {
         arn: Arn { region: config.region.clone(), account: config.account.clone() },
         domain: config.domain.clone(),
         port: public.port,
+        hooks_host: config.hooks_host.clone(),
+        tls: tls_api.as_ref().map(|t| ferry_apprunner::AppRunnerTls {
+            dns01: t.dns01,
+            domains_changed: t.domains_changed.clone(),
+        }),
     };
     let (apprunner_store, apprunner_commands) = (store.clone(), commands.clone());
     let api = ferry_api::router(
@@ -338,14 +353,7 @@ pub async fn serve(
             public,
             hooks_host: config.hooks_host.clone(),
             hooks_url: hooks_url.clone(),
-            tls: tls.as_ref().map(|t| {
-                let wake = t.wake.clone();
-                ferry_api::TlsApi {
-                    dns01: config.https.as_ref().is_some_and(|h| h.acme.dns_hook.is_some()),
-                    local_ca_pem: t.local.as_ref().map(|ca| ca.ca_pem().to_owned()),
-                    domains_changed: Arc::new(move || wake.notify_one()),
-                }
-            }),
+            tls: tls_api,
             metrics,
         },
     );

@@ -145,18 +145,24 @@ impl Watcher {
     /// Looks at one service's branch or tag; whether it answered.
     async fn look(&self, service: Service) -> bool {
         let found = match &service.spec.source {
-            Source::Code(code) => {
-                let workdir = self.settings.data_dir.join("git").join(service.id.as_str());
-                let request = FetchRequest {
-                    repository: &code.repository,
-                    branch: &code.branch,
-                    commit: None,
-                    credentials: code.credentials.as_ref(),
-                    workdir: &workdir,
-                    timeout: self.settings.timeout,
-                };
-                ferry_build::branch_head(&request).await.map(SourceVersion::Commit).map_err(|e| e.to_string())
-            }
+            Source::Code(code) => match crate::connection::credentials(&self.store, code).await {
+                Err(e) => Err(e.to_string()),
+                Ok(credentials) => {
+                    let workdir = self.settings.data_dir.join("git").join(service.id.as_str());
+                    let request = FetchRequest {
+                        repository: &code.repository,
+                        branch: &code.branch,
+                        commit: None,
+                        credentials: credentials.as_ref(),
+                        workdir: &workdir,
+                        timeout: self.settings.timeout,
+                    };
+                    ferry_build::branch_head(&request)
+                        .await
+                        .map(SourceVersion::Commit)
+                        .map_err(|e| e.to_string())
+                }
+            },
             Source::Image(image) => {
                 let lookup = self.runtime.resolve(&image.image, image.credentials.as_ref());
                 match tokio::time::timeout(self.settings.timeout, lookup).await {

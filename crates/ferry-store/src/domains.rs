@@ -42,6 +42,19 @@ impl Db {
         Ok(inserted > 0)
     }
 
+    /// Adds a domain to its service unless a name it brings (itself, and its `www.` if asked for) routes
+    /// somewhere already: that name then, and nothing is written. No name may route to two places, so
+    /// the check and the insert are one transaction.
+    pub fn claim_domain(&mut self, domain: &CustomDomain) -> Result<Option<DomainName>> {
+        self.transaction(|db| {
+            let taken: Vec<DomainName> = db.all_domains()?.iter().flat_map(CustomDomain::names).collect();
+            if let Some(name) = domain.names().into_iter().find(|n| taken.contains(n)) {
+                return Ok(Some(name));
+            }
+            db.insert_domain(domain).map(|ok| (!ok).then(|| domain.name.clone()))
+        })
+    }
+
     pub fn domain(&self, name: &DomainName) -> Result<Option<CustomDomain>> {
         let sql = format!("SELECT {COLUMNS} FROM custom_domains WHERE name = ?1");
         self.conn.query_row(&sql, [name.as_str()], |r| Ok(read(r))).optional()?.transpose()
@@ -180,6 +193,24 @@ mod tests {
         db.mark_deleted(&a, Timestamp(5)).expect("delete");
         assert!(db.all_domains().expect("all").is_empty(), "a deleted service's domains are free again");
         assert!(db.insert_domain(&domain("app.example.com", &b)).expect("free again"));
+    }
+
+    #[test]
+    fn a_claim_is_refused_for_any_name_it_brings_that_routes_already() {
+        let mut db = memory_db();
+        let a = create_service(&mut db, "a");
+        let b = create_service(&mut db, "b");
+        let with_www = CustomDomain { www: true, ..domain("example.com", &a) };
+        assert_eq!(db.claim_domain(&with_www).expect("claim"), None);
+        let www = DomainName::parse("www.example.com").expect("valid");
+        assert_eq!(db.claim_domain(&domain("www.example.com", &b)).expect("claim"), Some(www.clone()));
+        assert_eq!(db.claim_domain(&domain("other.example", &b)).expect("claim"), None);
+        let clash = CustomDomain { www: true, ..domain("example.com", &b) };
+        assert_eq!(
+            db.claim_domain(&clash).expect("claim"),
+            Some(DomainName::parse("example.com").expect("valid"))
+        );
+        assert!(db.service_domains(&b).expect("list").iter().all(|d| d.name.as_str() == "other.example"));
     }
 
     #[test]

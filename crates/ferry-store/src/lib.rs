@@ -9,29 +9,34 @@
 //! sealed with the key in the data directory's `secret.key` (see `seal.rs`).
 //!
 //! The modules depend one way: `error` ← `seal` ← `migrate` ← `db` ← the tables (`services` ← `revisions`,
-//! `operations`, `instances`, `tokens`, `watches`, `scaling`, `secrets`) ← `handle`.
+//! `operations`, `instances`, `tokens`, `watches`, `scaling`, `secrets`, `connections`) ← `handle`.
 
 mod access_keys;
+mod connections;
 mod db;
 mod domains;
 mod error;
 mod handle;
 mod instances;
 mod migrate;
+mod observability;
 mod operations;
 mod revisions;
 mod scaling;
 mod seal;
 mod secrets;
 mod services;
+mod tags;
 mod tokens;
 mod watches;
 
 pub use access_keys::AccessKeyRecord;
+pub use connections::ConnectionRecord;
 pub use db::Db;
 pub use domains::CertificateOutcome;
 pub use error::{Result, StoreError};
 pub use handle::{MAX_PENDING, Store};
+pub use observability::ObservabilityRecord;
 pub use operations::NewEvent;
 pub use revisions::RevisionUse;
 pub use scaling::ScalingDecision;

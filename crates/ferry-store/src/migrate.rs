@@ -17,6 +17,9 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_tokens", include_str!("../migrations/0009_tokens.sql")),
     ("0010_custom_domains", include_str!("../migrations/0010_custom_domains.sql")),
     ("0011_access_keys", include_str!("../migrations/0011_access_keys.sql")),
+    ("0012_connections", include_str!("../migrations/0012_connections.sql")),
+    ("0013_tags", include_str!("../migrations/0013_tags.sql")),
+    ("0014_observability", include_str!("../migrations/0014_observability.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

@@ -4,8 +4,11 @@ use ferry_model::*;
 
 use crate::{Db, Store, StoreError};
 
+mod connections;
 mod migrations;
+mod observability;
 mod secrets;
+mod tags;
 
 /// One fixed key for the tests that open a database file more than once.
 pub(crate) fn key() -> crate::Sealer {

@@ -14,10 +14,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod access_keys;
+mod connections;
 mod metrics;
 mod secrets;
 mod tokens;
 pub use access_keys::{AccessKeyList, AccessKeyView, CreateAccessKeyRequest};
+pub use connections::{
+    ConnectionCredentialsRequest, ConnectionList, ConnectionView, CreateConnectionRequest,
+};
 pub use metrics::{MetricsPoint, MetricsView};
 pub use secrets::{SecretList, SecretSetView, SecretView, SetSecretRequest};
 pub use tokens::{CreateTokenRequest, TokenList, TokenView};
@@ -176,8 +180,13 @@ pub struct CodeRepositoryInput {
     /// must exist (`PUT /v1/secrets/{name}`); its value is read when an instance starts.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, String>,
+    /// Credentials for a private repository: give these, or `connection`, not both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<GitCredentialsInput>,
+    /// The connection (`/v1/connections`) whose credentials fetch the repository; read at each build, so
+    /// new credentials apply without updating the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 /// Either `username` and `password` (or an access token) for HTTPS, or `ssh_private_key` for SSH.
@@ -369,8 +378,13 @@ pub struct CodeUpdate {
     /// Removes secret variables by variable name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets_remove: Vec<String>,
+    /// New credentials for the repository; they replace a connection the service used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<GitCredentialsInput>,
+    /// Build with this connection's credentials from now on (they replace the service's own); `""`
+    /// stops using one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 /// `POST /v1/services/{name}/rollback`
@@ -466,6 +480,10 @@ pub struct ServiceView {
     /// Which requests get a line in its request log: `on`, `off` or `1/N`.
     #[serde(default = "off")]
     pub request_logs: String,
+    /// The App Runner observability configuration revision it is associated with (`<name>/<revision>`):
+    /// recorded and reported only, as ferry collects no traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observability: Option<String>,
     /// How many instances should run.
     pub instances_desired: u32,
     /// The revision serving traffic (or that last did).
@@ -620,6 +638,9 @@ pub struct CodeSourceView {
     /// `basic` or `ssh`, if credentials are set; they are never returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+    /// The connection whose credentials fetch the repository, if it uses one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -78,6 +78,9 @@ pub enum Command {
     /// Secrets: values services get as environment variables (--secret ENV=NAME), sealed at rest
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Connections: credentials for git hosts that services build from (--connection NAME), sealed at rest
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
     /// Print the server's local CA certificate (PEM), for clients to trust: curl --cacert
     Ca,
     /// Source builds without a server: `ferry build plan [DIR]` shows what ferry would build
@@ -105,6 +108,42 @@ pub enum SecretCommand {
     Delete {
         name: String,
         /// Delete it even though services use it: their next deployment fails until it is set again
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Make a connection; it waits for its credentials (PENDING_HANDSHAKE) until `ferry connection credentials`
+    Create {
+        /// 4 to 32 letters, digits, '-' and '_', starting with a letter or digit
+        name: String,
+        /// The git host: github, bitbucket, or git (any other host) [default: git]
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// Give a connection its credentials (the handshake), replacing any it had
+    ///
+    /// With --username, the password or access token is read from standard input when it is not a terminal
+    /// (`printf %s "$TOKEN" | ferry connection credentials NAME --username U`), else asked for twice without
+    /// echo; never taken from the command line. The next build of every service using the connection
+    /// fetches with them.
+    Credentials {
+        name: String,
+        /// User name for an HTTPS git host (the password or token is read as above)
+        #[arg(long, required_unless_present = "ssh_key", conflicts_with = "ssh_key")]
+        username: Option<String>,
+        /// A file with the SSH private key for the git host
+        #[arg(long)]
+        ssh_key: Option<PathBuf>,
+    },
+    /// List connections: provider, status, when made, the services that use each (never credentials)
+    List,
+    /// Delete a connection; one that services use is kept unless --force
+    Delete {
+        name: String,
+        /// Delete it even though services use it: their builds fail until they are given another
         #[arg(long)]
         force: bool,
     },
@@ -539,6 +578,10 @@ pub struct CodeArgs {
     /// A file with the SSH private key for the git host
     #[arg(long, conflicts_with = "git_username")]
     pub git_ssh_key: Option<PathBuf>,
+    /// Fetch with this connection's credentials (`ferry connection`), read at each build; with update,
+    /// "" stops using one
+    #[arg(long, conflicts_with_all = ["git_username", "git_ssh_key"])]
+    pub connection: Option<String>,
 }
 
 /// Health check settings, App Runner's, plus a grace period.

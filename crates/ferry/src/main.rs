@@ -118,6 +118,7 @@ fn main() -> ExitCode {
         Command::Token(c) => client_command(cmd::token::run(&cli.global, c)),
         Command::AccessKey(c) => client_command(cmd::access_key::run(&cli.global, c)),
         Command::Secret(c) => client_command(cmd::secret::run(&cli.global, c)),
+        Command::Connection(c) => client_command(cmd::connection::run(&cli.global, c)),
         Command::Build(c) => cmd::build::run(&cli.global, c),
     };
     match result {

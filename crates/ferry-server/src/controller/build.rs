@@ -24,6 +24,9 @@ pub(crate) enum BuildFailure {
     /// Fetching, reading or packing the repository failed (the message says what to fix).
     #[error(transparent)]
     Source(#[from] ferry_build::BuildError),
+    /// The source's connection is gone or has no credentials yet.
+    #[error(transparent)]
+    Connection(#[from] crate::connection::ConnectionError),
     #[error("build command `{command}` failed with exit code {exit_code}")]
     Command { command: String, exit_code: i64 },
     #[error(transparent)]
@@ -118,11 +121,12 @@ pub(crate) async fn build_revision(cx: &Context, revision: Revision) -> Result<R
     };
 
     let work = async {
+        let credentials = crate::connection::credentials(&shared.store, code).await?;
         let request = FetchRequest {
             repository: &code.repository,
             branch: &code.branch,
             commit: pinned.as_deref(),
-            credentials: code.credentials.as_ref(),
+            credentials: credentials.as_ref(),
             workdir: &workdir,
             timeout: settings.build_timeout,
         };

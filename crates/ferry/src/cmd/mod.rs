@@ -1,6 +1,7 @@
 pub mod access_key;
 pub mod autoscaling;
 pub mod build;
+pub mod connection;
 pub mod domain;
 pub mod hooks;
 pub mod login;

@@ -144,7 +144,8 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
         || code.runtime.is_some()
         || code.build_command.is_some()
         || code.git_username.is_some()
-        || code.git_ssh_key.is_some();
+        || code.git_ssh_key.is_some()
+        || code.connection.is_some();
     // --env, --port and --start-command belong to whichever source the service has.
     let is_code = code_changes || c.describe_service(&args.name).await?.source.code_repository.is_some();
     if is_code {
@@ -168,6 +169,7 @@ async fn update(global: &Global, args: UpdateArgs) -> Result<()> {
                     args.code.git_password,
                     args.code.git_ssh_key,
                 )?,
+                connection: args.code.connection,
             }),
             image: None,
             instance: (args.cpu.is_some() || args.memory.is_some())
@@ -305,6 +307,7 @@ async fn create(global: &Global, args: CreateArgs) -> Result<()> {
                     args.code.git_password,
                     args.code.git_ssh_key,
                 )?,
+                connection: args.code.connection,
             }),
         },
         (None, None) => {
@@ -392,6 +395,9 @@ fn print_service(s: &ServiceView, built: Option<&ferry_wire::RevisionView>) {
             (None, None) => "from the repository".to_owned(),
         };
         field("Build", &how);
+        if let Some(connection) = &code.connection {
+            field("Connection", connection);
+        }
         match built {
             Some(r) if r.port != code.port => field(
                 "Port",
@@ -457,6 +463,9 @@ fn print_service(s: &ServiceView, built: Option<&ferry_wire::RevisionView>) {
     }
     if s.request_logs != "off" {
         field("Request logs", &s.request_logs);
+    }
+    if let Some(observability) = &s.observability {
+        field("Observability", &format!("{observability} (recorded only: ferry collects no traces)"));
     }
     if s.read_only_root {
         field("Root filesystem", "read-only (/tmp writable)");

@@ -131,11 +131,14 @@ fn the_aws_cli_drives_an_image_service_through_its_life() {
         missing_secret.contains("RuntimeEnvironmentSecrets") && missing_secret.contains("nosuch"),
         "{missing_secret}"
     );
-    let unknown = aws.fails(&["list-connections"]);
-    assert!(
-        unknown.contains("UnknownOperationException") && unknown.contains("ListConnections"),
+    // An operation that is not App Runner's is refused by name, never pretended.
+    let (status, unknown) = aws.raw_call("ListWidgets", "{}");
+    assert_eq!(
+        (status, &unknown["__type"]),
+        (400, &serde_json::json!("UnknownOperationException")),
         "{unknown}"
     );
+    assert!(unknown["Message"].as_str().unwrap().contains("ListWidgets"), "{unknown}");
 
     aws.ok(&["delete-service", "--service-arn", &arn]);
     poll("the service gone", RUNNING, || {

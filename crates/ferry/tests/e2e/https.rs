@@ -171,7 +171,7 @@ fn served_since(ca: &Path, host: &str, port: u16) -> Option<String> {
 }
 
 /// A port free now on 127.0.0.1, for a listener that an ACME CA must know before ferry starts.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 

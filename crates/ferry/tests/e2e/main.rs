@@ -8,10 +8,15 @@ mod aws;
 mod support;
 
 mod apprunner_api;
+mod apprunner_code;
+mod apprunner_domains;
 mod apprunner_secrets;
+mod apprunner_tags;
+mod apprunner_validation;
 mod apprunner_yaml;
 mod autodeploy;
 mod builds;
+mod connections;
 mod console;
 mod control_plane;
 mod deployments;
