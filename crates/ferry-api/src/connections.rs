@@ -160,14 +160,18 @@ pub(crate) async fn delete(
     let name = name(&segment)?;
     let key = name.clone();
     let force = params.force;
+    let arn = state.config.arn.clone();
     let outcome = state
         .store
         .call(move |db| {
             db.transaction(|db| {
                 let users = db.connection_users()?.remove(&key).unwrap_or_default();
-                if !users.is_empty() && !force && db.connection(&key)?.is_some() {
-                    return Ok::<_, StoreError>(Err(users));
+                let Some(found) = db.connection(&key)? else { return Ok::<_, StoreError>(Ok(false)) };
+                if !users.is_empty() && !force {
+                    return Ok(Err(users));
                 }
+                // Its App Runner tags go with it, whichever API deletes it.
+                db.forget_tags(&arn.connection(&found.name, &found.id))?;
                 Ok(Ok(db.delete_connection(&key)?))
             })
         })

@@ -156,5 +156,8 @@ pub(crate) async fn delete(
     Segment(name): Segment,
 ) -> Result<(StatusCode, Json<ServiceOperation>), ApiError> {
     let outcome = state.commands.execute(Command::Delete { service: Target::Name(name) }, trigger).await?;
+    // Its App Runner tags go with it, whichever API deletes it.
+    let arn = state.config.arn.service(&outcome.service.name, &outcome.service.id);
+    state.store.submit("forget a deleted service's tags", move |db| db.forget_tags(&arn).map(drop));
     state.operation_answer(StatusCode::ACCEPTED, outcome).await
 }

@@ -24,12 +24,12 @@ impl AppRunnerConfig {
     }
 
     pub(crate) fn connection_arn(&self, name: &str, id: &str) -> String {
-        format!("{}{name}/{id}", self.connection_prefix())
+        self.arn.connection(name, id)
     }
 
     /// A connection's ARN without its id, for where only the name is at hand ([`by_arn`] takes it).
     pub(crate) fn connection_name_arn(&self, name: &str) -> String {
-        format!("{}{name}", self.connection_prefix())
+        self.arn.connection(name, "")
     }
 }
 

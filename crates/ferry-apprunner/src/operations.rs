@@ -242,7 +242,8 @@ async fn create_service(state: &ApiState, input: &Value) -> Result<Value, AwsErr
     if input.get("EncryptionConfiguration").is_some_and(|v| !v.is_null()) {
         return Err(AwsError::member(
             "EncryptionConfiguration",
-            "is not supported by ferry's App Runner API yet; leave it out",
+            "is not supported: there is no KMS here; ferry seals secrets and credentials at rest with its \
+             own key (secret.key in its data directory), so leave EncryptionConfiguration out",
         ));
     }
     let tags = crate::tags::parse(input)?;

@@ -154,6 +154,13 @@ impl Arn {
         )
     }
 
+    /// `arn:aws:apprunner:<region>:<account>:connection/<name>/<id>`; `id` empty: the ARN stops after the
+    /// name (App Runner takes both).
+    pub fn connection(&self, name: &str, id: &str) -> String {
+        let arn = format!("arn:aws:apprunner:{}:{}:connection/{name}", self.region, self.account);
+        if id.is_empty() { arn } else { format!("{arn}/{id}") }
+    }
+
     /// The name and id named by a service ARN, if `arn` is one of this server's.
     pub fn parse_service<'a>(&self, arn: &'a str) -> Option<(&'a str, Option<&'a str>)> {
         let prefix = format!("arn:aws:apprunner:{}:{}:service/", self.region, self.account);

@@ -196,6 +196,23 @@ fn the_aws_cli_tags_resources_and_manages_observability_configurations() {
         (d["Service"]["Status"] == "RUNNING").then_some(())
     });
 
+    // Whichever API deletes a service, its tags go with it: here ferry's own CLI.
+    let other = aws.ok(&[
+        "create-service",
+        "--service-name",
+        "aws-tags-two",
+        "--source-configuration",
+        &image_source("two", 0),
+        "--tags",
+        "Key=team,Value=b",
+    ]);
+    let other_arn = other["Service"]["ServiceArn"].as_str().unwrap().to_owned();
+    assert_eq!(tags(&aws, &other_arn), pairs(&[("team", "b")]));
+    server.ferry_ok(&["service", "delete", "aws-tags-two"]);
+    poll("the CLI-deleted service's tags forgotten", RUNNING, || {
+        tags(&aws, &other_arn).is_empty().then_some(())
+    });
+
     // A deleted service's tags are forgotten; it can no longer be tagged.
     aws.ok(&["delete-service", "--service-arn", &arn]);
     assert_eq!(tags(&aws, &arn), pairs(&[]));
