@@ -2,7 +2,8 @@
 //!
 //! The directory holds a plain repository (`<workdir>/repo`) that is fetched into, shallowly
 //! (`--depth 1`), then checked out detached and cleaned: the second build of a service fetches only
-//! the objects that changed, and the worktree is exactly the commit. One fetch per workdir at a time:
+//! the objects that changed, and the worktree is exactly the commit. A host that speaks only git's dumb
+//! HTTP protocol (static files, no shallow fetches) is fetched whole instead. One fetch per workdir at a time:
 //! the caller builds a service's revisions one after another.
 //!
 //! Safety: the URL and branch are validated upstream and still never sit where git reads options
@@ -183,7 +184,20 @@ async fn sync(
         }
     };
     let fetch_args = ["fetch", "--quiet", "--depth", "1", "--no-tags", "--", req.repository, target.as_str()];
-    git.run("fetch", &fetch_args).await.map_err(|f| explain(f, req, shown))?;
+    match git.run("fetch", &fetch_args).await {
+        // A host serving git's "dumb" HTTP protocol (static files) cannot hand out one commit alone.
+        Err(f) if f.stderr.contains("does not support shallow") => {
+            log(&format!(
+                "{shown} is served over git's dumb HTTP protocol, which cannot fetch shallowly: \
+                 fetching the whole history"
+            ));
+            let full = ["fetch", "--quiet", "--no-tags", "--", req.repository, target.as_str()];
+            git.run("fetch", &full).await.map_err(|f| explain(f, req, shown))?;
+        }
+        fetched => {
+            fetched.map_err(|f| explain(f, req, shown))?;
+        }
+    }
     let other = |f: Failure| Step::Other(f.into_error(shown));
     let checkout =
         ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", "FETCH_HEAD"];

@@ -304,3 +304,63 @@ async fn a_branch_head_is_read_without_fetching_and_a_missing_branch_is_named() 
     let err = branch_head(&request(&missing, "main", work.path())).await.unwrap_err().to_string();
     assert!(err.contains("cannot reach repository"), "{err}");
 }
+
+/// Serves `root`'s files over HTTP/1.1, one request per connection: what git's dumb HTTP protocol fetches
+/// from (a bare repository after `git update-server-info`), as a plain web server would.
+async fn static_files(root: PathBuf) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let root = root.clone();
+            tokio::spawn(async move {
+                let (mut head, mut buf) = (Vec::new(), [0u8; 1024]);
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let target = text.split_whitespace().nth(1).unwrap_or("/");
+                let path = target.split('?').next().unwrap_or("/").trim_start_matches('/');
+                let answer = match fs::read(root.join(path)) {
+                    Ok(body) if !path.contains("..") => {
+                        let mut answer = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        answer.extend(body);
+                        answer
+                    }
+                    _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                };
+                let _ = stream.write_all(&answer).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_host_serving_git_over_dumb_http_is_fetched_whole() {
+    let up = Upstream::new();
+    up.commit(&[("v", "1")], "one");
+    let second = up.commit(&[("v", "2")], "two");
+    let served = tempfile::tempdir().unwrap();
+    let bare = served.path().join("app.git");
+    let bare_path = bare.display().to_string();
+    up.git(&["clone", "--quiet", "--bare", &up.path(), &bare_path]);
+    up.git(&["-C", &bare_path, "update-server-info"]);
+    let url = format!("http://{}/app.git", static_files(served.path().to_owned()).await);
+
+    let work = tempfile::tempdir().unwrap();
+    let log = Log::default();
+    let checkout = fetch(&request(&url, "main", work.path()), &log.sink()).await.unwrap();
+    assert_eq!(checkout.commit, second);
+    assert_eq!(fs::read_to_string(checkout.dir.join("v")).unwrap(), "2");
+    let lines = log.lines();
+    assert!(lines.iter().any(|l| l.contains("dumb HTTP protocol")), "{lines:?}");
+}
