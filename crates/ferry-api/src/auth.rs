@@ -24,7 +24,9 @@
 //! | anything under `/v1/tokens`, reads included | 403 | 403 | yes |
 //!
 //! A deploy token can refer services to secrets by name (and an app it deploys can read them), so the
-//! deploy scope keeps secrets from being set or deleted, not from being used.
+//! deploy scope keeps secrets from being set or deleted, not from being used. So with connections: a deploy
+//! token can point a service that names one at any repository URL, and the build sends that host the
+//! connection's credentials; give deploy tokens only to those trusted with the connections' credentials.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

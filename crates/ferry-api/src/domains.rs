@@ -69,8 +69,24 @@ pub(crate) async fn add(
     domain_name.check_custom(&state.config.public.domain, &state.config.hooks_host)?;
     let service = find(&state, name).await?;
     let domain = CustomDomain::new(domain_name, service.id.clone(), req.www, method, Timestamp::now());
-    let row = domain.clone();
-    let inserted = state.store.call(move |db| db.claim_domain(&row)).await?;
+    let (row, id) = (domain.clone(), service.id.clone());
+    // The service is looked at again in the claim's transaction: a domain claimed after its deletion would
+    // route nowhere and could not be removed (nothing finds a deleted service by name).
+    let inserted = state
+        .store
+        .call(move |db| {
+            db.transaction(|db| {
+                if db.service(&id)?.is_none_or(|s| s.deleted_at.is_some()) {
+                    return Ok::<_, ferry_store::StoreError>(Err(()));
+                }
+                db.claim_domain(&row).map(Ok)
+            })
+        })
+        .await?
+        .map_err(|()| {
+            ApiError::new(ErrorKind::NotFound, format!("service {} was deleted meanwhile", service.name))
+                .with_field("name")
+        })?;
     if let Some(taken) = inserted {
         return Err(ApiError::new(
             ErrorKind::Conflict,

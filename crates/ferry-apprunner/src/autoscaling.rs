@@ -188,8 +188,9 @@ pub(crate) async fn describe(state: &ApiState, input: &Value) -> Result<Value, A
 pub(crate) async fn list(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
     let (start, max) = page(input, 100)?;
     let name = string(input, "AutoScalingConfigurationName", "AutoScalingConfigurationName")?;
+    // App Runner's default is true (botocore's ListAutoScalingConfigurationsRequest.LatestOnly).
     let latest_only = match input.get("LatestOnly") {
-        None | Some(Value::Null) => false,
+        None | Some(Value::Null) => true,
         Some(v) => v.as_bool().ok_or_else(|| AwsError::member("LatestOnly", "must be a boolean"))?,
     };
     let (all, services) = everything(state).await?;
@@ -219,28 +220,39 @@ pub(crate) async fn delete(state: &ApiState, input: &Value) -> Result<Value, Aws
         None | Some(Value::Null) => false,
         Some(v) => v.as_bool().ok_or_else(|| AwsError::member("DeleteAllRevisions", "must be a boolean"))?,
     };
-    let (all, services) = everything(state).await?;
-    if found.is_default {
-        return Err(AwsError::invalid(format!(
-            "{} is the default auto scaling configuration; make another the default first \
-             (UpdateDefaultAutoScalingConfiguration)",
-            found.name
-        )));
-    }
-    let doomed: Vec<&AutoScalingConfiguration> = all
-        .iter()
-        .filter(|c| c.name == found.name && (all_revisions || c.revision == found.revision))
-        .collect();
-    let users: Vec<&str> = doomed.iter().flat_map(|c| used_by(c, &services)).collect();
-    if !users.is_empty() {
-        return Err(AwsError::invalid(format!(
-            "auto scaling configuration {} is used by the service(s) {}; move them to another configuration first",
-            found.name,
-            users.join(", ")
-        )));
-    }
-    let (name, revision) = (found.name.clone(), (!all_revisions).then_some(found.revision));
-    state.store.call(move |db| db.delete_autoscaling(&name, revision, Timestamp::now())).await?;
+    // One store call: no service can start using a revision between the check and the deletion.
+    let (name, revision, vanished) = (found.name.clone(), found.revision, AUTOSCALING.not_found(arn));
+    let (all, doomed) = state
+        .store
+        .call(move |db| {
+            let (all, services) = (db.autoscaling_configurations()?, db.list_services()?);
+            // Read again: it may have been deleted, or made the default, since it was looked up.
+            let Some(current) = all.iter().find(|c| c.name == name && c.revision == revision) else {
+                return Err(vanished);
+            };
+            if current.is_default {
+                return Err(AwsError::invalid(format!(
+                    "{name} is the default auto scaling configuration; make another the default first \
+                     (UpdateDefaultAutoScalingConfiguration)"
+                )));
+            }
+            let doomed: Vec<AutoScalingConfiguration> = all
+                .iter()
+                .filter(|c| c.name == name && (all_revisions || c.revision == revision))
+                .cloned()
+                .collect();
+            let users: Vec<&str> = doomed.iter().flat_map(|c| used_by(c, &services)).collect();
+            if !users.is_empty() {
+                return Err(AwsError::invalid(format!(
+                    "auto scaling configuration {name} is used by the service(s) {}; move them to another \
+                     configuration first",
+                    users.join(", ")
+                )));
+            }
+            db.delete_autoscaling(&name, (!all_revisions).then_some(revision), Timestamp::now())?;
+            Ok((all, doomed))
+        })
+        .await?;
     for gone in &doomed {
         crate::tags::forget(state, &state.config.autoscaling_arn(&gone.name, gone.revision)).await;
     }

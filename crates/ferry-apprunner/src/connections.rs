@@ -142,16 +142,24 @@ pub(crate) async fn list(state: &ApiState, input: &Value) -> Result<Value, AwsEr
 pub(crate) async fn delete(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
     let arn = required(input, "ConnectionArn", "ConnectionArn")?;
     let found = by_arn(state, arn).await?;
-    let name = found.name.clone();
-    // One store call: no service can start using it between the check and the deletion.
+    let (name, id, vanished) = (
+        found.name.clone(),
+        found.id.clone(),
+        AwsError::not_found(format!("no connection has the ARN {arn}")),
+    );
+    // One store call: no service can start using it between the check and the deletion, and a
+    // connection made under the name since it was looked up (another ARN) is not the one deleted.
     let users = state
         .store
         .call(move |db| {
+            if db.connection(&name)?.is_none_or(|c| c.id != id) {
+                return Err(vanished);
+            }
             let users = db.connection_users()?.remove(&name).unwrap_or_default();
             if users.is_empty() {
                 db.delete_connection(&name)?;
             }
-            Ok::<_, ferry_store::StoreError>(users)
+            Ok(users)
         })
         .await?;
     if !users.is_empty() {

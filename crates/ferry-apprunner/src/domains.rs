@@ -74,13 +74,32 @@ pub(crate) async fn associate(state: &ApiState, input: &Value) -> Result<Value, 
     name.check_custom(&state.config.domain, &state.config.hooks_host)
         .map_err(|e| AwsError::member("DomainName", e.message))?;
     let domain = CustomDomain::new(name, service.id.clone(), www, method, Timestamp::now());
-    let row = domain.clone();
-    if let Some(taken) = state.store.call(move |db| db.claim_domain(&row)).await? {
-        return Err(AwsError::invalid(format!(
-            "{taken} is a custom domain of a service already (ferry domain list shows whose); \
-             disassociate it there first"
-        )));
-    }
+    let (row, id, service_name) = (domain.clone(), service.id.clone(), service.name.clone());
+    // A `ServiceArn` still names a deleted service (DescribeService shows it), which must take no domain:
+    // nothing would ever free it. Checked in the same store call as the claim, so a deletion cannot
+    // come between.
+    state
+        .store
+        .call(move |db| {
+            if db.service(&id)?.is_none_or(|s| s.deleted_at.is_some()) {
+                return Err(AwsError::new(
+                    "InvalidStateException",
+                    axum::http::StatusCode::BAD_REQUEST,
+                    format!(
+                        "service {service_name} is deleted; associate the domain with a live service \
+                         (ListServices lists them)"
+                    ),
+                ));
+            }
+            match db.claim_domain(&row)? {
+                None => Ok(()),
+                Some(taken) => Err(AwsError::invalid(format!(
+                    "{taken} is a custom domain of a service already (ferry domain list shows whose); \
+                     disassociate it there first"
+                ))),
+            }
+        })
+        .await?;
     (tls.domains_changed)();
     tracing::info!(service = %service.name, domain = %domain.name, method = method.as_str(), "custom domain associated");
     let mut out = answer(state, &service);

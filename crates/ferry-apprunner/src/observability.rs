@@ -112,8 +112,8 @@ fn is_latest(c: &ObservabilityRecord, all: &[ObservabilityRecord]) -> bool {
     !all.iter().any(|o| o.name == c.name && o.revision > c.revision)
 }
 
-fn uses(service: &Service, c: &ObservabilityRecord) -> bool {
-    service.spec.observability.as_ref().is_some_and(|r| r.name == c.name && r.revision == c.revision)
+fn uses(service: &Service, name: &str, revision: u32) -> bool {
+    service.spec.observability.as_ref().is_some_and(|r| r.name == name && r.revision == revision)
 }
 
 pub(crate) async fn create(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
@@ -184,25 +184,29 @@ pub(crate) async fn list(state: &ApiState, input: &Value) -> Result<Value, AwsEr
 /// Refused while a service uses the revision, naming the services.
 pub(crate) async fn delete(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
     let found = by_arn(state, required(input, KIND.member, KIND.member)?).await?;
-    let read = |db: &mut ferry_store::Db| {
-        Ok::<_, ferry_store::StoreError>((db.observability_configurations()?, db.list_services()?))
-    };
-    let (all, services) = state.store.call(read).await?;
-    let users: Vec<&str> = services.iter().filter(|s| uses(s, &found)).map(|s| s.name.as_str()).collect();
-    if !users.is_empty() {
-        return Err(AwsError::invalid(format!(
-            "observability configuration {} revision {} is used by the service(s) {}; update them to another \
-             configuration (or ObservabilityEnabled=false) first",
-            found.name,
-            found.revision,
-            users.join(", ")
-        )));
-    }
+    // One store call: no service can start using the revision between the check and the deletion.
     let (name, revision, now) = (found.name.clone(), found.revision, Timestamp::now());
-    if !state.store.call(move |db| db.delete_observability(&name, revision, now)).await? {
-        // Deleted by another call since it was read.
-        return Err(KIND.not_found(&state.config.observability_arn(&found.name, found.revision)));
-    }
+    let vanished = KIND.not_found(&state.config.observability_arn(&found.name, found.revision));
+    let all = state
+        .store
+        .call(move |db| {
+            let (all, services) = (db.observability_configurations()?, db.list_services()?);
+            let users: Vec<&str> =
+                services.iter().filter(|s| uses(s, &name, revision)).map(|s| s.name.as_str()).collect();
+            if !users.is_empty() {
+                return Err(AwsError::invalid(format!(
+                    "observability configuration {name} revision {revision} is used by the service(s) {}; \
+                     update them to another configuration (or ObservabilityEnabled=false) first",
+                    users.join(", ")
+                )));
+            }
+            if !db.delete_observability(&name, revision, now)? {
+                // Deleted by another call since it was read.
+                return Err(vanished);
+            }
+            Ok(all)
+        })
+        .await?;
     tracing::info!(name = %found.name, revision = found.revision, "observability configuration deleted");
     let arn = state.config.observability_arn(&found.name, found.revision);
     crate::tags::forget(state, &arn).await;

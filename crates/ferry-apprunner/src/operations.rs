@@ -213,8 +213,10 @@ pub(crate) fn paged(items: Vec<Value>, start: usize, max: usize, member: &str) -
     let total = items.len();
     let list: Vec<Value> = items.into_iter().skip(start).take(max).collect();
     let mut out = json!({ member: list });
-    if start + max < total {
-        out["NextToken"] = json!((start + max).to_string());
+    // `start` is the client's token: any number, so the sum must not overflow.
+    let next = start.saturating_add(max);
+    if next < total {
+        out["NextToken"] = json!(next.to_string());
     }
     out
 }
@@ -305,3 +307,6 @@ pub(crate) async fn require_secrets(state: &ApiState, spec: &ServiceSpec) -> Res
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -69,7 +69,13 @@ impl DomainName {
     /// there), or the webhooks' host. Both APIs that add custom domains ask this.
     pub fn check_custom(&self, own: &str, hooks_host: &str) -> Result<(), ValidationError> {
         let bare = self.0.trim_start_matches("*.");
-        if bare == own || bare.ends_with(&format!(".{own}")) || self.0 == hooks_host {
+        if self.0 == hooks_host {
+            return Err(ValidationError::new(
+                "domain",
+                format!("{self} is ferry's webhook host (--hooks-host), which the router answers itself"),
+            ));
+        }
+        if bare == own || bare.ends_with(&format!(".{own}")) {
             return Err(ValidationError::new(
                 "domain",
                 format!("{self} is under ferry's own domain {own}, where every service has its name already"),
@@ -275,10 +281,12 @@ mod tests {
     fn names_ferry_routes_already_are_not_custom_domains() {
         let check =
             |n: &str| DomainName::parse(n).expect(n).check_custom("apps.example.com", "hooks.example.org");
-        for taken in ["apps.example.com", "web.apps.example.com", "*.apps.example.com", "hooks.example.org"] {
+        for taken in ["apps.example.com", "web.apps.example.com", "*.apps.example.com"] {
             let err = check(taken).expect_err(taken);
-            assert!(err.message.contains("ferry's own domain"), "{taken}: {}", err.message);
+            assert!(err.message.contains("ferry's own domain apps.example.com"), "{taken}: {}", err.message);
         }
+        let hooks = check("hooks.example.org").expect_err("the hooks host");
+        assert!(hooks.message.contains("ferry's webhook host"), "{}", hooks.message);
         for free in ["example.com", "myapps.example.com", "*.example.com", "x.hooks.example.org"] {
             check(free).expect(free);
         }

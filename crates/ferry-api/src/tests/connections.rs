@@ -110,6 +110,16 @@ async fn services_name_existing_connections_and_keep_them_from_deletion() {
         api.authed("PATCH", "/v1/services/shop", Some(json!({"code": {"connection": "gh-other"}}))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["service"]["source"]["code_repository"]["connection"], "gh-other");
+    let both = json!({"code": {"connection": "gh-main", "credentials": {"username": "u", "password": "p"}}});
+    let (status, body) = api.authed("PATCH", "/v1/services/shop", Some(both)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a connection and credentials in one update: {body}");
+    let (status, body) =
+        api.authed("PATCH", "/v1/services/shop", Some(json!({"code": {"connection": ""}}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(
+        body["service"]["source"]["code_repository"].get("connection").is_none(),
+        "\"\" drops it: {body}"
+    );
     let (status, body) = api
         .authed(
             "PATCH",

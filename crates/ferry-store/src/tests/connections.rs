@@ -101,3 +101,18 @@ fn connection_users_are_the_services_that_name_them() {
     assert_eq!(users.len(), 1);
     assert_eq!(users["gh-main"], [svc.name.clone()]);
 }
+
+#[test]
+fn a_service_moving_to_another_connection_uses_both_until_the_new_revision_serves() {
+    let mut db = Db::in_memory().unwrap();
+    let (mut svc, mut rev, op) = service("shop");
+    svc.spec = code_spec("gh-new");
+    rev.spec = code_spec("gh-old");
+    svc.active_revision = Some(1);
+    create(&mut db, &(svc.clone(), rev, op)).unwrap();
+    let users = db.connection_users().unwrap();
+    assert_eq!(users.keys().collect::<Vec<_>>(), ["gh-new", "gh-old"], "the serving revision's counts");
+    assert_eq!(users["gh-old"], [svc.name.clone()]);
+    db.mark_deleted(&svc.id, Timestamp(2)).unwrap();
+    assert!(db.connection_users().unwrap().is_empty(), "a deleted service uses nothing");
+}

@@ -1,8 +1,8 @@
 //! Connections: a service builds from a private repository with a connection's credentials, read at each
 //! build. The repository is served over HTTP with Basic auth: a bare repository behind `git http-backend`
 //! (git's smart HTTP, as git hosts serve it), run by a python3 `http.server` (stdlib only) that answers
-//! 401 without the right user and password. (Git's "dumb" HTTP protocol will not do: ferry fetches with
-//! `--depth 1`, which it cannot serve.)
+//! 401 without the right user and password. (Smart HTTP, because that is what a private host speaks; a
+//! dumb-HTTP host, fetched whole, is ferry-build's git tests' concern.)
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
