@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::AwsError;
-use crate::operations::{integer, page, paged, required, string};
+use crate::operations::{boolean, integer, page, paged, required, string};
 use crate::{ApiState, AppRunnerConfig};
 
 impl AppRunnerConfig {
@@ -189,10 +189,7 @@ pub(crate) async fn list(state: &ApiState, input: &Value) -> Result<Value, AwsEr
     let (start, max) = page(input, 100)?;
     let name = string(input, "AutoScalingConfigurationName", "AutoScalingConfigurationName")?;
     // App Runner's default is true (botocore's ListAutoScalingConfigurationsRequest.LatestOnly).
-    let latest_only = match input.get("LatestOnly") {
-        None | Some(Value::Null) => true,
-        Some(v) => v.as_bool().ok_or_else(|| AwsError::member("LatestOnly", "must be a boolean"))?,
-    };
+    let latest_only = boolean(input, "LatestOnly", "LatestOnly")?.unwrap_or(true);
     let (all, services) = everything(state).await?;
     let items = all
         .iter()
@@ -216,10 +213,20 @@ pub(crate) async fn list(state: &ApiState, input: &Value) -> Result<Value, AwsEr
 pub(crate) async fn delete(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
     let arn = required(input, "AutoScalingConfigurationArn", "AutoScalingConfigurationArn")?;
     let found = by_arn(state, arn).await?;
-    let all_revisions = match input.get("DeleteAllRevisions") {
-        None | Some(Value::Null) => false,
-        Some(v) => v.as_bool().ok_or_else(|| AwsError::member("DeleteAllRevisions", "must be a boolean"))?,
-    };
+    let all_revisions = boolean(input, "DeleteAllRevisions", "DeleteAllRevisions")?.unwrap_or(false);
+    // As App Runner: deleting every revision takes the ARN that names no revision.
+    let names_revision =
+        arn.split_once(":autoscalingconfiguration/").is_some_and(|(_, rest)| rest.contains('/'));
+    if all_revisions && names_revision {
+        return Err(AwsError::member(
+            "AutoScalingConfigurationArn",
+            format!(
+                "{arn} names one revision, and DeleteAllRevisions deletes them all: give the ARN that stops \
+                 after the name ({})",
+                state.config.arn.autoscaling(&found.name, 0).trim_end_matches("/0")
+            ),
+        ));
+    }
     // One store call: no service can start using a revision between the check and the deletion.
     let (name, revision, vanished) = (found.name.clone(), found.revision, AUTOSCALING.not_found(arn));
     let (all, doomed) = state

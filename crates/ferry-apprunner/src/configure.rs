@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::code::CodeInput;
 use crate::error::AwsError;
-use crate::operations::{integer, object, required, string, string_map};
+use crate::operations::{boolean, integer, object, required, string, string_map};
 
 const BASE: &str = "SourceConfiguration.ImageRepository.ImageConfiguration";
 const AUTH: &str = "SourceConfiguration.AuthenticationConfiguration";
@@ -71,12 +71,7 @@ pub(crate) fn source(source: &Value) -> Result<SourceInput, AwsError> {
             image_repository(repo)?
         }
     };
-    let auto = match source.get("AutoDeploymentsEnabled") {
-        None | Some(Value::Null) => None,
-        Some(auto) => Some(auto.as_bool().ok_or_else(|| {
-            AwsError::member("SourceConfiguration.AutoDeploymentsEnabled", "must be a boolean")
-        })?),
-    };
+    let auto = boolean(source, "AutoDeploymentsEnabled", "SourceConfiguration.AutoDeploymentsEnabled")?;
     Ok(SourceInput { repository, auto, connection_arn })
 }
 
@@ -169,15 +164,17 @@ pub(crate) fn configuration_values(ic: &Value, base: &str) -> Result<ImageConfig
         })?;
     }
     let env = string_map(ic, "RuntimeEnvironmentVariables", &format!("{base}.RuntimeEnvironmentVariables"))?;
-    config.env = ferry_model::EnvVars::new(env)
-        .map_err(|e| AwsError::member(&format!("{base}.RuntimeEnvironmentVariables"), e.message))?;
+    config.env = ferry_model::EnvVars::new(env).map_err(|e| {
+        // The model names a variable whose value is wrong (`env.NAME`): so does the member's path.
+        let var = e.field.strip_prefix("env.").map(|v| format!(".{v}")).unwrap_or_default();
+        AwsError::member(&format!("{base}.RuntimeEnvironmentVariables{var}"), e.message)
+    })?;
     let mut secrets = BTreeMap::new();
     let path = format!("{base}.RuntimeEnvironmentSecrets");
     for (var, reference) in string_map(ic, "RuntimeEnvironmentSecrets", &path)? {
-        // A Secrets Manager or SSM ARN names the secret last; ferry's secrets are looked up by that name.
-        let secret = reference.rsplit([':', '/']).next().unwrap_or(&reference);
-        let secret =
-            SecretName::parse(secret).map_err(|e| AwsError::member(&format!("{path}.{var}"), e.message))?;
+        // A secret's name, or a Secrets Manager or SSM ARN naming it, as everywhere in ferry.
+        let secret = SecretName::from_reference(&reference)
+            .map_err(|e| AwsError::member(&format!("{path}.{var}"), e.message))?;
         secrets.insert(var, secret);
     }
     config.secrets = SecretRefs::new(secrets).map_err(|e| AwsError::member(&path, e.message))?;
@@ -233,15 +230,26 @@ pub(crate) fn rest(spec: &mut ServiceSpec, input: &Value) -> Result<(), AwsError
         }
         if let Some(ingress) =
             object(network, "IngressConfiguration", "NetworkConfiguration.IngressConfiguration")?
-            && let Some(public) = ingress.get("IsPubliclyAccessible")
+            && let Some(public) = boolean(
+                ingress,
+                "IsPubliclyAccessible",
+                "NetworkConfiguration.IngressConfiguration.IsPubliclyAccessible",
+            )?
         {
-            let public = public.as_bool().ok_or_else(|| {
-                AwsError::member(
-                    "NetworkConfiguration.IngressConfiguration.IsPubliclyAccessible",
-                    "must be a boolean",
-                )
-            })?;
             spec.private = !public;
+        }
+        // ferry's router answers on the addresses it listens on (`--http-listen`, `--https-listen`), the
+        // same for every service.
+        if let Some(kind) =
+            string(network, "IpAddressType", "NetworkConfiguration.IpAddressType")?.filter(|k| *k != "IPV4")
+        {
+            return Err(AwsError::member(
+                "NetworkConfiguration.IpAddressType",
+                format!(
+                    "{kind} is not chosen per service in ferry: the router answers on the addresses it \
+                     listens on (ferry server --http-listen, e.g. [::]:80 for IPv6 too); leave it out or use IPV4"
+                ),
+            ));
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ use ferry_model::{ChallengeMethod, CustomDomain, DomainName, DomainStatus, Servi
 use serde_json::{Value, json};
 
 use crate::error::AwsError;
-use crate::operations::{find, page, paged, required};
+use crate::operations::{boolean, find, page, paged, required};
 use crate::{ApiState, AppRunnerTls};
 
 /// ferry's domain status in App Runner's `CustomDomainAssociationStatus` words.
@@ -65,10 +65,7 @@ pub(crate) async fn associate(state: &ApiState, input: &Value) -> Result<Value, 
     let service = find(state, input).await?;
     let name = domain_name(input)?;
     // As App Runner's: the `www.` subdomain comes along unless asked otherwise.
-    let www = match input.get("EnableWWWSubdomain") {
-        None | Some(Value::Null) => true,
-        Some(v) => v.as_bool().ok_or_else(|| AwsError::member("EnableWWWSubdomain", "must be a boolean"))?,
-    };
+    let www = boolean(input, "EnableWWWSubdomain", "EnableWWWSubdomain")?.unwrap_or(true);
     let method = ChallengeMethod::for_domain(&name, None, tls.dns01)
         .map_err(|e| AwsError::member("DomainName", e.message))?;
     name.check_custom(&state.config.domain, &state.config.hooks_host)

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::autoscaling::Revisioned;
 use crate::error::AwsError;
-use crate::operations::{object, page, paged, required, string};
+use crate::operations::{boolean, object, page, paged, required, string};
 use crate::{ApiState, AppRunnerConfig};
 
 const KIND: Revisioned = Revisioned {
@@ -50,15 +50,8 @@ pub(crate) async fn service_input(
     given: &Value,
 ) -> Result<Option<ObservabilityRef>, AwsError> {
     const BASE: &str = "ObservabilityConfiguration";
-    let enabled = match given.get("ObservabilityEnabled") {
-        Some(Value::Bool(on)) => *on,
-        None | Some(Value::Null) => {
-            return Err(AwsError::member(&format!("{BASE}.ObservabilityEnabled"), "is required"));
-        }
-        Some(_) => {
-            return Err(AwsError::member(&format!("{BASE}.ObservabilityEnabled"), "must be a boolean"));
-        }
-    };
+    let enabled = boolean(given, "ObservabilityEnabled", &format!("{BASE}.ObservabilityEnabled"))?
+        .ok_or_else(|| AwsError::member(&format!("{BASE}.ObservabilityEnabled"), "is required"))?;
     let arn =
         string(given, "ObservabilityConfigurationArn", &format!("{BASE}.ObservabilityConfigurationArn"))?;
     match (enabled, arn) {
@@ -160,10 +153,7 @@ pub(crate) async fn describe(state: &ApiState, input: &Value) -> Result<Value, A
 pub(crate) async fn list(state: &ApiState, input: &Value) -> Result<Value, AwsError> {
     let (start, max) = page(input, 100)?;
     let name = string(input, "ObservabilityConfigurationName", "ObservabilityConfigurationName")?;
-    let latest_only = match input.get("LatestOnly") {
-        None | Some(Value::Null) => true,
-        Some(v) => v.as_bool().ok_or_else(|| AwsError::member("LatestOnly", "must be a boolean"))?,
-    };
+    let latest_only = boolean(input, "LatestOnly", "LatestOnly")?.unwrap_or(true);
     let all = state.store.call(|db| db.observability_configurations()).await?;
     let items = all
         .iter()

@@ -112,6 +112,13 @@ pub(crate) fn required<'a>(input: &'a Value, member: &str, path: &str) -> Result
     string(input, member, path)?.ok_or_else(|| AwsError::member(path, "is required"))
 }
 
+pub(crate) fn boolean(input: &Value, member: &str, path: &str) -> Result<Option<bool>, AwsError> {
+    match input.get(member) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_bool().map(Some).ok_or_else(|| AwsError::member(path, "must be a boolean")),
+    }
+}
+
 pub(crate) fn object<'a>(input: &'a Value, member: &str, path: &str) -> Result<Option<&'a Value>, AwsError> {
     match input.get(member) {
         None | Some(Value::Null) => Ok(None),
