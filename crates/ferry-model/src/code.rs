@@ -306,6 +306,17 @@ pub fn check_repository(url: &str) -> Result<(), ValidationError> {
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad("it contains white space or control characters"));
     }
+    // A password in the URL would be stored with the service and shown wherever its source is, to every
+    // token that may read it.
+    let authority = url.split_once("://").map(|(_, rest)| rest.split('/').next().unwrap_or_default());
+    if authority.and_then(|a| a.rsplit_once('@')).is_some_and(|(user, _)| user.contains(':')) {
+        return Err(ValidationError::new(
+            "repository",
+            "the URL holds a password or token, which would be stored and shown with the service; give the \
+             URL without it, and the credentials as a connection (ferry connection credentials NAME, then \
+             --connection NAME) or with --git-username and --git-password (or FERRY_GIT_PASSWORD)",
+        ));
+    }
     let scheme_ok = ["https://", "http://", "ssh://", "git://", "file://"].iter().any(|s| url.starts_with(s));
     let scp_like = !url.contains("://") && url.split_once(':').is_some_and(|(host, _)| host.contains('@'));
     if scheme_ok || scp_like || url.starts_with('/') {
@@ -368,11 +379,15 @@ mod tests {
             "http://127.0.0.1:3000/o/r",
             "git@gitlab.com:o/r.git",
             "ssh://git@host:2222/o/r",
+            "https://deploy-bot@git.example.com/o/r.git",
             "file:///srv/git/r",
             "/srv/git/r",
         ] {
             assert!(check_repository(ok).is_ok(), "{ok}");
         }
+        // A token in the URL is refused, and not repeated in the refusal.
+        let e = check_repository("https://bot:ghp_s3cr3t@github.com/o/r.git").unwrap_err();
+        assert!(e.message.contains("connection") && !e.message.contains("ghp_s3cr3t"), "{e}");
         for bad in ["", "-uhttps://x", "relative/path", "https://x y", "ftp://x"] {
             assert_eq!(check_repository(bad).unwrap_err().field, "repository", "{bad}");
         }
