@@ -1,7 +1,8 @@
 //! Each command as reads and writes inside its transaction.
 
 use ferry_model::{
-    Operation, OperationType, Revision, Service, ServiceId, ServiceStatus, Timestamp, Trigger,
+    Operation, OperationType, Revision, Service, ServiceId, ServiceSpec, ServiceStatus, Timestamp, Trigger,
+    ValidationError,
 };
 use ferry_plan::admission::{Facts, admit};
 use ferry_plan::deploy::{RevisionFacts, rollback_target};
@@ -18,6 +19,7 @@ pub(crate) fn apply(
     match command {
         Command::Create { name, spec } => {
             spec.validate().map_err(CommandError::Invalid)?;
+            require_connection(db, &spec, None)?;
             let service = Service {
                 id: ServiceId::generate(),
                 name,
@@ -40,6 +42,7 @@ pub(crate) fn apply(
             let service = admitted(db, &service, OperationType::UpdateService)?;
             let spec = change(&service.spec).map_err(CommandError::Invalid)?;
             spec.validate().map_err(CommandError::Invalid)?;
+            require_connection(db, &spec, Some(&service.spec))?;
             deploy_new_revision(db, service, spec, OperationType::UpdateService, trigger, now)
         }
         Command::Deploy { service } => {
@@ -166,4 +169,23 @@ pub(crate) fn queue(
     db.set_service_status(&service.id, ServiceStatus::OperationInProgress, now)?;
     let service = Service { status: ServiceStatus::OperationInProgress, updated_at: now, ..service };
     Ok(Outcome { service, operation: op, queued: true })
+}
+
+/// A code source's connection exists when the command commits, if the command names it anew. Deleting a
+/// connection checks its users in a transaction of its own; with this check in the command's, one of the
+/// two always sees the other, so no service is left naming a connection that was never there for it.
+fn require_connection(
+    db: &mut Db,
+    spec: &ServiceSpec,
+    before: Option<&ServiceSpec>,
+) -> Result<(), CommandError> {
+    let named = |s: &ServiceSpec| s.source.code().and_then(|c| c.connection.clone());
+    let Some(name) = named(spec) else { return Ok(()) };
+    if before.and_then(named).as_deref() == Some(name.as_str()) || db.connection(&name)?.is_some() {
+        return Ok(());
+    }
+    Err(CommandError::Invalid(ValidationError::new(
+        "connection",
+        format!("there is no connection named {name}; make it first (ferry connection create {name})"),
+    )))
 }

@@ -190,6 +190,49 @@ async fn a_create_is_validated_by_the_command_layer_whoever_asks() {
 }
 
 #[tokio::test]
+async fn a_service_names_only_a_connection_that_exists_when_its_command_commits() {
+    use ferry_model::{Builder, CodeConfiguration, CodeSource, ImageConfiguration, Source};
+    let (commands, store, _) = commands();
+    let mut spec = ServiceSpec::for_image(ImageRef::parse("127.0.0.1:5000/web:v1").unwrap());
+    spec.source = Source::Code(CodeSource {
+        repository: "https://git.example.com/acme/shop.git".into(),
+        branch: "main".into(),
+        source_directory: None,
+        configuration: CodeConfiguration::Repository { builder: Builder::Auto },
+        config: ImageConfiguration::default(),
+        credentials: None,
+        connection: Some("gh-main".into()),
+        auto_deploy: true,
+    });
+    let command = |spec: &ServiceSpec| Command::Create {
+        name: ServiceName::parse("web").unwrap(),
+        spec: Box::new(spec.clone()),
+    };
+    let err = commands.execute(command(&spec), Trigger::Api).await.unwrap_err();
+    assert!(matches!(err, CommandError::Invalid(ref e) if e.field == "connection"), "{err}");
+    assert!(store.call(|db| db.list_services()).await.unwrap().is_empty());
+
+    store.call(|db| db.create_connection("gh-main", "GITHUB", Timestamp::now())).await.unwrap();
+    commands.execute(command(&spec), Trigger::Api).await.unwrap();
+    // Once it is gone (forced), changes that keep naming it still go through; naming another missing
+    // one does not.
+    store.call(|db| db.delete_connection("gh-main")).await.unwrap();
+    commands.execute(add_env("A".into()), Trigger::Api).await.unwrap();
+    let rename = Command::Update {
+        service: web(),
+        change: Box::new(|spec: &ServiceSpec| {
+            let mut spec = spec.clone();
+            if let Source::Code(code) = &mut spec.source {
+                code.connection = Some("gh-other".into());
+            }
+            Ok(spec)
+        }),
+    };
+    let err = commands.execute(rename, Trigger::Api).await.unwrap_err();
+    assert!(matches!(err, CommandError::Invalid(ref e) if e.message.contains("gh-other")), "{err}");
+}
+
+#[tokio::test]
 async fn a_change_queued_behind_a_deployment_survives_its_end_and_the_next_builds_on_it() {
     let (commands, store, _) = commands();
     let created = commands.execute(create("web"), Trigger::Manual).await.unwrap();
