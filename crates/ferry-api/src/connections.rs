@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use ferry_model::{GitCredentials, ServiceName, Timestamp, ValidationError};
+use ferry_model::{ServiceName, Timestamp, ValidationError};
 use ferry_store::{ConnectionRecord, StoreError};
 use ferry_wire::{
     ConnectionCredentialsRequest, ConnectionList, ConnectionView, CreateConnectionRequest, ErrorBody,
@@ -29,10 +29,7 @@ fn view(record: &ConnectionRecord, services: &[ServiceName]) -> ConnectionView {
         name: record.name.clone(),
         provider: record.provider.clone(),
         status: record.status().to_owned(),
-        credentials: record.credentials.as_ref().map(|c| match c {
-            GitCredentials::Basic { .. } => "basic".to_owned(),
-            GitCredentials::SshKey { .. } => "ssh".to_owned(),
-        }),
+        credentials: record.credentials.as_ref().map(|c| c.kind().to_owned()),
         created_at: rfc3339(record.created_at),
         services: services.iter().map(|s| s.to_string()).collect(),
     }

@@ -1,8 +1,8 @@
 //! From model values to response shapes.
 
 use ferry_model::{
-    CodeConfiguration, GitCredentials, Instance, Operation, Revision, Service, ServiceSpec, Source,
-    SourceWatch, Timestamp, Trigger,
+    CodeConfiguration, Instance, Operation, Revision, Service, ServiceSpec, Source, SourceWatch, Timestamp,
+    Trigger,
 };
 use ferry_wire::{
     CodeSourceView, HealthCheckView, ImageSourceView, InstanceSizeView, InstanceView, OperationView,
@@ -196,10 +196,7 @@ fn source_view(spec: &ServiceSpec) -> SourceView {
                     port: code.config.port,
                     env: env_map(&code.config.env),
                     secrets: secret_map(&code.config.secrets),
-                    credentials: code.credentials.as_ref().map(|c| match c {
-                        GitCredentials::Basic { .. } => "basic".to_owned(),
-                        GitCredentials::SshKey { .. } => "ssh".to_owned(),
-                    }),
+                    credentials: code.credentials.as_ref().map(|c| c.kind().to_owned()),
                     connection: code.connection.clone(),
                 }),
             }

@@ -373,6 +373,6 @@ mod tests {
         assert_eq!(given.connection_arn.as_deref(), Some(arn));
         let spec = given.spec(Some("gh-main")).unwrap();
         assert_eq!(spec.source.code().and_then(|c| c.connection.as_deref()), Some("gh-main"));
-        assert!(spec.uses_connection("gh-main"));
+        assert_eq!(spec.connection(), Some("gh-main"));
     }
 }

@@ -196,10 +196,7 @@ async fn change(
         check_state(state, &service, check).await?;
     }
     let outcome = state.commands.execute(command(Target::Id(service.id)), Trigger::Api).await?;
-    Ok(json!({
-        "Service": shapes::described(state, &outcome.service).await?,
-        "OperationId": outcome.operation.id.to_string(),
-    }))
+    shapes::started(state, &outcome).await
 }
 
 /// `NextToken` is the offset to go on from; `MaxResults` 1 to `most` (the operation's range in App
@@ -282,10 +279,7 @@ async fn create_service(state: &ApiState, input: &Value) -> Result<Value, AwsErr
     let outcome =
         state.commands.execute(Command::Create { name, spec: Box::new(spec) }, Trigger::Api).await?;
     crate::tags::attach(state, &state.config.service_arn(&outcome.service), tags).await?;
-    Ok(json!({
-        "Service": shapes::described(state, &outcome.service).await?,
-        "OperationId": outcome.operation.id.to_string(),
-    }))
+    shapes::started(state, &outcome).await
 }
 
 /// As `/v1` does: secrets must exist before a service refers to them.

@@ -141,6 +141,14 @@ fn code_source(config: &AppRunnerConfig, code: &CodeSource) -> Value {
     out
 }
 
+/// What the operations that start one answer: the service as the command left it, and the operation's id.
+pub(crate) async fn started(state: &ApiState, outcome: &ferry_command::Outcome) -> Result<Value, AwsError> {
+    Ok(json!({
+        "Service": described(state, &outcome.service).await?,
+        "OperationId": outcome.operation.id.to_string(),
+    }))
+}
+
 /// [`service`], its connection's ARN complete with the connection's id (while the connection exists).
 pub(crate) async fn described(state: &ApiState, s: &Service) -> Result<Value, AwsError> {
     let mut out = service(&state.config, s);

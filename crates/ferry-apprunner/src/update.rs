@@ -11,7 +11,7 @@ use ferry_command::{Command, Target};
 use ferry_model::{
     AutoScaling, ObservabilityRef, Service, ServiceSpec, ServiceStatus, Trigger, ValidationError,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::AwsError;
 use crate::operations::{find, object, require_secrets, string};
@@ -55,10 +55,7 @@ pub(crate) async fn update_service(state: &ApiState, input: &Value) -> Result<Va
         .commands
         .execute(Command::Update { service: Target::Id(service.id), change }, Trigger::Api)
         .await?;
-    Ok(json!({
-        "Service": shapes::described(state, &outcome.service).await?,
-        "OperationId": outcome.operation.id.to_string(),
-    }))
+    shapes::started(state, &outcome).await
 }
 
 /// A change App Runner takes only in some states; ferry's command layer would queue it instead.

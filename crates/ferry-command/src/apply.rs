@@ -179,9 +179,8 @@ fn require_connection(
     spec: &ServiceSpec,
     before: Option<&ServiceSpec>,
 ) -> Result<(), CommandError> {
-    let named = |s: &ServiceSpec| s.source.code().and_then(|c| c.connection.clone());
-    let Some(name) = named(spec) else { return Ok(()) };
-    if before.and_then(named).as_deref() == Some(name.as_str()) || db.connection(&name)?.is_some() {
+    let Some(name) = spec.connection() else { return Ok(()) };
+    if before.and_then(ServiceSpec::connection) == Some(name) || db.connection(name)?.is_some() {
         return Ok(());
     }
     Err(CommandError::Invalid(ValidationError::new(

@@ -217,6 +217,16 @@ pub enum GitCredentials {
     SshKey { private_key: String },
 }
 
+impl GitCredentials {
+    /// Which kind they are, for views that must never show the credentials themselves.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Basic { .. } => "basic",
+            Self::SshKey { .. } => "ssh",
+        }
+    }
+}
+
 impl fmt::Debug for GitCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -377,9 +377,9 @@ pub struct ObservabilityRef {
 pub const MAX_HSTS_MAX_AGE: u32 = 63_072_000;
 
 impl ServiceSpec {
-    /// Whether the source is a repository fetched with the connection `name`'s credentials.
-    pub fn uses_connection(&self, name: &str) -> bool {
-        self.source.code().and_then(|c| c.connection.as_deref()) == Some(name)
+    /// The connection whose credentials fetch the source, when it is a repository that names one.
+    pub fn connection(&self) -> Option<&str> {
+        self.source.code().and_then(|c| c.connection.as_deref())
     }
 
     /// A spec with App Runner's defaults for everything but the image.

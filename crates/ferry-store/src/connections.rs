@@ -149,15 +149,13 @@ impl Db {
     pub fn connection_users(&self) -> Result<BTreeMap<String, Vec<ServiceName>>> {
         let mut users: BTreeMap<String, Vec<ServiceName>> = BTreeMap::new();
         for service in self.list_services()? {
-            let connection =
-                |spec: &ferry_model::ServiceSpec| spec.source.code().and_then(|c| c.connection.clone());
-            let mut names: Vec<String> = connection(&service.spec).into_iter().collect();
+            let mut names: Vec<String> = service.spec.connection().map(str::to_owned).into_iter().collect();
             if let Some(n) = service.active_revision
                 && let Some(revision) = self.revision(&service.id, n)?
-                && let Some(name) = connection(&revision.spec)
-                && !names.contains(&name)
+                && let Some(name) = revision.spec.connection()
+                && !names.iter().any(|known| known == name)
             {
-                names.push(name);
+                names.push(name.to_owned());
             }
             for name in names {
                 users.entry(name).or_default().push(service.name.clone());

@@ -96,7 +96,7 @@ fn connection_users_are_the_services_that_name_them() {
     create(&mut db, &(svc.clone(), rev, op)).unwrap();
     let plain = service("plain");
     create(&mut db, &plain).unwrap();
-    assert!(svc.spec.uses_connection("gh-main") && !plain.0.spec.uses_connection("gh-main"));
+    assert!(svc.spec.connection() == Some("gh-main") && plain.0.spec.connection().is_none());
     let users = db.connection_users().unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users["gh-main"], [svc.name.clone()]);

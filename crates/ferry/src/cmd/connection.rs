@@ -4,13 +4,13 @@
 //! A password or token is read from standard input, or asked for on the terminal, never taken from the
 //! command line: arguments are visible to every user of the machine (`ps`) and kept in shell history.
 
-use std::io::{IsTerminal, Read};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ferry_wire::{ConnectionCredentialsRequest, ConnectionView};
 
 use crate::cli::{ConnectionCommand, Global, Output};
+use crate::cmd::hidden::{self, Hidden};
 use crate::context::client;
 use crate::output::{json, short_time, table};
 
@@ -36,7 +36,15 @@ pub async fn run(global: &Global, command: ConnectionCommand) -> Result<()> {
                     ..Default::default()
                 },
                 (Some(username), None) => {
-                    let password = read_password(&name, &username)?;
+                    let password = hidden::read(Hidden {
+                        what: "password",
+                        piped: "the password or token",
+                        example: format!(
+                            "printf %s \"$TOKEN\" | ferry connection credentials {name} --username {username}"
+                        ),
+                        prompt: format!("Password or token of {username} for connection {name}: "),
+                        keep_newline: false,
+                    })?;
                     ConnectionCredentialsRequest {
                         username: Some(username),
                         password: Some(password),
@@ -90,36 +98,4 @@ fn row(c: &ConnectionView) -> Vec<String> {
 fn read_key(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| crate::usage(format!("cannot read the SSH key {}: {e}", path.display())))
-}
-
-/// The password or token: all of standard input when it is not a terminal (one trailing newline
-/// removed), else asked for twice without echo.
-fn read_password(name: &str, username: &str) -> Result<String> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        let mut value = String::new();
-        stdin
-            .lock()
-            .read_to_string(&mut value)
-            .context("cannot read the password from standard input (it must be UTF-8 text)")?;
-        if let Some(v) = value.strip_suffix("\r\n").or_else(|| value.strip_suffix('\n')) {
-            let len = v.len();
-            value.truncate(len);
-        }
-        if value.is_empty() {
-            return Err(crate::usage(format!(
-                "standard input was empty: pipe the password or token in, e.g. `printf %s \"$TOKEN\" | ferry \
-                 connection credentials {name} --username {username}`, or run it on a terminal to be asked for it"
-            )));
-        }
-        return Ok(value);
-    }
-    let first =
-        rpassword::prompt_password(format!("Password or token of {username} for connection {name}: "))
-            .context("cannot read the password")?;
-    let second = rpassword::prompt_password("Again, to confirm: ").context("cannot read the password")?;
-    if first != second {
-        return Err(crate::usage("the two passwords differ; nothing was set"));
-    }
-    Ok(first)
 }

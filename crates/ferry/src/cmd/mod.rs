@@ -3,6 +3,7 @@ pub mod autoscaling;
 pub mod build;
 pub mod connection;
 pub mod domain;
+pub mod hidden;
 pub mod hooks;
 pub mod login;
 pub mod logs;
