@@ -8,28 +8,17 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::aws::{REGION, aws_for};
-use crate::support::{Repo, Server, poll, runtime_flags};
+use crate::support::{Repo, Server, poll, python_app, runtime_flags};
 
 /// A build from source, then the instance's start.
 const BUILT: Duration = Duration::from_secs(300);
 
-const APP: &str = r#"import os, http.server
-
-built = open("built.txt").read().strip() if os.path.exists("built.txt") else "no"
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"hello from code greeting={os.environ.get('GREETING', '')} built={built} port={os.environ['PORT']}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
-"#;
+fn app() -> String {
+    python_app(
+        "\nbuilt = open(\"built.txt\").read().strip() if os.path.exists(\"built.txt\") else \"no\"\n",
+        r#"f"hello from code greeting={os.environ.get('GREETING', '')} built={built} port={os.environ['PORT']}\n""#,
+    )
+}
 
 const YAML: &str = r#"version: 1.0
 runtime: python311
@@ -86,7 +75,7 @@ fn running(aws: &crate::aws::Aws<'_>, arn: &str) -> Value {
 fn a_connection_and_a_service_built_from_api_values_through_the_aws_cli() {
     let server = server();
     let aws = aws_for(&server);
-    let repo = Repo::new(&[("app.py", APP)]);
+    let repo = Repo::new(&[("app.py", &app())]);
 
     let made = aws.ok(&["create-connection", "--connection-name", "gh-main", "--provider-type", "GITHUB"]);
     let connection = &made["Connection"];
@@ -186,7 +175,7 @@ fn a_connection_and_a_service_built_from_api_values_through_the_aws_cli() {
 fn a_service_built_from_its_apprunner_yaml_through_the_aws_cli() {
     let server = server();
     let aws = aws_for(&server);
-    let repo = Repo::new(&[("apprunner.yaml", YAML), ("app.py", APP)]);
+    let repo = Repo::new(&[("apprunner.yaml", YAML), ("app.py", &app())]);
     let source = json!({
         "CodeRepository": {
             "RepositoryUrl": repo.path(),

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Repo, Server, runtime_flags, runtime_image};
+use crate::support::{Repo, Server, python_app, runtime_flags, runtime_image};
 
 fn server() -> Server {
     let flags = runtime_flags();
@@ -16,23 +16,12 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-const PYTHON_APP: &str = r#"import os, http.server
-
-MESSAGE = "hello from python"
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"{MESSAGE} greeting={os.environ.get('GREETING', '')} port={os.environ['PORT']}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
-"#;
+fn python() -> String {
+    python_app(
+        "\nMESSAGE = \"hello from python\"\n",
+        r#"f"{MESSAGE} greeting={os.environ.get('GREETING', '')} port={os.environ['PORT']}\n""#,
+    )
+}
 
 const PYTHON_YAML: &str = r#"version: 1.0
 runtime: python311
@@ -66,7 +55,7 @@ fn a_python_app_with_apprunner_yaml_builds_serves_and_rebuilds_from_cache() {
     let repo = Repo::new(&[
         ("apprunner.yaml", PYTHON_YAML),
         ("requirements.txt", "# stdlib only\n"),
-        ("app.py", PYTHON_APP),
+        ("app.py", &python()),
     ]);
     let out = server.ferry(&["service", "create", "py", "--repo", &repo.path(), "--wait"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -90,7 +79,7 @@ fn a_python_app_with_apprunner_yaml_builds_serves_and_rebuilds_from_cache() {
 
     // A one-line change to the code: rebuilt and deployed, the dependency install comes from the cache.
     let second =
-        repo.commit(&[("app.py", &PYTHON_APP.replace("hello from python", "hello again"))], "one line");
+        repo.commit(&[("app.py", &python().replace("hello from python", "hello again"))], "one line");
     let out = server.ferry(&["service", "deploy", "py", "--wait"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let progress = stderr(&out);
@@ -137,11 +126,11 @@ fn a_dockerfile_a_detected_language_and_a_monorepo_directory_build() {
         format!("FROM {}\nWORKDIR /srv\nCOPY app.py .\nCMD [\"python3\", \"app.py\"]\n", runtime_image());
     let repo = Repo::new(&[
         ("Dockerfile", &dockerfile),
-        ("app.py", &PYTHON_APP.replace("hello from python", "hello from a dockerfile")),
+        ("app.py", &python().replace("hello from python", "hello from a dockerfile")),
         ("services/api/package.json", r#"{"name": "api", "scripts": {"start": "node server.js"}}"#),
         ("services/api/server.js", NODE_APP),
         ("services/web/requirements.txt", ""),
-        ("services/web/app.py", &PYTHON_APP.replace("hello from python", "hello detected")),
+        ("services/web/app.py", &python().replace("hello from python", "hello detected")),
     ]);
     server.ferry_ok(&["service", "create", "docker", "--repo", &repo.path(), "--wait"]);
     assert_eq!(server.get("docker", "/").body, "hello from a dockerfile greeting= port=8080\n");
@@ -179,7 +168,7 @@ fn a_dockerfile_a_detected_language_and_a_monorepo_directory_build() {
 fn a_broken_build_fails_with_the_command_its_exit_code_and_its_output() {
     let server = server();
     let yaml = "version: 1.0\nruntime: python3\nbuild:\n  commands:\n    build:\n      - python3 -c \"print('about to fail'); raise SystemExit(3)\"\nrun:\n  command: python3 app.py\n";
-    let repo = Repo::new(&[("apprunner.yaml", yaml), ("app.py", PYTHON_APP)]);
+    let repo = Repo::new(&[("apprunner.yaml", yaml), ("app.py", &python())]);
     let out = server.ferry(&["service", "create", "broken", "--repo", &repo.path(), "--wait"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let progress = stderr(&out);

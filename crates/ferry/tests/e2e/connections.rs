@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Repo, Server, runtime_flags, runtime_image};
+use crate::support::{Repo, Server, python_app, runtime_flags, runtime_image};
 
 const USER: &str = "ferry-bot";
 const PASSWORD: &str = "pw-e2e-correct-horse";
@@ -109,21 +109,9 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-const APP: &str = r#"import os, http.server
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"hello from a private repository\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
-"#;
+fn app() -> String {
+    python_app("", r#""hello from a private repository\n""#)
+}
 
 #[test]
 fn a_private_repository_builds_with_its_connections_credentials() {
@@ -132,7 +120,7 @@ fn a_private_repository_builds_with_its_connections_credentials() {
     let server = Server::start_with(&flags);
     let dockerfile =
         format!("FROM {}\nWORKDIR /srv\nCOPY app.py .\nCMD [\"python3\", \"app.py\"]\n", runtime_image());
-    let repo = Repo::new(&[("Dockerfile", &dockerfile), ("app.py", APP)]);
+    let repo = Repo::new(&[("Dockerfile", &dockerfile), ("app.py", &app())]);
     let host = GitHost::serve(&repo);
 
     let made = server.ferry_ok(&["connection", "create", "private-git"]);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Server, message_of, poll, testapp_image};
+use crate::support::{Server, message_of, poll, python_app, testapp_image};
 
 const FIRST: &str = "first-s3cr3t-Zq81";
 const SECOND: &str = "second-s3cr3t-Kx27";
@@ -118,21 +118,9 @@ fn a_secret_reaches_the_app_and_nothing_else() {
     serves(&server, SECOND);
 }
 
-const APP: &str = r#"import os, http.server
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"token={os.environ.get('API_TOKEN', '')}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
-"#;
+fn app() -> String {
+    python_app("", r#"f"token={os.environ.get('API_TOKEN', '')}\n""#)
+}
 
 const YAML: &str = r#"version: 1.0
 runtime: python311
@@ -156,8 +144,11 @@ fn apprunner_yaml_run_secrets_reach_the_app_but_not_the_build() {
     let flags = crate::support::runtime_flags();
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let server = Server::start_with(&flags);
-    let repo =
-        crate::support::Repo::new(&[("apprunner.yaml", YAML), ("requirements.txt", "\n"), ("app.py", APP)]);
+    let repo = crate::support::Repo::new(&[
+        ("apprunner.yaml", YAML),
+        ("requirements.txt", "\n"),
+        ("app.py", &app()),
+    ]);
     let failed = server.ferry(&["service", "create", "py", "--repo", &repo.path(), "--wait"]);
     assert!(!failed.status.success());
     let ops: Value = serde_json::from_str(&server.ferry_ok(&["operations", "py", "-o", "json"])).unwrap();

@@ -543,6 +543,29 @@ pub fn runtime_flags() -> Vec<String> {
         .collect()
 }
 
+/// A web app on Python's standard library (code builds cannot download packages here): `prelude` runs
+/// first, and every GET answers the Python string expression `body` (an f-string may read the
+/// environment through `os`), on `$PORT`.
+pub fn python_app(prelude: &str, body: &str) -> String {
+    format!(
+        r#"import os, http.server
+{prelude}
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = {body}.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+"#
+    )
+}
+
 /// A git repository in a temporary directory, on branch `main`.
 pub struct Repo {
     pub dir: tempfile::TempDir,
