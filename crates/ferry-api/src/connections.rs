@@ -179,18 +179,12 @@ pub(crate) async fn delete(
             Ok(StatusCode::NO_CONTENT)
         }
         Ok(false) => Err(not_found(&name)),
-        Err(users) => {
-            let users: Vec<String> = users.iter().map(|s| s.to_string()).collect();
-            Err(ApiError::new(
-                ErrorKind::Conflict,
-                format!(
-                    "connection {name} is used by {}; give them other credentials first (ferry service update \
-                     SERVICE --connection OTHER) or delete it anyway with force=true",
-                    users.join(", ")
-                ),
-            )
-            .with_field("name"))
-        }
+        Err(users) => Err(ApiError::in_use(
+            "connection",
+            &name,
+            &users,
+            "give them other credentials first (ferry service update SERVICE --connection OTHER)",
+        )),
     }
 }
 

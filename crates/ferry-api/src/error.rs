@@ -69,6 +69,20 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A deletion refused because live services use what it deletes (409, naming them); `instead` says how
+    /// to free it first.
+    pub(crate) fn in_use(what: &str, name: &str, users: &[ferry_model::ServiceName], instead: &str) -> Self {
+        let users: Vec<&str> = users.iter().map(|s| s.as_str()).collect();
+        Self::new(
+            ErrorKind::Conflict,
+            format!(
+                "{what} {name} is used by {}; {instead} or delete it anyway with force=true",
+                users.join(", ")
+            ),
+        )
+        .with_field("name")
+    }
+
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self { kind, message: message.into(), field: None }
     }

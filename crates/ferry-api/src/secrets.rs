@@ -143,18 +143,12 @@ pub(crate) async fn delete(
             Ok(StatusCode::NO_CONTENT)
         }
         Ok(false) => Err(not_found(name.as_str())),
-        Err(users) => {
-            let users: Vec<String> = users.iter().map(|s| s.to_string()).collect();
-            Err(ApiError::new(
-                ErrorKind::Conflict,
-                format!(
-                    "secret {name} is used by {}; remove it from them first (ferry service update SERVICE \
-                     --remove-secret ENV) or delete it anyway with force=true",
-                    users.join(", ")
-                ),
-            )
-            .with_field("name"))
-        }
+        Err(users) => Err(ApiError::in_use(
+            "secret",
+            name.as_str(),
+            &users,
+            "remove it from them first (ferry service update SERVICE --remove-secret ENV)",
+        )),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::{ApiState, AppRunnerConfig};
 impl AppRunnerConfig {
     /// A configuration revision's ARN, with its derived id.
     pub(crate) fn autoscaling_arn(&self, name: &str, revision: u32) -> String {
-        format!("{}/{}", self.arn.autoscaling(name, revision), revision_id(name, revision))
+        self.revisioned_arn(AUTOSCALING.kind, name, revision)
     }
 
     /// A revision's ARN for any resource revisioned by name (`kind` as the ARN spells it, e.g.
